@@ -1,0 +1,36 @@
+"""`pgolf inject`: rewrite program.md's marked sections from the ledger and research state."""
+
+from __future__ import annotations
+
+import difflib
+
+import click
+
+from bot import program
+from bot.context import AppContext, emit_json, pass_app, warn
+from bot.inject_sources import gather_inputs
+
+
+@click.command("inject")
+@click.option("--dry-run", is_flag=True, help="Show the diff; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def inject_cmd(app: AppContext, dry_run: bool, as_json: bool) -> None:
+    """Rewrite RESEARCH, EXPERIMENTS, COMPETITORS, VERIFIED and the SOTA line of program.md."""
+    inputs = gather_inputs(app.root, app.settings)
+    for w in inputs.warnings:
+        warn(w)
+    path = app.path("program_path")
+    before = path.read_text(encoding="utf-8") if path.is_file() else ""
+    result = program.inject(path, inputs.sections, inputs.sota, dry_run=dry_run)
+    if as_json:
+        emit_json({"path": str(result.path), "changed": result.changed, "sota": result.sota, "dry_run": dry_run})
+        return
+    if dry_run and result.changed:
+        after = program.replace_sections(before, inputs.sections, inputs.sota, str(path))
+        click.echo("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(path), str(path))))
+    click.echo(f"{path}: {'updated' if result.changed and not dry_run else 'would change' if result.changed else 'unchanged'}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(inject_cmd)

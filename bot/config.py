@@ -1,0 +1,274 @@
+"""Settings: built-in defaults → ``[tool.pgolf]`` in the research repo's pyproject.toml →
+``PGOLF_*`` environment variables → command-line overrides; frozen after load.
+
+Every key is a field of :class:`Settings`. In pyproject.toml keys are written in lower case
+(``total_compute_credits = 500``); in the environment in upper case with the ``PGOLF_`` prefix
+(``PGOLF_TOTAL_COMPUTE_CREDITS=500``); on the command line as ``-c key=value``. Unknown keys in
+pyproject.toml or on the command line are errors; unknown ``PGOLF_*`` variables are errors too,
+except the few that pgolf reads for other purposes (listed in ``_ENV_NOT_SETTINGS``).
+Lists are written as TOML arrays, or comma-separated in the environment and on the command line.
+Secrets are never settings: they are read from the environment by the parts that need them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "PGOLF_"
+# PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
+_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- budget and Tier 2 (RunPod) ---------------------------------------------------------
+    total_compute_credits: float = 500.0
+    runpod_min_reserve: float = 50.0
+    gpu_count: int = 8
+    gpu_type: str = "NVIDIA H100 80GB HBM3"
+    hourly_rate_usd: float = 20.0  # for gpu_count=8; cost = s/3600 × gpus × rate / 8
+    tier2_min_interval_seconds: int = 3600  # 0 turns the rate limit off
+    max_wallclock_seconds: int = 600  # training cap, as the challenge
+    pod_deadline_seconds: int = 2700  # hard pod lifetime (boot + ship + train + eval + slack)
+    pod_image: str = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+    pod_cloud_type: str = "SECURE"
+    pod_ready_timeout_seconds: int = 600
+    pod_volume_gb: int = 50
+    record_min_improvement_nats: float = 0.005
+    record_p_value: float = 0.01
+
+    # --- artifact ---------------------------------------------------------------------------
+    artifact_limit_bytes: int = 16_000_000
+    artifact_zstd_level: int = 19
+
+    # --- local tier -------------------------------------------------------------------------
+    local_gate_pct: float = 3.0
+    local_iterations: int = 500
+    local_backend: str = "auto"  # auto | mlx | torch
+    baseline_window: int = 5  # recent baseline rows the running local baseline uses
+
+    # --- paths (relative to the research repository root) ----------------------------------
+    results_path: str = "results.tsv"
+    budget_path: str = "budget.json"
+    program_path: str = "program.md"
+    state_dir: str = "research"
+    training_script: str = "training/train_gpt.py"
+    mlx_script: str = "training/train_gpt_mlx.py"
+    data_dir: str = "data"
+
+    # --- research ---------------------------------------------------------------------------
+    research_interval_hours: int = 6
+    since_hours: int = 6
+    relevance_threshold: float = 0.4
+    source_timeout_seconds: float = 30.0
+    sources: list[str] = field(
+        default_factory=lambda: [
+            "arxiv",
+            "openreview",
+            "semantic_scholar",
+            "github_prs",
+            "rss",
+            "tavily",
+            "github_code",
+        ]
+    )
+    arxiv_categories: list[str] = field(default_factory=lambda: ["cs.LG", "cs.CL"])
+    arxiv_query_terms: list[str] = field(
+        default_factory=lambda: [
+            "language model",
+            "quantization",
+            "optimizer",
+            "compression",
+            "small transformer",
+        ]
+    )
+    watched_repos: list[str] = field(
+        default_factory=lambda: [
+            "openai/parameter-golf",
+            "KellerJordan/modded-nanogpt",
+            "karpathy/autoresearch",
+        ]
+    )
+    rss_feeds: list[str] = field(default_factory=list)
+    raw_cache_max_items: int = 20000
+
+    # --- program.md -------------------------------------------------------------------------
+    program_max_items: int = 12
+    program_max_chars: int = 12000
+    history_rows: int = 8
+    verified_rows: int = 5
+
+    # --- grading ----------------------------------------------------------------------------
+    grader_model: str = "claude-sonnet-4-5"
+    grader_max_tokens: int = 4096
+    grading_max_usd: float = 2.0
+    grading_items_per_request: int = 10
+    grading_use_cache: bool = True
+    grading_use_batches: bool = True
+    grading_skip_unchanged: bool = True
+
+    # --- experimenter and policies ----------------------------------------------------------
+    experimenter_model: str = "claude-sonnet-4-5"
+    experimenter_max_usd: float = 1.0
+    experimenter_daily_usd: float = 5.0
+    experimenter_max_open_prs: int = 3
+    auto_promote: bool = False
+    auto_merge_winners: bool = False
+
+    # --- forge ------------------------------------------------------------------------------
+    github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
+    promote_label: str = "promote"
+    candidate_label: str = "promote-candidate"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def path(self, name: str, root: Path | str) -> Path:
+        """Resolve a ``*_path``/``*_dir``/``*_script`` setting against the repo root."""
+        value = getattr(self, name)
+        p = Path(value)
+        return p if p.is_absolute() else Path(root) / p
+
+
+KEYS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in fields(Settings)}
+
+
+def _base_type(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0])
+    return tp
+
+
+_HINTS = typing.get_type_hints(Settings)
+
+
+def coerce(key: str, value: Any, origin: str) -> Any:
+    """Convert ``value`` to the type of setting ``key``; ConfigError names origin and key."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown setting '{key}'", path=origin)
+    tp = _base_type(_HINTS[key])
+    try:
+        if typing.get_origin(tp) is list:
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return list(value)
+            raise ValueError("expected a list of strings")
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+                return True
+            if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected a boolean (true/false)")
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("expected an integer")
+            return int(str(value).strip().replace("_", "")) if isinstance(value, str) else int(value)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            out = float(value)
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError("expected a finite number")
+            return out
+        if tp is str:
+            if not isinstance(value, str):
+                raise ValueError("expected a string")
+            return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad value {value!r}: {exc}", path=origin, field=key) from None
+    raise ConfigError(f"unsupported setting type {tp}", path=origin, field=key)
+
+
+def _validate(s: Settings) -> None:
+    nonneg = [
+        "total_compute_credits",
+        "runpod_min_reserve",
+        "hourly_rate_usd",
+        "tier2_min_interval_seconds",
+        "grading_max_usd",
+        "experimenter_max_usd",
+        "experimenter_daily_usd",
+    ]
+    for key in nonneg:
+        if getattr(s, key) < 0:
+            raise ConfigError("must not be negative", path="settings", field=key)
+    positive = ["gpu_count", "artifact_limit_bytes", "max_wallclock_seconds", "history_rows"]
+    for key in positive:
+        if getattr(s, key) <= 0:
+            raise ConfigError("must be positive", path="settings", field=key)
+    if s.local_backend not in {"auto", "mlx", "torch"}:
+        raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
+    if not 0 <= s.relevance_threshold <= 1:
+        raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
+
+
+def read_pyproject(root: Path) -> dict[str, Any]:
+    """The ``[tool.pgolf]`` table of ``root/pyproject.toml`` ({} when absent)."""
+    pp = root / "pyproject.toml"
+    if not pp.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pp.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(pp)) from None
+    table = data.get("tool", {}).get("pgolf", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.pgolf] must be a table", path=str(pp))
+    return table
+
+
+def load_settings(
+    root: Path | str = ".",
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Apply the cascade and return frozen settings."""
+    root = Path(root)
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    pp_origin = str(root / "pyproject.toml") + " [tool.pgolf]"
+    for key, value in read_pyproject(root).items():
+        values[key] = coerce(key, value, pp_origin)
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in KEYS:
+            raise ConfigError(f"unknown setting (from environment variable {name})", path="env")
+        values[key] = coerce(key, value, f"env {name}")
+    for key, value in (overrides or {}).items():
+        values[key] = coerce(key, value, "command line")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``["key=value", ...]`` → dict; malformed pairs are ConfigErrors."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"expected key=value, got {pair!r}", path="command line")
+        key, value = pair.split("=", 1)
+        key = key.strip().lower().replace("-", "_")
+        if key not in KEYS:
+            raise ConfigError(f"unknown setting '{key}'", path="command line")
+        out[key] = value
+    return out

@@ -1,0 +1,52 @@
+"""What every CLI command receives: the research repository root and its frozen settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.config import Settings, load_settings
+
+
+@dataclass
+class AppContext:
+    root: Path
+    overrides: dict[str, str] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.root, overrides=self.overrides)
+        return self._settings
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """Settings with command-line flags applied on top (flags with value None are skipped)."""
+        extra = {k: v for k, v in values.items() if v is not None}
+        if not extra:
+            return self.settings
+        merged: dict[str, Any] = {**self.overrides, **extra}
+        return load_settings(self.root, overrides=merged)
+
+    def path(self, name: str) -> Path:
+        return self.settings.path(name, self.root)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def isatty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,267 @@
+"""program.md: the agent's brief, with sections rewritten between HTML-comment markers.
+
+Only the text between ``<!-- NAME_START -->`` and ``<!-- NAME_END -->`` (NAME ∈ SECTIONS) and the
+line ``**SOTA: X bpb. Baseline: 1.2244 bpb.**`` are ever rewritten. Everything injected is
+sanitized first (:func:`sanitize`): it can never contain ``<!--`` or ``-->``, hence never a
+marker, so no research item can break the file. Rendering is deterministic, so running inject
+twice on the same inputs changes nothing the second time. A missing, duplicated or misordered
+marker is a :class:`ProgramError` naming it, and the file is left untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from bot.errors import ProgramError
+from bot.fileio import atomic_write_text, file_lock
+from bot.ledger import Correlation, Ledger, Row
+from bot.state import CompetitorScore, GradedItem, VerifiedBrief
+
+SECTIONS = ("RESEARCH", "EXPERIMENTS", "COMPETITORS", "VERIFIED")
+BASELINE_BPB = 1.2244
+SOTA_RE = re.compile(r"^\*\*SOTA: (?P<sota>[^\n]*?) bpb\. Baseline: (?P<base>[^\n]*?) bpb\.\*\*[ \t]*$", re.M)
+
+
+def template() -> str:
+    """The research-repo template of program.md shipped with pgolf."""
+    return resources.files("bot").joinpath("templates/program.md").read_text(encoding="utf-8")
+
+
+def marker(name: str, end: bool = False) -> str:
+    return f"<!-- {name}_{'END' if end else 'START'} -->"
+
+
+def sanitize(text: str) -> str:
+    """Make ``text`` safe to put between markers: no ``<!--``, no ``-->``, no NUL."""
+    text = text.replace("\x00", "")
+    while "<!--" in text or "-->" in text:
+        text = text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+    return text
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace and cut at ``limit`` characters (on a word boundary)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _cell(text: str) -> str:
+    return one_line(text, 120).replace("|", "\\|")
+
+
+@dataclass
+class Span:
+    start: int  # index just after the START marker
+    end: int  # index of the END marker
+
+
+def find_sections(text: str, path: str = "program.md") -> dict[str, Span]:
+    spans: dict[str, Span] = {}
+    for name in SECTIONS:
+        s_tag, e_tag = marker(name), marker(name, end=True)
+        for tag in (s_tag, e_tag):
+            count = text.count(tag)
+            if count == 0:
+                raise ProgramError(f"marker {tag} is missing", path=path)
+            if count > 1:
+                raise ProgramError(f"marker {tag} appears {count} times", path=path)
+        s, e = text.index(s_tag), text.index(e_tag)
+        if e < s:
+            raise ProgramError(f"marker {e_tag} comes before {s_tag}", path=path)
+        spans[name] = Span(s + len(s_tag), e)
+    ordered = sorted(spans.items(), key=lambda kv: kv[1].start)
+    for (a, sa), (b, sb) in zip(ordered, ordered[1:], strict=False):
+        if sb.start < sa.end:
+            raise ProgramError(f"sections {a} and {b} overlap", path=path)
+    return spans
+
+
+def replace_sections(
+    text: str,
+    sections: Mapping[str, str],
+    sota: float | None = None,
+    path: str = "program.md",
+) -> str:
+    """Return ``text`` with the given sections (and the SOTA line) replaced."""
+    spans = find_sections(text, path)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ProgramError(f"unknown section(s) {sorted(unknown)}", path=path)
+    out = text
+    for name, span in sorted(spans.items(), key=lambda kv: kv[1].start, reverse=True):
+        if name not in sections:
+            continue
+        body = sanitize(sections[name]).strip("\n")
+        out = out[: span.start] + "\n" + body + "\n" + out[span.end :]
+    if sota is not None:
+        matches = SOTA_RE.findall(out)
+        if not matches:
+            raise ProgramError("the line '**SOTA: X bpb. Baseline: 1.2244 bpb.**' is missing", path=path)
+        if len(matches) > 1:
+            raise ProgramError("the SOTA line appears more than once", path=path)
+        out = SOTA_RE.sub(
+            f"**SOTA: {sota:.4f} bpb. Baseline: {BASELINE_BPB:.4f} bpb.**", out, count=1
+        )
+    find_sections(out, path)  # the result must still be well-formed
+    return out
+
+
+# --------------------------------------------------------------------------- renderers
+def render_research(graded: Sequence[GradedItem], max_items: int = 12, max_chars: int = 12000) -> str:
+    items = [g for g in graded if g.tier != "ungradable"]
+    items.sort(key=lambda g: (-(g.total / g.max_total if g.max_total else 0), g.item_id))
+    if not items:
+        return "Nothing graded yet."
+    lines: list[str] = []
+    used = 0
+    for g in items[:max_items]:
+        label = " (offline grade)" if g.grader == "offline" else ""
+        head = f"- **[{g.tier} {g.total}/{g.max_total}] {one_line(g.title, 160)}**{label}"
+        meta = f"  `{g.item_id}`" + (f" · {g.category}" if g.category else "") + (f" · <{g.url}>" if g.url else "")
+        why = one_line(g.rationale or g.summary, 400)
+        entry = "\n".join([head, meta] + ([f"  {why}"] if why else []))
+        if used + len(entry) + 1 > max_chars:
+            lines.append(f"- … {len(items) - len(lines)} more graded item(s) left out (character budget).")
+            break
+        lines.append(entry)
+        used += len(entry) + 1
+    return "\n".join(lines)
+
+
+def _fmt(v: float | None, d: int = 4) -> str:
+    return "n/a" if v is None else f"{v:.{d}f}"
+
+
+def render_experiments(
+    rows: Sequence[Row],
+    correlation: Correlation,
+    baseline: float | None = None,
+    noise: float | None = None,
+) -> str:
+    out: list[str] = []
+    if rows:
+        out.append("| commit | tier | val_bpb | status | promoted | cost | description |")
+        out.append("|---|---|---|---|---|---|---|")
+        for r in rows:
+            cost = "n/a" if r.cost_usd is None else f"${r.cost_usd:.2f}"
+            out.append(
+                f"| `{_cell(r.commit[:10])}` | {_cell(r.tier)} | {_fmt(r.val_bpb)} | {_cell(r.status)} "
+                f"| {_cell(r.promoted)} | {cost} | {_cell(r.description)} |"
+            )
+    else:
+        out.append("No experiments yet.")
+    out.append("")
+    base = (
+        f"Running local baseline: {baseline:.4f} bpb"
+        + (f" (noise floor ±{noise * 100:.2f} %)" if noise is not None else " (noise floor not measured yet)")
+        if baseline is not None
+        else "Running local baseline: not measured yet (run `pgolf train baseline --seeds 3`)."
+    )
+    out.append(base)
+    out.append(correlation.summary())
+    return "\n".join(out)
+
+
+def render_competitors(scores: Sequence[CompetitorScore], limit: int = 15) -> str:
+    pg = sorted(
+        (s for s in scores if s.val_bpb is not None),
+        key=lambda s: (s.val_bpb or 0.0, s.date),
+    )
+    mn = sorted(
+        (s for s in scores if s.record_minutes is not None),
+        key=lambda s: (s.record_minutes or 0.0, s.date),
+    )
+    if not pg and not mn:
+        return "No competitor scores yet."
+    out: list[str] = []
+    if pg:
+        out.append("| # | val_bpb | Δ vs baseline | name | author | date | PR | track |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for i, s in enumerate(pg[:limit], 1):
+            delta = (s.val_bpb or 0.0) - BASELINE_BPB
+            pr = f"#{s.pr}" if s.pr else ""
+            out.append(
+                f"| {i} | {s.val_bpb:.4f} | {delta:+.4f} | {_cell(s.name)} | {_cell(s.author)} "
+                f"| {_cell(s.date[:10])} | {pr} | {_cell(s.track)} |"
+            )
+    if mn:
+        if out:
+            out.append("")
+        out.append("modded-nanogpt speedrun records (fastest first):")
+        for s in mn[:5]:
+            out.append(f"- {s.record_minutes:.2f} min — {one_line(s.name, 120)} ({s.date[:10]})")
+    return "\n".join(out)
+
+
+def render_verified(briefs: Sequence[VerifiedBrief], limit: int = 5) -> str:
+    items = sorted(briefs, key=lambda b: (-b.score_after, b.item_id))[:limit]
+    if not items:
+        return "Nothing verified yet."
+    out: list[str] = []
+    for b in items:
+        out.append(f"### {one_line(b.title, 160)}")
+        out.append(f"`{b.item_id}` · score {b.score_before} → {b.score_after}" + (f" · <{b.url}>" if b.url else ""))
+        out.append("")
+        out.append(b.brief.strip()[:2500])
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+# --------------------------------------------------------------------------- inject
+@dataclass
+class InjectResult:
+    path: Path
+    changed: bool
+    sections: dict[str, str]
+    sota: float
+
+
+def build_sections(
+    ledger: Ledger,
+    graded: Sequence[GradedItem],
+    verified: Sequence[VerifiedBrief],
+    competitors: Sequence[CompetitorScore],
+    *,
+    max_items: int = 12,
+    max_chars: int = 12000,
+    history_rows: int = 8,
+    verified_rows: int = 5,
+    baseline_window: int = 5,
+    research_notes: Sequence[str] = (),
+) -> dict[str, str]:
+    research = render_research(graded, max_items, max_chars)
+    notes = [n.strip() for n in research_notes if n and n.strip()]
+    if notes:
+        research = research + "\n\n" + "\n".join(notes)
+    return {
+        "RESEARCH": research,
+        "EXPERIMENTS": render_experiments(
+            ledger.history(history_rows),
+            ledger.tier_correlation(),
+            ledger.running_local_baseline(baseline_window),
+            ledger.noise_floor(baseline_window),
+        ),
+        "COMPETITORS": render_competitors(competitors),
+        "VERIFIED": render_verified(verified, verified_rows),
+    }
+
+
+def inject(program_path: Path | str, sections: Mapping[str, str], sota: float, *, dry_run: bool = False) -> InjectResult:
+    """Rewrite ``program_path`` in place (atomically); unchanged files are not rewritten."""
+    path = Path(program_path)
+    if not path.is_file():
+        raise ProgramError("not found (create it with `pgolf init` or copy the template)", path=str(path))
+    with file_lock(path):
+        old = path.read_text(encoding="utf-8")
+        new = replace_sections(old, sections, sota, str(path))
+        changed = new != old
+        if changed and not dry_run:
+            atomic_write_text(path, new)
+    return InjectResult(path, changed, dict(sections), sota)

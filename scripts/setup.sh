@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up everything pgolf's demo and tests need on a fresh Debian machine; idempotent.
+#   - system tools: git, openssh (server + client, for the loopback "pod"), rsync,
+#     chromium (headless dashboard test)
+#   - a virtual environment in .venv with pgolf and its [dev,torch,mlx] extras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh >/dev/null || need_apt+=(openssh-client)
+command -v rsync >/dev/null || need_apt+=(rsync)
+command -v chromium >/dev/null || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: apt-get install ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: missing system tools (${need_apt[*]}); install them with your package manager" >&2
+  fi
+fi
+
+stamp=.venv/.pgolf-installed
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing pgolf[dev,torch,mlx] into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch==2.13.0 first: on this kind of machine pip takes a CPU build from local disk.
+  .venv/bin/python -m pip install -q "torch==2.13.0" || .venv/bin/python -m pip install -q "torch>=2.4,<2.15"
+  .venv/bin/python -m pip install -q -e ".[dev,torch,mlx]"
+  touch "$stamp"
+fi

@@ -1,0 +1,36 @@
+"""Project-wide pytest setup: isolate every test from the user's environment and network."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+SECRET_VARS = (
+    "ANTHROPIC_API_KEY",
+    "TAVILY_API_KEY",
+    "RUNPOD_API_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "SEMANTIC_SCHOLAR_API_KEY",
+    "PGOLF_APP_PRIVATE_KEY",
+    "HF_TOKEN",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No PGOLF_* settings, no real secrets, no proxies, git identity set, HF offline."""
+    for name in list(os.environ):
+        if name.startswith("PGOLF_") or name in SECRET_VARS or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "pgolf-test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@pgolf.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "pgolf-test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@pgolf.invalid")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield
