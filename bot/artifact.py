@@ -91,20 +91,17 @@ def _looks_compressed(path: Path) -> bool:
 
 
 def zstd_size(path: Path, level: int = 19) -> int:
+    """Size of ``path`` compressed as one zstd frame, streamed (no copy held in memory)."""
     cctx = zstandard.ZstdCompressor(level=level, threads=-1)
-    counter = _Counter()
+    total = 0
     with path.open("rb") as src:
-        cctx.copy_stream(src, counter, size=path.stat().st_size)
-    return counter.n
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def write(self, data: bytes) -> int:
-        self.n += len(data)
-        return len(data)
+        chunker = cctx.chunker(size=path.stat().st_size, chunk_size=1 << 20)
+        while block := src.read(1 << 20):
+            for out in chunker.compress(block):
+                total += len(out)
+        for out in chunker.finish():
+            total += len(out)
+    return total
 
 
 def default_weights(cwd: Path) -> list[Path]:

@@ -305,8 +305,7 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
     if free <= floor:
         return Decision(
             False,
-            f"Below reserve floor: ${free:.2f} left after open reservations, "
-            f"reserve floor ${floor:.2f}",
+            f"Below reserve floor: ${free:.2f} left after open reservations, reserve floor ${floor:.2f}",
         )
     interval = settings.tier2_min_interval_seconds
     last = budget.last_start()

@@ -46,6 +46,20 @@ class Settings:
     pod_volume_gb: int = 50
     record_min_improvement_nats: float = 0.005
     record_p_value: float = 0.01
+    pod_provider: str = "runpod"  # runpod | local
+    pod_ssh_user: str = "root"
+    pod_workdir: str = "/workspace"  # runs ship to <pod_workdir>/pgolf-<run-id>
+    pod_start_command: str = "/start.sh"  # the image's own entrypoint (starts sshd)
+    pod_setup_command: str = ""  # run once on the pod before training (e.g. fetch data)
+    pod_train_command: str = "torchrun --standalone --nproc_per_node={gpus} {script}"
+    pod_train_env: list[str] = field(default_factory=list)  # extra KEY=VALUE for training
+    pod_eval_slack_seconds: int = 900  # hard kill at max_wallclock_seconds + this, per seed
+    pod_ssh_timeout_seconds: int = 300  # retry SSH this long once the port is published
+    pod_artifact_globs: list[str] = field(default_factory=lambda: ["*.ptz"])
+    pods_state_path: str = ".pgolf/pods.json"
+    runs_dir: str = ".pgolf/runs"
+    submission_author: str = ""
+    submission_github_id: str = ""
 
     # --- artifact ---------------------------------------------------------------------------
     artifact_limit_bytes: int = 16_000_000
@@ -99,8 +113,28 @@ class Settings:
             "karpathy/autoresearch",
         ]
     )
-    rss_feeds: list[str] = field(default_factory=list)
+    rss_feeds: list[str] = field(
+        default_factory=lambda: [
+            "https://huggingface.co/blog/feed.xml",
+            "https://openai.com/news/rss.xml",
+        ]
+    )
     raw_cache_max_items: int = 20000
+    research_user_agent: str = ""  # empty: "pgolf/<version> (parameter-golf research bot; +URL)"
+    source_retries: int = 3  # extra attempts on 429/5xx
+    source_backoff_seconds: float = 2.0  # first backoff without Retry-After; doubles
+    source_max_items: int = 50  # per source (per query/mode/repo where a source has several)
+    arxiv_base_url: str = "https://export.arxiv.org/api/query"
+    arxiv_delay_seconds: float = 3.0  # arXiv's politeness gap between calls
+    arxiv_max_pages: int = 3
+    openreview_base_url: str = "https://api2.openreview.net"
+    semantic_scholar_base_url: str = "https://api.semanticscholar.org/graph/v1"
+    github_api_url: str = "https://api.github.com"
+    github_code_query: str = '"val_bpb" "train_gpt.py"'
+    tavily_base_url: str = "https://api.tavily.com"
+    tavily_modes: list[str] = field(default_factory=lambda: ["techniques", "competition", "papers"])
+    tavily_news_query: str = "Parameter Golf OR small language model training record OR LLM compression"
+    research_snapshot_path: str = ""  # empty: the bundled snapshot (bot/research/data)
 
     # --- program.md -------------------------------------------------------------------------
     program_max_items: int = 12
@@ -116,6 +150,15 @@ class Settings:
     grading_use_cache: bool = True
     grading_use_batches: bool = True
     grading_skip_unchanged: bool = True
+    grading_batch_poll_seconds: float = 30.0  # Message Batches: seconds between polls
+    grading_batch_timeout_seconds: float = 3600.0  # then the batch is canceled, the rest re-sent
+    grading_verify_top: int = 5  # tier-A items verified per run
+    anthropic_base_url: str = ""  # ANTHROPIC_BASE_URL wins; empty → the SDK's default
+    llm_max_retries: int = 4  # retries of 429/529/5xx/connection errors, honouring retry-after
+    llm_retry_max_wait_seconds: float = 60.0
+    llm_timeout_seconds: float = 120.0
+    arxiv_abs_base_url: str = "https://arxiv.org"  # verification fetches /abs/<id> and /pdf/<id>
+    # (Tavily base URL: the research section's tavily_base_url serves grading/verification too.)
 
     # --- experimenter and policies ----------------------------------------------------------
     experimenter_model: str = "claude-sonnet-4-5"

@@ -36,7 +36,10 @@ def _notes(root: Path, settings: Settings, ledger: Ledger, warnings: list[str]) 
     notes: list[str] = []
     for spec in NOTE_PROVIDERS:
         modname, func = spec.split(":")
-        if importlib.util.find_spec(modname.rsplit(".", 1)[0]) is None or importlib.util.find_spec(modname) is None:
+        if (
+            importlib.util.find_spec(modname.rsplit(".", 1)[0]) is None
+            or importlib.util.find_spec(modname) is None
+        ):
             continue
         try:
             fn = getattr(importlib.import_module(modname), func)

@@ -523,4 +523,4 @@ def _same_commit(a: str, b: str) -> bool:
     if not a or not b:
         return False
     k = min(len(a), len(b), 40)
-    return k >= 7 and a[:k] == b[:k] or a == b
+    return (k >= 7 and a[:k] == b[:k]) or a == b

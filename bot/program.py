@@ -10,6 +10,7 @@ marker is a :class:`ProgramError` naming it, and the file is left untouched.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ def find_sections(text: str, path: str = "program.md") -> dict[str, Span]:
             raise ProgramError(f"marker {e_tag} comes before {s_tag}", path=path)
         spans[name] = Span(s + len(s_tag), e)
     ordered = sorted(spans.items(), key=lambda kv: kv[1].start)
-    for (a, sa), (b, sb) in zip(ordered, ordered[1:], strict=False):
+    for (a, sa), (b, sb) in itertools.pairwise(ordered):
         if sb.start < sa.end:
             raise ProgramError(f"sections {a} and {b} overlap", path=path)
     return spans
@@ -106,9 +107,7 @@ def replace_sections(
             raise ProgramError("the line '**SOTA: X bpb. Baseline: 1.2244 bpb.**' is missing", path=path)
         if len(matches) > 1:
             raise ProgramError("the SOTA line appears more than once", path=path)
-        out = SOTA_RE.sub(
-            f"**SOTA: {sota:.4f} bpb. Baseline: {BASELINE_BPB:.4f} bpb.**", out, count=1
-        )
+        out = SOTA_RE.sub(f"**SOTA: {sota:.4f} bpb. Baseline: {BASELINE_BPB:.4f} bpb.**", out, count=1)
     find_sections(out, path)  # the result must still be well-formed
     return out
 
@@ -124,7 +123,11 @@ def render_research(graded: Sequence[GradedItem], max_items: int = 12, max_chars
     for g in items[:max_items]:
         label = " (offline grade)" if g.grader == "offline" else ""
         head = f"- **[{g.tier} {g.total}/{g.max_total}] {one_line(g.title, 160)}**{label}"
-        meta = f"  `{g.item_id}`" + (f" · {g.category}" if g.category else "") + (f" · <{g.url}>" if g.url else "")
+        meta = (
+            f"  `{g.item_id}`"
+            + (f" · {g.category}" if g.category else "")
+            + (f" · <{g.url}>" if g.url else "")
+        )
         why = one_line(g.rationale or g.summary, 400)
         entry = "\n".join([head, meta] + ([f"  {why}"] if why else []))
         if used + len(entry) + 1 > max_chars:
@@ -207,7 +210,9 @@ def render_verified(briefs: Sequence[VerifiedBrief], limit: int = 5) -> str:
     out: list[str] = []
     for b in items:
         out.append(f"### {one_line(b.title, 160)}")
-        out.append(f"`{b.item_id}` · score {b.score_before} → {b.score_after}" + (f" · <{b.url}>" if b.url else ""))
+        out.append(
+            f"`{b.item_id}` · score {b.score_before} → {b.score_after}" + (f" · <{b.url}>" if b.url else "")
+        )
         out.append("")
         out.append(b.brief.strip()[:2500])
         out.append("")
@@ -253,7 +258,9 @@ def build_sections(
     }
 
 
-def inject(program_path: Path | str, sections: Mapping[str, str], sota: float, *, dry_run: bool = False) -> InjectResult:
+def inject(
+    program_path: Path | str, sections: Mapping[str, str], sota: float, *, dry_run: bool = False
+) -> InjectResult:
     """Rewrite ``program_path`` in place (atomically); unchanged files are not rewritten."""
     path = Path(program_path)
     if not path.is_file():

@@ -146,7 +146,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _check(value: Any, tp: Any) -> bool:
     origin = typing.get_origin(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         return any(_check(value, a) for a in typing.get_args(tp))
     if tp is type(None):
         return value is None
@@ -157,9 +157,7 @@ def _check(value: Any, tp: Any) -> bool:
         return isinstance(value, list) and all(_check(v, inner) for v in value)
     if origin is dict:
         k, v = typing.get_args(tp)
-        return isinstance(value, dict) and all(
-            _check(a, k) and _check(b, v) for a, b in value.items()
-        )
+        return isinstance(value, dict) and all(_check(a, k) and _check(b, v) for a, b in value.items())
     if tp is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is int:
@@ -293,9 +291,7 @@ class ResearchState:
         return latest_by(read_jsonl(self.verified_path, VerifiedBrief), lambda v: v.item_id)
 
     def competitors(self) -> list[CompetitorScore]:
-        return latest_by(
-            read_jsonl(self.competitors_path, CompetitorScore), lambda c: c.key or c.name
-        )
+        return latest_by(read_jsonl(self.competitors_path, CompetitorScore), lambda c: c.key or c.name)
 
     def iter_all(self) -> Iterator[tuple[str, Path]]:
         for name in (RAW_CACHE, GRADED, VERIFIED, COMPETITORS):

@@ -20,7 +20,9 @@ SECRET_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """No PGOLF_* settings, no real secrets, no proxies, git identity set, HF offline."""
     for name in list(os.environ):
         if name.startswith("PGOLF_") or name in SECRET_VARS or name.lower().endswith("_proxy"):

@@ -17,7 +17,12 @@ def artifact_group() -> None:
 
 @artifact_group.command("measure")
 @click.argument("weights", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--script", type=click.Path(path_type=Path), default=None, help="Training script (default: setting training_script).")
+@click.option(
+    "--script",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Training script (default: setting training_script).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def measure(app: AppContext, weights: tuple[Path, ...], script: Path | None, as_json: bool) -> None:

@@ -72,7 +72,9 @@ def reserve(app: AppContext, run_id: str, usd: float, pr: int | None, sha: str) 
 @click.option("--hourly-rate", type=float, default=None, help="USD per hour for 8 GPUs (default: setting).")
 @click.option("--pod-id", default="")
 @pass_app
-def settle(app: AppContext, run_id: str, seconds: float, gpus: int | None, hourly_rate: float | None, pod_id: str) -> None:
+def settle(
+    app: AppContext, run_id: str, seconds: float, gpus: int | None, hourly_rate: float | None, pod_id: str
+) -> None:
     """Turn a reservation into a run record with its real cost."""
     rec = budget_mod.settle(
         app.path("budget_path"), app.settings, run_id, seconds, gpus, hourly_rate, pod_id=pod_id

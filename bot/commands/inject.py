@@ -24,12 +24,20 @@ def inject_cmd(app: AppContext, dry_run: bool, as_json: bool) -> None:
     before = path.read_text(encoding="utf-8") if path.is_file() else ""
     result = program.inject(path, inputs.sections, inputs.sota, dry_run=dry_run)
     if as_json:
-        emit_json({"path": str(result.path), "changed": result.changed, "sota": result.sota, "dry_run": dry_run})
+        emit_json(
+            {"path": str(result.path), "changed": result.changed, "sota": result.sota, "dry_run": dry_run}
+        )
         return
     if dry_run and result.changed:
         after = program.replace_sections(before, inputs.sections, inputs.sota, str(path))
-        click.echo("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(path), str(path))))
-    click.echo(f"{path}: {'updated' if result.changed and not dry_run else 'would change' if result.changed else 'unchanged'}")
+        click.echo(
+            "".join(
+                difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(path), str(path))
+            )
+        )
+    click.echo(
+        f"{path}: {'updated' if result.changed and not dry_run else 'would change' if result.changed else 'unchanged'}"
+    )
 
 
 def register(cli: click.Group) -> None:

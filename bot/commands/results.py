@@ -36,12 +36,16 @@ def show(app: AppContext, tier: str | None, status: str | None, as_json: bool) -
     if not rows:
         click.echo("No rows.")
         return
-    click.echo(f"{'commit':<10} {'tier':<7} {'val_bpb':>8} {'bytes':>10} {'status':<8} {'prom':<7} {'cost':>8}  description")
+    click.echo(
+        f"{'commit':<10} {'tier':<7} {'val_bpb':>8} {'bytes':>10} {'status':<8} {'prom':<7} {'cost':>8}  description"
+    )
     for r in rows:
         bpb = "n/a" if r.val_bpb is None else f"{r.val_bpb:.4f}"
         size = "n/a" if r.artifact_bytes is None else str(r.artifact_bytes)
         cost = "n/a" if r.cost_usd is None else f"${r.cost_usd:.2f}"
-        click.echo(f"{r.commit[:10]:<10} {r.tier:<7} {bpb:>8} {size:>10} {r.status:<8} {r.promoted:<7} {cost:>8}  {r.description}")
+        click.echo(
+            f"{r.commit[:10]:<10} {r.tier:<7} {bpb:>8} {size:>10} {r.status:<8} {r.promoted:<7} {cost:>8}  {r.description}"
+        )
 
 
 @results_group.command("best")

@@ -241,7 +241,9 @@ class Emulator:
             self._send(h, Response(502, page, {}, "text/html"))
             return
         if f.kind == "non_utf8":
-            self._send(h, Response(200, "{\"title\": \"caf\xe9 na\xefve\"}".encode("latin-1"), {}, "application/json"))
+            self._send(
+                h, Response(200, '{"title": "caf\xe9 na\xefve"}'.encode("latin-1"), {}, "application/json")
+            )
             return
         if f.kind == "truncated":
             data = b'{"results": [{"title": "half'

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import program
+from bot.cli import cli
+from bot.ledger import Ledger
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "program.md").write_text(program.template())
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "train_gpt.py").write_text("print('train')\n")
+    return tmp_path
+
+
+def run(repo: Path, *args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args], env=env, catch_exceptions=False)
+
+
+def test_results_append_show_best(repo: Path) -> None:
+    r = run(
+        repo,
+        "results",
+        "append",
+        "--commit",
+        "abc1234",
+        "--tier",
+        "runpod",
+        "--val-bpb",
+        "1.21",
+        "--status",
+        "keep",
+        "--cost-usd",
+        "3.3",
+        "--description",
+        "first",
+    )
+    assert r.exit_code == 0, r.output
+    r = run(
+        repo,
+        "results",
+        "append",
+        "--commit",
+        "abc1234",
+        "--tier",
+        "local",
+        "--val-bpb",
+        "1.9",
+        "--status",
+        "keep",
+    )
+    assert r.exit_code == 0
+    r = run(repo, "results", "show", "--tier", "runpod", "--json")
+    rows = json.loads(r.output)["rows"]
+    assert [x["commit"] for x in rows] == ["abc1234"] and rows[0]["cost_usd"] == 3.3
+    r = run(repo, "results", "best", "--json")
+    assert json.loads(r.output)["best_bpb"] == 1.21
+    r = run(repo, "results", "correlation", "--json")
+    assert json.loads(r.output)["pairs"] == 1
+
+
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--val-bpb", "abc"], "val_bpb"),
+        (["--val-bpb", "1.2", "--cost-usd", "-1"], "cost_usd"),
+        (["--val-bpb", "1.2", "--artifact-bytes", "1.5"], "artifact_bytes"),
+        (["--val-bpb", "1.2", "--description", "a\tb"], "description"),
+    ],
+)
+def test_results_append_refuses_bad_values(repo: Path, args: list[str], field: str) -> None:
+    r = run(repo, "results", "append", "--commit", "abc1234", "--tier", "local", "--status", "keep", *args)
+    assert r.exit_code == 2
+    assert f"field '{field}'" in r.output
+    assert not (repo / "results.tsv").exists()
+
+
+def test_budget_commands(repo: Path) -> None:
+    r = run(repo, "budget", "status", "--json")
+    data = json.loads(r.output)
+    assert data["total_credits"] == 500 and data["exists"] is False and data["can_submit"]
+    assert run(repo, "budget", "check").exit_code == 0
+    r = run(repo, "budget", "reserve", "--run-id", "r1", "--usd", "10")
+    assert r.exit_code == 0 and (repo / "budget.json").exists()
+    r = run(repo, "budget", "check")
+    assert r.exit_code == 1 and "Rate limited" in r.output
+    r = run(repo, "budget", "reserve", "--run-id", "r2", "--usd", "10")
+    assert r.exit_code == 6 and "Rate limited" in r.output
+    r = run(repo, "budget", "settle", "--run-id", "r1", "--seconds", "1800")
+    assert r.exit_code == 0 and "$10.00" in r.output
+    r = run(repo, "-c", "tier2_min_interval_seconds=0", "budget", "reserve", "--run-id", "r3", "--usd", "5")
+    assert r.exit_code == 0
+    assert run(repo, "budget", "release", "--run-id", "r3").exit_code == 0
+    assert json.loads(run(repo, "budget", "status", "--json").output)["spent"] == 10.0
+
+
+def test_corrupt_budget_exit_code_and_message(repo: Path) -> None:
+    (repo / "budget.json").write_text('{"total_credits": 500,')
+    r = run(repo, "budget", "status")
+    assert r.exit_code == 5
+    assert "budget.json" in r.output and "not valid JSON" in r.output
+    assert (repo / "budget.json").read_text() == '{"total_credits": 500,'
+
+
+def test_artifact_measure(repo: Path, tmp_path: Path) -> None:
+    w = tmp_path / "w.npz"
+    w.write_bytes(b"\x01" * 5000)
+    r = run(repo, "artifact", "measure", str(w))
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert any(line.startswith("artifact_bytes: ") for line in lines)
+    assert "status: OK" in lines and any("zstd-19" in line for line in lines)
+    r = run(repo, "-c", "artifact_limit_bytes=10", "artifact", "measure", str(w), "--json")
+    assert r.exit_code == 1 and json.loads(r.output)["status"] == "OVER LIMIT"
+    r = run(repo, "artifact", "measure", "--script", str(repo / "missing.py"))
+    assert r.exit_code == 2 and "training script not found" in r.output
+    r = run(repo, "artifact", "measure", str(tmp_path / "nope.pt"))
+    assert r.exit_code == 2 and "nope.pt" in r.output
+
+
+def test_inject_command(repo: Path) -> None:
+    Ledger.append(repo / "results.tsv")
+    run(
+        repo,
+        "results",
+        "append",
+        "--commit",
+        "abc1234",
+        "--tier",
+        "runpod",
+        "--val-bpb",
+        "1.15",
+        "--status",
+        "keep",
+        "--description",
+        "best run",
+    )
+    r = run(repo, "inject")
+    assert r.exit_code == 0 and "updated" in r.output
+    text = (repo / "program.md").read_text()
+    assert "**SOTA: 1.1500 bpb." in text and "best run" in text
+    assert "unchanged" in run(repo, "inject").output
+    (repo / "program.md").write_text(text.replace("<!-- VERIFIED_END -->", ""))
+    r = run(repo, "inject")
+    assert r.exit_code == 8 and "VERIFIED_END" in r.output
+
+
+def test_config_errors_are_one_line(repo: Path) -> None:
+    r = run(repo, "-c", "bogus=1", "config", "show")
+    assert r.exit_code == 3 and "unknown setting 'bogus'" in r.output
+    r = run(repo, "config", "show", env={"PGOLF_HOURLY_RATE_USD": "cheap"})
+    assert r.exit_code == 3 and "PGOLF_HOURLY_RATE_USD" in r.output
+
+
+def test_python_dash_m_and_no_traceback(repo: Path) -> None:
+    (repo / "budget.json").write_text("[]")
+    p = subprocess.run(
+        [sys.executable, "-m", "bot", "--repo", str(repo), "budget", "status"], capture_output=True, text=True
+    )
+    assert p.returncode == 5
+    assert "Traceback" not in p.stderr
+    assert p.stderr.strip().count("\n") == 0 and p.stderr.startswith("error: ")

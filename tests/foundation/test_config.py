@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings, parse_overrides
+from bot.errors import ConfigError
+
+
+def test_defaults_match_the_seed() -> None:
+    s = load_settings("/nonexistent-root", env={})
+    assert s.total_compute_credits == 500
+    assert s.runpod_min_reserve == 50
+    assert s.gpu_count == 8 and s.hourly_rate_usd == 20
+    assert s.tier2_min_interval_seconds == 3600
+    assert s.artifact_limit_bytes == 16_000_000
+    assert s.local_gate_pct == 3.0
+    assert s.research_interval_hours == 6
+    assert s.program_max_items == 12 and s.program_max_chars == 12000
+    assert s.history_rows == 8
+
+
+def test_cascade_order(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pgolf]\ntotal_compute_credits = 300\nrunpod_min_reserve = 40\nhourly_rate_usd = 18.5\n"
+    )
+    s = load_settings(tmp_path, env={})
+    assert (s.total_compute_credits, s.runpod_min_reserve, s.hourly_rate_usd) == (300, 40, 18.5)
+    env = {"PGOLF_TOTAL_COMPUTE_CREDITS": "250", "PGOLF_TIER2_MIN_INTERVAL_SECONDS": "0"}
+    s = load_settings(tmp_path, env=env)
+    assert s.total_compute_credits == 250 and s.runpod_min_reserve == 40
+    assert s.tier2_min_interval_seconds == 0
+    s = load_settings(tmp_path, env=env, overrides={"total_compute_credits": "100"})
+    assert s.total_compute_credits == 100
+
+
+def test_frozen() -> None:
+    s = Settings()
+    with pytest.raises(AttributeError):
+        s.total_compute_credits = 1  # type: ignore[misc]
+
+
+def test_unknown_keys_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pgolf]\ntotal_credits = 300\n")
+    with pytest.raises(ConfigError, match="unknown setting 'total_credits'"):
+        load_settings(tmp_path, env={})
+    with pytest.raises(ConfigError, match="PGOLF_NOPE"):
+        load_settings("/nonexistent", env={"PGOLF_NOPE": "1"})
+    with pytest.raises(ConfigError, match="unknown setting 'nope'"):
+        parse_overrides(["nope=1"])
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["novalue"])
+
+
+def test_bad_values_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="hourly_rate_usd"):
+        load_settings("/x", env={"PGOLF_HOURLY_RATE_USD": "twenty"})
+    with pytest.raises(ConfigError, match="runpod_min_reserve.*negative"):
+        load_settings("/x", env={"PGOLF_RUNPOD_MIN_RESERVE": "-5"})
+    with pytest.raises(ConfigError, match="gpu_count"):
+        load_settings("/x", env={"PGOLF_GPU_COUNT": "2.5"})
+    (tmp_path / "pyproject.toml").write_text("[tool.pgolf\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(tmp_path, env={})
+
+
+def test_lists_and_bools_from_env() -> None:
+    s = load_settings("/x", env={"PGOLF_WATCHED_REPOS": "a/b, c/d", "PGOLF_AUTO_PROMOTE": "yes"})
+    assert s.watched_repos == ["a/b", "c/d"]
+    assert s.auto_promote is True
