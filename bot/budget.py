@@ -89,6 +89,7 @@ class Reservation:
     created: str
     pr: int | None = None
     sha: str = ""
+    rate_limited: bool = True  # False for $0 runs (local pod provider): no Tier 2 start
 
 
 @dataclass
@@ -126,7 +127,7 @@ class Budget:
         return self.remaining - self.reserved - self.reserve_floor
 
     def last_start(self) -> datetime | None:
-        times = [parse_iso(r.created) for r in self.reservations]
+        times = [parse_iso(r.created) for r in self.reservations if r.rate_limited]
         if self.last_tier2_start:
             times.append(parse_iso(self.last_tier2_start))
         return max(times) if times else None
@@ -163,7 +164,14 @@ class Budget:
 
 
 # --------------------------------------------------------------------------- validation
-def _need(data: dict[str, Any], key: str, types: tuple[type, ...], where: str, optional: bool = False) -> Any:
+def _need(
+    data: dict[str, Any],
+    key: str,
+    types: tuple[type, ...],
+    where: str,
+    optional: bool = False,
+    allow_bool: bool = False,
+) -> Any:
     if key not in data:
         if optional:
             return None
@@ -171,7 +179,7 @@ def _need(data: dict[str, Any], key: str, types: tuple[type, ...], where: str, o
     v = data[key]
     if v is None and optional:
         return None
-    if isinstance(v, bool) or not isinstance(v, types):
+    if (isinstance(v, bool) and not allow_bool) or not isinstance(v, types):
         raise BudgetError(f"wrong type {type(v).__name__}", path=where, field=key)
     if isinstance(v, (int, float)) and not math.isfinite(v):
         raise BudgetError("not a finite number", path=where, field=key)
@@ -230,6 +238,7 @@ def from_json(data: Any, where: str) -> Budget:
             raise BudgetError("must not be negative", path=w, field="max_usd")
         created = str(_need(r, "created", (str,), w))
         parse_iso(created, w, "created")
+        rate_limited = _need(r, "rate_limited", (bool,), w, optional=True, allow_bool=True)
         reservations.append(
             Reservation(
                 run_id=str(_need(r, "run_id", (str,), w)),
@@ -237,6 +246,7 @@ def from_json(data: Any, where: str) -> Budget:
                 created=created,
                 pr=_need(r, "pr", (int,), w, optional=True),
                 sha=str(_need(r, "sha", (str,), w, optional=True) or ""),
+                rate_limited=True if rate_limited is None else bool(rate_limited),
             )
         )
     total_runs = sum(r.cost_usd for r in runs)
@@ -339,11 +349,20 @@ def reserve(
     pr: int | None = None,
     sha: str = "",
     now: datetime | None = None,
+    free: bool = False,
 ) -> Reservation:
-    """Hold back ``max_usd`` for ``run_id``; BudgetBlocked when any check refuses."""
+    """Hold back ``max_usd`` for ``run_id``; BudgetBlocked when any check refuses.
+
+    ``free=True`` books a $0 run (the local pod provider): ``max_usd`` must be 0, and since it
+    spends nothing it is subject to neither the reserve floor nor the Tier 2 rate limit, and
+    does not count as a Tier 2 start. It is still recorded, settled and visible in status.
+    """
     if not run_id or any(c.isspace() for c in run_id):
         raise InputError(f"{run_id!r} is not a valid run id", field="run_id")
-    if isinstance(max_usd, bool) or not math.isfinite(max_usd) or max_usd <= 0:
+    if free:
+        if max_usd != 0:
+            raise InputError("a free reservation must hold back $0", field="usd")
+    elif isinstance(max_usd, bool) or not math.isfinite(max_usd) or max_usd <= 0:
         raise InputError(f"{max_usd!r} must be a positive number", field="usd")
     path = Path(path)
     now = now or utcnow()
@@ -353,19 +372,28 @@ def reserve(
             r.run_id == run_id for r in budget.runs
         ):
             raise BudgetBlocked(f"run id {run_id!r} already used", path=str(path))
-        decision = can_submit(budget, settings, now)
-        if not decision.allowed:
-            raise BudgetBlocked(decision.reason, path=str(path))
-        after = budget.remaining - budget.reserved - max_usd
-        if after < budget.reserve_floor:
-            raise BudgetBlocked(
-                f"reserving ${max_usd:.2f} would leave ${after:.2f}, below the reserve floor "
-                f"${budget.reserve_floor:.2f}",
-                path=str(path),
-            )
-        res = Reservation(run_id=run_id, max_usd=float(max_usd), created=iso(now), pr=pr, sha=sha)
+        if not free:
+            decision = can_submit(budget, settings, now)
+            if not decision.allowed:
+                raise BudgetBlocked(decision.reason, path=str(path))
+            after = budget.remaining - budget.reserved - max_usd
+            if after < budget.reserve_floor:
+                raise BudgetBlocked(
+                    f"reserving ${max_usd:.2f} would leave ${after:.2f}, below the reserve floor "
+                    f"${budget.reserve_floor:.2f}",
+                    path=str(path),
+                )
+        res = Reservation(
+            run_id=run_id,
+            max_usd=float(max_usd),
+            created=iso(now),
+            pr=pr,
+            sha=sha,
+            rate_limited=not free,
+        )
         budget.reservations.append(res)
-        budget.last_tier2_start = iso(now)
+        if not free:
+            budget.last_tier2_start = iso(now)
         _save(path, budget)
     return res
 

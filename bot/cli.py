@@ -20,8 +20,8 @@ from bot.config import parse_overrides
 from bot.context import AppContext
 from bot.errors import PgolfError
 
-# Command modules, in help order. A module that does not exist yet is skipped; a module
-# that exists but fails to import is a bug and is not hidden.
+# Command modules, in help order; each module's command carries the module's name. A module
+# that fails to import is a bug and is not hidden.
 COMMAND_MODULES = (
     "config",
     "results",
@@ -44,7 +44,31 @@ COMMAND_MODULES = (
 
 
 class PgolfGroup(click.Group):
-    """A group that translates PgolfError into a one-line message and its exit code."""
+    """The root group.
+
+    * Translates PgolfError into a one-line message and its exit code.
+    * Loads command modules lazily: ``pgolf budget status`` imports only ``bot.commands.budget``,
+      not the SDKs, torch or matplotlib that other commands need, so every CLI call (and every
+      scheduled workflow step) starts fast.
+    """
+
+    def _module_names(self) -> list[str]:
+        return [n for n in COMMAND_MODULES if importlib.util.find_spec(f"bot.commands.{n}") is not None]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(self.commands) | set(self._module_names())
+        order = {n: i for i, n in enumerate(COMMAND_MODULES)}
+        return sorted(names, key=lambda n: (order.get(n, len(order)), n))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            modname = f"bot.commands.{cmd_name}"
+            if importlib.util.find_spec(modname) is not None:
+                scratch = click.Group()
+                importlib.import_module(modname).register(scratch)
+                for name, cmd in scratch.commands.items():
+                    self.add_command(cmd, name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -82,16 +106,12 @@ def cli(ctx: click.Context, repo: Path | None, config_pairs: tuple[str, ...]) ->
     ctx.obj = AppContext(root=root.resolve(), overrides=overrides)
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        modname = f"bot.commands.{name}"
-        if importlib.util.find_spec(modname) is None:
-            continue
-        module = importlib.import_module(modname)
-        module.register(cli)
-
-
-_register_all()
+def load_all_commands() -> click.Group:
+    """Import every command module (for documentation generators and tests)."""
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        cli.get_command(ctx, name)
+    return cli
 
 
 def main() -> None:

@@ -39,7 +39,9 @@ class Settings:
     hourly_rate_usd: float = 20.0  # for gpu_count=8; cost = s/3600 × gpus × rate / 8
     tier2_min_interval_seconds: int = 3600  # 0 turns the rate limit off
     max_wallclock_seconds: int = 600  # training cap, as the challenge
-    pod_deadline_seconds: int = 2700  # hard pod lifetime (boot + ship + train + eval + slack)
+    # hard pod lifetime for one seed (boot + ship + train + eval + slack); each further seed
+    # adds max_wallclock_seconds + pod_eval_slack_seconds
+    pod_deadline_seconds: int = 2700
     pod_image: str = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
     pod_cloud_type: str = "SECURE"
     pod_ready_timeout_seconds: int = 600
@@ -50,7 +52,11 @@ class Settings:
     pod_ssh_user: str = "root"
     pod_workdir: str = "/workspace"  # runs ship to <pod_workdir>/pgolf-<run-id>
     pod_start_command: str = "/start.sh"  # the image's own entrypoint (starts sshd)
-    pod_setup_command: str = ""  # run once on the pod before training (e.g. fetch data)
+    # run once on the pod before training (in the shipped commit's folder): fetch the data
+    pod_setup_command: str = (
+        "if [ -f training/prepare_data.py ]; then python3 training/prepare_data.py --out ./data; fi"
+    )
+    pod_setup_timeout_seconds: int = 1200
     pod_train_command: str = "torchrun --standalone --nproc_per_node={gpus} {script}"
     pod_train_env: list[str] = field(default_factory=list)  # extra KEY=VALUE for training
     pod_eval_slack_seconds: int = 900  # hard kill at max_wallclock_seconds + this, per seed
@@ -70,6 +76,10 @@ class Settings:
     local_iterations: int = 500
     local_backend: str = "auto"  # auto | mlx | torch
     baseline_window: int = 5  # recent baseline rows the running local baseline uses
+    local_train_batch_tokens: int = 65536  # tokens per step in Tier 1 runs (upstream: 524288)
+    local_val_max_tokens: int = 0  # 0 = the whole validation split (as the challenge)
+    local_timeout_seconds: int = 7200  # a local run is killed (crash row) after this long
+    local_env: list[str] = field(default_factory=list)  # extra KEY=VALUE knobs for Tier 1 runs
 
     # --- paths (relative to the research repository root) ----------------------------------
     results_path: str = "results.tsv"
@@ -130,6 +140,8 @@ class Settings:
     openreview_base_url: str = "https://api2.openreview.net"
     semantic_scholar_base_url: str = "https://api.semanticscholar.org/graph/v1"
     github_api_url: str = "https://api.github.com"
+    challenge_repo: str = "openai/parameter-golf"  # PRs here are read for record scores
+    modded_nanogpt_repo: str = "KellerJordan/modded-nanogpt"  # its README holds the record table
     github_code_query: str = '"val_bpb" "train_gpt.py"'
     tavily_base_url: str = "https://api.tavily.com"
     tavily_modes: list[str] = field(default_factory=lambda: ["techniques", "competition", "papers"])
@@ -143,7 +155,7 @@ class Settings:
     verified_rows: int = 5
 
     # --- grading ----------------------------------------------------------------------------
-    grader_model: str = "claude-sonnet-4-5"
+    grader_model: str = "claude-sonnet-4-6"  # claude-sonnet-4-5 reaches end-of-life 2026-11-30
     grader_max_tokens: int = 4096
     grading_max_usd: float = 2.0
     grading_items_per_request: int = 10
@@ -153,6 +165,7 @@ class Settings:
     grading_batch_poll_seconds: float = 30.0  # Message Batches: seconds between polls
     grading_batch_timeout_seconds: float = 3600.0  # then the batch is canceled, the rest re-sent
     grading_verify_top: int = 5  # tier-A items verified per run
+    grading_max_items_per_run: int = 500  # new items first, then changed, then context-stale; 0 = all
     anthropic_base_url: str = ""  # ANTHROPIC_BASE_URL wins; empty → the SDK's default
     llm_max_retries: int = 4  # retries of 429/529/5xx/connection errors, honouring retry-after
     llm_retry_max_wait_seconds: float = 60.0
@@ -161,17 +174,33 @@ class Settings:
     # (Tavily base URL: the research section's tavily_base_url serves grading/verification too.)
 
     # --- experimenter and policies ----------------------------------------------------------
-    experimenter_model: str = "claude-sonnet-4-5"
+    experimenter_model: str = "claude-sonnet-4-6"
     experimenter_max_usd: float = 1.0
     experimenter_daily_usd: float = 5.0
     experimenter_max_open_prs: int = 3
+    experimenter_max_tokens: int = 8192  # per model turn
+    experimenter_max_turns: int = 40  # tool-use turns per attempt
+    experimenter_smoke_iterations: int = 3  # steps of the toy CPU smoke run
+    experimenter_smoke_data: str = ""  # folder with datasets/ + tokenizers/; "" = build the tiny one
+    experimenter_base_branch: str = ""  # branch experiments start from; "" = the current HEAD
     auto_promote: bool = False
+    auto_promote_max_per_day: int = 2  # auto-applied promote labels per UTC day
     auto_merge_winners: bool = False
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
+    pages_url: str = ""  # the dashboard's GitHub Pages URL (PGOLF_PAGES_URL; report.yml sets it)
     promote_label: str = "promote"
     candidate_label: str = "promote-candidate"
+    forge: str = "auto"  # auto (GitHub inside Actions or with credentials, else local) | github | local
+    local_forge_path: str = ".pgolf/forge.json"  # the local forge's PRs, comments and labels
+    experiment_branch_prefix: str = "exp/"
+    github_token_refresh_margin_seconds: float = 300.0  # refresh App tokens this long before expiry
+    github_max_rate_limit_wait_seconds: float = 900.0  # longest wait for a rate-limit reset
+    github_secondary_rate_wait_seconds: float = 60.0  # wait after a secondary limit without Retry-After
+    github_seconds_between_requests: float = 0.25  # client-side pacing (GitHub's best practice)
+    github_seconds_between_writes: float = 1.0  # pacing of POST/PATCH/PUT/DELETE
+    ledger_push_attempts: int = 5  # pgolf ledger commit: pull-rebase-push tries
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -22,6 +22,7 @@ from bot.state import ResearchState
 NOTE_PROVIDERS: tuple[str, ...] = (
     "bot.grading.frontier:program_note",
     "bot.grading.calibration:program_note",
+    "bot.agent.policy:program_note",
 )
 
 

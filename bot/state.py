@@ -186,9 +186,9 @@ def from_dict(cls: type[Record], data: Any, *, where: str = "") -> Record:
             value = float(value) if value is not None else None
         kwargs[key] = value
     for f in dataclasses.fields(cls):
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            if f.name not in kwargs:
-                raise StateError("missing", path=where or None, field=f.name)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in kwargs:
+            raise StateError("missing", path=where or None, field=f.name)
     kwargs["extra"] = extra
     return cls(**kwargs)
 

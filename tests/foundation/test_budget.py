@@ -162,3 +162,19 @@ def test_orphan_spend(tmp_path: Path) -> None:
     budget.record_spend(p, s, "orphan-pod1", 3.5, pod_id="pod1", seconds=630)
     b = budget.load(p, s)
     assert b.spent == pytest.approx(3.5) and b.runs[0].kind == "orphan"
+
+
+def test_free_reservation_is_booked_but_never_rate_limits(tmp_path: Path) -> None:
+    p = tmp_path / "budget.json"
+    s = settings()
+    budget.reserve(p, s, "local-1", 0.0, free=True, now=T0)
+    budget.reserve(p, s, "local-2", 0.0, free=True, now=T0)  # no rate limit between free runs
+    assert budget.can_submit(budget.load(p, s), s, T0).allowed  # a paid run is not blocked
+    budget.reserve(p, s, "paid", 10.0, now=T0)
+    rec = budget.settle(p, s, "local-1", 120, 2, 0.0)
+    assert rec.cost_usd == 0 and rec.seconds == 120
+    b = budget.load(p, s)
+    assert [r.run_id for r in b.runs] == ["local-1"] and b.spent == 0
+    assert {r.run_id: r.rate_limited for r in b.reservations} == {"local-2": False, "paid": True}
+    with pytest.raises(InputError, match="\\$0"):
+        budget.reserve(p, s, "local-3", 5.0, free=True, now=T0)

@@ -1,0 +1,588 @@
+"""``propose``: pick a research item, have it implemented in both training scripts, validate, publish.
+
+Item selection (:func:`select_item`): among graded items (not ``ungradable``) that no earlier
+proposal and no ledger row has tried, the one with the highest ``total / max_total`` plus the
+exploration-frontier bonus of its category (:mod:`bot.grading.frontier`, when present). Ties go to
+the lower item id. ``--from-item ID`` picks that item whatever its rank (tried or not).
+
+The LLM path is a tool-use conversation (:mod:`bot.agent.tools`): the model sees program.md, the
+item, and an outline of both scripts; it views and edits the scripts with the editing tools and
+ends with ``submit_proposal``. The edits are then validated (:mod:`bot.agent.validate`); a
+failure goes back to the model once, as the error ``tool_result`` of its ``submit_proposal`` call,
+and a second failure is recorded as a ``crash`` proposal with its reason and diff — nothing is
+pushed. A request that could overrun the spend cap is never sent: the proposal stops cleanly and
+is recorded as ``stopped`` with what it spent. Without an API key (or with ``offline=True``) the
+deterministic menu of :mod:`bot.agent.offline` makes the change instead, through the same tools,
+validation and PR path.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anthropic
+
+from bot.agent import gitops, offline
+from bot.agent.pr import ExperimentForge, publish, unique_slug
+from bot.agent.record import Proposal, ProposalArchive
+from bot.agent.tools import TOOLS, TRAINING_SCRIPTS, Workspace, run_tool
+from bot.agent.validate import Candidate, ValidationReport, Validator
+from bot.config import Settings
+from bot.errors import BudgetBlocked, ConfigError, ExperimentError, InputError
+from bot.grading import calibration
+from bot.ledger import Ledger
+from bot.state import GradedItem, ResearchState, VerifiedBrief
+
+MAX_ATTEMPTS = 2  # the first validation failure goes back to the model once
+
+
+# --------------------------------------------------------------------------- item selection
+@dataclass
+class Pick:
+    item: GradedItem
+    score: float
+    bonus: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item.item_id,
+            "title": self.item.title,
+            "score": round(self.score, 4),
+            "bonus": round(self.bonus, 4),
+            "reason": self.reason,
+        }
+
+
+def grade_text(item: GradedItem) -> str:
+    return f"{item.tier} {item.total}/{item.max_total}"
+
+
+def ledger_item_refs(ledger: Ledger, known_ids: Sequence[str]) -> set[str]:
+    """Item ids a ledger description references (``[item:<id>]``, ``Research-Item: <id>``, bare id)."""
+    found: set[str] = set()
+    texts = [r.description for r in ledger.rows]
+    for t in texts:
+        found.update(calibration.item_refs(t))
+    for item_id in known_ids:
+        if any(item_id in t for t in texts):
+            found.add(item_id)
+    return found
+
+
+def frontier_scorer(ledger: Ledger, graded: Sequence[GradedItem]) -> Callable[[GradedItem], float]:
+    """``item → selection score``: the rubric total on the 15-point scale plus the exploration
+    frontier's bonus for the item's category (:func:`bot.grading.frontier.selection_score`)."""
+    try:
+        from bot.grading import frontier
+    except ImportError:  # pragma: no cover - the frontier ships with pgolf
+        return lambda g: g.total * 15 / g.max_total if g.max_total else 0.0
+    fr = frontier.compute(ledger, graded)
+    return lambda g: float(frontier.selection_score(g, fr))
+
+
+def _plain_score(g: GradedItem) -> float:
+    return g.total * 15 / g.max_total if g.max_total else 0.0
+
+
+def select_item(
+    graded: Sequence[GradedItem],
+    tried: set[str],
+    *,
+    from_item: str | None = None,
+    score: Callable[[GradedItem], float] = _plain_score,
+) -> Pick:
+    if from_item:
+        for g in graded:
+            if g.item_id == from_item:
+                return Pick(g, score(g), score(g) - _plain_score(g), "chosen with --from-item")
+        raise InputError(f"no graded research item with id {from_item!r}", field="--from-item")
+    candidates = [g for g in graded if g.tier != "ungradable" and g.max_total and g.item_id not in tried]
+    if not candidates:
+        raise ExperimentError(
+            "no untried graded research item: run `pgolf research fetch` and `pgolf research grade`, "
+            "or pick one with --from-item"
+        )
+    ranked = sorted(((score(g), g) for g in candidates), key=lambda t: (-t[0], t[1].item_id))
+    total, g = ranked[0]
+    bonus = total - _plain_score(g)
+    reason = (
+        f"highest graded untried item ({grade_text(g)}"
+        + (f", frontier bonus {bonus:+.0f}" if bonus else "")
+        + ")"
+    )
+    return Pick(g, total, bonus, reason)
+
+
+# --------------------------------------------------------------------------- prompts
+SYSTEM_RULES = """You are the experimenter of a Parameter Golf research repository. You turn one \
+research item into one small, testable change of the training scripts.
+
+Rules:
+- Edit with the tools only: view_file, replace_in_file (old_string must be unique and exact), \
+insert_in_file. Never rewrite a whole file.
+- Make the SAME change in training/train_gpt.py (PyTorch) and training/train_gpt_mlx.py (MLX): \
+same architecture, initialisation, forward pass and defaults, so the MLX/PyTorch parity gate \
+passes. Only a change that truly cannot apply to PyTorch (e.g. an MLX speed trick) may be \
+MLX-only: then edit only the MLX script, and set mlx_only with the reason.
+- The artifact (train_gpt.py bytes + compressed weights) must stay within 16,000,000 bytes; \
+training is capped at 10 minutes on 8xH100. Keep the log line formats unchanged.
+- Keep the change small and focused on the hypothesis; do not touch anything else.
+- When done, call submit_proposal with the item id, a short title, the category, the \
+hypothesis, what you changed and why, and the expected effect on artifact bytes, step time and \
+val_bpb. Your edits are then validated (patch, import, artifact gate, parity gate, a short CPU \
+smoke run). If a check fails you get the error once: fix it and call submit_proposal again.
+- If the item cannot be turned into a sensible change, reply in text without calling any tool \
+and say why."""
+
+
+def outline(text: str, limit: int = 120) -> str:
+    """Line numbers of the top-level structure of a script (classes, functions, section rules)."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(r"\s*(class|def) \w+", line) or re.match(r"# -{5,}", line):
+            out.append(f"{n}: {line.strip()[:100]}")
+    if len(out) > limit:
+        out = [*out[:limit], f"… {len(out) - limit} more"]
+    return "\n".join(out)
+
+
+def item_message(
+    item: GradedItem, brief: VerifiedBrief | None, files: Mapping[str, str], pick_reason: str
+) -> str:
+    parts = [
+        f"Research item `{item.item_id}` ({pick_reason}):",
+        f"Title: {item.title}",
+        f"Grade: {grade_text(item)} · category: {item.category or offline.item_category(item)}",
+    ]
+    if item.url:
+        parts.append(f"URL: {item.url}")
+    if item.summary:
+        parts.append(f"Summary: {item.summary[:2000]}")
+    if item.rationale:
+        parts.append(f"Grader's rationale: {item.rationale[:1500]}")
+    if brief is not None and brief.brief:
+        parts.append(f"Verified implementation brief:\n{brief.brief[:4000]}")
+    for rel, text in files.items():
+        parts.append(f"\nOutline of {rel} ({len(text.splitlines())} lines):\n{outline(text)}")
+    parts.append("\nImplement this item in both scripts, then call submit_proposal.")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class ProposeResult:
+    proposal: Proposal
+    pushed: bool
+    pick: Pick | None = None
+    report: ValidationReport | None = None
+    diff: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.proposal.status in ("opened", "dry-run")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "pushed": self.pushed,
+            "pick": self.pick.to_dict() if self.pick else None,
+            "proposal": self.proposal.to_dict(),
+        }
+
+
+@dataclass
+class Submission:
+    tool_id: str
+    data: dict[str, Any]
+
+
+def _blocks(message: Any) -> list[dict[str, Any]]:
+    """An SDK message's content as plain request blocks."""
+    out: list[dict[str, Any]] = []
+    for b in message.content:
+        kind = getattr(b, "type", None)
+        if kind == "text":
+            out.append({"type": "text", "text": b.text})
+        elif kind == "tool_use":
+            out.append({"type": "tool_use", "id": b.id, "name": b.name, "input": b.input})
+    return out
+
+
+# --------------------------------------------------------------------------- the experimenter
+class Experimenter:
+    def __init__(
+        self,
+        root: Path | str,
+        settings: Settings,
+        *,
+        forge: ExperimentForge | None,
+        llm: Any | None = None,  # bot.llm.LLM
+        validator: Validator | None = None,
+        smoke_data: Path | str | None = None,
+    ):
+        self.root = Path(root)
+        self.settings = settings
+        self.forge = forge
+        self.llm = llm
+        self.validator = validator or Validator(self.root, settings, smoke_data=smoke_data)
+        self.archive = ProposalArchive(settings.path("state_dir", self.root), self.root)
+        self.state = ResearchState(settings.path("state_dir", self.root))
+
+    # ------------------------------------------------------------------ helpers
+    def base_ref(self) -> str:
+        return self.settings.experimenter_base_branch or "HEAD"
+
+    def base_branch_name(self) -> str:
+        if self.settings.experimenter_base_branch:
+            return self.settings.experimenter_base_branch
+        name = gitops.git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        return "main" if name == "HEAD" else name
+
+    def tried(self, graded: Sequence[GradedItem]) -> set[str]:
+        ledger = Ledger.load(self.settings.path("results_path", self.root))
+        return self.archive.tried_items() | ledger_item_refs(ledger, [g.item_id for g in graded])
+
+    def spent_today(self) -> float:
+        return self.archive.spend_on(datetime.now(UTC).date())
+
+    def _candidate(self, ws: Workspace, base: str, mlx_only: bool) -> Candidate:
+        files = ws.current()
+        changed = ws.changed()
+        diff = ""
+        if changed:
+            tree = gitops.build_tree(self.root, base, changed)
+            diff = gitops.diff_trees(self.root, base, tree)
+        return Candidate(base, files, dict(ws.originals), diff, mlx_only)
+
+    # ------------------------------------------------------------------ main entry
+    def propose(
+        self,
+        *,
+        from_item: str | None = None,
+        max_usd: float | None = None,
+        offline_mode: bool = False,
+        dry_run: bool = False,
+    ) -> ProposeResult:
+        check_settings(self.settings)
+        if not gitops.is_repo(self.root):
+            raise ExperimentError("not a git repository", path=str(self.root))
+        graded = self.state.graded()
+        ledger = Ledger.load(self.settings.path("results_path", self.root))
+        pick = select_item(
+            graded, self.tried(graded), from_item=from_item, score=frontier_scorer(ledger, graded)
+        )
+        base = gitops.rev_parse(self.root, self.base_ref())
+        if not base:
+            raise ExperimentError(f"cannot resolve the base {self.base_ref()!r}", path=str(self.root))
+        originals = {rel: gitops.show_file(self.root, base, rel) for rel in TRAINING_SCRIPTS}
+        briefs = {b.item_id: b for b in self.state.verified()}
+        use_llm = self.llm is not None and not offline_mode
+        if use_llm:
+            cap = max_usd
+            if cap is None:
+                current = self.llm.meter.max_usd  # type: ignore[union-attr]
+                cap = self.settings.experimenter_max_usd if current is None else float(current)
+            left_today = max(0.0, self.settings.experimenter_daily_usd - self.spent_today())
+            budget = min(cap, left_today)
+            if budget <= 0:
+                raise BudgetBlocked(
+                    f"the experimenter's daily LLM cap (${self.settings.experimenter_daily_usd:.2f}) is spent"
+                )
+            self.llm.meter.max_usd = budget  # type: ignore[union-attr]
+        with tempfile.TemporaryDirectory(prefix="pgolf-propose-") as tmp:
+            ws = Workspace.create(Path(tmp) / "ws", originals)
+            if use_llm:
+                return self._propose_llm(ws, pick, base, briefs.get(pick.item.item_id), dry_run)
+            return self._propose_offline(ws, pick, base, dry_run)
+
+    # ------------------------------------------------------------------ offline path
+    def _proposal(self, pick: Pick, base: str, proposer: str, data: Mapping[str, Any]) -> Proposal:
+        item = pick.item
+        title = str(data.get("title") or item.title)
+        taken = self.archive.slugs()
+        return Proposal(
+            slug=unique_slug(title, taken, self.root),
+            status="crash",
+            item_id=item.item_id,
+            item_title=item.title,
+            item_grade=grade_text(item),
+            title=title,
+            category=offline.normalise_category(str(data.get("category") or ""))
+            or offline.item_category(item),
+            proposer=proposer,
+            hypothesis=str(data.get("hypothesis") or ""),
+            change=str(data.get("change") or ""),
+            expected_bytes=str(data.get("expected_bytes") or ""),
+            expected_step_time=str(data.get("expected_step_time") or ""),
+            expected_val_bpb=str(data.get("expected_val_bpb") or ""),
+            mlx_only=bool(data.get("mlx_only") or False),
+            mlx_only_reason=str(data.get("mlx_only_reason") or ""),
+            base_sha=base,
+        )
+
+    def _propose_offline(self, ws: Workspace, pick: Pick, base: str, dry_run: bool) -> ProposeResult:
+        tried_keys = {str(p.extra.get("menu_key")) for p in self.archive.all() if p.extra.get("menu_key")}
+        change = offline.plan_change(ws, pick.item, tried_keys)
+        if change is None:
+            proposal = self._proposal(pick, base, "offline", {"title": pick.item.title})
+            proposal.status = "declined"
+            proposal.reason = "the offline menu has no untried change left for this repository"
+            self.archive.save(proposal)
+            return ProposeResult(proposal, False, pick)
+        offline.apply_change(ws, change)
+        data = {
+            "title": change.title,
+            "category": change.category,
+            "hypothesis": f"{pick.item.title}: {change.entry.why}",
+            "change": change.change,
+            "expected_bytes": change.entry.expected_bytes,
+            "expected_step_time": change.entry.expected_step_time,
+            "expected_val_bpb": change.entry.expected_val_bpb,
+        }
+        proposal = self._proposal(pick, base, "offline", data)
+        proposal.extra["menu_key"] = change.entry.key
+        candidate = self._candidate(ws, base, False)
+        report = self.validator.validate(candidate)
+        proposal.attempts = 1
+        proposal.checks = report.to_list()
+        return self._finish(proposal, candidate, report, pick, dry_run, ws.changed())
+
+    # ------------------------------------------------------------------ LLM path
+    def _propose_llm(
+        self, ws: Workspace, pick: Pick, base: str, brief: VerifiedBrief | None, dry_run: bool
+    ) -> ProposeResult:
+        llm = self.llm
+        assert llm is not None
+        s = self.settings
+        program_path = s.path("program_path", self.root)
+        program_text = (
+            program_path.read_text(encoding="utf-8") if program_path.is_file() else "(no program.md)"
+        )
+        system = [
+            {"type": "text", "text": SYSTEM_RULES},
+            {
+                "type": "text",
+                "text": f"program.md (the repository's research brief):\n\n{program_text}",
+                "cache_control": {"type": "ephemeral"},
+            },
+        ]
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": item_message(pick.item, brief, ws.originals, pick.reason)}
+        ]
+        proposer = f"anthropic:{llm.model}"
+        attempts = 0
+        nudged = False
+        last_report: ValidationReport | None = None
+        last_data: dict[str, Any] = {}
+        turns = 0
+
+        def stop(status: str, reason: str) -> ProposeResult:
+            proposal = self._proposal(pick, base, proposer, last_data or {"title": pick.item.title})
+            proposal.status = status
+            proposal.reason = reason
+            proposal.attempts = attempts
+            proposal.checks = last_report.to_list() if last_report else []
+            candidate = self._candidate(ws, base, bool(last_data.get("mlx_only")))
+            return self._record_failure(proposal, candidate, pick, last_report, messages)
+
+        while True:
+            turns += 1
+            if turns > s.experimenter_max_turns * MAX_ATTEMPTS:
+                return stop("crash", f"the model used {turns - 1} turns without a valid submission")
+            params = {
+                "model": llm.model,
+                "max_tokens": s.experimenter_max_tokens,
+                "system": system,
+                "tools": TOOLS,
+                "messages": messages,
+            }
+            try:
+                message = llm.create_message(params, what="experimenter turn")
+            except BudgetBlocked as exc:
+                return stop("stopped", f"spend cap reached: {exc}")
+            except anthropic.APIError as exc:  # retries (bot.llm) are exhausted, or a 4xx
+                status = getattr(exc, "status_code", None)
+                return stop("stopped", f"the Anthropic API failed ({status or type(exc).__name__}): {exc}")
+            blocks = _blocks(message)
+            messages.append({"role": "assistant", "content": blocks or [{"type": "text", "text": "(empty)"}]})
+            uses = [b for b in blocks if b["type"] == "tool_use"]
+            if not uses:
+                text = " ".join(b["text"] for b in blocks if b["type"] == "text").strip()
+                if not ws.changed():
+                    proposal = self._proposal(pick, base, proposer, {"title": pick.item.title})
+                    proposal.status = "declined"
+                    proposal.reason = text[:2000] or "the model made no change and gave no reason"
+                    proposal.attempts = attempts
+                    return self._record_failure(
+                        proposal, self._candidate(ws, base, False), pick, None, messages
+                    )
+                if nudged:
+                    return stop("crash", "the model stopped without calling submit_proposal")
+                nudged = True
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": "You edited the scripts but did not call submit_proposal. Call it now.",
+                    }
+                )
+                continue
+            results: list[dict[str, Any]] = []
+            submission: Submission | None = None
+            for use in uses:
+                if use["name"] == "submit_proposal" and submission is None:
+                    raw = use["input"]
+                    submission = Submission(use["id"], dict(raw) if isinstance(raw, Mapping) else {})
+                    continue
+                if use["name"] == "submit_proposal":
+                    text, is_error = "error: submit_proposal was called twice in one turn; ignored", True
+                else:
+                    text, is_error = run_tool(ws, use["name"], use["input"])
+                results.append(
+                    {"type": "tool_result", "tool_use_id": use["id"], "content": text, "is_error": is_error}
+                )
+            if submission is not None:
+                problem = _submission_problem(submission.data)
+                if problem:
+                    results.append(_result(submission.tool_id, f"error: {problem}", True))
+                    messages.append({"role": "user", "content": results})
+                    continue
+                last_data = submission.data
+                attempts += 1
+                mlx_only = bool(submission.data.get("mlx_only"))
+                candidate = self._candidate(ws, base, mlx_only)
+                report = self.validator.validate(candidate)
+                last_report = report
+                if report.ok:
+                    results.append(
+                        _result(submission.tool_id, "All checks passed. The PR will be opened.", False)
+                    )
+                    messages.append({"role": "user", "content": results})
+                    proposal = self._proposal(pick, base, proposer, submission.data)
+                    proposal.attempts = attempts
+                    proposal.checks = report.to_list()
+                    proposal.cost_usd = round(llm.meter.usd, 6)
+                    proposal.usage = llm.meter.to_dict()
+                    return self._finish(proposal, candidate, report, pick, dry_run, ws.changed(), messages)
+                if attempts >= MAX_ATTEMPTS:
+                    return stop("crash", f"validation failed twice; last: {report.message()}")
+                results.append(
+                    _result(
+                        submission.tool_id,
+                        report.message()
+                        + "\n\nFix this (one more attempt), then call submit_proposal again.",
+                        True,
+                    )
+                )
+            messages.append({"role": "user", "content": results})
+
+    # ------------------------------------------------------------------ outcomes
+    def _record_failure(
+        self,
+        proposal: Proposal,
+        candidate: Candidate,
+        pick: Pick,
+        report: ValidationReport | None,
+        messages: list[dict[str, Any]],
+    ) -> ProposeResult:
+        if self.llm is not None and proposal.proposer.startswith("anthropic:"):
+            proposal.cost_usd = round(self.llm.meter.usd, 6)
+            proposal.usage = self.llm.meter.to_dict()
+        proposal.files = candidate.changed
+        self.archive.save(proposal, candidate.diff or None)
+        return ProposeResult(proposal, False, pick, report, candidate.diff, messages)
+
+    def _finish(
+        self,
+        proposal: Proposal,
+        candidate: Candidate,
+        report: ValidationReport,
+        pick: Pick,
+        dry_run: bool,
+        changed: dict[str, str],
+        messages: list[dict[str, Any]] | None = None,
+    ) -> ProposeResult:
+        messages = messages or []
+        proposal.files = candidate.changed
+        if not report.ok:
+            proposal.status = "crash"
+            proposal.reason = report.message()
+            return self._record_failure(proposal, candidate, pick, report, messages)
+        proposal.patch_path = self.archive.write_patch(proposal.slug, candidate.diff)
+        if dry_run or self.forge is None:
+            proposal.status = "dry-run"
+            proposal.reason = (
+                "dry run: validated, not pushed" if dry_run else "no forge configured: not pushed"
+            )
+            self.archive.save(proposal)
+            return ProposeResult(proposal, False, pick, report, candidate.diff, messages)
+        try:
+            published = publish(
+                self.root,
+                self.forge,
+                proposal,
+                changed,
+                base_branch=self.base_branch_name(),
+                item_url=pick.item.url,
+            )
+        except ExperimentError as exc:
+            proposal.status = "crash"
+            proposal.reason = f"publishing failed: {exc}"
+            self.archive.save(proposal)
+            raise
+        proposal.status = "opened"
+        proposal.pr = published.pr.number
+        proposal.pr_url = published.pr.url
+        self.archive.save(proposal)
+        return ProposeResult(proposal, True, pick, report, candidate.diff, messages)
+
+
+def check_settings(settings: Settings) -> None:
+    """The experimenter's own settings must be usable (ConfigError naming the field otherwise)."""
+    for name in ("experimenter_max_tokens", "experimenter_max_turns", "experimenter_smoke_iterations"):
+        if getattr(settings, name) < 1:
+            raise ConfigError("must be at least 1", path="settings", field=name)
+    if settings.auto_promote_max_per_day < 0:
+        raise ConfigError("must not be negative", path="settings", field="auto_promote_max_per_day")
+
+
+def _result(tool_id: str, text: str, is_error: bool) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": text, "is_error": is_error}
+
+
+def _submission_problem(data: Mapping[str, Any]) -> str:
+    missing = [
+        k
+        for k in ("item_id", "title", "category", "hypothesis", "change")
+        if not str(data.get(k) or "").strip()
+    ]
+    if missing:
+        return f"submit_proposal is missing {', '.join(missing)}"
+    if data.get("mlx_only") and not str(data.get("mlx_only_reason") or "").strip():
+        return "mlx_only is set: give mlx_only_reason"
+    return ""
+
+
+def propose(
+    root: Path | str,
+    settings: Settings,
+    *,
+    forge: ExperimentForge | None,
+    llm: Any | None = None,
+    validator: Validator | None = None,
+    smoke_data: Path | str | None = None,
+    from_item: str | None = None,
+    max_usd: float | None = None,
+    offline_mode: bool = False,
+    dry_run: bool = False,
+) -> ProposeResult:
+    """One proposal end to end (see the module docs)."""
+    exp = Experimenter(root, settings, forge=forge, llm=llm, validator=validator, smoke_data=smoke_data)
+    return exp.propose(from_item=from_item, max_usd=max_usd, offline_mode=offline_mode, dry_run=dry_run)

@@ -1,0 +1,136 @@
+"""`pgolf competitors …`: parse competitor records and show the leaderboard."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from bot.context import AppContext, emit_json, pass_app, warn
+from bot.research import competitors as comp
+from bot.state import CompetitorScore, ResearchState
+
+
+@click.group("competitors")
+def competitors_group() -> None:
+    """Competitor intelligence: parameter-golf records and modded-nanogpt speedrun records."""
+
+
+@competitors_group.command("parse")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as a JSON list.")
+@click.option("--save", is_flag=True, help="Also store the scores in competitors.jsonl.")
+@pass_app
+def parse_cmd(app: AppContext, paths: tuple[Path, ...], as_json: bool, save: bool) -> None:
+    """Scores in README.md / submission.json files, record folders or a modded-nanogpt README."""
+    scores: list[CompetitorScore] = []
+    for p in paths:
+        res = comp.parse_path(p)
+        for w in res.warnings:
+            warn(w)
+        scores += res.scores
+    if save and scores:
+        n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
+        if not as_json:
+            click.echo(f"stored {n} new or changed score(s)")
+    if as_json:
+        emit_json([comp.score_json(s) for s in scores])
+        return
+    for s in scores:
+        click.echo(_line(s))
+    if not scores:
+        click.echo("No scores found.")
+
+
+@competitors_group.command("import")
+@click.argument(
+    "roots", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@pass_app
+def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
+    """Parse every record folder under ROOTS (e.g. a parameter-golf checkout) into the store."""
+    scores: list[CompetitorScore] = []
+    for root in roots:
+        res = comp.scan_records(root)
+        for w in res.warnings:
+            warn(w)
+        scores += res.scores
+    n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
+    click.echo(f"parsed {len(scores)} record(s); stored {n} new or changed")
+
+
+@competitors_group.command("refresh")
+@click.option(
+    "--max-new", type=click.IntRange(min=0), default=40, show_default=True, help="New record folders to read."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
+    """Read merged challenge records and the modded-nanogpt table from GitHub into the store."""
+    from bot.research.competitors_github import refresh
+
+    report = refresh(app.settings, ResearchState(app.path("state_dir")), os.environ, max_new=max_new)
+    for w in report.warnings:
+        warn(w)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    click.echo(
+        f"records: {report.records_seen} on GitHub, {report.records_read} read"
+        f"{f', {report.skipped} left for the next run' if report.skipped else ''}; "
+        f"modded-nanogpt rows: {report.modded_rows}; stored {report.stored} new or changed"
+    )
+
+
+@competitors_group.command("list")
+@click.option(
+    "--source",
+    type=click.Choice(["parameter-golf", "modded-nanogpt", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Top N of each leaderboard.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def list_cmd(app: AppContext, source: str, limit: int | None, as_json: bool) -> None:
+    """The stored leaderboards, best first."""
+    stored = ResearchState(app.path("state_dir")).competitors()
+    boards = {}
+    for name in (comp.PG, comp.MNG):
+        if source in (name, "all"):
+            boards[name] = comp.leaderboard(stored, name)[:limit]
+    if as_json:
+        emit_json({k: [comp.score_json(s) for s in v] for k, v in boards.items()})
+        return
+    if not any(boards.values()):
+        click.echo("No competitor scores stored. Run `pgolf research fetch` or `pgolf competitors import`.")
+        return
+    for name, rows in boards.items():
+        if not rows:
+            continue
+        click.echo(f"{name} (best first):")
+        for n, s in enumerate(rows, 1):
+            click.echo(f"  {n:>3}. {_line(s)}")
+
+
+def _line(s: CompetitorScore) -> str:
+    if s.source == comp.MNG:
+        pr = f" PR #{s.pr}" if s.pr else ""
+        return f"{s.record_minutes:g} min  {s.date}  {s.name}{pr}  ({s.author})"
+    extra = []
+    if s.seeds:
+        extra.append(f"{s.seeds} seeds")
+    if s.std is not None:
+        extra.append(f"std {s.std:g}")
+    if s.bytes_total:
+        extra.append(f"{s.bytes_total:,} B")
+    if s.pr:
+        extra.append(f"PR #{s.pr}")
+    who = s.author or s.github_id
+    tail = f" [{', '.join(extra)}]" if extra else ""
+    return f"{s.val_bpb:.5f} bpb  {s.date}  {s.name}{' — ' + who if who else ''}{tail}  {s.source_file}"
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(competitors_group)

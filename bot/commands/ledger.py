@@ -1,0 +1,47 @@
+"""`pgolf ledger commit`: commit the ledger to the default branch from CI, race-safely."""
+
+from __future__ import annotations
+
+import click
+
+from bot.context import AppContext, emit_json, pass_app, warn
+from bot.forge.ledger_commit import ledger_commit
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """Commit results.tsv, budget.json, program.md and research state (CI)."""
+
+
+@ledger_group.command("commit")
+@click.option("-m", "--message", required=True, help="Commit message ([skip ci] is appended).")
+@click.option("--remote", default="origin", show_default=True)
+@click.option(
+    "--branch",
+    default=None,
+    help="Branch to push to (default: the checked-out branch, else the remote's default).",
+)
+@click.option("--path", "extra", multiple=True, help="Another file to include (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def commit(
+    app: AppContext, message: str, remote: str, branch: str | None, extra: tuple[str, ...], as_json: bool
+) -> None:
+    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict."""
+    result = ledger_commit(app.root, message, app.settings, remote=remote, branch=branch, extra_paths=extra)
+    for w in result.warnings:
+        warn(w)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if not result.committed:
+        click.echo(result.message)
+        return
+    click.echo(
+        f"pushed {result.sha[:12]} to {remote}/{result.branch} after {result.attempts} attempt(s): "
+        + ", ".join(result.files)
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(ledger_group)

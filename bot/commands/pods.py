@@ -1,0 +1,83 @@
+"""`pgolf pods list|reap`: the pods this repository rents, and the orphan reaper."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from bot.compute.factory import PROVIDERS, make_provider
+from bot.compute.reaper import reap
+from bot.compute.tracker import PodState
+from bot.context import AppContext, emit_json, pass_app
+
+
+@click.group("pods")
+def pods_group() -> None:
+    """Pods (RunPod or local) and the orphan reaper."""
+
+
+@pods_group.command("list")
+@click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
+@click.option("--all", "show_all", is_flag=True, help="Also pods not named pgolf-.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json: bool) -> None:
+    """Live pods with uptime, cost so far and deadline; tracked runs from the state file."""
+    s = app.settings
+    pods = [p for p in make_provider(s, app.root, provider_kind).list() if show_all or p.is_pgolf]
+    tracked = {r.pod_id: r for r in PodState(s.path("pods_state_path", app.root)).load()}
+    now = time.time()
+    if as_json:
+        emit_json([{**p.to_dict(), "tracked": p.id in tracked} for p in pods])
+        return
+    if not pods:
+        click.echo("no pods")
+        return
+    for p in pods:
+        cost = p.uptime_seconds / 3600 * p.cost_per_hr
+        dl = p.deadline
+        left = f"{(dl - now) / 60:+.0f} min to deadline" if dl else "no deadline"
+        click.echo(
+            f"{p.id}  {p.name}  {p.status}  up {p.uptime_seconds:.0f} s  ${cost:.2f}  {left}"
+            f"  {'tracked' if p.id in tracked else 'UNTRACKED'}"
+        )
+
+
+@pods_group.command("reap")
+@click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
+@click.option("--dry-run", is_flag=True, help="Show what would be terminated; change nothing.")
+@click.option(
+    "--reap-unknown/--keep-unknown",
+    default=None,
+    help="Reap pods unknown to the state file at once, or spare them until their own deadline "
+    "(default: reap them only when the state file exists — a scheduled CI job on a fresh "
+    "checkout does not share the orchestrators' state file).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def reap_cmd(
+    app: AppContext, provider_kind: str | None, dry_run: bool, reap_unknown: bool | None, as_json: bool
+) -> None:
+    """Terminate pgolf- pods past their deadline, unknown or orphaned; book their cost."""
+    s = app.settings
+    report = reap(
+        app.root, s, make_provider(s, app.root, provider_kind), dry_run=dry_run, reap_unknown=reap_unknown
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        verb = "would terminate" if dry_run else "terminated"
+        for a in report.actions:
+            state = "" if dry_run or a.done else f" FAILED: {a.error}"
+            click.echo(f"{verb} {a.pod_id} ({a.name}): {a.reason}; ${a.cost_usd:.2f}{state}")
+        click.echo(
+            f"checked {report.checked} pgolf pod(s); {len(report.actions)} reaped; {len(report.kept)} kept"
+        )
+    if not report.ok:
+        sys.exit(1)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(pods_group)

@@ -1,0 +1,222 @@
+"""`pgolf train …`: the parity gate, Tier 1 local runs and the local baseline.
+
+* ``pgolf train parity [--torch P] [--mlx P] [--json]`` — exit 1 when the gate fails.
+* ``pgolf train local [--iterations N] [--backend auto|mlx|torch] [--seed N] [--json]`` — exit 0
+  for qualifies/keep/discard (the decision is printed), 1 for a crash.
+* ``pgolf train baseline [--seeds 3] [--json]`` — baseline rows + the noise floor.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.context import AppContext, emit_json, pass_app
+from bot.training.local import Progress, run_baseline, run_local
+from bot.training.parity import run_parity
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def progress_printer(enabled: bool) -> Callable[[Progress], None]:
+    """A callback drawing `[#####.....] step 120/500 loss 3.2101 12.3k tok/s ETA 1m20s` on stderr."""
+    tty = sys.stderr.isatty()
+    last = {"t": -1}
+
+    def show(p: Progress) -> None:
+        if not enabled:
+            return
+        width = 24
+        done = int(width * p.step / max(p.total, 1))
+        tps = f"{p.tokens_per_s / 1000:.1f}k tok/s" if p.tokens_per_s else "-- tok/s"
+        loss = f"{p.train_loss:.4f}" if p.train_loss is not None else "--"
+        line = f"[{'#' * done}{'.' * (width - done)}] step {p.step}/{p.total} loss {loss} {tps} ETA {_fmt_eta(p.eta_s)}"
+        if tty:
+            click.echo("\r" + line, nl=p.step >= p.total, err=True)
+        elif p.step // max(1, p.total // 10) != last["t"]:
+            last["t"] = p.step // max(1, p.total // 10)
+            click.echo(line, err=True)
+
+    return show
+
+
+def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        out[key] = value
+    return out
+
+
+@click.group("train")
+def train_group() -> None:
+    """Training: MLX↔PyTorch parity gate, Tier 1 local runs, local baseline."""
+
+
+@train_group.command("parity")
+@click.option("--torch", "torch_path", type=click.Path(path_type=Path), default=None, help="PyTorch script.")
+@click.option("--mlx", "mlx_path", type=click.Path(path_type=Path), default=None, help="MLX script.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, as_json: bool) -> None:
+    """Load identical weights into both scripts and compare logits and loss (fp32, CPU)."""
+    tp = torch_path or app.path("training_script")
+    mp = mlx_path or app.path("mlx_script")
+    res = run_parity(tp, mp)
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        click.echo(res.message)
+        for d in res.layers:
+            click.echo(
+                f"  {d.name:<10} max|Δ| {d.max_abs_diff:.3e}  tol {d.tolerance:.1e}  {'ok' if d.ok else 'DIVERGES'}"
+            )
+    if not res.ok:
+        sys.exit(1)
+
+
+_common = [
+    click.option(
+        "--backend",
+        type=click.Choice(["auto", "mlx", "torch"]),
+        default=None,
+        help="Default: settings.local_backend.",
+    ),
+    click.option("--iterations", type=int, default=None, help="Default: settings.local_iterations (500)."),
+    click.option(
+        "--data-path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Shard folder (default data/datasets/fineweb10B_sp1024).",
+    ),
+    click.option(
+        "--tokenizer-path", type=click.Path(path_type=Path), default=None, help="SentencePiece .model."
+    ),
+    click.option(
+        "--env", "env_pairs", multiple=True, metavar="KEY=VALUE", help="Extra training knob (repeatable)."
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+    click.option("--quiet", is_flag=True, help="No progress bar."),
+]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with_common(fn: F) -> F:
+    for opt in reversed(_common):
+        fn = opt(fn)
+    return fn
+
+
+@train_group.command("local")
+@click.option("--seed", type=int, default=None, help="SEED for the run (default: the script's 1337).")
+@click.option(
+    "--base-ref",
+    default="auto",
+    help="Git ref whose script size decides 'got shorter' (auto: PR base or main).",
+)
+@click.option("--no-record", is_flag=True, help="Do not append the row to results.tsv.")
+@_with_common
+@pass_app
+def local_cmd(
+    app: AppContext,
+    seed: int | None,
+    base_ref: str,
+    no_record: bool,
+    backend: str | None,
+    iterations: int | None,
+    data_path: Path | None,
+    tokenizer_path: Path | None,
+    env_pairs: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run a Tier 1 local training run, gate it against the running baseline, record it."""
+    out = run_local(
+        app.root,
+        app.settings,
+        iterations=iterations,
+        backend=backend,
+        seed=seed,
+        data_path=data_path,
+        tokenizer_path=tokenizer_path,
+        extra_env=_env_pairs(env_pairs),
+        base_ref=base_ref or None,
+        record=not no_record,
+        on_progress=progress_printer(not (quiet or as_json)),
+    )
+    if as_json:
+        emit_json(out.to_dict())
+    else:
+        r = out.result
+        if r:
+            click.echo(f"val_bpb: {r.val_bpb:.6f} ({r.tag})")
+        if out.artifact:
+            click.echo(f"artifact: {out.artifact.total_bytes} bytes (headroom {out.artifact.headroom})")
+        base = f"{out.baseline:.4f}" if out.baseline is not None else "none"
+        noise = f"{100 * out.noise:.2f}%" if out.noise is not None else "unmeasured"
+        click.echo(f"baseline: {base}  noise floor: {noise}")
+        click.echo(f"decision: {out.decision.outcome} — {out.decision.reason}")
+        if out.decision.outcome == "crash":
+            click.echo(f"log tail ({out.run.log_path}):\n{out.run.tail()}")
+        else:
+            click.echo(f"log: {out.run.log_path}")
+    if out.decision.outcome == "crash":
+        sys.exit(1)
+
+
+@train_group.command("baseline")
+@click.option("--seeds", type=click.IntRange(1, 20), default=3, show_default=True, help="Number of seeds.")
+@click.option("--first-seed", type=int, default=1337, show_default=True)
+@_with_common
+@pass_app
+def baseline_cmd(
+    app: AppContext,
+    seeds: int,
+    first_seed: int,
+    backend: str | None,
+    iterations: int | None,
+    data_path: Path | None,
+    tokenizer_path: Path | None,
+    env_pairs: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run the unmodified baseline with several seeds; record baseline rows and the noise floor."""
+    out = run_baseline(
+        app.root,
+        app.settings,
+        seeds=seeds,
+        first_seed=first_seed,
+        iterations=iterations,
+        backend=backend,
+        data_path=data_path,
+        tokenizer_path=tokenizer_path,
+        extra_env=_env_pairs(env_pairs),
+        on_progress=progress_printer(not (quiet or as_json)),
+    )
+    if as_json:
+        emit_json(out.to_dict())
+        return
+    for r in out.runs:
+        if r.row:
+            click.echo(f"{r.row.description}: val_bpb {r.row.val_bpb}")
+    base = f"{out.baseline:.6f}" if out.baseline is not None else "none"
+    noise = f"{100 * out.noise_floor:.3f}%" if out.noise_floor is not None else "unmeasured (need ≥ 2 rows)"
+    click.echo(f"running local baseline: {base}  noise floor: {noise}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(train_group)

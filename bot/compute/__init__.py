@@ -1,0 +1,1 @@
+"""Tier 2 compute: pod providers (RunPod, local), remote execution, promotion, reaper."""

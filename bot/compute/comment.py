@@ -1,0 +1,107 @@
+"""How a promotion is reported: a Markdown summary (CLI output, result.json) and the PR's
+sticky comment sections (promotion status, final H100 result) through a Forge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.compute.outcome import PromoteResult
+from bot.ledger import Ledger
+
+
+def render_comment(result: PromoteResult, ledger: Ledger) -> str:
+    """The sticky PR comment for a promotion (no secrets: only figures and the log tail)."""
+    where = "RunPod" if result.provider == "runpod" else result.provider
+    lines = [f"### Tier 2 ({where}) — `{result.sha[:7]}` · run `{result.run_id}`", ""]
+    if result.status == "crash":
+        lines += [
+            f"**Crashed** on {result.provider}: {result.error or 'unknown error'}",
+            "",
+            f"Pod {'terminated' if result.terminated else '**NOT confirmed terminated** (the reaper will retry)'}; "
+            f"cost ${result.cost_usd:.2f} for {result.pod_seconds:.0f} s.",
+        ]
+        if result.log_tail:
+            lines += [
+                "",
+                "<details><summary>log tail</summary>",
+                "",
+                "```",
+                result.log_tail,
+                "```",
+                "</details>",
+            ]
+        return "\n".join(lines) + "\n"
+    sig = result.significance
+    best = result.sota_bpb
+    delta = "" if best is None or result.val_bpb is None else f" (Δ vs SOTA {result.val_bpb - best:+.4f})"
+    lines += [
+        "| metric | value |",
+        "|---|---|",
+        f"| val_bpb | **{result.val_bpb:.4f}**{delta} |",
+        f"| seeds | {len(result.seeds)}"
+        + (f" (std {sig.std_bpb:.5f})" if sig and sig.std_bpb is not None else "")
+        + " |",
+        f"| artifact | {result.artifact_bytes if result.artifact_bytes is not None else 'n/a'} bytes |",
+        f"| cost | ${result.cost_usd:.2f} ({result.pod_seconds:.0f} s pod time) |",
+        f"| status | {result.status} |",
+        "",
+    ]
+    if sig is not None:
+        lines += [sig.summary(), ""]
+    lines.append(ledger.tier_correlation().summary())
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- abort
+
+
+class ForgeReporter:
+    """Writes the promotion and final sections of the PR's sticky comment through a Forge."""
+
+    def __init__(self, forge: Any, pr: int, approved_by: str = "", log_url: str = ""):
+        self.forge = forge
+        self.pr = pr
+        self.approved_by = approved_by
+        self.log_url = log_url
+
+    def progress(self, result: PromoteResult, state: str, message: str = "") -> None:
+        from bot.forge.comments import PromotionStatus, render_promotion, upsert_sticky
+
+        status = PromotionStatus(
+            state=state,
+            sha=result.sha,
+            approved_by=self.approved_by,
+            pod_id=result.pod_id,
+            seeds=len(result.seeds) or None,
+            spend_usd=result.cost_usd if state != "running" else None,
+            elapsed_seconds=result.pod_seconds or None,
+            message=message,
+            log_url=self.log_url,
+        )
+        upsert_sticky(self.forge, self.pr, "promotion", render_promotion(status))
+
+    def final(self, result: PromoteResult, ledger: Ledger) -> None:
+        from bot.forge.comments import FinalResult, render_final, upsert_sticky
+
+        sig = result.significance
+        self.progress(
+            result,
+            "finished" if result.status != "crash" else "failed",
+            f"run `{result.run_id}`: {result.status}"
+            + (f" — {result.error}" if result.error else "")
+            + ("" if result.terminated else " — pod NOT confirmed terminated; the reaper will retry"),
+        )
+        final = FinalResult(
+            sha=result.sha,
+            val_bpb=result.val_bpb,
+            sota_bpb=result.sota_bpb,
+            cost_usd=result.cost_usd,
+            artifact_bytes=result.artifact_bytes,
+            seeds=len(result.seeds) or None,
+            std=sig.std_bpb if sig else None,
+            record_grade=sig.record_grade if sig else None,
+            correlation=ledger.tier_correlation().summary(),
+            log_url=self.log_url,
+            log_tail=result.log_tail,
+        )
+        upsert_sticky(self.forge, self.pr, "final", render_final(final))

@@ -1,0 +1,76 @@
+"""What a promotion produces: per-seed results, the promotion's outcome, and where it is
+reported (a :class:`Reporter`, e.g. the PR's sticky comment)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from bot.compute.significance import Significance
+from bot.ledger import Ledger
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    rc: int
+    log: str
+    val_bpb: float | None = None
+    val_loss: float | None = None
+    artifact_bytes: int | None = None
+    code_bytes: int | None = None
+    memory_gb: float | None = None
+    stopped_early: bool = False
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class PromoteResult:
+    run_id: str
+    pr: int | None
+    sha: str
+    provider: str
+    status: str  # keep | discard | crash
+    seeds: list[SeedResult] = field(default_factory=list)
+    pod_id: str = ""
+    pod_seconds: float = 0.0
+    cost_usd: float = 0.0
+    val_bpb: float | None = None
+    artifact_bytes: int | None = None
+    best_before: float | None = None  # our best Tier 2 result before this run (results.tsv)
+    sota_bpb: float | None = None  # the challenge SOTA (program.md's SOTA line), else best_before
+    significance: Significance | None = None
+    error: str = ""
+    log_tail: str = ""
+    terminated: bool = False
+    run_dir: str = ""
+    comment: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["significance"] = self.significance.to_dict() if self.significance else None
+        return d
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class Reporter(Protocol):
+    """Where progress and the final result go (the PR's sticky comment, or nowhere)."""
+
+    def progress(self, result: PromoteResult, state: str, message: str = "") -> None: ...
+
+    def final(self, result: PromoteResult, ledger: Ledger) -> None: ...
+
+
+def tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` folded onto one line (for a results.tsv description), at most ``limit`` chars."""
+    t = " | ".join(x.strip() for x in text.splitlines() if x.strip())
+    t = t.replace("\t", " ")
+    return t[: limit - 1] + "…" if len(t) > limit else t

@@ -1,0 +1,408 @@
+"""Tier 2 promotion: one approved commit, trained on rented GPUs, never leaking a pod.
+
+Order of operations (each step refuses before anything is spent)::
+
+    trust check → SHA pinned and present → artifact gate → parity gate
+    → budget reservation of the worst case (deadline × rate; can_submit inside, under the lock)
+    → state entry → pod (named pgolf-<run-id>, in-pod deadline) → SSH up → ship git archive
+    → per seed: training with MAX_WALLCLOCK_SECONDS, hard-killed at cap + eval slack
+    → fetch logs/artifact → terminate (finally; atexit and SIGTERM/SIGINT as backstops)
+    → settle the real cost (wall-clock pod time) → results.tsv row → local row promoted
+    → sticky comment
+
+A crash anywhere after the reservation still terminates, settles and writes a ``crash`` row
+with the log tail. Outcomes are returned as :class:`PromoteResult`; refusals before spending
+raise (TrustError, ArtifactError, ParityError, BudgetBlocked, InputError).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import budget as budget_mod
+from bot.compute.comment import render_comment
+from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
+from bot.compute.metrics import RunMetrics, default_parser
+from bot.compute.outcome import PromoteResult, Reporter, SeedResult, one_line, tail
+from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, pod_name
+from bot.compute.remote import make_keypair, stamp, strip_stamps
+from bot.compute.significance import assess
+from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
+from bot.config import Settings
+from bot.errors import (
+    BudgetError,
+    InputError,
+    LogParseError,
+    PgolfError,
+    PodError,
+)
+from bot.fileio import atomic_write_text
+from bot.ledger import Ledger, make_row
+
+
+def make_run_id(pr: int | None, sha: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    head = f"pr{pr}" if pr is not None else "manual"
+    tag = secrets.token_hex(2)  # two promotions in the same second still differ
+    return check_run_id(f"{head}-{sha[:7].lower()}-{now.strftime('%Y%m%d%H%M%S')}-{tag}")
+
+
+def pod_lifetime(settings: Settings, n_seeds: int) -> int:
+    """The pod's hard lifetime: ``pod_deadline_seconds`` covers boot, shipping and one seed;
+    every further seed adds its wall-clock cap plus the evaluation slack."""
+    return settings.pod_deadline_seconds + max(0, n_seeds - 1) * (
+        settings.max_wallclock_seconds + settings.pod_eval_slack_seconds
+    )
+
+
+def _worst_case(settings: Settings, provider: PodProvider, spec: PodSpec, lifetime: int) -> float:
+    base = budget_mod.run_cost(lifetime, settings.gpu_count, settings.hourly_rate_usd)
+    quote = getattr(provider, "quote", None)
+    if callable(quote):
+        with contextlib.suppress(PgolfError):
+            per_hr = quote(spec)
+            if per_hr:
+                base = max(base, lifetime / 3600.0 * float(per_hr))
+    return round(base, 6)
+
+
+class _RunLog:
+    def __init__(self, path: Path, echo: Callable[[str], None] | None):
+        self.path = path
+        self.echo = echo
+
+    def __call__(self, msg: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(f"[{stamp()}] {msg}\n")
+        if self.echo:
+            self.echo(msg)
+
+
+# ----------------------------------------------------------------------------- promotion
+def promote(
+    root: Path,
+    settings: Settings,
+    *,
+    provider: PodProvider,
+    pr: int | None,
+    sha: str,
+    seeds: int | list[int] = 1,
+    repo: Path | None = None,
+    trust: Any = None,
+    parity_gate: ParityGate | None = None,
+    log_parser: Callable[[str], RunMetrics] | None = None,
+    reporter: Reporter | None = None,
+    description: str = "",
+    echo: Callable[[str], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> PromoteResult:
+    """Run one promotion end to end; see the module docstring."""
+    root = Path(root)
+    repo = Path(repo or root)
+    stage = on_stage or (lambda name: None)
+    timings: dict[str, float] = {"start": time.time()}
+    seed_list = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list or len(seed_list) > 10:
+        raise InputError("between 1 and 10 seeds", field="seeds")
+    parse = log_parser or default_parser()
+
+    # -- refusals before anything is spent -----------------------------------------------
+    full_sha = resolve_sha(repo, sha)
+    check_trust(trust, full_sha)
+    results_path = settings.path("results_path", root)
+    budget_path = settings.path("budget_path", root)
+    ledger = Ledger.load(results_path)
+    run_id = make_run_id(pr, full_sha)
+    run_dir = settings.path("runs_dir", root) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = _RunLog(run_dir / "promote.log", echo)
+    log(f"promotion {run_id}: PR {pr} at {full_sha} with {len(seed_list)} seed(s) on {provider.name}")
+    for note in artifact_gate(repo, full_sha, ledger, settings, run_dir):
+        log(note)
+    if parity_gate is not None:
+        parity_gate(repo, full_sha)
+        log("parity gate: passed")
+
+    lifetime = pod_lifetime(settings, len(seed_list))
+    deadline = time.time() + lifetime
+    key_path, pubkey = (None, "")
+    if provider.name != "local":
+        key_path, pubkey = make_keypair(run_dir / "ssh")
+    spec = PodSpec(
+        run_id=run_id,
+        gpu_count=settings.gpu_count,
+        gpu_type=settings.gpu_type,
+        image=settings.pod_image,
+        cloud_type=settings.pod_cloud_type,
+        deadline=deadline,
+        env={"PUBLIC_KEY": pubkey} if pubkey else {},
+        volume_gb=settings.pod_volume_gb,
+        start_command=settings.pod_start_command,
+    )
+    # The local provider costs $0: it still reserves (a free, non-rate-limited reservation)
+    # and settles, so every promotion is in budget.json, but it never blocks a paid run.
+    spends = provider.name != "local"
+    state = PodState(settings.path("pods_state_path", root))
+    # The state entry comes first: an orchestrator that dies right after reserving leaves a
+    # trace the reaper resolves (no pod under that name → the reservation is released).
+    state.add(new_record(run_id, pod_name(run_id), provider.name, deadline, pr=pr, sha=full_sha))
+    try:
+        reserved = _worst_case(settings, provider, spec, lifetime) if spends else 0.0
+        budget_mod.reserve(budget_path, settings, run_id, reserved, pr=pr, sha=full_sha, free=not spends)
+    except BaseException:
+        state.remove(run_id)
+        raise
+    log(f"budget: reserved ${reserved:.2f} (worst case: the pod's {lifetime} s lifetime)")
+
+    result = PromoteResult(run_id, pr, full_sha, provider.name, "crash", run_dir=str(run_dir))
+    result.best_before = ledger.current_best_bpb()
+    result.sota_bpb = read_sota(settings.path("program_path", root)) or result.best_before
+    pod: PodInfo | None = None
+    created_at = 0.0
+    executor: Any = None
+    failure: BaseException | None = None
+
+    def terminate() -> None:
+        if result.pod_id:
+            provider.terminate(result.pod_id)
+
+    guard = PodGuard(run_id, terminate)
+    with guard:
+        try:
+            stage("create")
+            created_at = time.time()
+            timings["create"] = created_at
+            pod = provider.create(spec)
+            result.pod_id = pod.id
+            guard.set_pod(pod.id)
+            state.set(run_id, pod_id=pod.id, status="active")
+            log(f"pod {pod.id} created ({pod.name}); waiting for it to run")
+            if reporter is not None:
+                try:
+                    reporter.progress(
+                        result,
+                        "running",
+                        f"pod `{pod.id}` booting; it removes itself after {lifetime} s",
+                    )
+                except PgolfError as exc:
+                    log(f"progress comment not posted: {exc}")
+            pod = provider.wait_ready(pod.id, settings.pod_ready_timeout_seconds)
+            timings["pod_ready"] = time.time()
+            executor = provider.executor(pod, run_id, key_path)
+            executor.wait_ready(settings.pod_ssh_timeout_seconds)
+            timings["ssh_ready"] = time.time()
+            stage("ship")
+            executor.ship(repo, full_sha)
+            log(f"shipped {full_sha[:12]} (git archive) to {executor.workdir}")
+            if settings.pod_setup_command.strip():
+                rc = executor.run(
+                    settings.pod_setup_command, {}, run_dir / "setup.log", settings.pod_setup_timeout_seconds
+                )
+                if rc != 0:
+                    raise PodError(
+                        f"setup command failed with exit {rc}: {tail((run_dir / 'setup.log').read_text(), 5)}"
+                    )
+            _run_seeds(
+                settings, executor, seed_list, run_id, run_dir, parse, log, timings, stage, result.seeds
+            )
+            stage("fetch")
+            with contextlib.suppress(PgolfError):
+                executor.fetch(run_dir / "pod", settings.pod_artifact_globs)
+        except (Exception, Interrupted, KeyboardInterrupt) as exc:
+            failure = exc
+            result.error = f"{type(exc).__name__}: {exc}"
+            log(f"failed: {result.error}")
+        finally:
+            timings["train_end"] = time.time()
+            stage("terminate")
+            if executor is not None:
+                with contextlib.suppress(Exception):
+                    executor.close()
+            _finish(result, settings, provider, state, budget_path, created_at, pod, spends, log)
+            timings["terminated"] = time.time()
+            shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
+    _record(result, settings, results_path, ledger, len(seed_list), description, log)
+    timings["ledger"] = time.time()
+    result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
+    final_ledger = Ledger.load(results_path)
+    result.comment = render_comment(result, final_ledger)
+    with contextlib.suppress(OSError):
+        atomic_write_text(run_dir / "result.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    if reporter is not None:
+        try:
+            reporter.final(result, final_ledger)
+        except PgolfError as exc:
+            log(f"comment not posted: {exc}")
+    if isinstance(failure, (Interrupted, KeyboardInterrupt)):
+        raise failure
+    return result
+
+
+def _run_seeds(
+    settings: Settings,
+    executor: Any,
+    seed_list: list[int],
+    run_id: str,
+    run_dir: Path,
+    parse: Callable[[str], RunMetrics],
+    log: Callable[[str], None],
+    timings: dict[str, float],
+    stage: Callable[[str], None],
+    out: list[SeedResult],
+) -> None:
+    cap = settings.max_wallclock_seconds
+    hard = cap + settings.pod_eval_slack_seconds
+    command = settings.pod_train_command.format(gpus=settings.gpu_count, script=settings.training_script)
+    for i, seed in enumerate(seed_list):
+        env = dict(item.split("=", 1) for item in settings.pod_train_env if "=" in item)
+        env.update({"SEED": str(seed), "RUN_ID": f"{run_id}-s{seed}", "MAX_WALLCLOCK_SECONDS": str(cap)})
+        seed_log = run_dir / f"train_seed{seed}.log"
+        log(f"seed {seed}: {command} (cap {cap} s, hard limit {hard} s)")
+        if i == 0:
+            timings["train_start"] = time.time()
+            stage("train")
+        t0 = time.time()
+        rc = executor.run(command, env, seed_log, hard)
+        text = strip_stamps(seed_log.read_text(encoding="utf-8")) if seed_log.exists() else ""
+        res = SeedResult(seed=seed, rc=rc, log=str(seed_log), seconds=round(time.time() - t0, 2))
+        out.append(res)
+        if rc == 124:
+            res.error = f"killed at the hard limit of {hard} s (wall-clock cap {cap} s + eval slack)"
+            raise PodError(f"seed {seed}: {res.error}")
+        if rc != 0:
+            res.error = f"training exited with status {rc}"
+            raise PodError(f"seed {seed}: {res.error}")
+        try:
+            m = parse(text)
+        except LogParseError as exc:
+            res.error = str(exc)
+            raise
+        res.val_bpb, res.val_loss = m.val_bpb, m.val_loss
+        res.artifact_bytes, res.code_bytes = m.artifact_bytes, m.code_bytes
+        res.memory_gb, res.stopped_early = m.peak_memory_gb, m.stopped_early
+        log(
+            f"seed {seed}: val_bpb {m.val_bpb:.6f} val_loss {m.val_loss:.6f} artifact {m.artifact_bytes} bytes"
+        )
+    timings["train_done"] = time.time()
+
+
+def _finish(
+    result: PromoteResult,
+    settings: Settings,
+    provider: PodProvider,
+    state: PodState,
+    budget_path: Path,
+    created_at: float,
+    pod: PodInfo | None,
+    spends: bool,
+    log: Callable[[str], None],
+) -> None:
+    """Terminate, settle, clear the state entry. Never raises: every path must reach here."""
+    if result.pod_id:
+        try:
+            provider.terminate(result.pod_id)
+            result.terminated = True
+            log(f"pod {result.pod_id} terminated")
+        except PgolfError as exc:
+            log(f"TERMINATE FAILED for {result.pod_id}: {exc}; the in-pod deadline and the reaper remain")
+            result.error = (result.error + "; " if result.error else "") + f"terminate failed: {exc}"
+    else:
+        result.terminated = True
+    end = time.time()
+    # No pod id means the create call failed: nothing was rented (a pod created despite a lost
+    # reply is unknown to the state file once this entry is cleared, so the reaper books it).
+    result.pod_seconds = round(end - created_at, 3) if created_at and result.pod_id else 0.0
+    gpus = (pod.gpu_count if pod and pod.gpu_count else 0) or settings.gpu_count
+    rate = settings.hourly_rate_usd if spends else 0.0
+    if spends and pod is not None and pod.cost_per_hr > 0:
+        rate = pod.cost_per_hr * 8.0 / gpus
+    try:
+        rec = budget_mod.settle(
+            budget_path,
+            settings,
+            result.run_id,
+            result.pod_seconds,
+            gpus,
+            rate,
+            pod_id=result.pod_id,
+            note=("aborted: " if "Interrupted" in result.error else "") + result.error[:200],
+        )
+        result.cost_usd = rec.cost_usd
+        log(f"budget: settled ${rec.cost_usd:.4f} for {result.pod_seconds:.0f} s")
+    except BudgetError as exc:  # already settled by /abort or the reaper
+        log(f"budget: not settled here ({exc})")
+    try:
+        if result.terminated:
+            state.remove(result.run_id)
+        else:
+            state.set(result.run_id, status="terminate_failed")
+    except PgolfError as exc:
+        log(f"pod state not updated: {exc}")
+
+
+def _record(
+    result: PromoteResult,
+    settings: Settings,
+    results_path: Path,
+    ledger: Ledger,
+    n_seeds: int,
+    description: str,
+    log: Callable[[str], None],
+) -> None:
+    ok = [s for s in result.seeds if s.val_bpb is not None]
+    crashed = bool(result.error) or len(ok) < n_seeds
+    short = result.sha[:7]
+    what = description.strip() or (f"PR #{result.pr}" if result.pr is not None else "manual promotion")
+    if crashed:
+        log_tail = ""
+        for s in reversed(result.seeds):
+            p = Path(s.log)
+            if p.exists():
+                log_tail = tail(strip_stamps(p.read_text(encoding="utf-8")), 30)
+                break
+        result.log_tail = log_tail
+        result.status = "crash"
+        desc = one_line(f"{what} crash run={result.run_id}: {result.error} | log tail: {tail(log_tail, 3)}")
+        row = make_row(
+            commit=short, tier="runpod", val_bpb=None, artifact_bytes=None, memory_gb=None,
+            status="crash", promoted="yes", cost_usd=result.cost_usd, description=desc,
+        )  # fmt: skip
+    else:
+        bpbs = [s.val_bpb for s in ok if s.val_bpb is not None]
+        losses = [s.val_loss for s in ok if s.val_loss is not None]
+        result.val_bpb = statistics.fmean(bpbs)
+        arts = [s.artifact_bytes for s in ok if s.artifact_bytes is not None]
+        result.artifact_bytes = max(arts) if arts else None
+        result.significance = assess(
+            bpbs,
+            losses if len(losses) == len(bpbs) else None,
+            result.sota_bpb,
+            min_improvement_nats=settings.record_min_improvement_nats,
+            alpha=settings.record_p_value,
+        )
+        over = result.artifact_bytes is not None and result.artifact_bytes > settings.artifact_limit_bytes
+        better = result.best_before is None or result.val_bpb < result.best_before
+        result.status = "keep" if better and not over else "discard"
+        mems = [s.memory_gb for s in ok if s.memory_gb is not None]
+        std = f" std {result.significance.std_bpb:.5f}" if result.significance.std_bpb is not None else ""
+        grade = " record-grade" if result.significance.record_grade else ""
+        over_txt = " artifact over limit" if over else ""
+        desc = one_line(f"{what} {len(ok)}-seed mean{std}{grade}{over_txt} run={result.run_id}")
+        row = make_row(
+            commit=short, tier="runpod", val_bpb=round(result.val_bpb, 6),
+            artifact_bytes=result.artifact_bytes, memory_gb=max(mems) if mems else None,
+            status=result.status, promoted="yes", cost_usd=round(result.cost_usd, 4), description=desc,
+        )  # fmt: skip
+    Ledger.append(results_path, row)
+    changed = Ledger.mark_promoted(results_path, result.sha, "yes")
+    log(f"results.tsv: {result.status} row written; {changed} local row(s) marked promoted")

@@ -1,0 +1,465 @@
+"""``pgolf ledger commit``: put the ledger (results.tsv, budget.json, program.md, research state)
+on the default branch from CI, as the App, with ``[skip ci]``, surviving races.
+
+Two workflows may finish at the same moment and both append a row. Instead of a textual
+``git pull --rebase`` (which conflicts on every pair of appended rows), each attempt does:
+
+1. fetch the remote branch tip T;
+2. in a temporary worktree at T, three-way merge every ledger file: base = the file at the commit
+   our working copy started from (HEAD), ours = the working copy, theirs = T's file;
+3. commit there as the App (``… [skip ci]``) and push; when the push is rejected because someone
+   else pushed first, start again from 1 (up to ``ledger_push_attempts`` times).
+
+The merges are semantic, so nothing is lost:
+
+* ``results.tsv`` and ``*.jsonl`` research state: union of rows. Rows we added are appended
+  unless already there; rows we rewrote (e.g. ``promoted`` pending → yes) replace the same row
+  in place (matched on commit + tier + description); rows we deleted are deleted.
+* ``budget.json``: our *changes* are re-applied on top of theirs. Runs are a union keyed by
+  ``run_id`` (our version wins for a run we changed); reservations we opened are added and those
+  we closed are removed; ``spent`` is recomputed from the runs; ``last_tier2_start`` is the later
+  one; credit settings take our value only if we changed them. The budget is written by the
+  promote workflow, which is serialized by its concurrency group (and by the reaper's orphan
+  records), so real conflicts are rare; the result is validated with the budget's own reader and a
+  merge that would break it stops the commit with an error instead of pushing.
+* anything else (program.md): ``git merge-file``; on a real conflict our version wins (it is the
+  fresher injection) and a warning says so.
+
+Because the working copy is never rebased, this also works from a detached PR checkout.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import budget as budget_mod
+from bot.config import Settings
+from bot.errors import BudgetError, LedgerError
+from bot.forge.github import app_env
+
+SKIP_CI = "[skip ci]"
+# A push lost a race (someone else updated the branch first, or at the same instant): fetch, merge
+# again and retry. Anything else (a protected branch, no permission) is an error at once.
+RETRYABLE_PUSH_ERRORS = (
+    "non-fast-forward",
+    "fetch first",
+    "stale info",
+    "[rejected]",
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+)
+DEFAULT_BOT_NAME = "pgolf-bot[bot]"
+
+
+@dataclass
+class CommitResult:
+    committed: bool
+    pushed: bool
+    sha: str = ""
+    branch: str = ""
+    attempts: int = 0
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------- git plumbing
+def _scrub(text: str, secrets: list[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+class _Git:
+    def __init__(self, cwd: Path, pre: list[str], secrets: list[str]):
+        self.cwd = cwd
+        self.pre = pre
+        self.secrets = secrets
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = True,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {**os.environ, **env} if env else None
+        proc = subprocess.run(
+            ["git", *self.pre, *args], cwd=cwd or self.cwd, capture_output=True, input=input, env=full_env
+        )
+        if check and proc.returncode != 0:
+            err = _scrub((proc.stderr or proc.stdout).decode("utf-8", "replace").strip(), self.secrets)
+            raise LedgerError(f"git {args[0]} failed: {err}")
+        return proc
+
+    def out(self, *args: str, cwd: Path | None = None) -> str:
+        return self.run(*args, cwd=cwd).stdout.decode("utf-8", "replace").strip()
+
+    def show(self, rev: str, path: str) -> bytes | None:
+        proc = self.run("cat-file", "blob", f"{rev}:{path}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def tree_files(self, rev: str, prefix: str) -> set[str]:
+        proc = self.run("ls-tree", "-r", "--name-only", rev, "--", prefix, check=False)
+        return set(proc.stdout.decode().split("\n")) - {""} if proc.returncode == 0 else set()
+
+
+def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[list[str], list[str]]:
+    """``-c http.<url>.extraheader=…`` for pushing with ``GITHUB_TOKEN`` over HTTPS (as
+    actions/checkout does), so no token is written to .git/config or appears in a URL."""
+    if not remote_url.startswith("https://"):
+        return [], []
+    token = _push_token(env)
+    if not token:
+        return [], []
+    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"], [token, basic]
+
+
+def _push_token(env: Mapping[str, str]) -> str:
+    """The App's installation token when the App is configured (the commit is pushed as the App),
+    else ``GITHUB_TOKEN``."""
+    if app_env(env, "ID"):
+        from bot.forge.github import DEFAULT_API_URL, InstallationTokens, read_private_key
+
+        key = read_private_key(env)
+        if key:
+            inst = app_env(env, "INSTALLATION_ID")
+            tokens = InstallationTokens(
+                app_env(env, "ID"),
+                key,
+                base_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+                installation_id=int(inst) if inst.isdigit() else None,
+                repo=env.get("GITHUB_REPOSITORY", ""),
+            )
+            return tokens.token()
+    return env.get("GITHUB_TOKEN") or ""
+
+
+def commit_identity(env: Mapping[str, str]) -> tuple[str, str]:
+    """The App's bot identity: ``<slug>[bot]`` and ``<id>+<slug>[bot]@users.noreply.github.com``."""
+    slug = app_env(env, "SLUG")
+    name = f"{slug}[bot]" if slug else DEFAULT_BOT_NAME
+    bot_id = app_env(env, "BOT_ID")
+    email = f"{bot_id}+{name}@users.noreply.github.com" if bot_id else f"{name}@users.noreply.github.com"
+    return name, email
+
+
+# --------------------------------------------------------------------------- merges
+def _lines(data: bytes | None) -> list[str]:
+    if not data:
+        return []
+    return [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+
+
+def _row_key(line: str) -> tuple[str, ...]:
+    cols = line.split("\t")
+    return (cols[0], cols[1] if len(cols) > 1 else "", cols[-1] if len(cols) > 2 else "")
+
+
+def merge_rows(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, header: bool) -> bytes:
+    """Three-way row merge: union of added rows, in-place rewrites, deletions."""
+    b, o, t = _lines(base), _lines(ours), _lines(theirs)
+    head: list[str] = []
+    if header:
+        first = o[:1] or t[:1] or b[:1]
+        head = first if first and first[0].startswith("commit\t") else []
+        b, o, t = (x[1:] if x[:1] == head and head else x for x in (b, o, t))
+        if head:
+            t = [ln for ln in t if ln != head[0]]
+    added = [ln for ln in o if ln not in b]
+    removed = [ln for ln in b if ln not in o]
+    result = list(t)
+    for old in removed:
+        if old not in result:
+            continue
+        idx = result.index(old)
+        key = _row_key(old) if header else None
+        replacement = next((a for a in added if header and _row_key(a) == key), None)
+        if replacement is not None:
+            result[idx] = replacement
+            added.remove(replacement)
+        else:
+            result.pop(idx)
+    seen = set(result)
+    for ln in added:
+        if ln not in seen:
+            result.append(ln)
+            seen.add(ln)
+    text = "\n".join(head + result)
+    return (text + "\n").encode("utf-8") if text else b""
+
+
+def merge_budget(
+    base: bytes | None, ours: bytes | None, theirs: bytes | None, where: str = "budget.json"
+) -> bytes:
+    """Re-apply our budget changes (relative to base) on top of theirs; validated."""
+
+    def load(data: bytes | None) -> dict[str, Any]:
+        if not data:
+            return {}
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise LedgerError(f"cannot merge: not valid JSON ({exc})", path=where) from None
+        if not isinstance(obj, dict):
+            raise LedgerError("cannot merge: top level is not an object", path=where)
+        return obj
+
+    b, o, t = load(base), load(ours), load(theirs)
+    if not t:
+        return ours or b""
+    merged: dict[str, Any] = dict(t)
+    for key in ("total_credits", "reserve_floor", "version"):
+        if key in o and o.get(key) != b.get(key):
+            merged[key] = o[key]
+
+    def by_id(items: Any) -> dict[str, dict[str, Any]]:
+        return {str(x.get("run_id")): x for x in items or [] if isinstance(x, dict)}
+
+    bruns, oruns = by_id(b.get("runs")), by_id(o.get("runs"))
+    runs = [dict(x) for x in t.get("runs") or []]
+    index = {str(x.get("run_id")): i for i, x in enumerate(runs)}
+    for rid, run in oruns.items():
+        if bruns.get(rid) == run:
+            continue  # unchanged by us
+        if rid in index:
+            runs[index[rid]] = run
+        else:
+            index[rid] = len(runs)
+            runs.append(run)
+    merged["runs"] = runs
+    bres, ores = by_id(b.get("reservations")), by_id(o.get("reservations"))
+    reservations = [
+        x
+        for x in t.get("reservations") or []
+        if not (str(x.get("run_id")) in bres and str(x.get("run_id")) not in ores)
+    ]
+    have = {str(x.get("run_id")) for x in reservations}
+    for rid, res in ores.items():
+        if rid not in bres and rid not in have and rid not in {str(r.get("run_id")) for r in runs}:
+            reservations.append(res)
+    merged["reservations"] = reservations
+    merged["spent"] = round(sum(float(r.get("cost_usd") or 0.0) for r in runs), 6)
+    starts = [s for s in (t.get("last_tier2_start"), o.get("last_tier2_start")) if s]
+    merged["last_tier2_start"] = max(starts) if starts else None
+    try:
+        budget_mod.from_json(merged, where)
+    except BudgetError as exc:
+        raise LedgerError(f"the merged budget would be invalid ({exc}); not pushing", path=where) from None
+    return (json.dumps(merged, indent=2) + "\n").encode("utf-8")
+
+
+def merge_text(
+    base: bytes | None, ours: bytes | None, theirs: bytes | None, path: str, warn: list[str]
+) -> bytes | None:
+    with tempfile.TemporaryDirectory(prefix="pgolf-merge-") as d:
+        files = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            p = Path(d) / name
+            p.write_bytes(data or b"")
+            files.append(str(p))
+        proc = subprocess.run(["git", "merge-file", "-p", *files], capture_output=True)
+        if proc.returncode == 0:
+            return proc.stdout
+    warn.append(f"{path}: changed on both sides; kept this run's version")
+    return ours
+
+
+def merge_file(
+    path: str,
+    base: bytes | None,
+    ours: bytes | None,
+    theirs: bytes | None,
+    settings: Settings,
+    warn: list[str],
+) -> bytes | None:
+    """The three-way merge of one ledger file (None = the file is absent)."""
+    if ours == base:
+        return theirs
+    if theirs in (base, ours):
+        return ours
+    if ours is None:  # we deleted a file they changed: keep theirs
+        warn.append(f"{path}: deleted here but changed upstream; kept upstream's version")
+        return theirs
+    name = Path(path).name
+    if path == settings.results_path or name.endswith(".tsv"):
+        return merge_rows(base, ours, theirs, header=True)
+    if name.endswith(".jsonl"):
+        return merge_rows(base, ours, theirs, header=False)
+    if path == settings.budget_path:
+        return merge_budget(base, ours, theirs, path)
+    return merge_text(base, ours, theirs, path, warn)
+
+
+# --------------------------------------------------------------------------- the command
+def ledger_paths(root: Path, settings: Settings, git: _Git, extra: tuple[str, ...] = ()) -> list[str]:
+    """Ledger files (relative paths) present in the working copy or in HEAD."""
+    singles = [settings.results_path, settings.budget_path, settings.program_path, *extra]
+    out: set[str] = set()
+    for rel in singles:
+        if (root / rel).is_file() or git.show("HEAD", rel) is not None:
+            out.add(rel)
+    state = settings.state_dir.strip("/")
+    if state:
+        folder = root / state
+        if folder.is_dir():
+            out |= {
+                p.relative_to(root).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and ".git" not in p.parts
+            }
+        out |= git.tree_files("HEAD", state)
+    return sorted(out)
+
+
+def ledger_commit(
+    root: Path | str,
+    message: str,
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    remote: str = "origin",
+    branch: str | None = None,
+    extra_paths: tuple[str, ...] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> CommitResult:
+    env = os.environ if env is None else env
+    root = Path(root).resolve()
+    if not message.strip():
+        raise LedgerError("a commit message is required (-m)")
+    probe = _Git(root, [], [])
+    if probe.run("rev-parse", "--git-dir", check=False).returncode != 0:
+        raise LedgerError(f"{root} is not a git repository")
+    remote_url = probe.run("remote", "get-url", remote, check=False).stdout.decode().strip()
+    if not remote_url:
+        raise LedgerError(f"no git remote named {remote!r} in {root}")
+    pre, secrets = _auth_config(env, remote_url)
+    git = _Git(root, pre, secrets)
+    if branch is None:
+        attached = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
+        branch = attached or _remote_default(git, remote)
+    base_rev = git.out("rev-parse", "HEAD")
+    paths = ledger_paths(root, settings, git, extra_paths)
+    name, email = commit_identity(env)
+    title = message.strip()
+    if SKIP_CI not in title:
+        title = f"{title} {SKIP_CI}"
+    warnings: list[str] = []
+    attempts = max(1, settings.ledger_push_attempts)
+    for attempt in range(1, attempts + 1):
+        git.run("fetch", "--quiet", remote, f"refs/heads/{branch}")
+        tip = git.out("rev-parse", "FETCH_HEAD")
+        with tempfile.TemporaryDirectory(prefix="pgolf-ledger-") as tmp:
+            wt = Path(tmp) / "wt"
+            git.run("worktree", "add", "--quiet", "--detach", str(wt), tip)
+            try:
+                warn: list[str] = []
+                changed: list[str] = []
+                for rel in paths:
+                    ours_path = root / rel
+                    ours = ours_path.read_bytes() if ours_path.is_file() else None
+                    base = git.show(base_rev, rel)
+                    theirs = git.show(tip, rel)
+                    merged = merge_file(rel, base, ours, theirs, settings, warn)
+                    target = wt / rel
+                    if merged is None:
+                        if target.exists():
+                            target.unlink()
+                            changed.append(rel)
+                    elif theirs != merged:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(merged)
+                        changed.append(rel)
+                if not changed:
+                    return CommitResult(
+                        False,
+                        False,
+                        tip,
+                        branch,
+                        attempt,
+                        [],
+                        warn,
+                        "nothing to commit: the ledger on the remote already has these changes",
+                    )
+                git.run("add", "-A", "--", *changed, cwd=wt)
+                git.run(
+                    "-c",
+                    f"user.name={name}",
+                    "-c",
+                    f"user.email={email}",
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "-m",
+                    title,
+                    cwd=wt,
+                    env={
+                        "GIT_AUTHOR_NAME": name,
+                        "GIT_AUTHOR_EMAIL": email,
+                        "GIT_COMMITTER_NAME": name,
+                        "GIT_COMMITTER_EMAIL": email,
+                    },
+                )
+                sha = git.out("rev-parse", "HEAD", cwd=wt)
+                push = git.run(
+                    "push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}", cwd=wt, check=False
+                )
+                if push.returncode == 0:
+                    warnings = warn
+                    _sync_local(git, root, branch, base_rev, sha, paths)
+                    return CommitResult(True, True, sha, branch, attempt, changed, warnings, title)
+                err = _scrub((push.stderr + push.stdout).decode("utf-8", "replace"), secrets)
+                if not any(s in err for s in RETRYABLE_PUSH_ERRORS):
+                    raise LedgerError(f"push to {remote}/{branch} refused: {err.strip()}")
+            finally:
+                git.run("worktree", "remove", "--force", str(wt), check=False)
+                git.run("worktree", "prune", check=False)
+        sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+    raise LedgerError(
+        f"push to {remote}/{branch} still rejected after {attempts} attempts (the branch keeps moving)"
+    )
+
+
+def _remote_default(git: _Git, remote: str) -> str:
+    ref = (
+        git.run("symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD", check=False)
+        .stdout.decode()
+        .strip()
+    )
+    if ref.startswith(f"{remote}/"):
+        return ref[len(remote) + 1 :]
+    proc = git.run("ls-remote", "--symref", remote, "HEAD", check=False).stdout.decode()
+    for line in proc.splitlines():
+        if line.startswith("ref: refs/heads/"):
+            return line.split()[1][len("refs/heads/") :]
+    return "main"
+
+
+def _sync_local(git: _Git, root: Path, branch: str, base_rev: str, new_sha: str, paths: list[str]) -> None:
+    """Move a checked-out ``branch`` to the pushed commit when only ledger files differ locally."""
+    current = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
+    if current != branch:
+        return
+    dirty = git.run("status", "--porcelain", "--untracked-files=no", check=False).stdout.decode().splitlines()
+    if any(line[3:] not in paths for line in dirty if len(line) > 3):
+        return
+    if git.run("cat-file", "-e", f"{new_sha}^{{commit}}", check=False).returncode == 0:
+        git.run("reset", "--quiet", "--hard", new_sha, check=False)

@@ -1,0 +1,1 @@
+"""Grading: prompt (from the ledger), grader (Anthropic + offline), verify, calibration, frontier."""

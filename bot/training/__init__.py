@@ -1,0 +1,9 @@
+"""The training stack's bot side (issue 3).
+
+* :mod:`bot.training.logparse` — ``parse_log(text) -> TrainResult`` for every tier's logs;
+* :mod:`bot.training.parity` — ``run_parity(torch_path, mlx_path) -> ParityResult``;
+* :mod:`bot.training.local` — ``decide(...)``, ``run_local(...)``, ``run_baseline(...)`` (Tier 1);
+* :mod:`bot.training.data` — shard reader/writer and ``make_tiny_dataset``.
+
+The training scripts themselves live in ``training/`` and are self-contained single files.
+"""

@@ -1,0 +1,252 @@
+"""The MLX ↔ PyTorch parity gate.
+
+Public API (stable):
+
+* :func:`run_parity(torch_path, mlx_path, *, env=None, seed=0) -> ParityResult`
+* :class:`ParityResult` (``ok``, ``max_abs_logit_diff``, ``abs_loss_diff``,
+  ``first_diverging_layer``, ``layers``, ``message``, ``to_dict()``)
+* :data:`PARITY_ENV`, :data:`LOGIT_TOL`, :data:`LOSS_TOL`
+
+How it works: both scripts are loaded as modules (their ``main()`` is not run). The PyTorch
+script's ``weight_layout`` fixes the tensor names and shapes of the shared ``.npz`` layout (see
+the header of ``training/train_gpt.py``); the MLX script must declare the same layout. Random
+weights (every tensor non-trivial, unlike the zero-initialised projections of a fresh model) are
+written once and loaded by both scripts' ``build_model``; each script's ``parity_trace`` runs one
+fp32 CPU forward on the same token batch and returns the residual stream after the embedding and
+after every block, the logits and the loss. The gate passes when max |Δlogit| ≤ 1e-4 and
+|Δloss| ≤ 1e-5; otherwise the first trace entry whose difference exceeds its tolerance (1e-4 ×
+max(1, max|activation|)) is named. A layout difference, a script that fails to load or run, or a
+difference between the two scripts' shared numpy section (data, byte accounting, init, exporters)
+also fails the gate, naming the tensor or section.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from bot.errors import ParityError
+
+LOGIT_TOL = 1e-4
+LOSS_TOL = 1e-5
+# Small config of the same architecture: 4 blocks so encoder/decoder skips are exercised, GQA.
+PARITY_ENV: dict[str, str] = {
+    "VOCAB_SIZE": "256",
+    "NUM_LAYERS": "4",
+    "MODEL_DIM": "64",
+    "NUM_HEADS": "4",
+    "NUM_KV_HEADS": "2",
+    "MLP_MULT": "2",
+    "TRAIN_SEQ_LEN": "32",
+    "SEED": "1337",
+}
+SHARED_BEGIN = "# === shared with train_gpt_mlx.py: begin"
+SHARED_END = "# === shared with train_gpt_mlx.py: end ==="
+_counter = itertools.count()
+
+
+@dataclass
+class LayerDiff:
+    name: str
+    max_abs_diff: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+
+@dataclass
+class ParityResult:
+    ok: bool
+    max_abs_logit_diff: float | None
+    abs_loss_diff: float | None
+    first_diverging_layer: str | None
+    message: str
+    layers: list[LayerDiff] = field(default_factory=list)
+    torch_path: str = ""
+    mlx_path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "max_abs_logit_diff": self.max_abs_logit_diff,
+            "abs_loss_diff": self.abs_loss_diff,
+            "first_diverging_layer": self.first_diverging_layer,
+            "message": self.message,
+            "logit_tolerance": LOGIT_TOL,
+            "loss_tolerance": LOSS_TOL,
+            "layers": [
+                {"name": d.name, "max_abs_diff": d.max_abs_diff, "tolerance": d.tolerance, "ok": d.ok}
+                for d in self.layers
+            ],
+            "torch": self.torch_path,
+            "mlx": self.mlx_path,
+        }
+
+
+def load_script(path: Path | str) -> ModuleType:
+    """Import a training script as a fresh module (its ``main()`` is not run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParityError("training script not found", path=str(path))
+    name = f"_pgolf_script_{path.stem}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ParityError("cannot load as a Python module", path=str(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        raise ParityError(f"cannot import a dependency: {exc}", path=str(path)) from None
+    except Exception as exc:
+        raise ParityError(f"fails to load: {type(exc).__name__}: {exc}", path=str(path)) from None
+    finally:
+        sys.modules.pop(name, None)
+    for fn in ("Hyperparameters", "weight_layout", "parity_trace"):
+        if not hasattr(module, fn):
+            raise ParityError(f"does not define {fn} (needed by the parity gate)", path=str(path))
+    return module
+
+
+def shared_section(text: str) -> str | None:
+    if SHARED_BEGIN not in text or SHARED_END not in text:
+        return None
+    return text[text.index(SHARED_BEGIN) : text.index(SHARED_END)]
+
+
+def random_weights(layout: list[tuple[str, tuple[int, ...], str]], seed: int) -> dict[str, np.ndarray]:
+    """Non-trivial weights for every tensor: matrices ~ N(0, 1/fan_in), gains around their init."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, shape, kind in layout:
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2 and kind != "resid_mix" and "skip" not in name:
+            a = rng.standard_normal(shape) / np.sqrt(shape[1])
+            if name in ("tok_emb.weight", "lm_head.weight"):
+                a = a * 4.0
+        elif kind == "q_gain":
+            a = 1.5 + 0.3 * rng.standard_normal(shape)
+        else:
+            a = 1.0 + 0.3 * rng.standard_normal(shape)
+        out[name] = a.astype(np.float32)
+    return out
+
+
+def _fail(message: str, layer: str | None, tp: str, mp: str) -> ParityResult:
+    return ParityResult(False, None, None, layer, message, torch_path=tp, mlx_path=mp)
+
+
+def _trace(
+    module: ModuleType, env: dict[str, str], weights: dict[str, np.ndarray], tokens: np.ndarray, path: str
+) -> list[tuple[str, np.ndarray]]:
+    try:
+        out = module.parity_trace(env, weights, tokens)
+    except Exception as exc:
+        tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        raise ParityError(f"parity forward failed: {tail}", path=path) from None
+    return [(str(n), np.asarray(v, dtype=np.float64)) for n, v in out]
+
+
+def run_parity(
+    torch_path: Path | str = "training/train_gpt.py",
+    mlx_path: Path | str = "training/train_gpt_mlx.py",
+    *,
+    env: dict[str, str] | None = None,
+    seed: int = 0,
+    batch: int = 2,
+) -> ParityResult:
+    """Compare the two scripts' forward passes on identical weights (see the module docstring).
+
+    A script that cannot be loaded raises ParityError; every disagreement is a failed result.
+    """
+    tp, mp = str(torch_path), str(mlx_path)
+    cfg = {**PARITY_ENV, **(env or {})}
+    t_text = Path(tp).read_text(encoding="utf-8") if Path(tp).is_file() else ""
+    m_text = Path(mp).read_text(encoding="utf-8") if Path(mp).is_file() else ""
+    t_mod, m_mod = load_script(tp), load_script(mp)
+
+    t_layout = [(n, tuple(s), k) for n, s, k in t_mod.weight_layout(t_mod.Hyperparameters(cfg))]
+    m_layout = [(n, tuple(s), k) for n, s, k in m_mod.weight_layout(m_mod.Hyperparameters(cfg))]
+    t_shapes, m_shapes = {n: s for n, s, _ in t_layout}, {n: s for n, s, _ in m_layout}
+    for name, shape in t_shapes.items():
+        if name not in m_shapes:
+            return _fail(
+                f"weight layout differs: {name} {shape} is missing from the MLX script", name, tp, mp
+            )
+        if m_shapes[name] != shape:
+            return _fail(
+                f"weight layout differs: {name} is {shape} in PyTorch, {m_shapes[name]} in MLX", name, tp, mp
+            )
+    for name, shape in m_shapes.items():
+        if name not in t_shapes:
+            return _fail(
+                f"weight layout differs: {name} {shape} is missing from the PyTorch script", name, tp, mp
+            )
+
+    weights = random_weights(t_layout, seed)
+    vocab, seq = int(cfg["VOCAB_SIZE"]), int(cfg["TRAIN_SEQ_LEN"])
+    tokens = np.random.default_rng(seed + 1).integers(0, vocab, size=(batch, seq + 1), dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        # Through the shared on-disk layout, exactly as a checkpoint would travel.
+        npz = Path(tmp) / "parity_weights.npz"
+        np.savez(npz, **weights)  # type: ignore[arg-type]
+        with np.load(npz) as z:
+            loaded = {k: z[k] for k in z.files}
+    t_trace = _trace(t_mod, cfg, loaded, tokens, tp)
+    m_trace = _trace(m_mod, cfg, loaded, tokens, mp)
+    m_by_name = dict(m_trace)
+
+    layers: list[LayerDiff] = []
+    first: str | None = None
+    for name, ref in t_trace:
+        other = m_by_name.get(name)
+        if other is None or other.shape != ref.shape:
+            got = "missing" if other is None else f"shape {other.shape} vs {ref.shape}"
+            return ParityResult(
+                False, None, None, name, f"trace differs at {name}: {got} in MLX", layers, tp, mp
+            )
+        diff = float(np.max(np.abs(ref - other))) if ref.size else 0.0
+        if name == "loss":
+            tol = LOSS_TOL
+        elif name == "logits":
+            tol = LOGIT_TOL
+        else:
+            tol = LOGIT_TOL * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
+        d = LayerDiff(name, diff, tol)
+        layers.append(d)
+        if first is None and not d.ok:
+            first = name
+    logit = next((d.max_abs_diff for d in layers if d.name == "logits"), None)
+    loss = next((d.max_abs_diff for d in layers if d.name == "loss"), None)
+    ok = logit is not None and loss is not None and logit <= LOGIT_TOL and loss <= LOSS_TOL
+    if ok and first is None:
+        t_sh, m_sh = shared_section(t_text), shared_section(m_text)
+        if t_sh is not None and m_sh is not None and t_sh != m_sh:
+            return ParityResult(
+                False,
+                logit,
+                loss,
+                "shared section",
+                "forward passes agree, but the shared numpy section (settings, data, byte accounting, "
+                "init, exporters) differs between the two scripts",
+                layers,
+                tp,
+                mp,
+            )
+    if ok:
+        msg = f"parity OK: max |Δlogit| {logit:.2e} ≤ {LOGIT_TOL:.0e}, |Δloss| {loss:.2e} ≤ {LOSS_TOL:.0e}"
+    else:
+        first = first or ("logits" if (logit or 0) > LOGIT_TOL else "loss")
+        msg = f"parity FAILED: first diverging layer {first} (max |Δlogit| {logit:.2e}, |Δloss| {loss:.2e})"
+    return ParityResult(ok, logit, loss, None if ok else first, msg, layers, tp, mp)

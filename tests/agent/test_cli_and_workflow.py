@@ -1,0 +1,166 @@
+"""`pgolf experiment …` end to end (offline proposer, local forge) and experimenter.yml's hygiene."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.forge.local import LocalForge
+from tests.agent.conftest import PROJECT, git, read_jsonl
+
+WORKFLOW = PROJECT / ".github" / "workflows" / "experimenter.yml"
+SHA_RE = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def run(repo: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_offline_propose_opens_a_validated_pr(repo: Path, tiny_data: Path) -> None:
+    res = run(
+        repo, "-c", f"experimenter_smoke_data={tiny_data}", "experiment", "propose", "--offline", "--json"
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    p = out["proposal"]
+    assert out["ok"] and out["pushed"] and p["status"] == "opened" and p["proposer"] == "offline"
+    # highest graded untried item: the schedule paper (12/15) → the warmdown entry of the menu
+    assert p["item_id"] == "arxiv:2401.00001" and p["menu_key"] == "warmdown-longer"
+    assert [c["name"] for c in p["checks"]] == ["scope", "patch", "import", "artifact", "parity", "smoke"]
+    pr = LocalForge(repo).get_pr(p["pr"])
+    assert pr.head_ref == f"exp/{p['slug']}" and "Research-Item: arxiv:2401.00001" in pr.body
+    assert '"WARMDOWN_ITERS", 1800' in git(repo, "show", f"{pr.head_ref}:training/train_gpt_mlx.py")
+
+    listed = json.loads(run(repo, "experiment", "list", "--json").stdout)
+    assert [x["slug"] for x in listed] == [p["slug"]]
+
+    # the next offline proposal moves on to the next untried item (and another menu entry)
+    from bot.agent.proposer import propose
+    from bot.agent.validate import Validator, check_patch, check_scope
+    from bot.config import load_settings
+
+    s = load_settings(repo, env={})
+    nxt = propose(
+        repo, s, forge=None, validator=Validator(repo, s, checks=[check_scope, check_patch]), dry_run=True
+    )
+    p2 = nxt.proposal
+    assert (
+        p2.status == "dry-run"
+        and p2.item_id == "arxiv:2401.00002"
+        and p2.extra["menu_key"] != "warmdown-longer"
+    )
+    assert len(LocalForge(repo).list_open_prs("exp/")) == 1  # a dry run pushes nothing
+    assert (repo / p2.patch_path).is_file()
+
+
+def test_capacity_command_exit_codes(repo: Path) -> None:
+    res = run(repo, "-c", "experimenter_max_open_prs=1", "experiment", "capacity", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["ok"] is True
+    git(repo, "branch", "exp/busy")
+    LocalForge(repo).open_pr("exp/busy", "main", "[exp] busy", "")
+    res = run(repo, "-c", "experimenter_max_open_prs=1", "experiment", "capacity")
+    assert res.exit_code == 1 and "1 open experiment PR(s), the limit is 1" in res.stdout
+
+
+def test_propose_bad_input_is_a_clear_error(repo: Path, tiny_data: Path) -> None:
+    res = run(
+        repo,
+        "-c",
+        f"experimenter_smoke_data={tiny_data}",
+        "experiment",
+        "propose",
+        "--offline",
+        "--from-item",
+        "nope:1",
+    )
+    assert res.exit_code == 2 and "--from-item" in res.output and "nope:1" in res.output
+    res = run(repo, "-c", f"experimenter_smoke_data={repo}", "experiment", "propose", "--offline")
+    assert res.exit_code != 0 and "experimenter_smoke_data" in res.output
+    assert read_jsonl(repo / "research" / "proposals.jsonl") == []  # nothing written half-way
+
+
+def test_auto_promote_command_reports_policy_off(repo: Path) -> None:
+    git(repo, "branch", "exp/one")
+    LocalForge(repo).open_pr("exp/one", "main", "[exp] one", "", ["promote-candidate"])
+    res = run(repo, "experiment", "auto-promote", "--json")
+    assert res.exit_code == 0
+    assert [(d["pr"], d["labelled"]) for d in json.loads(res.stdout)] == [(1, False)]
+
+
+# --------------------------------------------------------------------------- the workflow
+@pytest.fixture(scope="module")
+def wf() -> dict[str, Any]:
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def test_workflow_is_scheduled_off_by_default_and_serialised(wf: dict[str, Any]) -> None:
+    assert wf["on"]["schedule"][0]["cron"]
+    assert "workflow_dispatch" in wf["on"]
+    job = wf["jobs"]["propose"]
+    assert "vars.PGOLF_EXPERIMENTER == 'true'" in job["if"]  # off unless the repository variable says so
+    assert wf["concurrency"] == {"group": "pgolf-ledger", "cancel-in-progress": False}
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    for cmd in (
+        "pgolf experiment capacity",
+        "pgolf experiment propose",
+        "pgolf experiment auto-promote",
+        "pgolf ledger commit",
+    ):
+        assert cmd in runs
+    propose = next(s for s in job["steps"] if s.get("name") == "Propose")
+    assert propose["if"] == "steps.capacity.outputs.ok == 'true'"
+
+
+def test_workflow_least_privilege_pins_and_env_only_untrusted_text(wf: dict[str, Any]) -> None:
+    assert wf["permissions"] == {}
+    for job in wf["jobs"].values():
+        assert set(job["permissions"]) <= {"contents", "pull-requests", "issues"}
+        for step in job["steps"]:
+            if "uses" in step:
+                assert SHA_RE.match(step["uses"]), step["uses"]
+                assert step.get("with", {}).get("persist-credentials") in (None, False)
+            assert "${{" not in step.get("run", ""), step.get("name")
+        assert job["env"]["ITEM"] == "${{ inputs.item }}"
+    # the same action pins as every other workflow of the project
+    others = {
+        m
+        for p in WORKFLOW.parent.glob("*.yml")
+        if p != WORKFLOW
+        for m in re.findall(r"uses: (\S+@[0-9a-f]{40})", p.read_text())
+    }
+    mine = set(re.findall(r"uses: (\S+@[0-9a-f]{40})", WORKFLOW.read_text()))
+    if others:
+        assert mine <= others
+
+
+def test_zizmor_reports_nothing(tmp_path: Path) -> None:
+    exe = shutil.which("zizmor") or str(Path(PROJECT / ".venv" / "bin" / "zizmor"))
+    if not Path(exe).exists():
+        pytest.skip("zizmor is not installed")
+    proc = subprocess.run([exe, "--offline", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_merge_winner_command_policy_and_bad_significance_file(repo: Path, tmp_path: Path) -> None:
+    git(repo, "branch", "exp/one")
+    LocalForge(repo).open_pr("exp/one", "main", "[exp] one", "")
+    res = run(repo, "experiment", "merge-winner", "--pr", "1", "--no-rebaseline", "--json")
+    assert res.exit_code == 1 and json.loads(res.stdout)["action"] == "none"
+    assert "auto_merge_winners" in json.loads(res.stdout)["reason"]
+    bad = tmp_path / "sig.json"
+    bad.write_text('{"record_grade": "yes"}')
+    res = run(repo, "experiment", "merge-winner", "--pr", "1", "--record", "--significance", str(bad))
+    assert res.exit_code == 2 and "record_grade" in res.output and str(bad) in res.output
+    assert not LocalForge(repo).get_pr(1).merged

@@ -1,0 +1,268 @@
+"""Static checks of every workflow (ours and the other issues'), zizmor, the App manifest, and
+`pgolf init` output passing the same checks. (actionlint is not installable offline: its PyPI
+wrapper downloads a binary, so it is not run here.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from bot.forge.scaffold import manifest_bytes, workflow_templates
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+OURS = (
+    "research.yml",
+    "breaking-news.yml",
+    "experiment.yml",
+    "promote.yml",
+    "commands.yml",
+    "reaper.yml",
+    "ci.yml",
+)
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+LEDGER_GROUP = "pgolf-ledger"
+PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), path
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def triggers(wf: dict[str, Any]) -> dict[str, Any]:
+    on = wf["on"]
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return dict(on)
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps") or [])
+
+
+def check_workflow(path: Path) -> None:
+    """The invariants every workflow must hold."""
+    wf = load(path)
+    name = path.name
+    assert wf.get("permissions") == {}, f"{name}: top-level permissions must be {{}}"
+    assert "pull_request_target" not in triggers(wf), f"{name}: pull_request_target runs PR code with secrets"
+    for job_id, job in wf["jobs"].items():
+        where = f"{name}:{job_id}"
+        assert isinstance(job.get("permissions"), dict), f"{where}: explicit least permissions required"
+        for scope, level in job["permissions"].items():
+            assert level in ("read", "write", "none"), f"{where}: {scope}: {level}"
+        for step in steps(job):
+            uses = step.get("uses")
+            if uses and not uses.startswith("./"):
+                assert SHA_PIN.match(uses), f"{where}: {uses} is not pinned to a full commit SHA"
+                if uses.startswith("actions/checkout@"):
+                    assert (step.get("with") or {}).get("persist-credentials") is False, (
+                        f"{where}: checkout must not persist credentials"
+                    )
+            run = step.get("run")
+            if run is not None:
+                assert "${{" not in run, f"{where}: expression inside run: (pass it through env:)"
+        if any("pgolf ledger commit" in (s.get("run") or "") for s in steps(job)):
+            conc = job.get("concurrency") or wf.get("concurrency")
+            assert conc, f"{where}: writes the ledger without a concurrency group"
+
+
+def workflow_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml"))
+
+
+def test_all_of_ours_exist() -> None:
+    present = {p.name for p in workflow_files(WORKFLOWS)}
+    assert set(OURS) <= present
+
+
+@pytest.mark.parametrize("path", workflow_files(WORKFLOWS), ids=lambda p: p.name)
+def test_workflow_invariants(path: Path) -> None:
+    check_workflow(path)
+
+
+def test_specific_rules() -> None:
+    exp = load(WORKFLOWS / "experiment.yml")
+    (job,) = exp["jobs"].values()
+    assert job["runs-on"] == ["self-hosted", "macOS", "ARM64"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    text = (WORKFLOWS / "experiment.yml").read_text()
+    assert "secrets." not in text and "GH_APP" not in text  # holds no secret it does not need
+    assert "concurrency" not in exp  # job-level, so skipped label runs never cancel a local run
+
+    promote = load(WORKFLOWS / "promote.yml")
+    (pjob,) = promote["jobs"].values()
+    assert pjob["concurrency"] == {"group": "pgolf-promote", "cancel-in-progress": False}
+    assert pjob["runs-on"] == "ubuntu-latest"
+    first_checkout = steps(pjob)[0]
+    assert first_checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert any(
+        "pgolf command run" in (s.get("run") or "") and "--only promote" in s["run"] for s in steps(pjob)
+    )
+    assert not any("training/" in (s.get("run") or "") for s in steps(pjob))  # never runs PR code
+
+    commands = load(WORKFLOWS / "commands.yml")
+    assert set(triggers(commands)) == {"issue_comment", "pull_request"}
+    assert triggers(commands)["pull_request"] == {"types": ["synchronize"]}
+    assert triggers(commands)["issue_comment"] == {"types": ["created"]}
+    (cjob,) = commands["jobs"].values()
+    assert any("--skip promote" in (s.get("run") or "") for s in steps(cjob))
+
+    crons = {
+        n: triggers(load(WORKFLOWS / n))["schedule"][0]["cron"]
+        for n in ("research.yml", "breaking-news.yml", "reaper.yml")
+    }
+    assert crons["research.yml"].split()[1] == "*/6"
+    assert crons["breaking-news.yml"].split()[1:] == ["*", "*", "*", "*"]
+    assert crons["reaper.yml"].split()[0] == "*/15"
+    for n in ("research.yml", "breaking-news.yml", "reaper.yml"):
+        assert load(WORKFLOWS / n)["concurrency"] == {"group": LEDGER_GROUP, "cancel-in-progress": False}
+    ci = load(WORKFLOWS / "ci.yml")
+    assert {"push", "pull_request"} <= set(triggers(ci))
+
+
+def test_pr_triggered_workflows_with_secrets_never_check_out_pr_code() -> None:
+    for path in workflow_files(WORKFLOWS):
+        wf = load(path)
+        if not {"pull_request", "issue_comment"} & set(triggers(wf)):
+            continue
+        for job_id, job in wf["jobs"].items():
+            if "secrets." not in json.dumps(job):
+                continue
+            for step in steps(job):
+                if str(step.get("uses", "")).startswith("actions/checkout@") and not (
+                    step.get("with") or {}
+                ).get("path"):
+                    assert step["with"].get("ref") == "${{ github.event.repository.default_branch }}", (
+                        f"{path.name}:{job_id}"
+                    )
+            for step in steps(job):
+                assert "training/" not in (step.get("run") or ""), f"{path.name}:{job_id} runs PR code"
+
+
+def test_templates_are_the_single_source() -> None:
+    templates = workflow_templates()
+    assert set(OURS) <= set(templates)
+    for name, data in templates.items():
+        assert (WORKFLOWS / name).read_bytes() == data, (
+            f"{name}: .github/workflows and bot/templates/workflows differ"
+        )
+
+
+def app_jobs() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    out = []
+    for path in workflow_files(WORKFLOWS):
+        wf = load(path)
+        for job in wf["jobs"].values():
+            if "GH_APP_ID" in json.dumps(job):
+                out.append((wf, job))
+    return out
+
+
+def test_app_manifest_matches_what_the_workflows_use() -> None:
+    manifest = json.loads(manifest_bytes())
+    needed: dict[str, str] = {"metadata": "read"}
+    events: set[str] = set()
+    for wf, job in app_jobs():
+        for scope, level in job["permissions"].items():
+            key = scope.replace("-", "_")
+            if PERMISSION_LEVEL[level] > PERMISSION_LEVEL.get(needed.get(key, "none"), 0):
+                needed[key] = level
+        events |= set(triggers(wf)) & {
+            "pull_request",
+            "issue_comment",
+            "push",
+            "issues",
+            "pull_request_review",
+        }
+    assert manifest["default_permissions"] == needed
+    assert set(manifest["default_events"]) == events
+    assert manifest["hook_attributes"]["active"] is False and manifest["public"] is False
+
+
+def zizmor() -> str:
+    exe = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    if not Path(exe).exists():
+        pytest.fail("zizmor is a dev dependency and must be installed")
+    return exe
+
+
+def run_zizmor(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [zizmor(), "--offline", "--no-progress", str(folder)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_zizmor_reports_nothing() -> None:
+    proc = run_zizmor(WORKFLOWS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings" in proc.stdout + proc.stderr
+
+
+def test_zizmor_catches_a_broken_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "wf"
+    bad.mkdir()
+    text = (WORKFLOWS / "commands.yml").read_text()
+    text = text.replace(
+        ".venv/bin/pgolf command run", 'echo "${{ github.event.comment.body }}"; .venv/bin/pgolf command run'
+    )
+    (bad / "commands.yml").write_text(text)
+    proc = run_zizmor(bad / "commands.yml")
+    assert proc.returncode != 0 and "template-injection" in proc.stdout
+    with pytest.raises(AssertionError, match="expression inside run"):
+        check_workflow(bad / "commands.yml")
+
+
+def test_init_scaffold_passes_the_same_checks(tmp_path: Path) -> None:
+    from bot.budget import load as budget_load
+    from bot.cli import cli
+    from bot.config import Settings
+    from bot.ledger import HEADER
+
+    target = tmp_path / "lab"
+    res = CliRunner().invoke(cli, ["init", str(target)])
+    assert res.exit_code == 0, res.output
+    assert (
+        "Remaining manual steps" in res.output
+        and "PGOLF_APP_PRIVATE_KEY" in res.output
+        and "self-hosted, macOS, ARM64" in res.output
+    )
+    flows = target / ".github" / "workflows"
+    for path in workflow_files(flows):
+        check_workflow(path)
+    assert {p.name for p in workflow_files(flows)} >= set(OURS)
+    proc = run_zizmor(flows)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((target / ".github" / "pgolf-app-manifest.json").read_text()) == json.loads(
+        manifest_bytes()
+    )
+    assert (target / "results.tsv").read_text() == HEADER + "\n"
+    assert budget_load(target / "budget.json", Settings()).spent == 0
+    assert "<!-- RESEARCH_START -->" in (target / "program.md").read_text()
+    assert (target / "training" / "train_gpt.py").read_bytes() == (
+        ROOT / "training" / "train_gpt.py"
+    ).read_bytes()
+    assert (target / ".git").is_dir()
+    # A second init keeps everything; a corrupt budget is an error, never reset.
+    (target / "program.md").write_text("mine\n")
+    res = CliRunner().invoke(cli, ["init", str(target), "--json"])
+    data = json.loads(res.output)
+    assert data["created"] == [] and (target / "program.md").read_text() == "mine\n"
+    (target / "budget.json").write_text("{")
+    res = CliRunner().invoke(cli, ["init", str(target), "--force"])
+    assert res.exit_code != 0 and "budget.json" in res.output and (target / "budget.json").read_text() == "{"

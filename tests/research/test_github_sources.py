@@ -1,0 +1,225 @@
+"""github_prs and github_code through the real PyGithub against the GitHub emulator."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SourceError
+from bot.research.http import DEFAULT_USER_AGENT
+from bot.state import ResearchState
+from tests.emulators.github import GitHubEmulator
+from tests.research.helpers import cycle, fetch_one, settings_for
+
+FIXTURES = Path("/work/shared/fixtures/parameter-golf/records")
+if not FIXTURES.exists():
+    FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/parameter-golf/records"
+PG = "openai/parameter-golf"
+RECORD = "2026-04-14_MultiPhaseGlobalSGD_PhasedTTT"
+README_ONLY = "2026-03-20_11L_XSA4_EMA_Int6_MLP3x_WD04_1.1271"
+
+
+def _now(gh: GitHubEmulator) -> datetime:
+    return datetime.fromtimestamp(gh.now(), UTC)
+
+
+def _files(name: str, *, readme: bool = True, submission: bool = True) -> dict[str, bytes]:
+    folder = FIXTURES / name
+    out = {}
+    base = f"records/track_10min_16mb/{name}"
+    if submission:
+        out[f"{base}/submission.json"] = (folder / "submission.json").read_bytes()
+    if readme:
+        out[f"{base}/README.md"] = (folder / "README.md").read_bytes()
+    out[f"{base}/train_gpt.py"] = b"print('hello')\n"
+    return out
+
+
+pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason="fixtures not found")
+
+
+@pytest.fixture
+def seeded() -> Iterator[GitHubEmulator]:
+    gh = GitHubEmulator().start()
+    gh.add_repo(PG, files={"README.md": b"# Parameter Golf\n"})
+    gh.add_repo("KellerJordan/modded-nanogpt", files={"README.md": b"# speedrun\n"})
+    gh.add_repo(
+        "karpathy/autoresearch",
+        files={"README.md": b"# autoresearch\n", "train.py": b"# val_bpb train_gpt.py\n"},
+    )
+    gh.add_pr(
+        PG,
+        title="Old record attempt",
+        files={"records/old/README.md": b"**val_bpb: 1.3000**"},
+        author="olduser",
+    )
+    gh.advance(12 * 3600)  # everything above is now 12 h old
+    gh.add_pr(
+        PG,
+        title=f"Record: {RECORD}",
+        files=_files(RECORD),
+        author="dexhunter",
+        head_repo="dexhunter/parameter-golf",
+    )
+    gh.add_pr(PG, title="Record: README only", files=_files(README_ONLY, submission=False), author="jfprincz")
+    gh.add_pr(PG, title="Docs: typo", files={"README.md": b"# Parameter Golf!\n"}, author="someone")
+    gh.add_pr(
+        "KellerJordan/modded-nanogpt", title="New record: 2.20 minutes with muon tweaks", author="varunneal"
+    )
+    yield gh
+    gh.stop()
+
+
+def test_prs_of_watched_repos_with_record_scores(seeded, tmp_path):
+    settings = settings_for({"github_prs": seeded})
+    report = cycle(settings, tmp_path, sources=["github_prs"], now=_now(seeded), since_hours=6)
+    assert not report.errors, report.errors
+    ids = {i.id for i in ResearchState(tmp_path).raw_items()} | {i.id for i in report.new_items}
+    assert "github_prs:openai/parameter-golf#1" not in ids  # 12 h old: outside the window
+    rec = next(i for i in report.new_items if RECORD in i.title)
+    (score,) = rec.extra["competitor_scores"]
+    assert score["val_bpb"] == pytest.approx(1.07193) and score["pr"] == rec.raw["number"]
+    assert score["author"] == "dexhunter" and score["url"].endswith(f"/pull/{rec.raw['number']}")
+    assert rec.relevance == 1.0 and rec.relevance_kind == "competitor"
+    stored = {c.key: c for c in ResearchState(tmp_path).competitors()}
+    assert report.competitor_scores == 2
+    readme_only = next(c for c in stored.values() if README_ONLY in c.key)
+    assert readme_only.val_bpb == pytest.approx(1.1271) and readme_only.extra["parsed_as"].startswith("bold")
+    assert readme_only.author == "jfprincz"  # from the PR when the README names nobody
+    # contents were read at the PR head, base64-decoded by PyGithub
+    content_reqs = [r for r in seeded.requests if "/contents/" in r.path]
+    assert content_reqs and all(r.q("ref") for r in content_reqs)
+    assert all(r.header("user-agent") == DEFAULT_USER_AGENT for r in seeded.requests)
+    # the list answer is enough: no per-PR GET (PyGithub's lazy completion) and no repo GET
+    assert not [r.path for r in seeded.requests if re.fullmatch(r".*/pulls/\d+", r.path)]
+    assert not [r.path for r in seeded.requests if re.fullmatch(r"/repos/[^/]+/[^/]+", r.path)]
+    # the docs PR has no record and a low keyword score: dropped, not stored
+    assert not any("typo" in i.title for i in report.new_items)
+    mng = next(i for i in report.new_items if "muon" in i.title.lower())
+    assert "competitor_scores" not in mng.extra
+
+
+def test_prs_follow_link_pagination(seeded):
+    for n in range(35):
+        seeded.add_pr("karpathy/autoresearch", title=f"Try quantization idea {n}", author="karpathy")
+    settings = settings_for({"github_prs": seeded}, watched_repos=["karpathy/autoresearch"])
+    items, _ = fetch_one("github_prs", settings, now=_now(seeded), env={})
+    assert len(items) == 35
+    pages = [r.q("page") for r in seeded.requests if r.path.endswith("/pulls")]
+    assert pages == [None, "2"]
+
+
+def test_prs_token_and_rate_limit(seeded):
+    token = seeded.add_token("alice")
+    settings = settings_for(
+        {"github_prs": seeded}, watched_repos=["KellerJordan/modded-nanogpt"], source_timeout_seconds=1.0
+    )
+    fetch_one("github_prs", settings, now=_now(seeded), env={"GITHUB_TOKEN": token})
+    assert seeded.requests[-1].header("authorization") == f"token {token}"
+    seeded.set_rate_limit(0, reset_in=3600)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match="rate limit|403"):
+        fetch_one("github_prs", settings, now=_now(seeded), env={"GITHUB_TOKEN": token})
+    assert time.monotonic() - t0 < 5  # no hour-long wait for the reset
+
+
+def test_prs_server_errors(seeded):
+    settings = settings_for(
+        {"github_prs": seeded}, watched_repos=["KellerJordan/modded-nanogpt"], source_retries=1
+    )
+    seeded.fail_next("500")
+    items, _ = fetch_one("github_prs", settings, now=_now(seeded), env={})
+    assert len(items) == 1  # retried
+    seeded.fail_next("500", times=10)
+    with pytest.raises(SourceError):
+        fetch_one("github_prs", settings, now=_now(seeded), env={})
+    seeded.clear_faults()
+    seeded.fail_next("html", times=10)
+    with pytest.raises(SourceError):
+        fetch_one("github_prs", settings, now=_now(seeded), env={})
+    seeded.clear_faults()
+    seeded.fail_next("malformed", times=10)
+    with pytest.raises(SourceError, match="bad response|JSON|Expecting"):
+        fetch_one("github_prs", settings, now=_now(seeded), env={})
+    seeded.clear_faults()
+
+
+def test_prs_hang_is_cut_off(seeded, tmp_path):
+    seeded.fail_next("hang", times=10)
+    settings = settings_for({"github_prs": seeded})
+    t0 = time.monotonic()
+    report = cycle(settings, tmp_path, sources=["github_prs"], now=_now(seeded), timeout=0.5)
+    assert time.monotonic() - t0 < 1.0
+    assert "timed out" in report.errors["github_prs"]
+
+
+def test_code_search_needs_a_token(seeded):
+    settings = settings_for({"github_code": seeded}, github_code_query="val_bpb")
+    items, ctx = fetch_one("github_code", settings, now=_now(seeded), env={})
+    assert items == [] and "GITHUB_TOKEN" in ctx.warnings["github_code"][0]
+    assert not seeded.requests_to("GET", "/search/code")
+
+
+def test_code_search_with_token(seeded):
+    token = seeded.add_token("alice")
+    seeded.push("karpathy/autoresearch", "main", {"train.py": b"# val_bpb train_gpt.py quantization muon\n"})
+    settings = settings_for({"github_code": seeded}, github_code_query='"val_bpb"')
+    items, _ = fetch_one("github_code", settings, now=_now(seeded), env={"GITHUB_TOKEN": token})
+    assert [i.title for i in items] == ["karpathy/autoresearch: train.py"]
+    assert "quantization muon" in items[0].summary
+    # with a window that ends before the repo's latest commit... and one that starts after it
+    later = datetime.fromtimestamp(seeded.now() + 24 * 3600, UTC)
+    old, _ = fetch_one("github_code", settings, now=later, env={"GITHUB_TOKEN": token})
+    assert old == []
+    seeded.set_rate_limit(0, reset_in=3600, resource="search")
+    with pytest.raises(SourceError, match="rate limit|403"):
+        fetch_one("github_code", settings, now=_now(seeded), env={"GITHUB_TOKEN": token})
+
+
+def test_state_json_is_valid(seeded, tmp_path):
+    settings = settings_for({"github_prs": seeded})
+    cycle(settings, tmp_path, sources=["github_prs"], now=_now(seeded))
+    for line in ResearchState(tmp_path).competitors_path.read_text().splitlines():
+        assert json.loads(line)["source"] == "parameter-golf"
+
+
+def test_competitors_refresh_from_github(seeded, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    files = {}
+    for name in (RECORD, README_ONLY, "2026-03-17_NaiveBaseline"):
+        files.update(_files(name, submission=name != README_ONLY))
+    modded = (FIXTURES.parents[1] / "modded-nanogpt/README_record_history_excerpt.md").read_bytes()
+    seeded.push(PG, "main", files)
+    seeded.push("KellerJordan/modded-nanogpt", "main", {"README.md": modded})
+    env = {"PGOLF_GITHUB_API_URL": seeded.url}
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["--repo", str(tmp_path), "competitors", "refresh", "--max-new", "2", "--json"], env=env
+    )
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.stdout)
+    assert first["records_seen"] == 3 and first["records_read"] == 2 and first["skipped"] == 1
+    assert first["modded_rows"] == 47
+    res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "refresh", "--json"], env=env)
+    second = json.loads(res.stdout)
+    assert second["records_read"] == 1 and second["stored"] == 1  # only the folder left last time
+    board = json.loads(
+        runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "list", "--json"], env=env).stdout
+    )
+    pg = board["parameter-golf"]
+    assert [round(s["val_bpb"], 4) for s in pg] == [1.0719, 1.1271, 1.2244]
+    assert pg[0]["key"] == f"parameter-golf:records/track_10min_16mb/{RECORD}"
+    seeded.fail_next("500", times=20)
+    res = runner.invoke(
+        cli, ["--repo", str(tmp_path), "-c", "source_retries=0", "competitors", "refresh"], env=env
+    )
+    assert res.exit_code == 16 and "500" in res.stderr
