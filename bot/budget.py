@@ -256,12 +256,8 @@ def from_json(data: Any, where: str) -> Budget:
             path=where,
             field="spent",
         )
-    if spent > total + 1e-9:
-        raise BudgetError(
-            f"negative balance: spent {spent:.2f} exceeds total_credits {total:.2f}",
-            path=where,
-            field="spent",
-        )
+    # spent > total_credits with consistent run records is a real overspend (a run that ran
+    # past its reservation, an orphan pod): the file stays readable and can_submit blocks.
     return Budget(total, floor, spent, last, runs, reservations, exists=True)
 
 
@@ -312,6 +308,12 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
     now = now or utcnow()
     floor = budget.reserve_floor
     free = budget.remaining - budget.reserved
+    if budget.remaining < 0:
+        return Decision(
+            False,
+            f"Overspent: ${budget.spent:.2f} spent of ${budget.total_credits:.2f} in credits "
+            f"(${-budget.remaining:.2f} over); raise total_credits to continue",
+        )
     if free <= floor:
         return Decision(
             False,

@@ -18,7 +18,7 @@ import click
 from bot import __version__
 from bot.config import parse_overrides
 from bot.context import AppContext
-from bot.errors import PgolfError
+from bot.errors import InputError, PgolfError
 
 # Command modules, in help order; each module's command carries the module's name. A module
 # that fails to import is a bug and is not hidden.
@@ -76,6 +76,12 @@ class PgolfGroup(click.Group):
         except PgolfError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # A path the user gave that cannot be read or written (missing folder, no
+            # permission, read-only file system): their input, so one line and exit 2.
+            where = exc.filename or ""
+            click.echo(f"error: {where}{': ' if where else ''}{exc.strerror or exc}", err=True)
+            ctx.exit(InputError.exit_code)
 
 
 @click.group(cls=PgolfGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,6 +104,9 @@ class PgolfGroup(click.Group):
 def cli(ctx: click.Context, repo: Path | None, config_pairs: tuple[str, ...]) -> None:
     """pgolf — a Git-native research bot for OpenAI's Parameter Golf challenge."""
     root = repo or Path(os.environ.get("PGOLF_REPO") or ".")
+    if not root.is_dir() and ctx.invoked_subcommand not in ("init", "demo"):
+        click.echo(f"error: {root}: the research repository folder does not exist", err=True)
+        ctx.exit(InputError.exit_code)
     try:
         overrides = parse_overrides(config_pairs)
     except PgolfError as exc:

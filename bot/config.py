@@ -42,7 +42,9 @@ class Settings:
     # hard pod lifetime for one seed (boot + ship + train + eval + slack); each further seed
     # adds max_wallclock_seconds + pod_eval_slack_seconds
     pod_deadline_seconds: int = 2700
-    pod_image: str = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+    # torch >= 2.5 is needed (scaled_dot_product_attention(enable_gqa=...)); this image ships
+    # torch 2.8 on CUDA 12.8 (needs a host driver >= 570). Not yet run on real RunPod.
+    pod_image: str = "runpod/pytorch:2.8.0-py3.11-cuda12.8.1-cudnn-devel-ubuntu22.04"
     pod_cloud_type: str = "SECURE"
     pod_ready_timeout_seconds: int = 600
     pod_volume_gb: int = 50
@@ -52,10 +54,20 @@ class Settings:
     pod_ssh_user: str = "root"
     pod_workdir: str = "/workspace"  # runs ship to <pod_workdir>/pgolf-<run-id>
     pod_start_command: str = "/start.sh"  # the image's own entrypoint (starts sshd)
-    # run once on the pod before training (in the shipped commit's folder): fetch the data
+    # run once on the pod before training (in the shipped commit's folder): install what the
+    # scripts import beyond the image's torch, then fetch the data ({train_shards} is replaced
+    # by pod_train_shards)
     pod_setup_command: str = (
-        "if [ -f training/prepare_data.py ]; then python3 training/prepare_data.py --out ./data; fi"
+        "python3 -m pip install --quiet --disable-pip-version-check 'numpy>=1.26,<3' "
+        "'sentencepiece>=0.2,<0.3' 'zstandard>=0.22,<1' 'huggingface_hub>=0.24,<3' && "
+        "if [ -f training/prepare_data.py ]; then "
+        "python3 training/prepare_data.py --out ./data --train-shards {train_shards}; fi"
     )
+    # 100M-token sp1024 training shards fetched on the pod. A 600 s run reads about 7.2 B tokens
+    # (524,288 tokens/step x ~13,800 steps, i.e. ~73 shards); the dataset prepare_data.py reads
+    # has 25, all of which the upstream baseline trained on (its log: train_shards:25), so the
+    # loader cycles through them ~3 times, as upstream's did.
+    pod_train_shards: int = 25
     pod_setup_timeout_seconds: int = 1200
     pod_train_command: str = "torchrun --standalone --nproc_per_node={gpus} {script}"
     pod_train_env: list[str] = field(default_factory=list)  # extra KEY=VALUE for training
@@ -206,9 +218,9 @@ class Settings:
         return dataclasses.asdict(self)
 
     def path(self, name: str, root: Path | str) -> Path:
-        """Resolve a ``*_path``/``*_dir``/``*_script`` setting against the repo root."""
+        """Resolve a ``*_path``/``*_dir``/``*_script`` setting against the repo root (``~`` expands)."""
         value = getattr(self, name)
-        p = Path(value)
+        p = Path(value).expanduser()
         return p if p.is_absolute() else Path(root) / p
 
 
@@ -281,7 +293,19 @@ def _validate(s: Settings) -> None:
     for key in nonneg:
         if getattr(s, key) < 0:
             raise ConfigError("must not be negative", path="settings", field=key)
-    positive = ["gpu_count", "artifact_limit_bytes", "max_wallclock_seconds", "history_rows"]
+    positive = [
+        "gpu_count",
+        "artifact_limit_bytes",
+        "max_wallclock_seconds",
+        "history_rows",
+        "source_timeout_seconds",
+        "pod_deadline_seconds",
+        "pod_ready_timeout_seconds",
+        "local_iterations",
+        "baseline_window",
+        "program_max_items",
+        "program_max_chars",
+    ]
     for key in positive:
         if getattr(s, key) <= 0:
             raise ConfigError("must be positive", path="settings", field=key)

@@ -39,6 +39,9 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+# The ``--json`` flag (parameter ``as_json``) of the commands that can print JSON.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -40,6 +40,7 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.errors import InputError, PgolfError
+from bot.training.local import TOY_ENV
 
 MARKER = ".pgolf-demo"
 GIT_NAME = "pgolf demo"
@@ -47,14 +48,10 @@ GIT_EMAIL = "demo@pgolf.invalid"
 BASELINE_SEEDS = 2  # two seeds: the least that measures a noise floor
 SNAPSHOT_HOURS = 24 * 365 * 6  # the bundled snapshot spans years; take all of it
 
-# Toy model sizes: a few seconds per run on a laptop CPU (mirrors bot.training.local.TOY_ENV).
+# Toy model sizes: a few seconds per run on a laptop CPU (the model shape of TOY_ENV).
+_TOY_SHAPE = ("NUM_LAYERS", "MODEL_DIM", "NUM_HEADS", "NUM_KV_HEADS", "MLP_MULT", "TRAIN_SEQ_LEN")
 TOY_KNOBS = {
-    "NUM_LAYERS": "2",
-    "MODEL_DIM": "64",
-    "NUM_HEADS": "4",
-    "NUM_KV_HEADS": "2",
-    "MLP_MULT": "2",
-    "TRAIN_SEQ_LEN": "64",
+    **{k: TOY_ENV[k] for k in _TOY_SHAPE},
     "VAL_BATCH_SIZE": "16384",
     "GRAD_ACCUM_STEPS": "1",
 }  # never a knob the offline proposer edits: an env value would mask the script's new default

@@ -333,8 +333,9 @@ class Ledger:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = data.decode("utf-8", errors="replace")
-            warn.append(f"{path}: not valid UTF-8; undecodable bytes replaced")
+            # Kept byte for byte (surrogateescape) so a rewrite never alters a hand-written row.
+            text = data.decode("utf-8", errors="surrogateescape")
+            warn.append(f"{path}: not valid UTF-8; undecodable bytes kept as they are")
         if "\r\n" in text:
             warn.append(f"{path}: Windows line endings read as Unix ones")
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -358,7 +359,8 @@ class Ledger:
     # ----------------------------------------------------------------------------- writing
     @staticmethod
     def _serialise(rows: Iterable[Row]) -> bytes:
-        return (HEADER + "\n" + "".join(r.raw_line() + "\n" for r in rows)).encode("utf-8")
+        text = HEADER + "\n" + "".join(r.raw_line() + "\n" for r in rows)
+        return text.encode("utf-8", errors="surrogateescape")
 
     @classmethod
     def append(cls, path: Path | str, *rows: Row) -> Ledger:
@@ -456,11 +458,14 @@ class Ledger:
         """The ``n`` most recent rows, oldest first (file order)."""
         return self.rows[-n:] if n > 0 else []
 
-    def baseline_rows(self, window: int = 5) -> list[Row]:
+    def baseline_rows(self, window: int = 5, *, config: str | None = None) -> list[Row]:
+        """The ``window`` most recent baseline rows; with ``config``, only rows tagged ``cfg=<config>``."""
         rows = [r for r in self.rows if r.is_baseline and r.val_bpb is not None and r.status != "crash"]
+        if config is not None:
+            rows = [r for r in rows if has_config(r.description, config)]
         return rows[-window:]
 
-    def running_local_baseline(self, window: int = 5) -> float | None:
+    def running_local_baseline(self, window: int = 5, *, config: str | None = None) -> float | None:
         """The local val_bpb experiments are compared against.
 
         Definition: the median val_bpb of the ``window`` most recent *baseline rows* — local
@@ -468,13 +473,15 @@ class Ledger:
         and that have a val_bpb and are not crashes. The median means one noisy run does not
         move it; taking only the most recent rows means that after a winner is merged into the
         baseline and re-measured, the baseline follows. None when there is no baseline row.
+        With ``config`` (a local-run configuration key, see :func:`has_config`) only baseline
+        rows of that configuration count.
         """
-        vals = [r.val_bpb for r in self.baseline_rows(window) if r.val_bpb is not None]
+        vals = [r.val_bpb for r in self.baseline_rows(window, config=config) if r.val_bpb is not None]
         return statistics.median(vals) if vals else None
 
-    def noise_floor(self, window: int = 5) -> float | None:
+    def noise_floor(self, window: int = 5, *, config: str | None = None) -> float | None:
         """Relative standard deviation (std/mean) of the recent baseline rows (≥ 2 needed)."""
-        vals = [r.val_bpb for r in self.baseline_rows(window) if r.val_bpb is not None]
+        vals = [r.val_bpb for r in self.baseline_rows(window, config=config) if r.val_bpb is not None]
         if len(vals) < 2:
             return None
         mean = statistics.fmean(vals)
@@ -516,6 +523,11 @@ class Ledger:
                 slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
                 intercept = my - slope * mx
         return Correlation(n, mean_delta, pearson, spearman, slope, intercept, n >= 5, points)
+
+
+def has_config(description: str, config: str) -> bool:
+    """True when ``description`` carries the configuration tag ``cfg=<config>`` as a whole token."""
+    return re.search(rf"(?<![\w=-])cfg={re.escape(config)}(?![\w=-])", description) is not None
 
 
 def _same_commit(a: str, b: str) -> bool:

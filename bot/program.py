@@ -32,6 +32,16 @@ def template() -> str:
     return resources.files("bot").joinpath("templates/program.md").read_text(encoding="utf-8")
 
 
+def read_program(path: Path) -> str:
+    """program.md as text; a file that is not UTF-8 is a ProgramError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProgramError(
+            f"not UTF-8 (byte {exc.start}); fix the file, it was left untouched", path=str(path)
+        ) from None
+
+
 def marker(name: str, end: bool = False) -> str:
     return f"<!-- {name}_{'END' if end else 'START'} -->"
 
@@ -266,7 +276,7 @@ def inject(
     if not path.is_file():
         raise ProgramError("not found (create it with `pgolf init` or copy the template)", path=str(path))
     with file_lock(path):
-        old = path.read_text(encoding="utf-8")
+        old = read_program(path)
         new = replace_sections(old, sections, sota, str(path))
         changed = new != old
         if changed and not dry_run:

@@ -205,14 +205,16 @@ def to_line(record: Any) -> str:
     return json.dumps(to_dict(record), ensure_ascii=False, sort_keys=True)
 
 
-def read_jsonl(path: Path | str, cls: type[Record]) -> list[Record]:
-    """Every record of ``path`` ([] when the file does not exist)."""
+def iter_jsonl(path: Path | str, *, encoding: str = "utf-8-sig") -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` for each non-blank line of ``path`` (nothing when it does
+    not exist); a line that is not JSON, or a file that is not UTF-8, is a :class:`StateError`."""
     path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StateError("the research state folder is a file, not a folder", path=str(path.parent))
     if not path.exists():
-        return []
-    out: list[Record] = []
+        return
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
         raise StateError(f"not UTF-8: {exc}", path=str(path)) from None
     for n, line in enumerate(text.splitlines(), 1):
@@ -222,21 +224,30 @@ def read_jsonl(path: Path | str, cls: type[Record]) -> list[Record]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise StateError(f"line {n}: not JSON ({exc.msg})", path=str(path)) from None
-        out.append(from_dict(cls, data, where=f"{path}:{n}"))
-    return out
+        yield n, data
 
 
-def append_jsonl(path: Path | str, records: Iterable[Any]) -> int:
-    """Append records atomically (all or none); returns how many were written."""
+def read_jsonl(path: Path | str, cls: type[Record]) -> list[Record]:
+    """Every record of ``path`` ([] when the file does not exist)."""
+    return [from_dict(cls, data, where=f"{path}:{n}") for n, data in iter_jsonl(path)]
+
+
+def append_lines(path: Path | str, lines: list[str]) -> None:
+    """Append text lines (no newlines inside) to ``path`` atomically, under its lock."""
     path = Path(path)
-    lines = [to_line(r) for r in records]
-    if not lines:
-        return 0
     with file_lock(path):
         old = path.read_bytes() if path.exists() else b""
         if old and not old.endswith(b"\n"):
             old += b"\n"
         atomic_write_bytes(path, old + ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def append_jsonl(path: Path | str, records: Iterable[Any]) -> int:
+    """Append records atomically (all or none); returns how many were written."""
+    lines = [to_line(r) for r in records]
+    if not lines:
+        return 0
+    append_lines(path, lines)
     return len(lines)
 
 
@@ -281,7 +292,9 @@ class ResearchState:
         return self.dir / COMPETITORS
 
     def raw_items(self) -> list[ResearchItem]:
-        return read_jsonl(self.raw_cache_path, ResearchItem)
+        """Latest line per item id (the pipeline appends an updated copy when an item gains a
+        source; compaction folds those in later)."""
+        return latest_by(read_jsonl(self.raw_cache_path, ResearchItem), lambda i: i.id)
 
     def graded(self) -> list[GradedItem]:
         """Latest grade per item."""

@@ -51,8 +51,8 @@ from bot.agent.pr import BRANCH_PREFIX, MLX_ONLY_LABEL
 from bot.agent.record import ProposalArchive, utcnow_iso
 from bot.config import Settings
 from bot.errors import ExperimentError, ForgeError, StateError
-from bot.fileio import atomic_write_bytes, file_lock
 from bot.ledger import Ledger, Row
+from bot.state import append_lines, iter_jsonl
 
 AUTO_PROMOTIONS = "auto_promotions.jsonl"
 WINNERS = "winners.jsonl"
@@ -61,25 +61,12 @@ WINNER_PREFIX = "winner/"
 
 # --------------------------------------------------------------------------- small JSONL log
 def _append(path: Path, record: dict[str, Any]) -> None:
-    line = json.dumps(record, ensure_ascii=False, sort_keys=True)
-    with file_lock(path):
-        old = path.read_bytes() if path.exists() else b""
-        if old and not old.endswith(b"\n"):
-            old += b"\n"
-        atomic_write_bytes(path, old + (line + "\n").encode("utf-8"))
+    append_lines(path, [json.dumps(record, ensure_ascii=False, sort_keys=True)])
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
     out: list[dict[str, Any]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"line {n}: not JSON ({exc.msg})", path=str(path)) from None
+    for n, data in iter_jsonl(path, encoding="utf-8"):
         if not isinstance(data, dict):
             raise StateError(f"line {n}: expected a JSON object", path=str(path))
         out.append(data)

@@ -20,7 +20,6 @@ conversation), ``declined``
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StateError
-from bot.fileio import atomic_write_bytes, atomic_write_text, file_lock
+from bot.fileio import atomic_write_text
+from bot.state import append_jsonl, iter_jsonl, to_dict
 
 PROPOSALS = "proposals.jsonl"
 PATCH_DIR = "proposals"
@@ -82,11 +82,7 @@ class Proposal:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        extra = data.pop("extra", {}) or {}
-        for k, v in extra.items():
-            data.setdefault(k, v)
-        return data
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = PROPOSALS) -> Proposal:
@@ -142,22 +138,10 @@ class ProposalArchive:
 
     def all(self) -> list[Proposal]:
         """Every line, in file order."""
-        if not self.path.exists():
-            return []
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise StateError(f"not UTF-8: {exc}", path=str(self.path)) from None
-        out: list[Proposal] = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StateError(f"line {n}: not JSON ({exc.msg})", path=str(self.path)) from None
-            out.append(Proposal.from_dict(data, f"{self.path}:{n}"))
-        return out
+        return [
+            Proposal.from_dict(data, f"{self.path}:{n}")
+            for n, data in iter_jsonl(self.path, encoding="utf-8")
+        ]
 
     def latest(self) -> list[Proposal]:
         """The newest record per slug, in order of last appearance."""
@@ -209,12 +193,7 @@ class ProposalArchive:
             )
         if diff is not None and diff.strip():
             proposal.patch_path = self.write_patch(proposal.slug, diff)
-        line = json.dumps(proposal.to_dict(), ensure_ascii=False, sort_keys=True)
-        with file_lock(self.path):
-            old = self.path.read_bytes() if self.path.exists() else b""
-            if old and not old.endswith(b"\n"):
-                old += b"\n"
-            atomic_write_bytes(self.path, old + (line + "\n").encode("utf-8"))
+        append_jsonl(self.path, [proposal])
         return proposal
 
     def update(self, slug: str, **changes: Any) -> Proposal:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -50,23 +49,16 @@ from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ExperimentError, PgolfError
 from bot.ledger import Ledger
+from bot.safeenv import clean_env
 
 TORCH_SCRIPT, MLX_SCRIPT = TRAINING_SCRIPTS
 SMOKE_ITERATIONS = 3
 SMOKE_TIMEOUT_S = 600.0
 IMPORT_TIMEOUT_S = 180.0
-# Never passed to candidate code (the scripts are model-written until validated): any variable
-# whose name says it holds a credential.
-SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|AUTH", re.I)
 
 
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``os.environ`` without credentials (plus ``extra``)."""
-    env = {k: v for k, v in os.environ.items() if not SECRET_NAME_RE.search(k)}
-    env.update(extra or {})
-    return env
-
-
+# Never passed to candidate code (the scripts are model-written until validated): see
+# bot.safeenv (any variable whose name says it holds a credential).
 @dataclass
 class Candidate:
     """The edited scripts of one proposal, as a diff against ``base_sha``."""

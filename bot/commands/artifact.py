@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.artifact import measure_artifact
-from bot.context import AppContext, emit_json, pass_app
+from bot.context import AppContext, emit_json, json_option, pass_app
 
 
 @click.group("artifact")
@@ -23,7 +23,7 @@ def artifact_group() -> None:
     default=None,
     help="Training script (default: setting training_script).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def measure(app: AppContext, weights: tuple[Path, ...], script: Path | None, as_json: bool) -> None:
     """Measure the artifact; exit 1 when over the limit.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot import budget as budget_mod
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 
 
 @click.group("budget")
@@ -14,7 +14,7 @@ def budget_group() -> None:
 
 
 @budget_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Credits, spend, open reservations and whether a Tier 2 run may start."""
@@ -38,7 +38,7 @@ def status(app: AppContext, as_json: bool) -> None:
 
 
 @budget_group.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def check(app: AppContext, as_json: bool) -> None:
     """Exit 0 when a Tier 2 run may start, 1 when blocked; the reason is printed."""

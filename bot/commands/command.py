@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app
+from bot.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import InputError
 from bot.forge import comments as sticky
 from bot.forge import open_forge
@@ -51,7 +51,7 @@ def command_group() -> None:
 @command_group.command("parse")
 @EVENT_OPTION
 @NAME_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def parse_cmd(app: AppContext, event_path: Path | None, event_name: str | None, as_json: bool) -> None:
     """Print what the bot understood from an event, without acting and without network."""
@@ -83,7 +83,7 @@ def parse_cmd(app: AppContext, event_path: Path | None, event_name: str | None, 
 @click.option(
     "--skip", multiple=True, type=click.Choice(COMMANDS), help="Leave these commands to another workflow."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def run_cmd(
     app: AppContext,
@@ -132,7 +132,7 @@ def run_cmd(
     help="`pgolf train local --json` output (missing or empty = the run crashed).",
 )
 @click.option("--log-url", default="", help="Link to the run log (default: this workflow run).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def local_result_cmd(
     app: AppContext, pr: int, sha: str, result_path: Path, log_url: str, as_json: bool

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.research import competitors as comp
 from bot.state import CompetitorScore, ResearchState
+
+
+def _scores_of(parse: Callable[[Path], comp.ParseResult], paths: Iterable[Path]) -> list[CompetitorScore]:
+    """Every score ``parse`` finds in ``paths``; its warnings go to stderr."""
+    scores: list[CompetitorScore] = []
+    for p in paths:
+        res = parse(p)
+        for w in res.warnings:
+            warn(w)
+        scores += res.scores
+    return scores
 
 
 @click.group("competitors")
@@ -24,12 +36,7 @@ def competitors_group() -> None:
 @pass_app
 def parse_cmd(app: AppContext, paths: tuple[Path, ...], as_json: bool, save: bool) -> None:
     """Scores in README.md / submission.json files, record folders or a modded-nanogpt README."""
-    scores: list[CompetitorScore] = []
-    for p in paths:
-        res = comp.parse_path(p)
-        for w in res.warnings:
-            warn(w)
-        scores += res.scores
+    scores = _scores_of(comp.parse_path, paths)
     if save and scores:
         n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
         if not as_json:
@@ -50,12 +57,7 @@ def parse_cmd(app: AppContext, paths: tuple[Path, ...], as_json: bool, save: boo
 @pass_app
 def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
     """Parse every record folder under ROOTS (e.g. a parameter-golf checkout) into the store."""
-    scores: list[CompetitorScore] = []
-    for root in roots:
-        res = comp.scan_records(root)
-        for w in res.warnings:
-            warn(w)
-        scores += res.scores
+    scores = _scores_of(comp.scan_records, roots)
     n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
     click.echo(f"parsed {len(scores)} record(s); stored {n} new or changed")
 
@@ -64,7 +66,7 @@ def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
 @click.option(
     "--max-new", type=click.IntRange(min=0), default=40, show_default=True, help="New record folders to read."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
     """Read merged challenge records and the modded-nanogpt table from GitHub into the store."""
@@ -91,7 +93,7 @@ def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
     show_default=True,
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Top N of each leaderboard.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def list_cmd(app: AppContext, source: str, limit: int | None, as_json: bool) -> None:
     """The stored leaderboards, best first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app
+from bot.context import AppContext, emit_json, json_option, pass_app
 
 
 @click.group("config")
@@ -13,7 +13,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def show(app: AppContext, as_json: bool) -> None:
     """Print every setting with its effective value."""

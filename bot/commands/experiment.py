@@ -22,7 +22,7 @@ from bot.agent.pr import ForgePublisher
 from bot.agent.proposer import propose as run_propose
 from bot.agent.record import ProposalArchive
 from bot.agent.validate import Validator, resolve_smoke_data
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.errors import InputError
 from bot.forge import open_forge
 
@@ -41,7 +41,7 @@ def experiment_group() -> None:
 @click.option("--max-usd", type=float, default=None, help="LLM budget of this proposal (default: setting).")
 @click.option("--offline", is_flag=True, help="Use the deterministic offline proposer, even with an API key.")
 @click.option("--dry-run", is_flag=True, help="Validate and archive, but push nothing and open no PR.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def propose_cmd(
     app: AppContext, from_item: str | None, max_usd: float | None, offline: bool, dry_run: bool, as_json: bool
@@ -96,7 +96,7 @@ def propose_cmd(
 
 @experiment_group.command("capacity")
 @click.option("--offline", is_flag=True, help="The offline proposer will run: ignore the LLM cap.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def capacity_cmd(app: AppContext, offline: bool, as_json: bool) -> None:
     """Exit 0 when the scheduled experimenter may propose, 1 when not; the reason is printed."""
@@ -111,7 +111,7 @@ def capacity_cmd(app: AppContext, offline: bool, as_json: bool) -> None:
 
 @experiment_group.command("list")
 @click.option("--status", default=None, help="Only proposals with this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def list_cmd(app: AppContext, status: str | None, as_json: bool) -> None:
     """Every proposal the experimenter made, newest record per slug."""
@@ -129,7 +129,7 @@ def list_cmd(app: AppContext, status: str | None, as_json: bool) -> None:
 
 @experiment_group.command("auto-promote")
 @click.option("--pr", "number", type=int, default=None, help="One PR (default: every open exp/ PR).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def auto_promote_cmd(app: AppContext, number: int | None, as_json: bool) -> None:
     """Apply the promote label where the auto-promotion policy allows (off by default)."""
@@ -181,7 +181,7 @@ def _significance(path: Path | None) -> Any:
 @click.option("--force", is_flag=True, help="Merge even when the auto_merge_winners policy is off.")
 @click.option("--rebaseline/--no-rebaseline", default=True, help="Re-run the local baseline on the new main.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Baseline seeds after a merge.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def merge_winner_cmd(
     app: AppContext,
@@ -212,8 +212,6 @@ def merge_winner_cmd(
         click.echo(f"#{d.pr}: {d.action} — {d.reason}")
         for r in d.baseline_rows:
             click.echo(f"  baseline {r.get('commit')}: {r.get('val_bpb')}")
-    if d.action == "none":
-        raise SystemExit(1)
 
 
 def register(cli: click.Group) -> None:

@@ -7,13 +7,13 @@ import difflib
 import click
 
 from bot import program
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.inject_sources import gather_inputs
 
 
 @click.command("inject")
 @click.option("--dry-run", is_flag=True, help="Show the diff; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def inject_cmd(app: AppContext, dry_run: bool, as_json: bool) -> None:
     """Rewrite RESEARCH, EXPERIMENTS, COMPETITORS, VERIFIED and the SOTA line of program.md."""
@@ -21,7 +21,7 @@ def inject_cmd(app: AppContext, dry_run: bool, as_json: bool) -> None:
     for w in inputs.warnings:
         warn(w)
     path = app.path("program_path")
-    before = path.read_text(encoding="utf-8") if path.is_file() else ""
+    before = program.read_program(path) if path.is_file() else ""
     result = program.inject(path, inputs.sections, inputs.sota, dry_run=dry_run)
     if as_json:
         emit_json(

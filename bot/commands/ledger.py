@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.forge.ledger_commit import ledger_commit
 
 
@@ -22,7 +22,7 @@ def ledger_group() -> None:
     help="Branch to push to (default: the checked-out branch, else the remote's default).",
 )
 @click.option("--path", "extra", multiple=True, help="Another file to include (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def commit(
     app: AppContext, message: str, remote: str, branch: str | None, extra: tuple[str, ...], as_json: bool

@@ -12,7 +12,7 @@ from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.gates import default_parity_gate
 from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
-from bot.compute.promote import promote
+from bot.compute.promote import MAX_SEEDS, promote
 from bot.compute.provider import PodProvider
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
@@ -25,7 +25,7 @@ from bot.errors import TrustError
 @click.option("--sha", default=None, help="The approved head SHA to ship (default: the PR's head).")
 @click.option(
     "--seeds",
-    type=click.IntRange(1, 10),
+    type=click.IntRange(1, MAX_SEEDS),
     default=1,
     show_default=True,
     help="Seeds, run in sequence on one pod.",

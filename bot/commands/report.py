@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 
 
 @click.command("report")
@@ -31,7 +31,7 @@ from bot.context import AppContext, emit_json, pass_app, warn
     default="",
     help="Where the site is published (GitHub Pages URL); the summary links the PNGs there.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def report(
     app: AppContext,

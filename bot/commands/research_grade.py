@@ -6,7 +6,7 @@ import os
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.errors import InputError
 from bot.grading import calibration, frontier, grader, verify
 from bot.grading import taxonomy as tax
@@ -25,7 +25,7 @@ def _max_usd(value: float | None) -> float | None:
     default=None,
     help="Stop this run before spending more (default: grading_max_usd).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.option("--offline", is_flag=True, help="Use the deterministic offline grader even with an API key.")
 @click.option(
     "--batch/--no-batch",
@@ -79,7 +79,7 @@ def grade_cmd(
 
 
 @click.command("calibration")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def calibration_cmd(app: AppContext, as_json: bool) -> None:
     """Compare grades with the realised Δval_bpb of the experiments they motivated."""
@@ -104,7 +104,7 @@ def calibration_cmd(app: AppContext, as_json: bool) -> None:
 
 
 @click.command("frontier")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def frontier_cmd(app: AppContext, as_json: bool) -> None:
     """Technique categories: tried / improved / failed, and the selection bonus."""
@@ -120,7 +120,7 @@ def frontier_cmd(app: AppContext, as_json: bool) -> None:
 
 
 @click.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.option(
     "--top",
     type=click.IntRange(min=1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot import ledger as ledger_mod
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.ledger import Ledger, make_row, parse_number
 
 
@@ -24,7 +24,7 @@ def _load(app: AppContext) -> Ledger:
 @results_group.command("show")
 @click.option("--tier", type=click.Choice(ledger_mod.TIERS), help="Only this tier.")
 @click.option("--status", help="Only this status (keep, discard, crash, or any other found).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def show(app: AppContext, tier: str | None, status: str | None, as_json: bool) -> None:
     """List ledger rows (file order)."""
@@ -49,7 +49,7 @@ def show(app: AppContext, tier: str | None, status: str | None, as_json: bool) -
 
 
 @results_group.command("best")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def best(app: AppContext, as_json: bool) -> None:
     """Best RunPod val_bpb (status keep), plus the running local baseline."""
@@ -75,7 +75,7 @@ def best(app: AppContext, as_json: bool) -> None:
 
 
 @results_group.command("correlation")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def correlation(app: AppContext, as_json: bool) -> None:
     """Local vs RunPod val_bpb of the same commits."""

@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app
+from bot.context import AppContext, emit_json, json_option, pass_app
 from bot.training.local import Progress, run_baseline, run_local
 from bot.training.parity import run_parity
 
@@ -67,7 +69,7 @@ def train_group() -> None:
 @train_group.command("parity")
 @click.option("--torch", "torch_path", type=click.Path(path_type=Path), default=None, help="PyTorch script.")
 @click.option("--mlx", "mlx_path", type=click.Path(path_type=Path), default=None, help="MLX script.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_app
 def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, as_json: bool) -> None:
     """Load identical weights into both scripts and compare logits and loss (fp32, CPU)."""
@@ -106,7 +108,7 @@ _common = [
     click.option(
         "--env", "env_pairs", multiple=True, metavar="KEY=VALUE", help="Extra training knob (repeatable)."
     ),
-    click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+    json_option,
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]
 
@@ -114,10 +116,52 @@ _common = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class _CommonRun:
+    """The options `train local` and `train baseline` share (see ``_common``)."""
+
+    backend: str | None
+    iterations: int | None
+    data_path: Path | None
+    tokenizer_path: Path | None
+    env_pairs: tuple[str, ...]
+    as_json: bool
+    quiet: bool
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``run_local``/``run_baseline``."""
+        return {
+            "iterations": self.iterations,
+            "backend": self.backend,
+            "data_path": self.data_path,
+            "tokenizer_path": self.tokenizer_path,
+            "extra_env": _env_pairs(self.env_pairs),
+            "on_progress": progress_printer(not (self.quiet or self.as_json)),
+        }
+
+
 def _with_common(fn: F) -> F:
+    """Add the ``_common`` options; the command receives them bundled as ``common: _CommonRun``."""
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any,
+        backend: str | None,
+        iterations: int | None,
+        data_path: Path | None,
+        tokenizer_path: Path | None,
+        env_pairs: tuple[str, ...],
+        as_json: bool,
+        quiet: bool,
+        **kwargs: Any,
+    ) -> Any:
+        common = _CommonRun(backend, iterations, data_path, tokenizer_path, env_pairs, as_json, quiet)
+        return fn(*args, common=common, **kwargs)
+
+    decorated: Any = wrapper
     for opt in reversed(_common):
-        fn = opt(fn)
-    return fn
+        decorated = opt(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
 @train_group.command("local")
@@ -135,29 +179,18 @@ def local_cmd(
     seed: int | None,
     base_ref: str,
     no_record: bool,
-    backend: str | None,
-    iterations: int | None,
-    data_path: Path | None,
-    tokenizer_path: Path | None,
-    env_pairs: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
+    common: _CommonRun,
 ) -> None:
     """Run a Tier 1 local training run, gate it against the running baseline, record it."""
     out = run_local(
         app.root,
         app.settings,
-        iterations=iterations,
-        backend=backend,
         seed=seed,
-        data_path=data_path,
-        tokenizer_path=tokenizer_path,
-        extra_env=_env_pairs(env_pairs),
         base_ref=base_ref or None,
         record=not no_record,
-        on_progress=progress_printer(not (quiet or as_json)),
+        **common.run_kwargs(),
     )
-    if as_json:
+    if common.as_json:
         emit_json(out.to_dict())
     else:
         r = out.result
@@ -186,28 +219,11 @@ def baseline_cmd(
     app: AppContext,
     seeds: int,
     first_seed: int,
-    backend: str | None,
-    iterations: int | None,
-    data_path: Path | None,
-    tokenizer_path: Path | None,
-    env_pairs: tuple[str, ...],
-    as_json: bool,
-    quiet: bool,
+    common: _CommonRun,
 ) -> None:
     """Run the unmodified baseline with several seeds; record baseline rows and the noise floor."""
-    out = run_baseline(
-        app.root,
-        app.settings,
-        seeds=seeds,
-        first_seed=first_seed,
-        iterations=iterations,
-        backend=backend,
-        data_path=data_path,
-        tokenizer_path=tokenizer_path,
-        extra_env=_env_pairs(env_pairs),
-        on_progress=progress_printer(not (quiet or as_json)),
-    )
-    if as_json:
+    out = run_baseline(app.root, app.settings, seeds=seeds, first_seed=first_seed, **common.run_kwargs())
+    if common.as_json:
         emit_json(out.to_dict())
         return
     for r in out.runs:

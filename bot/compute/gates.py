@@ -3,8 +3,12 @@ artifact limit and MLX/PyTorch parity; and the challenge SOTA the result is comp
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ArtifactError, InputError, ParityError, TrustError
 from bot.ledger import Ledger
+from bot.safeenv import clean_env
 
 ParityGate = Callable[[Path, str], None]  # (repo, sha) → None or raise ParityError
 
@@ -83,27 +88,64 @@ def artifact_gate(repo: Path, sha: str, ledger: Ledger, settings: Settings, tmp:
     return notes
 
 
-def default_parity_gate(settings: Settings) -> ParityGate:
-    """Run ``bot.training.parity.run_parity`` on both scripts at the SHA (skipped if absent)."""
+PARITY_TIMEOUT_S = 900.0
+
+
+def parity_subprocess(
+    torch_script: Path, mlx_script: Path, *, cwd: Path, timeout: float = PARITY_TIMEOUT_S
+) -> dict[str, Any]:
+    """``pgolf train parity --json`` on the two scripts in a fresh interpreter whose environment
+    holds no credential (the scripts are PR code; their module-level code runs on import).
+
+    Returns the parity result's ``to_dict()``; raises ParityError when the scripts cannot be
+    compared (a script that fails to load, a crash, a timeout)."""
+    env = clean_env({"PYTHONDONTWRITEBYTECODE": "1"})
+    argv = [sys.executable, "-P", "-m", "bot", "--repo", str(cwd), "train", "parity"]
+    argv += ["--torch", str(torch_script), "--mlx", str(mlx_script), "--json"]
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise ParityError(f"parity gate took over {timeout:.0f} s") from exc
+    data: Any = None
+    # The JSON document is the last thing printed (indented: it starts at a line "{"); anything
+    # the scripts print on import comes before it.
+    lines = proc.stdout.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("{")]
+    if starts:
+        with contextlib.suppress(ValueError):
+            data = json.loads("\n".join(lines[starts[-1] :]))
+    if not isinstance(data, dict) or "ok" not in data:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise ParityError(
+            "parity gate could not compare the scripts (exit "
+            f"{proc.returncode}): " + (" | ".join(detail) or "no output")
+        )
+    return data
+
+
+def default_parity_gate(settings: Settings, *, timeout: float = PARITY_TIMEOUT_S) -> ParityGate:
+    """Run the MLX/PyTorch parity gate on both scripts at the SHA (skipped if either is absent).
+
+    The scripts are written to a scratch folder and compared by ``pgolf train parity --json`` in a
+    subprocess with a credential-free environment (:func:`parity_subprocess`): PR code never runs
+    inside this process, next to the forge and RunPod credentials."""
 
     def gate(repo: Path, sha: str) -> None:
-        try:
-            from bot.training.parity import run_parity  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return
         torch_src = file_at(repo, sha, settings.training_script)
         mlx_src = file_at(repo, sha, settings.mlx_script)
         if torch_src is None or mlx_src is None:
             return
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="pgolf-parity-") as d:
-            t, m = Path(d) / "train_gpt.py", Path(d) / "train_gpt_mlx.py"
+            folder = Path(d)
+            t, m = folder / "train_gpt.py", folder / "train_gpt_mlx.py"
             t.write_bytes(torch_src)
             m.write_bytes(mlx_src)
-            res = run_parity(t, m)
-        if not getattr(res, "ok", False):
-            raise ParityError(f"parity gate failed: {getattr(res, 'message', res)}")
+            res = parity_subprocess(t, m, cwd=folder, timeout=timeout)
+        if not res.get("ok"):
+            layer = res.get("first_diverging_layer") or "unknown"
+            raise ParityError(
+                f"parity gate failed at {sha[:12]}: first diverging layer {layer}: {res.get('message', '')}"
+            )
 
     return gate
 

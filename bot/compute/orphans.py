@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,9 @@ from bot.config import Settings
 from bot.errors import BudgetError, PgolfError
 from bot.ledger import Ledger, make_row
 
+# run ids of PR promotions: pr<N>-<sha7>-<timestamp>-<tag> (bot.compute.promote.make_run_id)
+_PR_RUN_RE = re.compile(r"pr(\d+)-([0-9a-f]{7})(?:-|$)")
+
 
 def abort(
     root: Path,
@@ -28,7 +32,12 @@ def abort(
     wait: float = 15.0,
 ) -> list[str]:
     """Stop every promotion of ``pr``: signal its orchestrator when it runs here (it cleans
-    up itself), otherwise terminate the pod and settle its reservation. Returns run ids."""
+    up itself), otherwise terminate the pod and settle its reservation. Returns run ids.
+
+    The state file only exists on the host that runs the promotion; on another host (the
+    GitHub commands runner) the PR's pods are found through ``provider.list()`` by name
+    (``pgolf-pr<N>-…``, see :func:`bot.compute.promote.make_run_id`), terminated, their cost
+    booked and the run's reservation in budget.json (a committed file) settled."""
     root = Path(root)
     state = PodState(settings.path("pods_state_path", root))
     done: list[str] = []
@@ -45,7 +54,45 @@ def abort(
         settle_orphan(root, settings, provider, rec.run_id, rec.pod_id, rec.created, rec.sha, "aborted")
         state.remove(rec.run_id)
         done.append(rec.run_id)
+    done += _abort_listed(root, settings, pr, provider, set(done))
     return done
+
+
+def pr_of_run(run_id: str) -> int | None:
+    """The PR a run id belongs to (``pr<N>-<sha7>-…``), or None."""
+    m = _PR_RUN_RE.match(run_id)
+    return int(m.group(1)) if m else None
+
+
+def _abort_listed(
+    root: Path, settings: Settings, pr: int, provider: PodProvider, skip: set[str]
+) -> list[str]:
+    """Terminate and settle the PR's live pods that the provider lists (no state file needed)."""
+    budget_path = settings.path("budget_path", root)
+    reservations = {}
+    with contextlib.suppress(BudgetError):
+        reservations = {r.run_id: r for r in budget_mod.load(budget_path, settings).reservations}
+    done: list[str] = []
+    for pod in provider.list():
+        run_id = pod.run_id
+        if not pod.is_pgolf or not pod.alive or run_id in skip or pr_of_run(run_id) != pr:
+            continue
+        res = reservations.get(run_id)
+        if res is not None and res.pr is not None and res.pr != pr:
+            continue
+        sha = (res.sha if res is not None else "") or _sha_of_run(run_id)
+        created = time.time() - pod.uptime_seconds if pod.uptime_seconds else time.time()
+        if res is not None and not pod.uptime_seconds:
+            with contextlib.suppress(BudgetError):
+                created = budget_mod.parse_iso(res.created).timestamp()
+        settle_orphan(root, settings, provider, run_id, pod.id, created, sha, "aborted", pod=pod)
+        done.append(run_id)
+    return done
+
+
+def _sha_of_run(run_id: str) -> str:
+    m = _PR_RUN_RE.match(run_id)
+    return m.group(2) if m else ""
 
 
 def settle_orphan(

@@ -47,6 +47,7 @@ class PromoteResult:
     run_dir: str = ""
     comment: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    hardware: str = ""  # e.g. "8xH100 80GB HBM3" or "local CPU" (see hardware_label)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,6 +56,14 @@ class PromoteResult:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def hardware_label(provider: str, gpu_count: int, gpu_type: str) -> str:
+    """What a run trained on, for reports and the submission README."""
+    if provider == "local":
+        return "local CPU"
+    name = gpu_type.removeprefix("NVIDIA ").strip() or "GPU"
+    return f"{gpu_count}x{name}"
 
 
 class Reporter(Protocol):

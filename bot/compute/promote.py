@@ -32,7 +32,7 @@ from bot import budget as budget_mod
 from bot.compute.comment import render_comment
 from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
 from bot.compute.metrics import RunMetrics, default_parser
-from bot.compute.outcome import PromoteResult, Reporter, SeedResult, one_line, tail
+from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
 from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, stamp, strip_stamps
 from bot.compute.significance import assess
@@ -47,6 +47,15 @@ from bot.errors import (
 )
 from bot.fileio import atomic_write_text
 from bot.ledger import Ledger, make_row
+
+MAX_SEEDS = 8  # the same bound as the /promote command and the docs
+
+
+def setup_command(settings: Settings) -> str:
+    """``pod_setup_command`` with ``{train_shards}`` replaced by ``pod_train_shards`` ("" if none)."""
+    if settings.pod_train_shards < 0:
+        raise InputError("must be 0 or more", field="pod_train_shards")
+    return settings.pod_setup_command.strip().replace("{train_shards}", str(settings.pod_train_shards))
 
 
 def make_run_id(pr: int | None, sha: str, now: datetime | None = None) -> str:
@@ -112,8 +121,8 @@ def promote(
     stage = on_stage or (lambda name: None)
     timings: dict[str, float] = {"start": time.time()}
     seed_list = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
-    if not seed_list or len(seed_list) > 10:
-        raise InputError("between 1 and 10 seeds", field="seeds")
+    if not seed_list or len(seed_list) > MAX_SEEDS:
+        raise InputError(f"between 1 and {MAX_SEEDS} seeds", field="seeds")
     parse = log_parser or default_parser()
 
     # -- refusals before anything is spent -----------------------------------------------
@@ -132,6 +141,7 @@ def promote(
     if parity_gate is not None:
         parity_gate(repo, full_sha)
         log("parity gate: passed")
+    setup = setup_command(settings)
 
     lifetime = pod_lifetime(settings, len(seed_list))
     deadline = time.time() + lifetime
@@ -165,6 +175,7 @@ def promote(
     log(f"budget: reserved ${reserved:.2f} (worst case: the pod's {lifetime} s lifetime)")
 
     result = PromoteResult(run_id, pr, full_sha, provider.name, "crash", run_dir=str(run_dir))
+    result.hardware = hardware_label(provider.name, spec.gpu_count, spec.gpu_type)
     result.best_before = ledger.current_best_bpb()
     result.sota_bpb = read_sota(settings.path("program_path", root)) or result.best_before
     pod: PodInfo | None = None
@@ -197,6 +208,8 @@ def promote(
                 except PgolfError as exc:
                     log(f"progress comment not posted: {exc}")
             pod = provider.wait_ready(pod.id, settings.pod_ready_timeout_seconds)
+            if pod.gpu_count:
+                result.hardware = hardware_label(provider.name, pod.gpu_count, spec.gpu_type)
             timings["pod_ready"] = time.time()
             executor = provider.executor(pod, run_id, key_path)
             executor.wait_ready(settings.pod_ssh_timeout_seconds)
@@ -204,10 +217,8 @@ def promote(
             stage("ship")
             executor.ship(repo, full_sha)
             log(f"shipped {full_sha[:12]} (git archive) to {executor.workdir}")
-            if settings.pod_setup_command.strip():
-                rc = executor.run(
-                    settings.pod_setup_command, {}, run_dir / "setup.log", settings.pod_setup_timeout_seconds
-                )
+            if setup:
+                rc = executor.run(setup, {}, run_dir / "setup.log", settings.pod_setup_timeout_seconds)
                 if rc != 0:
                     raise PodError(
                         f"setup command failed with exit {rc}: {tail((run_dir / 'setup.log').read_text(), 5)}"
@@ -231,7 +242,12 @@ def promote(
             _finish(result, settings, provider, state, budget_path, created_at, pod, spends, log)
             timings["terminated"] = time.time()
             shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
-    _record(result, settings, results_path, ledger, len(seed_list), description, log)
+    # The row names the pinned commit's subject and its research item ([item:<id>] for calibration).
+    from bot.training.local import commit_description
+
+    what = description.strip() or (f"PR #{pr}" if pr is not None else "manual promotion")
+    desc = commit_description(repo, what, full_sha)
+    _record(result, settings, results_path, ledger, len(seed_list), desc, log)
     timings["ledger"] = time.time()
     result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
     final_ledger = Ledger.load(results_path)

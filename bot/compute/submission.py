@@ -2,12 +2,13 @@
 
 Writes ``records/track_10min_16mb/<date>_<name>/`` with
 
-* ``submission.json`` — the upstream fields (author, github_id, name, blurb, date, val_loss,
-  val_bpb, bytes_total, bytes_code) plus ``seeds`` as the upstream multi-seed records write it
-  (``{"<seed>": {"val_bpb", "val_loss", "bytes_total", …}}``), ``mean_bpb``,
-  ``mean_val_loss_nats``, ``std_bpb``, ``std_val_loss_nats`` and the significance verdict;
-* ``README.md`` — title with the score, a bold score line, the per-seed table, std, artifact
-  size and the technique summary (the commit message unless ``--blurb`` is given);
+* ``submission.json`` — the fields most upstream records use (author, github_id, name, blurb,
+  date ``YYYY-MM-DD``, track, val_loss, val_loss_std, val_bpb, val_bpb_std, ``seeds`` as a list,
+  ``seed_results`` ``{"<seed>": {"val_loss", "val_bpb", "artifact_bytes", …}}``, bytes_total,
+  bytes_code, hardware, technique_summary) plus the commit and the significance verdict;
+* ``README.md`` — title with the score, a bold score line (with the hardware the run used:
+  GPU count x type from the run, or "local CPU"), the per-seed table, std, artifact size and the
+  technique summary (the commit message unless ``--blurb`` is given);
 * ``train_gpt.py`` exactly as in the promoted commit, and the training log of every seed
   (``train_seed<N>.log``, what the script printed, without our timestamps).
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.compute.gates import file_at
+from bot.compute.outcome import hardware_label
 from bot.compute.remote import strip_stamps
 from bot.config import Settings
 from bot.errors import InputError
@@ -57,6 +59,15 @@ def load_run(root: Path, settings: Settings, run: str) -> tuple[Path, dict[str, 
     if not isinstance(data, dict):
         raise InputError("must be a JSON object", path=str(path))
     return folder, data
+
+
+def run_hardware(res: dict[str, Any], settings: Settings) -> str:
+    """What the run trained on: result.json's ``hardware`` (set by the promotion from the pod),
+    else derived from its provider and the GPU settings."""
+    value = res.get("hardware")
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return hardware_label(str(res.get("provider") or ""), settings.gpu_count, settings.gpu_type)
 
 
 def _slug(text: str) -> str:
@@ -125,40 +136,44 @@ def build_submission(
     short_blurb = " ".join(summary.split())[:600]
     per_seed = {
         str(s["seed"]): {
-            "val_bpb": round(float(s["val_bpb"]), 8),
             "val_loss": round(float(s["val_loss"]), 8),
-            "bytes_total": s.get("artifact_bytes"),
-            "train_seconds": s.get("seconds"),
+            "val_bpb": round(float(s["val_bpb"]), 8),
+            "artifact_bytes": s.get("artifact_bytes"),
+            "train_time_s": s.get("seconds"),
             "stopped_early": bool(s.get("stopped_early")),
         }
         for s in seeds
     }
+    hardware = run_hardware(res, settings)
     submission: dict[str, Any] = {
         "author": author_v,
         "github_id": gh_v,
         "name": title,
         "blurb": short_blurb,
-        "date": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": when.strftime("%Y-%m-%d"),
+        "track": TRACK_DIR.rsplit("track_", 1)[-1],
         "val_loss": round(mean_loss, 8),
+        "val_loss_std": round(std_loss, 8),
         "val_bpb": round(mean_bpb, 8),
+        "val_bpb_std": round(std_bpb, 8),
+        "seeds": [int(s["seed"]) for s in seeds],
+        "seed_results": per_seed,
         "bytes_total": bytes_total,
         "bytes_code": code_bytes,
-        "seeds": per_seed,
-        "mean_bpb": round(mean_bpb, 8),
-        "mean_val_loss_nats": round(mean_loss, 8),
-        "std_bpb": round(std_bpb, 8),
-        "std_val_loss_nats": round(std_loss, 8),
+        "hardware": hardware,
+        "technique_summary": " ".join(title.split())[:300],
         "commit": sha,
         "record_grade": bool(sig.get("record_grade")),
         "significance": sig.get("verdict", ""),
     }
     n = len(seeds)
+    gpus = settings.gpu_count
     size_txt = f"{bytes_total:,} bytes" if bytes_total is not None else "n/a"
     readme = [
         f"# Record: {title} — val_bpb {mean_bpb:.5f} ({n}-seed mean)",
         "",
         f"**val_bpb: {mean_bpb:.5f}** ({n}-seed mean, std {std_bpb:.5f}) | **{mean_loss:.5f} nats** "
-        f"(val_loss per token, mean) | **{size_txt}** | 8xH100 SXM, {settings.max_wallclock_seconds}s",
+        f"(val_loss per token, mean) | **{size_txt}** | {hardware}, {settings.max_wallclock_seconds}s",
         "",
         "## Results",
         "",
@@ -179,7 +194,7 @@ def build_submission(
     readme += ["", "## Technique summary", "", summary, "", "## Reproduce", "", "```bash"]
     readme += [
         f"SEED=<seed> MAX_WALLCLOCK_SECONDS={settings.max_wallclock_seconds} \\",
-        "torchrun --standalone --nproc_per_node=8 train_gpt.py",
+        f"torchrun --standalone --nproc_per_node={gpus} train_gpt.py",
         "```",
         "",
         f"Built by pgolf from commit `{sha}` (run `{res.get('run_id', '')}`).",

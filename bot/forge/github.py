@@ -34,15 +34,7 @@ from github.GithubException import (
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError
-from bot.forge.base import (
-    STATUS_STATES,
-    ChangedFile,
-    Comment,
-    Forge,
-    ForgeInfo,
-    PullRequest,
-    StatusReport,
-)
+from bot.forge.base import STATUS_STATES, ChangedFile, Comment, Forge, ForgeInfo, PullRequest, StatusReport
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"

@@ -86,9 +86,13 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 class _Git:
-    def __init__(self, cwd: Path, pre: list[str], secrets: list[str]):
+    """git in ``cwd``; ``config_env`` is extra environment for every call (the push credentials
+    travel as ``GIT_CONFIG_*`` variables, never on the command line where other local processes
+    could read them); ``secrets`` are scrubbed from every error message."""
+
+    def __init__(self, cwd: Path, config_env: Mapping[str, str], secrets: list[str]):
         self.cwd = cwd
-        self.pre = pre
+        self.config_env = dict(config_env)
         self.secrets = secrets
 
     def run(
@@ -99,9 +103,10 @@ class _Git:
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        full_env = {**os.environ, **env} if env else None
+        extra = {**self.config_env, **(env or {})}
+        full_env = {**os.environ, **extra} if extra else None
         proc = subprocess.run(
-            ["git", *self.pre, *args], cwd=cwd or self.cwd, capture_output=True, input=input, env=full_env
+            ["git", *args], cwd=cwd or self.cwd, capture_output=True, input=input, env=full_env
         )
         if check and proc.returncode != 0:
             err = _scrub((proc.stderr or proc.stdout).decode("utf-8", "replace").strip(), self.secrets)
@@ -120,17 +125,28 @@ class _Git:
         return set(proc.stdout.decode().split("\n")) - {""} if proc.returncode == 0 else set()
 
 
-def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[list[str], list[str]]:
-    """``-c http.<url>.extraheader=…`` for pushing with ``GITHUB_TOKEN`` over HTTPS (as
-    actions/checkout does), so no token is written to .git/config or appears in a URL."""
-    if not remote_url.startswith("https://"):
-        return [], []
+def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[dict[str, str], list[str]]:
+    """``http.<server>/.extraheader`` for pushing with the App's token (or ``GITHUB_TOKEN``) over
+    HTTPS, as actions/checkout does, but passed to git as ``GIT_CONFIG_COUNT`` /
+    ``GIT_CONFIG_KEY_0`` / ``GIT_CONFIG_VALUE_0`` environment variables: no token is written to
+    .git/config, appears in a URL, or shows on git's command line (``ps``, /proc/*/cmdline).
+    Sent only to ``GITHUB_SERVER_URL`` (https, or exactly that server)."""
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    if not (remote_url.startswith("https://") or remote_url.startswith(server + "/")):
+        return {}, []
     token = _push_token(env)
     if not token:
-        return [], []
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return {}, []
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"], [token, basic]
+    # Keep any GIT_CONFIG_* entries the environment already carries; ours goes after them.
+    have = os.environ.get("GIT_CONFIG_COUNT", "")
+    n = int(have) if have.isdigit() else 0
+    config = {
+        "GIT_CONFIG_COUNT": str(n + 1),
+        f"GIT_CONFIG_KEY_{n}": f"http.{server}/.extraheader",
+        f"GIT_CONFIG_VALUE_{n}": f"AUTHORIZATION: basic {basic}",
+    }
+    return config, [token, basic]
 
 
 def _push_token(env: Mapping[str, str]) -> str:
@@ -310,8 +326,32 @@ def merge_file(
 
 
 # --------------------------------------------------------------------------- the command
+# Never ledger files, whatever the repository's .gitignore says: the sibling lock files of
+# bot.fileio.file_lock and the temporary files of atomic_write_bytes (``.<name>.<random>.tmp``).
+SCRATCH_SUFFIXES = (".lock", ".tmp")
+
+
+def _is_scratch(rel: str) -> bool:
+    return rel.endswith(SCRATCH_SUFFIXES)
+
+
+def _ignored(git: _Git, paths: list[str]) -> set[str]:
+    """The paths git's ignore rules exclude (``git check-ignore``; tracked files never are)."""
+    if not paths:
+        return set()
+    proc = git.run("check-ignore", "--stdin", "-z", check=False, input="\0".join(paths).encode() + b"\0")
+    if proc.returncode not in (0, 1):  # 1 = none ignored; anything else: no answer, ignore nothing
+        return set()
+    return set(proc.stdout.decode("utf-8", "replace").split("\0")) - {""}
+
+
 def ledger_paths(root: Path, settings: Settings, git: _Git, extra: tuple[str, ...] = ()) -> list[str]:
-    """Ledger files (relative paths) present in the working copy or in HEAD."""
+    """Ledger files (relative paths) present in the working copy or in HEAD.
+
+    Files of the research-state folder that are lock or temporary files, or that the repository's
+    ignore rules exclude, are left out (``git add`` refuses ignored paths, and lock files must
+    never be committed); files named explicitly (the ledger files and ``extra``) always count.
+    """
     singles = [settings.results_path, settings.budget_path, settings.program_path, *extra]
     out: set[str] = set()
     for rel in singles:
@@ -319,14 +359,17 @@ def ledger_paths(root: Path, settings: Settings, git: _Git, extra: tuple[str, ..
             out.add(rel)
     state = settings.state_dir.strip("/")
     if state:
+        tracked = {rel for rel in git.tree_files("HEAD", state) if not _is_scratch(rel)}
+        found: set[str] = set()
         folder = root / state
         if folder.is_dir():
-            out |= {
+            found = {
                 p.relative_to(root).as_posix()
                 for p in folder.rglob("*")
                 if p.is_file() and ".git" not in p.parts
             }
-        out |= git.tree_files("HEAD", state)
+        untracked = sorted(rel for rel in found - tracked if not _is_scratch(rel))
+        out |= tracked | (set(untracked) - _ignored(git, untracked))
     return sorted(out)
 
 
@@ -345,14 +388,14 @@ def ledger_commit(
     root = Path(root).resolve()
     if not message.strip():
         raise LedgerError("a commit message is required (-m)")
-    probe = _Git(root, [], [])
+    probe = _Git(root, {}, [])
     if probe.run("rev-parse", "--git-dir", check=False).returncode != 0:
         raise LedgerError(f"{root} is not a git repository")
     remote_url = probe.run("remote", "get-url", remote, check=False).stdout.decode().strip()
     if not remote_url:
         raise LedgerError(f"no git remote named {remote!r} in {root}")
-    pre, secrets = _auth_config(env, remote_url)
-    git = _Git(root, pre, secrets)
+    config_env, secrets = _auth_config(env, remote_url)
+    git = _Git(root, config_env, secrets)
     if branch is None:
         attached = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
         branch = attached or _remote_default(git, remote)

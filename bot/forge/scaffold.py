@@ -8,13 +8,14 @@ from this installation's ``training/`` folder. Existing files are kept unless ``
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot import __version__
 from bot import budget as budget_mod
 from bot.config import Settings
 from bot.errors import InputError
@@ -47,6 +48,7 @@ class ScaffoldResult:
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    pgolf_spec: str = ""  # what requirements-bot.txt installs ("" = a placeholder to fill in)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class ScaffoldResult:
             "kept": self.kept,
             "warnings": self.warnings,
             "steps": self.steps,
+            "pgolf_spec": self.pgolf_spec,
         }
 
 
@@ -81,6 +84,117 @@ def training_source() -> Path | None:
     return here if (here / "train_gpt.py").is_file() else None
 
 
+# --------------------------------------------------------------------------- requirements-bot.txt
+# pgolf is not published on PyPI: the workflows install it from where it actually lives, as a pip
+# direct reference (PEP 508 ``name @ url``).
+SPEC_PLACEHOLDER_STEP = (
+    "Edit requirements-bot.txt: pgolf is not on PyPI, so put the pip spec of the pgolf you use "
+    "there (e.g. `pgolf @ git+https://github.com/OWNER/pgolf@COMMIT` or a wheel URL); every "
+    "workflow installs it from that file and stops with an error until it is set."
+)
+_SSH_GITHUB = re.compile(r"^(?:ssh://)?git@github\.com[:/](?P<path>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+
+
+def _https_url(url: str) -> str | None:
+    """An https URL for ``url`` without credentials (GitHub ssh remotes are converted), or None."""
+    url = url.strip()
+    m = _SSH_GITHUB.match(url)
+    if m:
+        return f"https://github.com/{m.group('path')}.git"
+    if not url.startswith("https://"):
+        return None
+    rest = url[len("https://") :]
+    host, sep, path = rest.partition("/")
+    host = host.rpartition("@")[2]  # never copy a token embedded in the remote URL
+    return f"https://{host}{sep}{path}" if host and path else None
+
+
+def _git_out(cwd: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def spec_from_checkout(source: Path) -> tuple[str | None, list[str]]:
+    """``pgolf @ git+<https remote>@<commit>`` when ``source`` is the top of a git checkout of
+    pgolf with an https (or GitHub ssh) remote; warnings say when the commit may not be pushed."""
+    source = source.resolve()
+    top = _git_out(source, "rev-parse", "--show-toplevel")
+    if not top or Path(top).resolve() != source or not (source / "pyproject.toml").is_file():
+        return None, []
+    remotes = (_git_out(source, "remote") or "").split()
+    if not remotes:
+        return None, []
+    name = "origin" if "origin" in remotes else remotes[0]
+    url = _https_url(_git_out(source, "remote", "get-url", name) or "")
+    commit = _git_out(source, "rev-parse", "HEAD")
+    if not url or not commit:
+        return None, []
+    warnings: list[str] = []
+    if not _git_out(source, "branch", "-r", "--contains", commit):
+        warnings.append(
+            f"requirements-bot.txt pins pgolf to commit {commit[:12]}, which no branch of "
+            f"{name} contains yet: push it before the workflows run"
+        )
+    if _git_out(source, "status", "--porcelain", "--untracked-files=no"):
+        warnings.append(
+            f"this pgolf checkout has uncommitted changes; requirements-bot.txt installs commit {commit[:12]} without them"
+        )
+    return f"pgolf @ git+{url}@{commit}", warnings
+
+
+def spec_from_install() -> str | None:
+    """The spec pip recorded (PEP 610 ``direct_url.json``) when pgolf was installed from git."""
+    try:
+        from importlib import metadata
+
+        raw = metadata.distribution("pgolf").read_text("direct_url.json")
+        info = json.loads(raw) if raw else {}
+    except Exception:
+        return None
+    vcs = info.get("vcs_info") or {}
+    url = _https_url(str(info.get("url", "")))
+    if vcs.get("vcs") == "git" and url and vcs.get("commit_id"):
+        return f"pgolf @ git+{url}@{vcs['commit_id']}"
+    return None
+
+
+def resolve_pgolf_spec(explicit: str | None, source: Path | None = None) -> tuple[str | None, list[str]]:
+    """The pip spec requirements-bot.txt installs: ``explicit`` (``--pgolf-spec``), else derived
+    from the git checkout pgolf runs from, else from pip's install record; None = unknown."""
+    if explicit is not None:
+        spec = explicit.strip()
+        if not spec or "\n" in spec or "\r" in spec or spec.startswith(("#", "-")):
+            raise InputError(
+                "must be one pip requirement, e.g. 'pgolf @ git+https://github.com/OWNER/pgolf@COMMIT'",
+                field="--pgolf-spec",
+            )
+        return spec, []
+    if source is None:
+        source = Path(str(resources.files("bot"))).resolve().parent
+    derived, warnings = spec_from_checkout(source)
+    if derived:
+        return derived, warnings
+    return spec_from_install(), []
+
+
+def requirements_text(spec: str | None) -> str:
+    head = (
+        "# What the pgolf workflows install (pip install -r requirements-bot.txt).\n"
+        "# pgolf is not on PyPI: this is a pip direct reference to where it lives.\n"
+    )
+    if spec:
+        return head + spec + "\n"
+    return (
+        head
+        + "# TODO: replace the commented line below with the pgolf you use (a git URL pinned to a\n"
+        + "# commit, or a wheel URL) and uncomment it. Until then every workflow stops with an error.\n"
+        + "# pgolf @ git+https://github.com/OWNER/pgolf@COMMIT\n"
+    )
+
+
 def manual_steps(repo_hint: str = "<owner>/<repo>") -> list[str]:
     return [
         f"Create the GitHub repository and push this folder to it ({repo_hint}).",
@@ -93,8 +207,12 @@ def manual_steps(repo_hint: str = "<owner>/<repo>") -> list[str]:
         "Register a self-hosted runner on an Apple Silicon Mac with the labels self-hosted, macOS, ARM64 "
         "(Settings → Actions → Runners); only branches of this repository ever reach it.",
         "Create the labels: " + ", ".join(f"`{k}` ({v})" for k, v in LABELS.items()) + ".",
-        "Put the data shards and tokenizer in data/ on the runner (python training/prepare_data.py), "
-        "then run `pgolf train baseline --seeds 3` there and commit results.tsv.",
+        "On the runner, put the data shards and tokenizer OUTSIDE the checkout (actions/checkout wipes "
+        "the workspace): `python training/prepare_data.py --out ~/pgolf-data` (the workflows read "
+        "PGOLF_DATA_DIR, default ~/pgolf-data; set the repository variable PGOLF_DATA_DIR to use "
+        "another folder), then measure the baseline: run the baseline workflow (Actions → baseline → "
+        "Run workflow), or there `PGOLF_DATA_DIR=~/pgolf-data pgolf train baseline --seeds 3` and commit "
+        "results.tsv.",
         "Optional: protect the default branch but let the App push (the ledger commits are [skip ci]).",
     ]
 
@@ -109,15 +227,53 @@ def _write(root: Path, rel: str, data: bytes, force: bool, out: ScaffoldResult) 
     out.created.append(rel)
 
 
+def _merge_gitignore(root: Path, out: ScaffoldResult) -> None:
+    """Write .gitignore, or add the lines pgolf needs (lock files, local forge state, …) to an
+    existing one, so that ``git add -A`` never picks up a ``*.lock`` or ``.pgolf/`` file."""
+    target = root / ".gitignore"
+    if not target.exists():
+        _write(root, ".gitignore", GITIGNORE.encode(), False, out)
+        return
+    text = target.read_text(encoding="utf-8", errors="replace")
+    have = {ln.strip() for ln in text.splitlines()}
+    missing = [
+        ln for ln in GITIGNORE.splitlines() if ln.strip() and not ln.startswith("#") and ln not in have
+    ]
+    if not missing:
+        out.kept.append(".gitignore")
+        return
+    sep = "" if not text or text.endswith("\n") else "\n"
+    atomic_write_bytes(target, (text + sep + "# pgolf\n" + "\n".join(missing) + "\n").encode())
+    out.created.append(".gitignore (added " + " ".join(missing) + ")")
+
+
 def scaffold(
-    root: Path | str, settings: Settings | None = None, *, force: bool = False, git_init: bool = True
+    root: Path | str,
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    git_init: bool = True,
+    pgolf_spec: str | None = None,
 ) -> ScaffoldResult:
-    s = settings or Settings()
-    root = Path(root).resolve()
+    """Scaffold ``root``; ``pgolf_spec`` is what requirements-bot.txt installs (default: derived
+    from this pgolf's git checkout or install record, else a placeholder and a manual step)."""
+    root = Path(root).expanduser().resolve()
+    try:
+        return _scaffold(root, settings or Settings(), force, git_init, pgolf_spec)
+    except OSError as exc:
+        where = exc.filename or root
+        raise InputError(
+            f"cannot write the research repository: {exc.strerror or exc}", path=str(where)
+        ) from None
+
+
+def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: str | None) -> ScaffoldResult:
     if root.exists() and not root.is_dir():
         raise InputError("not a folder", path=str(root))
+    spec, spec_warnings = resolve_pgolf_spec(pgolf_spec)
     root.mkdir(parents=True, exist_ok=True)
-    out = ScaffoldResult(root)
+    out = ScaffoldResult(root, pgolf_spec=spec or "")
+    out.warnings.extend(spec_warnings)
 
     # Validate every source before writing anything.
     flows = workflow_templates()
@@ -142,8 +298,8 @@ def scaffold(
             src = training / name
             if src.is_file():
                 _write(root, f"training/{name}", src.read_bytes(), force, out)
-    _write(root, "requirements-bot.txt", f"pgolf=={__version__}\n".encode(), force, out)
-    _write(root, ".gitignore", GITIGNORE.encode(), False, out)
+    _write(root, "requirements-bot.txt", requirements_text(spec).encode(), force, out)
+    _merge_gitignore(root, out)
 
     results = root / s.results_path
     if results.exists() and not force:
@@ -176,4 +332,7 @@ def scaffold(
         else:
             out.warnings.append(f"git init failed: {proc.stderr.strip()}")
     out.steps = manual_steps(s.github_repository or "<owner>/<repo>")
+    if not spec and "requirements-bot.txt" in out.created:
+        out.steps.insert(0, SPEC_PLACEHOLDER_STEP)
+        out.warnings.append("pgolf's install location is unknown: requirements-bot.txt holds a placeholder")
     return out

@@ -41,7 +41,7 @@ from bot.config import Settings
 from bot.errors import GradingError
 from bot.fileio import atomic_write_bytes, file_lock
 from bot.grading import frontier, offline
-from bot.grading.prompt import TOOL_NAME, Prompt, build_context, build_prompt, content_hash
+from bot.grading.prompt import TOOL_NAME, Prompt, build_context, build_prompt, content_hash, graded_item
 from bot.ledger import Ledger
 from bot.llm import LLM, estimate_cost, make_llm
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl, latest_by
@@ -177,24 +177,15 @@ class Grader:
     def _graded(
         self, item: ResearchItem, scores: dict[str, int], category: str, rationale: str
     ) -> GradedItem:
-        total = sum(scores.values())
-        rubric = self.prompt.rubric
-        return GradedItem(
-            item_id=item.id,
-            title=item.title,
-            url=item.url,
-            source=item.source,
-            scores=scores,
-            total=total,
-            max_total=rubric.max_total,
-            tier=rubric.tier(total),
+        return graded_item(
+            item,
+            scores,
+            self.prompt.rubric,
             grader=self.label,
             rationale=rationale.strip(),
             category=category,
-            content_hash=content_hash(item),
             context_version=self.prompt.version,
             graded_at=_now(),
-            summary=item.summary[:500],
         )
 
     def _ungradable(self, item: ResearchItem, reason: str) -> GradedItem:
@@ -418,6 +409,25 @@ def select(
     return [r[2] for r in ranked], skipped
 
 
+def grading_llm(
+    settings: Settings,
+    env: Mapping[str, str],
+    max_usd: float | None,
+    *,
+    offline_only: bool,
+    sleep: Callable[[float], None],
+) -> tuple[float, LLM | None]:
+    """The run's budget (``max_usd`` or ``settings.grading_max_usd``) and the grader model's
+    client under it; no client when ``offline_only`` (or when ``make_llm`` has no key)."""
+    budget = settings.grading_max_usd if max_usd is None else max_usd
+    llm = (
+        None
+        if offline_only
+        else make_llm(settings, env, model=settings.grader_model, max_usd=budget, sleep=sleep)
+    )
+    return budget, llm
+
+
 def grade(
     root: Path,
     settings: Settings,
@@ -437,12 +447,7 @@ def grade(
     existing = {g.item_id: g for g in existing_list}
     ctx = build_context(ledger, existing_list, state.competitors(), settings)
     prompt = build_prompt(ctx, settings.grader_model)
-    budget = settings.grading_max_usd if max_usd is None else max_usd
-    llm = (
-        None
-        if offline_only
-        else make_llm(settings, env, model=settings.grader_model, max_usd=budget, sleep=sleep)
-    )
+    budget, llm = grading_llm(settings, env, max_usd, offline_only=offline_only, sleep=sleep)
     batches = settings.grading_use_batches if use_batches is None else use_batches
     mode = "offline" if llm is None else ("batch" if batches else "messages")
     run = GradeRun(

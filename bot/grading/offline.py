@@ -30,7 +30,7 @@ from typing import Any
 
 from bot.grading import taxonomy
 from bot.grading.frontier import Frontier
-from bot.grading.prompt import GradingContext, content_hash
+from bot.grading.prompt import GradingContext, graded_item
 from bot.state import GradedItem, ResearchItem
 
 GRADER = "offline"
@@ -208,28 +208,20 @@ def grade_item(
         if comp:
             cues.append("used by a competitor record")
     scores = {k: max(0, min(maxima[k], v)) for k, v in scores.items()}
-    total = sum(scores.values())
     rationale = (
         f"Offline grade ({taxonomy.label(category)}): "
         + ("; ".join(cues) if cues else "no strong cues")
         + "."
     )
-    return GradedItem(
-        item_id=item.id,
-        title=item.title,
-        url=item.url,
-        source=item.source,
-        scores=scores,
-        total=total,
-        max_total=ctx.rubric.max_total,
-        tier=ctx.rubric.tier(total),
+    return graded_item(
+        item,
+        scores,
+        ctx.rubric,
         grader=GRADER,
         rationale=rationale,
         category=category,
-        content_hash=content_hash(item),
         context_version=context_version,
         graded_at=graded_at,
-        summary=item.summary[:500],
     )
 
 

@@ -280,6 +280,38 @@ def content_hash(item: ResearchItem) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]
 
 
+def graded_item(
+    item: ResearchItem,
+    scores: dict[str, int],
+    rubric: Rubric,
+    *,
+    grader: str,
+    rationale: str,
+    category: str,
+    context_version: str,
+    graded_at: str,
+) -> GradedItem:
+    """The grade of ``item``: its total and tier follow from ``scores`` under ``rubric``."""
+    total = sum(scores.values())
+    return GradedItem(
+        item_id=item.id,
+        title=item.title,
+        url=item.url,
+        source=item.source,
+        scores=scores,
+        total=total,
+        max_total=rubric.max_total,
+        tier=rubric.tier(total),
+        grader=grader,
+        rationale=rationale,
+        category=category,
+        content_hash=content_hash(item),
+        context_version=context_version,
+        graded_at=graded_at,
+        summary=item.summary[:500],
+    )
+
+
 @dataclass
 class Prompt:
     """The cached prefix of every grading request of one cycle."""

@@ -34,11 +34,11 @@ import httpx
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.grading import frontier, offline, taxonomy
-from bot.grading.grader import parse_answer
+from bot.grading.grader import grading_llm, parse_answer
 from bot.grading.pdftext import extract_text
 from bot.grading.prompt import GradingContext, Prompt, build_context, build_prompt, content_hash
 from bot.ledger import Ledger
-from bot.llm import LLM, estimate_cost, make_llm
+from bot.llm import LLM, estimate_cost
 from bot.state import GradedItem, ResearchItem, ResearchState, VerifiedBrief, append_jsonl, latest_by
 
 TOOL_NAME = "record_verification"
@@ -460,12 +460,7 @@ def verify(
     todo = todo[: settings.grading_verify_top if top is None else top]
     ctx = build_context(ledger, graded, state.competitors(), settings)
     prompt = build_prompt(ctx, settings.grader_model)
-    budget = settings.grading_max_usd if max_usd is None else max_usd
-    llm = (
-        None
-        if offline_only
-        else make_llm(settings, env, model=settings.grader_model, max_usd=budget, sleep=sleep)
-    )
+    budget, llm = grading_llm(settings, env, max_usd, offline_only=offline_only, sleep=sleep)
     run = VerifyRun(mode="anthropic" if llm else "offline", candidates=len(todo), skipped=skipped)
     fetcher = Fetcher(settings, env, http)
     try:

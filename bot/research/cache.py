@@ -180,11 +180,14 @@ def _fast_line(item: ResearchItem) -> str | None:
     where another ``extra`` key or an unusual value needs the generic path."""
     s = _STR
     prefix = ""
-    if item.extra:
-        keys = sorted(item.extra)  # extra keys are strings (checked by the caller)
+    extra = item.extra
+    if len(extra) == 1 and "also" in extra:  # the common case: ids merged into this item
+        prefix = f'"also": {_value(extra["also"])}, '
+    elif extra:
+        keys = sorted(extra)  # extra keys are strings (checked by the caller)
         if keys[-1] >= _LINE_FIELDS[0]:
             return None
-        prefix = "".join(f"{s(k)}: {_value(item.extra[k])}, " for k in keys)
+        prefix = "".join(f"{s(k)}: {_value(extra[k])}, " for k in keys)
     if (
         type(item.arxiv_id) is not str
         or type(item.doi) is not str

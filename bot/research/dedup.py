@@ -154,8 +154,14 @@ class DedupIndex:
     def find_or_add(self, owner: str, keys: Keys) -> str | None:
         """:meth:`find`; when nothing is found, :meth:`add_with_keys` under ``owner``."""
         found = self._find(keys)
-        if found is None:
-            self.add_with_keys(owner, keys)
+        if found is None:  # then none of its keys is known: no setdefault needed
+            self._owner.update(dict.fromkeys(keys.exact, owner))
+            if keys.title:
+                self._titles += 1
+                if keys._block is None or self._pending:
+                    self._pending.append((keys.title, keys._block))
+                else:
+                    self._to_block(keys.title, keys._block)
         return found
 
     def _find(self, keys: Keys) -> str | None:

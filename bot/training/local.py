@@ -18,10 +18,20 @@ noise floor σ (their relative standard deviation), for a run with val_bpb v:
 * **discard** — otherwise (also when there is no baseline yet: run ``pgolf train baseline``).
 
 Ledger status: qualifies/keep → ``keep``, discard → ``discard``, crash → ``crash``.
+
+**Configurations.** Every local row (baseline and experiment) carries ``cfg=<key>`` in its
+description (:func:`config_key`: ``<backend>-<iterations>it-<8 hex>``, the hex a hash of the data
+and tokenizer paths, tokens per step, validation tokens and the ``local_env``/``--env`` knobs).
+A run is only compared with baseline rows of the same key, so a 20-iteration PyTorch run is never
+gated against a 500-iteration MLX baseline. An experiment row's description is
+``<decision> — <commit subject>`` plus ``[item:<id>]`` for a ``Research-Item:`` trailer in the
+commit message (calibration links it to its grade; the subject gives the frontier a technique).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import resource
@@ -38,7 +48,9 @@ from typing import Any
 from bot.artifact import ArtifactReport, measure_artifact
 from bot.config import Settings
 from bot.errors import InputError, LogParseError, TrainingError
+from bot.grading.calibration import with_item_refs
 from bot.ledger import Ledger, Row, make_row
+from bot.safeenv import clean_env
 from bot.training.logparse import TrainResult, parse_log
 
 OUTCOMES = ("qualifies", "keep", "discard", "crash")
@@ -93,12 +105,21 @@ def decide(
     noise: float | None,
     script_shrank: bool,
     gate_pct: float = 3.0,
+    *,
+    config: str | None = None,
 ) -> Decision:
-    """The Tier 1 gate (pure). ``noise`` is a relative std (0.002 = 0.2 %); None = not measured."""
+    """The Tier 1 gate (pure). ``noise`` is a relative std (0.002 = 0.2 %); None = not measured.
+
+    ``config`` is the run's configuration key; it only changes the no-baseline message."""
     if result is None:
         return Decision("crash", "no final metric in the log")
     v = result.val_bpb
     if baseline is None or baseline <= 0:
+        if config:
+            return Decision(
+                "discard",
+                f"no baseline for cfg={config}; run `pgolf train baseline` with the same settings",
+            )
         return Decision("discard", "no running local baseline yet (run `pgolf train baseline`)")
     imp = (baseline - v) / baseline
     pct = 100.0 * imp
@@ -159,7 +180,8 @@ def training_env(
 ) -> dict[str, str]:
     """The environment of a Tier 1 run: local-tier knobs over the caller's environment."""
     data_dir = settings.path("data_dir", root)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PGOLF_")}
+    # The training script is PR code (or model-written): it never sees a credential.
+    env = clean_env()
     env.update(
         {
             "RUN_ID": run_id,
@@ -184,6 +206,62 @@ def training_env(
         env[key.strip()] = value
     env.update(extra or {})
     return env
+
+
+# Knobs of the run's environment that never change what a baseline measures.
+_NOT_CONFIG = frozenset({"RUN_ID", "SEED", "TRAIN_LOG_EVERY", "PYTHONUNBUFFERED", "ITERATIONS"})
+
+
+def config_key(
+    backend: str, env: dict[str, str], settings: Settings, extra: dict[str, str] | None = None
+) -> str:
+    """``<backend>-<iterations>it-<8 hex>``: what must match for two local runs to be comparable.
+
+    The hash covers the data (its shard names and sizes, so the same dataset in another checkout
+    or worktree matches; the path itself when it is not a folder), the tokenizer (its bytes),
+    tokens per step, validation tokens and every knob set through ``local_env`` or ``extra``
+    (``--env``), with the values the run really got; the seed does not count (a baseline is
+    several seeds of one configuration)."""
+    keys = {"DATA_PATH", "TOKENIZER_PATH", "TRAIN_BATCH_TOKENS", "VAL_MAX_TOKENS"}
+    keys |= {pair.partition("=")[0].strip() for pair in settings.local_env}
+    keys |= set(extra or {})
+    knobs = {k: env.get(k, "") for k in sorted(keys - _NOT_CONFIG)}
+    data, tok = Path(knobs["DATA_PATH"]), Path(knobs["TOKENIZER_PATH"])
+    if knobs["DATA_PATH"] and data.is_dir():
+        knobs["DATA_PATH"] = json.dumps(sorted((f.name, f.stat().st_size) for f in data.glob("*.bin")))
+    if knobs["TOKENIZER_PATH"] and tok.is_file():
+        knobs["TOKENIZER_PATH"] = hashlib.sha256(tok.read_bytes()).hexdigest()
+    digest = hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{backend}-{env.get('ITERATIONS', '?')}it-{digest}"
+
+
+def commit_message(root: Path, ref: str = "HEAD") -> str:
+    """The full message of ``ref`` (``""`` outside a git repository)."""
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%B", ref], cwd=root, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.stdout.strip()
+
+
+def subject_line(message: str, limit: int = 80) -> str:
+    """The first line of a commit message, tabs flattened, at most ``limit`` characters."""
+    first = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    first = " ".join(first.split())
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def commit_description(root: Path, text: str, ref: str = "HEAD") -> str:
+    """``<text> — <subject of ref>`` plus ``[item:<id>]`` for each research item its message names.
+
+    What a ledger row for a commit says (Tier 1 here, Tier 2 in :mod:`bot.compute.promote`):
+    calibration links the row to the item's grade, the frontier classifies the subject."""
+    message = commit_message(root, ref)
+    subject = subject_line(message)
+    desc = f"{text} — {subject}" if subject and subject not in text else text
+    return with_item_refs(" ".join(desc.split()), message)
 
 
 @dataclass
@@ -344,6 +422,7 @@ class LocalOutcome:
     script_shrank: bool | None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    config: str = ""  # config_key of the run (cfg=… in its row)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -360,6 +439,7 @@ class LocalOutcome:
             "log": str(self.run.log_path),
             "seconds": round(self.run.seconds, 2),
             "error": self.error,
+            "config": self.config,
         }
 
 
@@ -408,10 +488,11 @@ def run_local(
     for key, what in (("DATA_PATH", "data folder"), ("TOKENIZER_PATH", "tokenizer")):
         if not Path(env[key]).exists():
             raise InputError(f"{what} not found (run `python training/prepare_data.py` first)", path=env[key])
+    cfg = config_key(be, env, settings, extra_env)
     ledger_path = settings.path("results_path", root)
     led = Ledger.load(ledger_path) if ledger_path.exists() else None
-    baseline = led.running_local_baseline(settings.baseline_window) if led else None
-    noise = led.noise_floor(settings.baseline_window) if led else None
+    baseline = led.running_local_baseline(settings.baseline_window, config=cfg) if led else None
+    noise = led.noise_floor(settings.baseline_window, config=cfg) if led else None
     shrank = script_shrank(root, script, default_base_ref(root) if base_ref == "auto" else base_ref)
 
     run = run_script(script, env, run_dir, timeout=settings.local_timeout_seconds, on_progress=on_progress)
@@ -429,11 +510,18 @@ def run_local(
         artifact = measure_artifact(
             script, weights, limit=settings.artifact_limit_bytes, zstd_level=settings.artifact_zstd_level
         )
-    decision = decide(result, baseline, noise, bool(shrank), settings.local_gate_pct)
+    decision = decide(result, baseline, noise, bool(shrank), settings.local_gate_pct, config=cfg)
+    tag = f"cfg={cfg}"
+    message = commit_message(root)
+    about = f" — {subject_line(message)}" if subject_line(message) else ""
     if decision.outcome == "crash":
-        desc = f"crash ({be}, {iterations} it): {error or 'no final metric'} :: {_one_line(run.tail())}"
+        why = error or "no final metric"
+        desc = f"crash ({be}, {iterations} it, {tag}){about}: {why} :: {_one_line(run.tail())}"
+    elif description is not None:
+        desc = description if tag in description else f"{description} ({tag})"
     else:
-        desc = description or f"{decision.outcome}: {decision.reason} ({be}, {iterations} it)"
+        desc = f"{decision.outcome}: {decision.reason} ({be}, {iterations} it, {tag}){about}"
+    desc = with_item_refs(" ".join(desc.split()), message)
     row = None
     if record:
         row = make_row(
@@ -450,7 +538,9 @@ def run_local(
             description=desc,
         )
         Ledger.append(ledger_path, row)
-    return LocalOutcome(decision, result, artifact, row, be, script, run, baseline, noise, shrank, error)
+    return LocalOutcome(
+        decision, result, artifact, row, be, script, run, baseline, noise, shrank, error, config=cfg
+    )
 
 
 @dataclass
@@ -510,9 +600,9 @@ def run_baseline(
         )
         status = "crash" if out.result is None else "keep"
         if out.result is None:  # a crashed seed is not a baseline row (description does not start with it)
-            desc = f"crash of baseline seed={seed}: {out.error} :: {_one_line(out.run.tail())}"
+            desc = f"crash of baseline seed={seed} (cfg={out.config}): {out.error} :: {_one_line(out.run.tail())}"
         else:
-            desc = f"baseline seed={seed} ({be}, {it} it)"
+            desc = f"baseline seed={seed} ({be}, {it} it, cfg={out.config})"
         row = make_row(
             commit=head_commit(root),
             tier="local",
@@ -529,6 +619,9 @@ def run_baseline(
     crashed = [r for r in runs if r.result is None]
     if crashed:
         raise TrainingError(f"{len(crashed)} of {seeds} baseline runs crashed; see {crashed[0].run.log_path}")
+    cfg = runs[0].config if runs else None
     return BaselineOutcome(
-        runs, led.running_local_baseline(settings.baseline_window), led.noise_floor(settings.baseline_window)
+        runs,
+        led.running_local_baseline(settings.baseline_window, config=cfg),
+        led.noise_floor(settings.baseline_window, config=cfg),
     )

@@ -17,13 +17,19 @@ after every block, the logits and the loss. The gate passes when max |Δlogit| �
 |Δloss| ≤ 1e-5; otherwise the first trace entry whose difference exceeds its tolerance (1e-4 ×
 max(1, max|activation|)) is named. A layout difference, a script that fails to load or run, or a
 difference between the two scripts' shared numpy section (data, byte accounting, init, exporters)
-also fails the gate, naming the tensor or section.
+also fails the gate, naming the tensor or section. So does a pair that is not a PyTorch script and
+its MLX twin (:func:`identity_problem`): the same file (or identical bytes) twice, a script missing
+the shared-section markers, or a script that does not import its framework (``torch`` resp.
+``mlx``) or imports the other one.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
+import os
+import re
 import sys
 import tempfile
 import traceback
@@ -51,6 +57,9 @@ PARITY_ENV: dict[str, str] = {
 }
 SHARED_BEGIN = "# === shared with train_gpt_mlx.py: begin"
 SHARED_END = "# === shared with train_gpt_mlx.py: end ==="
+FRAMEWORKS = {"torch": "torch", "mlx": "mlx"}  # role -> the package that script must import
+# Definitions the shared section must hold (an emptied section would make its check vacuous).
+SHARED_NAMES = ("Hyperparameters", "weight_layout", "init_weights", "export_weights", "import_weights")
 _counter = itertools.count()
 
 
@@ -120,9 +129,59 @@ def load_script(path: Path | str) -> ModuleType:
 
 
 def shared_section(text: str) -> str | None:
-    if SHARED_BEGIN not in text or SHARED_END not in text:
+    """The text between the shared-section markers (None when a marker is missing or misplaced)."""
+    if text.count(SHARED_BEGIN) != 1 or text.count(SHARED_END) != 1:
         return None
-    return text[text.index(SHARED_BEGIN) : text.index(SHARED_END)]
+    start, end = text.index(SHARED_BEGIN), text.index(SHARED_END)
+    return text[start:end] if start < end else None
+
+
+def imported_frameworks(text: str) -> set[str]:
+    """Top-level package names among ``torch``/``mlx`` that the script imports (anywhere in it)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()  # load_script reports the syntax error with the file named
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names & set(FRAMEWORKS.values())
+
+
+def identity_problem(tp: str, mp: str, t_text: str, m_text: str) -> tuple[str, str] | None:
+    """Why the two paths are not a PyTorch script and its MLX twin: (failing check, message), or None.
+
+    The gate compares two *different* implementations: the same file (or identical bytes) twice,
+    a script without the shared-section markers (which would skip the shared-section check), or a
+    script that does not import its framework (e.g. the PyTorch script passed as ``--mlx``) fails.
+    """
+    same = Path(tp).resolve() == Path(mp).resolve()
+    if not same and Path(tp).is_file() and Path(mp).is_file():
+        same = os.path.samefile(tp, mp) or t_text == m_text
+    if same:
+        return "scripts", f"{tp} and {mp} are the same script; parity needs the PyTorch and the MLX twin"
+    for path, text in ((tp, t_text), (mp, m_text)):
+        section = shared_section(text)
+        if section is None:
+            return (
+                "shared section",
+                f"{path} lacks the shared-section markers ({SHARED_BEGIN!r} … {SHARED_END!r}, once each, "
+                "in this order); the shared numpy section cannot be checked",
+            )
+        missing = [n for n in SHARED_NAMES if not re.search(rf"^(?:def|class) {n}\b", section, re.M)]
+        if missing:
+            return "shared section", f"{path}: the shared section does not define {', '.join(missing)}"
+    for role, path, text in (("torch", tp, t_text), ("mlx", mp, m_text)):
+        want, other = FRAMEWORKS[role], FRAMEWORKS["mlx" if role == "torch" else "torch"]
+        found = imported_frameworks(text)
+        if want not in found:
+            return "framework", f"{path} is given as the {role} script but does not import {want}"
+        if other in found:
+            return "framework", f"{path} is given as the {role} script but imports {other}"
+    return None
 
 
 def random_weights(layout: list[tuple[str, tuple[int, ...], str]], seed: int) -> dict[str, np.ndarray]:
@@ -175,6 +234,9 @@ def run_parity(
     t_text = Path(tp).read_text(encoding="utf-8") if Path(tp).is_file() else ""
     m_text = Path(mp).read_text(encoding="utf-8") if Path(mp).is_file() else ""
     t_mod, m_mod = load_script(tp), load_script(mp)
+    problem = identity_problem(tp, mp, t_text, m_text)
+    if problem is not None:
+        return _fail(problem[1], problem[0], tp, mp)
 
     t_layout = [(n, tuple(s), k) for n, s, k in t_mod.weight_layout(t_mod.Hyperparameters(cfg))]
     m_layout = [(n, tuple(s), k) for n, s, k in m_mod.weight_layout(m_mod.Hyperparameters(cfg))]
@@ -232,7 +294,7 @@ def run_parity(
     ok = logit is not None and loss is not None and logit <= LOGIT_TOL and loss <= LOSS_TOL
     if ok and first is None:
         t_sh, m_sh = shared_section(t_text), shared_section(m_text)
-        if t_sh is not None and m_sh is not None and t_sh != m_sh:
+        if t_sh is None or m_sh is None or t_sh != m_sh:
             return ParityResult(
                 False,
                 logit,

@@ -157,7 +157,8 @@ def test_merge_winner_command_policy_and_bad_significance_file(repo: Path, tmp_p
     git(repo, "branch", "exp/one")
     LocalForge(repo).open_pr("exp/one", "main", "[exp] one", "")
     res = run(repo, "experiment", "merge-winner", "--pr", "1", "--no-rebaseline", "--json")
-    assert res.exit_code == 1 and json.loads(res.stdout)["action"] == "none"
+    # "nothing to merge" is an answer, not a failure: promote.yml runs this after every promotion.
+    assert res.exit_code == 0 and json.loads(res.stdout)["action"] == "none"
     assert "auto_merge_winners" in json.loads(res.stdout)["reason"]
     bad = tmp_path / "sig.json"
     bad.write_text('{"record_grade": "yes"}')

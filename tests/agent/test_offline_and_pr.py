@@ -152,3 +152,37 @@ def test_corrupt_archive_names_file_and_line(tmp_path: Path) -> None:
         arch.all()
     with pytest.raises(StateError, match="status"):
         arch.save(proposal(status="weird"))
+
+
+class _RecordingForge:
+    """The publishing seam (ExperimentForge): records the pull request instead of opening one."""
+
+    def __init__(self) -> None:
+        self.pulls: list[dict[str, object]] = []
+
+    def publish_branch(self, repo: Path, branch: str) -> None:
+        assert (repo / ".git").exists()
+
+    def open_pull(self, *, branch: str, base: str, title: str, body: str, labels: object) -> object:
+        from bot.agent.pr import OpenedPR
+
+        self.pulls.append({"branch": branch, "title": title, "body": body})
+        return OpenedPR(7, "local://pr/7")
+
+
+def test_experiment_commit_message_ends_with_the_research_item_trailer(tmp_path: Path) -> None:
+    from bot.agent.pr import publish
+    from bot.grading.calibration import item_refs
+    from tests.agent.conftest import git
+
+    repo = make_repo(tmp_path / "r")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    script = (repo / A).read_text(encoding="utf-8")
+    p = proposal(base_sha=base)
+    out = publish(repo, _RecordingForge(), p, {A: script + "\n# tweak\n"}, base_branch="main")
+    message = git(repo, "log", "-1", "--format=%B", out.head_sha).strip()
+    assert message.splitlines()[0] == "exp: Longer warmdown"
+    assert message.splitlines()[-1] == "Research-Item: arxiv:2401.00001"
+    assert item_refs(message) == ["arxiv:2401.00001"]
+    trailers = git(repo, "log", "-1", "--format=%(trailers:key=Research-Item,valueonly)", out.head_sha)
+    assert trailers.strip() == "arxiv:2401.00001"  # a real git trailer, not just a last line

@@ -48,7 +48,7 @@ def orchestrator(repo: Repo, s: Settings) -> subprocess.Popen[bytes]:
     """``promote()`` in a child process (lighter than the full CLI, same code path)."""
     overrides = {k: getattr(s, k) for k in (
         "pod_workdir", "pod_ssh_user", "pod_train_command", "tier2_min_interval_seconds", "max_wallclock_seconds",
-        "pod_eval_slack_seconds", "pod_train_env", "pod_deadline_seconds")}  # fmt: skip
+        "pod_eval_slack_seconds", "pod_train_env", "pod_deadline_seconds", "pod_setup_command")}  # fmt: skip
     code = (
         "import sys; from pathlib import Path; from bot.config import load_settings;"
         "from bot.compute.factory import make_provider; from bot.compute.promote import promote;"
@@ -71,6 +71,18 @@ def wait_for(pred: Any, timeout: float, what: str) -> None:
 
 def training_started(repo: Repo) -> bool:
     return any("step:1/3" in p.read_text() for p in (repo.root / ".pgolf/runs").glob("*/train_seed1.log"))
+
+
+def hanging_settings(repo: Repo, sshd: SSHServer, tmp_path: Path, cap_s: int) -> Settings:
+    """Training that never ends by itself, under a ``cap_s`` wall-clock cap and eval slack."""
+    return make_settings(
+        repo,
+        sshd,
+        tmp_path,
+        pod_train_env=["FAKE_MODE=hang"],
+        max_wallclock_seconds=cap_s,
+        pod_eval_slack_seconds=cap_s,
+    )
 
 
 @pytest.mark.slow
@@ -106,14 +118,7 @@ def test_abort_sends_sigterm_pod_terminated_within_5s_and_settled(
 def test_sigkill_mid_run_then_reaper_cleans_up(
     repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
 ) -> None:
-    s = make_settings(
-        repo,
-        sshd,
-        tmp_path,
-        pod_train_env=["FAKE_MODE=hang"],
-        max_wallclock_seconds=2,
-        pod_eval_slack_seconds=2,
-    )
+    s = hanging_settings(repo, sshd, tmp_path, 2)
     proc = orchestrator(repo, s)
     try:
         wait_for(lambda: training_started(repo), 60, "training to start")
@@ -189,14 +194,7 @@ def test_training_crash_writes_crash_row_with_log_tail(
 def test_wallclock_cap_hit_kills_training(
     repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
 ) -> None:
-    s = make_settings(
-        repo,
-        sshd,
-        tmp_path,
-        pod_train_env=["FAKE_MODE=hang"],
-        max_wallclock_seconds=1,
-        pod_eval_slack_seconds=1,
-    )
+    s = hanging_settings(repo, sshd, tmp_path, 1)
     t0 = time.monotonic()
     res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
     assert time.monotonic() - t0 < 30

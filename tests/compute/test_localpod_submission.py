@@ -28,7 +28,8 @@ def local_settings(repo: Repo, **extra: object):  # type: ignore[no-untyped-def]
     import sys
 
     base = {"pod_provider": "local", "pod_train_command": f"{sys.executable} {{script}}", "max_wallclock_seconds": 5,
-            "pod_eval_slack_seconds": 10, "submission_author": "Ada Lovelace", "submission_github_id": "ada"}  # fmt: skip
+            "pod_eval_slack_seconds": 10, "submission_author": "Ada Lovelace", "submission_github_id": "ada",
+            "pod_setup_command": "true"}  # fmt: skip
     base.update(extra)
     return repo.settings(**base)
 
@@ -111,13 +112,22 @@ def test_submission_build_is_read_back_by_competitor_parser(three_seed_run: tupl
         "bytes_total",
         "bytes_code",
         "seeds",
-        "std_bpb",
+        "seed_results",
+        "val_bpb_std",
+        "val_loss_std",
+        "track",
+        "hardware",
     ):
         assert key in sub, key
     bpbs = [1.2 - 0.001 * (sd % 3) for sd in (1, 2, 3)]
     mean = sum(bpbs) / 3
     assert sub["val_bpb"] == pytest.approx(mean, abs=1e-8) and sub["author"] == "Ada Lovelace"
-    assert set(sub["seeds"]) == {"1", "2", "3"} and sub["bytes_total"] == 15_000_000
+    assert sub["seeds"] == [1, 2, 3] and set(sub["seed_results"]) == {"1", "2", "3"}
+    assert sub["bytes_total"] == 15_000_000 and sub["date"] == "2026-11-27" and sub["track"] == "10min_16mb"
+    assert sub["seed_results"]["2"]["val_bpb"] == pytest.approx(bpbs[1], abs=1e-8)
+    # the hardware is what the run used (the local provider), never a claim of 8xH100
+    readme = (built.folder / "README.md").read_text()
+    assert sub["hardware"] == "local CPU" and "local CPU, " in readme and "H100" not in readme
     assert sub["bytes_code"] == len((repo.root / "training/train_gpt.py").read_bytes())
     assert (built.folder / "train_gpt.py").read_bytes() == (repo.root / "training/train_gpt.py").read_bytes()
     assert "[20" not in (built.folder / "train_seed1.log").read_text()[:5]  # our timestamps stripped
@@ -129,7 +139,7 @@ def test_submission_build_is_read_back_by_competitor_parser(three_seed_run: tupl
     assert from_json is not None and from_readme is not None
     assert from_json.val_bpb == pytest.approx(mean, abs=1e-8)
     assert from_readme.val_bpb == pytest.approx(mean, abs=1e-5)
-    assert from_json.seeds == 3 and from_json.std == pytest.approx(sub["std_bpb"])
+    assert from_json.seeds == 3 and from_json.std == pytest.approx(sub["val_bpb_std"])
     assert from_json.bytes_total == 15_000_000 and from_json.author == "Ada Lovelace"
     # never overwritten silently
     with pytest.raises(InputError, match="already exists"):

@@ -44,6 +44,8 @@ def test_promotion_happy_path(repo: Repo, emu: RunPodEmulator, sshd: SSHServer, 
                   reporter=ForgeReporter(forge, pr, approved_by="alice"))  # fmt: skip
     assert res.status == "keep", res.error
     assert res.terminated and emu.alive() == []
+    assert res.hardware == "8xH100 80GB HBM3"  # from the pod, for the submission README
+    assert "setup train_shards=25" in (Path(res.run_dir) / "setup.log").read_text()
     # the pod: named, 8 × H100 secure, port 22/tcp, public IP, deadline armed, no secrets in env
     pod = next(iter(emu.gone.values()))
     assert pod.name == f"pgolf-{res.run_id}"
@@ -139,7 +141,8 @@ def test_cli_promote_pr_through_local_forge(repo: Repo) -> None:
     forge = LocalForge(repo.root)
     pr = forge.open_pr("exp/wide", "main", "exp: wide", "body").number
     args = ["--repo", str(repo.root), "-c", "pod_train_env=FAKE_MODE=ok", "-c", f"pod_train_command={sys.executable} {{script}}",
-            "-c", "forge=local", "promote", "--pr", str(pr), "--provider", "local", "--skip-parity", "--json"]  # fmt: skip
+            "-c", "pod_setup_command=true", "-c", "forge=local",
+            "promote", "--pr", str(pr), "--provider", "local", "--skip-parity", "--json"]  # fmt: skip
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)

@@ -699,6 +699,31 @@ class GitHubEmulator(Emulator):
             headers,
         )
 
+    def _not_found(self) -> Response:
+        return self._err(404, "Not Found")
+
+    def _forbidden(self) -> Response:
+        return self._err(403, "Resource not accessible by integration")
+
+    def _invalid(self, errors: list[dict[str, Any]]) -> Response:
+        """GitHub's 422 "Validation Failed" body with its list of field errors."""
+        return json_response({"message": "Validation Failed", "errors": errors}, 422)
+
+    def _comment_body(self, req: Request) -> tuple[str, Response | None]:
+        """An issue comment's ``body`` from the request, or the 422 GitHub answers for it."""
+        body = (req.json() or {}).get("body")
+        if not isinstance(body, str) or not body:
+            return "", self._invalid([{"resource": "IssueComment", "field": "body", "code": "missing_field"}])
+        if len(body) > 65536:
+            too_long = {
+                "resource": "IssueComment",
+                "code": "custom",
+                "field": "body",
+                "message": "body is too long (maximum is 65536 characters)",
+            }
+            return "", self._invalid([too_long])
+        return body, None
+
     def _paginate(
         self, req: Request, items: list[Any], *, wrap: dict[str, Any] | None = None, key: str = "items"
     ) -> Response:
@@ -813,6 +838,28 @@ class GitHubEmulator(Emulator):
     def _repo_or_404(self, req: Request) -> Repo | None:
         return self.repos.get(f"{req.params['owner']}/{req.params['repo']}")
 
+    def _writable_repo(self, req: Request) -> Repo | Response:
+        """The request's repository if the caller may write to it, else the 404/403 answer."""
+        r = self._repo_or_404(req)
+        if r is None:
+            return self._not_found()
+        if not self._can_write(r, req):
+            return self._forbidden()
+        return r
+
+    def _issue_or_error(
+        self, req: Request, *, pull: bool = False, write: bool = False
+    ) -> tuple[Repo, Issue] | Response:
+        """The repository and issue (a pull request when ``pull``) named by the request, or the
+        404 (no such repo/issue) / 403 (``write`` and the caller may not write) answer."""
+        r = self._repo_or_404(req)
+        issue = r.issues.get(int(req.params["number"])) if r else None
+        if r is None or issue is None or (pull and not issue.is_pr):
+            return self._not_found()
+        if write and not self._can_write(r, req):
+            return self._forbidden()
+        return r, issue
+
     def _can_write(self, r: Repo, req: Request) -> bool:
         login = req.params.get("_login", "")
         token = self.tokens.get(req.params.get("_token", ""))
@@ -848,6 +895,23 @@ class GitHubEmulator(Emulator):
             return None, self._err(401, "Expiration time' claim ('exp') is too far in the future")
         return app, None
 
+    def _jwt_app(self, req: Request) -> App | Response:
+        """The GitHub App whose JWT signs the request, or the 401 answer."""
+        app, error = self._verify_jwt(req)
+        if error is not None or app is None:
+            return error or self._err(401, "Bad credentials")
+        return app
+
+    def _app_installation(self, req: Request) -> tuple[App, int] | Response:
+        """The JWT's App and the installation id in the path (404 when not the App's)."""
+        app = self._jwt_app(req)
+        if isinstance(app, Response):
+            return app
+        iid = int(req.params["iid"])
+        if iid not in app.installations:
+            return self._not_found()
+        return app, iid
+
     # ------------------------------------------------------------------ routes
     def _register_routes(self) -> None:
         R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -874,9 +938,9 @@ class GitHubEmulator(Emulator):
         # ---- GitHub App
         @self.api("GET", "/app", auth="none")
         def get_app(req: Request) -> Response:
-            app, error = self._verify_jwt(req)
-            if error is not None or app is None:
-                return error or self._err(401, "Bad credentials")
+            app = self._jwt_app(req)
+            if isinstance(app, Response):
+                return app
             return json_response(
                 {
                     "id": app.id,
@@ -888,12 +952,12 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", R + "/installation", auth="none")
         def repo_installation(req: Request) -> Response:
-            app, error = self._verify_jwt(req)
-            if error is not None or app is None:
-                return error or self._err(401, "Bad credentials")
+            app = self._jwt_app(req)
+            if isinstance(app, Response):
+                return app
             r = self._repo_or_404(req)
             if r is None or r.installation_id not in app.installations:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return json_response(
                 {
                     "id": r.installation_id,
@@ -905,12 +969,10 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", r"/app/installations/(?P<iid>\d+)", auth="none")
         def get_installation(req: Request) -> Response:
-            app, error = self._verify_jwt(req)
-            if error is not None or app is None:
-                return error or self._err(401, "Bad credentials")
-            iid = int(req.params["iid"])
-            if iid not in app.installations:
-                return self._err(404, "Not Found")
+            found = self._app_installation(req)
+            if isinstance(found, Response):
+                return found
+            app, iid = found
             return json_response(
                 {
                     "id": iid,
@@ -922,12 +984,10 @@ class GitHubEmulator(Emulator):
 
         @self.api("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", auth="none")
         def access_token(req: Request) -> Response:
-            app, error = self._verify_jwt(req)
-            if error is not None or app is None:
-                return error or self._err(401, "Bad credentials")
-            iid = int(req.params["iid"])
-            if iid not in app.installations:
-                return self._err(404, "Not Found")
+            found = self._app_installation(req)
+            if isinstance(found, Response):
+                return found
+            app, iid = found
             with self.state_lock:
                 value = f"ghs_{_sha(str(iid), str(self.next_id()), str(self.now()))[:36]}"
                 perms = (req.json() or {}).get("permissions") or {
@@ -958,29 +1018,29 @@ class GitHubEmulator(Emulator):
                 return self._err(401, "Requires authentication")
             token = self.tokens.get(req.params["_token"])
             if token is not None and token.installation_id is not None:
-                return self._err(403, "Resource not accessible by integration")
+                return self._forbidden()
             return json_response(self._user_json(login))
 
         @self.api("GET", r"/users/(?P<login>[^/]+)")
         def user(req: Request) -> Response:
             if req.params["login"] not in self.users:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return json_response(self._user_json(req.params["login"]))
 
         # ---- repos
         @self.api("GET", R)
         def get_repo(req: Request) -> Response:
             r = self._repo_or_404(req)
-            return json_response(self._repo_json(r)) if r else self._err(404, "Not Found")
+            return json_response(self._repo_json(r)) if r else self._not_found()
 
         @self.api("GET", R + r"/collaborators/(?P<user>[^/]+)/permission")
         def permission(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             user = req.params["user"]
             if user not in self.users:
-                return self._err(404, "Not Found")
+                return self._not_found()
             level = r.permissions.get(user, "none" if r.private else "read")
             body = {
                 "permission": LEGACY_PERMISSION[level],
@@ -1020,7 +1080,7 @@ class GitHubEmulator(Emulator):
         def git_commit(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None or req.params["sha"] not in r.commits:
-                return self._err(404, "Not Found")
+                return self._not_found()
             c = r.commits[req.params["sha"]]
             return json_response(
                 {
@@ -1035,16 +1095,14 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             name = req.params["ref"][len("heads/") :]
             if r is None or name not in r.branches:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return json_response(self._ref_json(r, name))
 
         @self.api("POST", R + r"/git/refs", auth="write")
         def create_ref(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            if r is None:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            r = self._writable_repo(req)
+            if isinstance(r, Response):
+                return r
             body = req.json() or {}
             ref, sha = str(body.get("ref", "")), str(body.get("sha", ""))
             if not ref.startswith("refs/heads/") or sha not in r.commits:
@@ -1061,9 +1119,9 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             name = req.params["ref"][len("heads/") :]
             if r is None or name not in r.branches:
-                return self._err(404, "Not Found")
+                return self._not_found()
             if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+                return self._forbidden()
             body = req.json() or {}
             sha = str(body.get("sha", ""))
             if sha not in r.commits:
@@ -1088,7 +1146,7 @@ class GitHubEmulator(Emulator):
         def contents(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             sha = self._resolve(r, req.q("ref"))
             if sha is None:
                 return self._err(404, f"No commit found for the ref {req.q('ref')}")
@@ -1101,7 +1159,7 @@ class GitHubEmulator(Emulator):
             prefix = path + "/" if path else ""
             children = sorted({p[len(prefix) :].split("/")[0] for p in tree if p.startswith(prefix)})
             if not children:
-                return self._err(404, "Not Found")
+                return self._not_found()
             listing = []
             for child in children:
                 full = prefix + child
@@ -1128,11 +1186,9 @@ class GitHubEmulator(Emulator):
 
         @self.api("PUT", R + r"/contents/(?P<path>.+)", auth="write")
         def put_contents(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            if r is None:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            r = self._writable_repo(req)
+            if isinstance(r, Response):
+                return r
             body = req.json() or {}
             path = req.params["path"]
             branch_name = body.get("branch") or r.default_branch
@@ -1163,7 +1219,7 @@ class GitHubEmulator(Emulator):
         def list_pulls(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             state = req.q("state") or "open"
             head, base = req.q("head"), req.q("base")
             prs = [i for i in r.issues.values() if i.is_pr and (state == "all" or i.state == state)]
@@ -1180,11 +1236,9 @@ class GitHubEmulator(Emulator):
 
         @self.api("POST", R + r"/pulls", auth="write")
         def create_pull(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            if r is None:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            r = self._writable_repo(req)
+            if isinstance(r, Response):
+                return r
             body = req.json() or {}
             head, base = str(body.get("head", "")), str(body.get("base", r.default_branch))
             head_ref = head.split(":", 1)[-1]
@@ -1196,23 +1250,19 @@ class GitHubEmulator(Emulator):
             if not body.get("title"):
                 errors.append({"resource": "PullRequest", "field": "title", "code": "missing_field"})
             if errors:
-                return json_response({"message": "Validation Failed", "errors": errors}, 422)
+                return self._invalid(errors)
             if any(
                 i.is_pr and i.state == "open" and i.head_ref == head_ref and i.base_ref == base
                 for i in r.issues.values()
             ):
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [
-                            {
-                                "resource": "PullRequest",
-                                "code": "custom",
-                                "message": f"A pull request already exists for {r.owner}:{head_ref}.",
-                            }
-                        ],
-                    },
-                    422,
+                return self._invalid(
+                    [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {r.owner}:{head_ref}.",
+                        }
+                    ]
                 )
             with self.state_lock:
                 now = self.now()
@@ -1238,20 +1288,18 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", R + r"/pulls/(?P<number>\d+)")
         def get_pull(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            pr = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or pr is None or not pr.is_pr:
-                return self._err(404, "Not Found")
+            found = self._issue_or_error(req, pull=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
             return json_response(self._pr_json(r, pr))
 
         @self.api("PATCH", R + r"/pulls/(?P<number>\d+)", auth="write")
         def edit_pull(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            pr = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or pr is None or not pr.is_pr:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            found = self._issue_or_error(req, pull=True, write=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
             body = req.json() or {}
             with self.state_lock:
                 if "title" in body:
@@ -1266,18 +1314,18 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", R + r"/pulls/(?P<number>\d+)/files")
         def pull_files(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            pr = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or pr is None or not pr.is_pr:
-                return self._err(404, "Not Found")
+            found = self._issue_or_error(req, pull=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
             return self._paginate(req, self._diff(r, pr))
 
         @self.api("GET", R + r"/pulls/(?P<number>\d+)/commits")
         def pull_commits(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            pr = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or pr is None or not pr.is_pr:
-                return self._err(404, "Not Found")
+            found = self._issue_or_error(req, pull=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
             head_repo = self.repos.get(pr.head_repo) or r
             chain: list[Commit] = []
             sha: str | None = pr.head_sha
@@ -1291,16 +1339,14 @@ class GitHubEmulator(Emulator):
         def is_merged(req: Request) -> Response:
             r = self._repo_or_404(req)
             pr = r.issues.get(int(req.params["number"])) if r else None
-            return Response(204, b"") if pr is not None and pr.merged else self._err(404, "Not Found")
+            return Response(204, b"") if pr is not None and pr.merged else self._not_found()
 
         @self.api("PUT", R + r"/pulls/(?P<number>\d+)/merge", auth="write")
         def merge(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            pr = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or pr is None or not pr.is_pr:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            found = self._issue_or_error(req, pull=True, write=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
             body = req.json() or {}
             if pr.merged or pr.state != "open":
                 return self._err(405, "Pull Request is not mergeable")
@@ -1333,7 +1379,7 @@ class GitHubEmulator(Emulator):
         def list_issues(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             state = req.q("state") or "open"
             want = [x for x in (req.q("labels") or "").split(",") if x]
             items = [
@@ -1348,16 +1394,10 @@ class GitHubEmulator(Emulator):
         def create_issue(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             body = req.json() or {}
             if not body.get("title"):
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "Issue", "field": "title", "code": "missing_field"}],
-                    },
-                    422,
-                )
+                return self._invalid([{"resource": "Issue", "field": "title", "code": "missing_field"}])
             issue = self.add_issue(
                 r,
                 str(body["title"]),
@@ -1369,10 +1409,10 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", R + r"/issues/(?P<number>\d+)")
         def get_issue(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            issue = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or issue is None:
-                return self._err(404, "Not Found")
+            found = self._issue_or_error(req)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
             return json_response(self._issue_json(r, issue))
 
         @self.api("GET", R + r"/issues/(?P<number>\d+)/comments")
@@ -1380,7 +1420,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             number = int(req.params["number"])
             if r is None or number not in r.issues:
-                return self._err(404, "Not Found")
+                return self._not_found()
             items = sorted((c for c in r.comments.values() if c.issue == number), key=lambda c: c.id)
             return self._paginate(req, [self._comment_json(r, c) for c in items])
 
@@ -1389,31 +1429,10 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             number = int(req.params["number"])
             if r is None or number not in r.issues:
-                return self._err(404, "Not Found")
-            body = (req.json() or {}).get("body")
-            if not isinstance(body, str) or not body:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "IssueComment", "field": "body", "code": "missing_field"}],
-                    },
-                    422,
-                )
-            if len(body) > 65536:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [
-                            {
-                                "resource": "IssueComment",
-                                "code": "custom",
-                                "field": "body",
-                                "message": "body is too long (maximum is 65536 characters)",
-                            }
-                        ],
-                    },
-                    422,
-                )
+                return self._not_found()
+            body, invalid = self._comment_body(req)
+            if invalid is not None:
+                return invalid
             c = self.add_comment(r, number, body, req.params.get("_login") or "ghost")
             return json_response(self._comment_json(r, c), 201)
 
@@ -1422,7 +1441,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             c = r.comments.get(int(req.params["cid"])) if r else None
             if r is None or c is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return json_response(self._comment_json(r, c))
 
         @self.api("PATCH", R + r"/issues/comments/(?P<cid>\d+)", auth="write")
@@ -1430,34 +1449,13 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             c = r.comments.get(int(req.params["cid"])) if r else None
             if r is None or c is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             login = req.params.get("_login", "")
             if c.user != login and not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
-            body = (req.json() or {}).get("body")
-            if not isinstance(body, str) or not body:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "IssueComment", "field": "body", "code": "missing_field"}],
-                    },
-                    422,
-                )
-            if len(body) > 65536:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [
-                            {
-                                "resource": "IssueComment",
-                                "code": "custom",
-                                "field": "body",
-                                "message": "body is too long (maximum is 65536 characters)",
-                            }
-                        ],
-                    },
-                    422,
-                )
+                return self._forbidden()
+            body, invalid = self._comment_body(req)
+            if invalid is not None:
+                return invalid
             with self.state_lock:
                 c.body, c.updated_at = body, self.now()
             return json_response(self._comment_json(r, c))
@@ -1467,7 +1465,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             cid = int(req.params["cid"])
             if r is None or cid not in r.comments:
-                return self._err(404, "Not Found")
+                return self._not_found()
             with self.state_lock:
                 del r.comments[cid]
             return Response(204, b"")
@@ -1476,36 +1474,32 @@ class GitHubEmulator(Emulator):
         def repo_labels(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return self._paginate(req, [self._label_json(r, n) for n in sorted(r.labels)])
 
         @self.api("GET", R + r"/labels/(?P<name>[^/]+)")
         def get_label(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None or req.params["name"] not in r.labels:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return json_response(self._label_json(r, req.params["name"]))
 
         @self.api("POST", R + r"/labels", auth="write")
         def create_label(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             body = req.json() or {}
             name = str(body.get("name") or "")
             if not name or name in r.labels:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [
-                            {
-                                "resource": "Label",
-                                "code": "already_exists" if name else "missing_field",
-                                "field": "name",
-                            }
-                        ],
-                    },
-                    422,
+                return self._invalid(
+                    [
+                        {
+                            "resource": "Label",
+                            "code": "already_exists" if name else "missing_field",
+                            "field": "name",
+                        }
+                    ]
                 )
             with self.state_lock:
                 r.labels[name] = str(body.get("color") or "ededed")
@@ -1513,19 +1507,17 @@ class GitHubEmulator(Emulator):
 
         @self.api("GET", R + r"/issues/(?P<number>\d+)/labels")
         def issue_labels(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            issue = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or issue is None:
-                return self._err(404, "Not Found")
+            found = self._issue_or_error(req)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
             return self._paginate(req, [self._label_json(r, n) for n in issue.labels])
 
         def _set_labels(req: Request, replace: bool) -> Response:
-            r = self._repo_or_404(req)
-            issue = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or issue is None:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            found = self._issue_or_error(req, write=True)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
             body = req.json()
             names = body.get("labels") if isinstance(body, dict) else body
             if not isinstance(names, list):
@@ -1550,12 +1542,10 @@ class GitHubEmulator(Emulator):
 
         @self.api("DELETE", R + r"/issues/(?P<number>\d+)/labels/(?P<name>[^/]+)", auth="write")
         def remove_label(req: Request) -> Response:
-            r = self._repo_or_404(req)
-            issue = r.issues.get(int(req.params["number"])) if r else None
-            if r is None or issue is None:
-                return self._err(404, "Not Found")
-            if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+            found = self._issue_or_error(req, write=True)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
             from urllib.parse import unquote
 
             name = unquote(req.params["name"])
@@ -1572,16 +1562,10 @@ class GitHubEmulator(Emulator):
             if r is None or req.params["sha"] not in r.commits:
                 return self._err(422 if r else 404, "No commit found for SHA")
             if not self._can_write(r, req):
-                return self._err(403, "Resource not accessible by integration")
+                return self._forbidden()
             body = req.json() or {}
             if body.get("state") not in ("error", "failure", "pending", "success"):
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "Status", "field": "state", "code": "custom"}],
-                    },
-                    422,
-                )
+                return self._invalid([{"resource": "Status", "field": "state", "code": "custom"}])
             now = self.now()
             status = {
                 "id": self.next_id(),
@@ -1603,7 +1587,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             sha = self._resolve(r, req.params["ref"]) if r else None
             if r is None or sha is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             return self._paginate(req, list(r.statuses.get(sha, [])))
 
         @self.api("GET", R + r"/commits/(?P<ref>[^/]+)/status")
@@ -1611,7 +1595,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             sha = self._resolve(r, req.params["ref"]) if r else None
             if r is None or sha is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             latest: dict[str, dict[str, Any]] = {}
             for s in r.statuses.get(sha, []):
                 latest.setdefault(s["context"], s)
@@ -1637,19 +1621,13 @@ class GitHubEmulator(Emulator):
         def create_check_run(req: Request) -> Response:
             r = self._repo_or_404(req)
             if r is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             token = self.tokens.get(req.params.get("_token", ""))
             if token is None or token.installation_id is None:
                 return self._err(403, "You must authenticate via a GitHub App.")
             body = req.json() or {}
             if not body.get("name") or body.get("head_sha") not in r.commits:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "CheckRun", "field": "head_sha", "code": "invalid"}],
-                    },
-                    422,
-                )
+                return self._invalid([{"resource": "CheckRun", "field": "head_sha", "code": "invalid"}])
             cid = self.next_id()
             run = {
                 "id": cid,
@@ -1676,7 +1654,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             run = r.check_runs.get(int(req.params["cid"])) if r else None
             if r is None or run is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             body = req.json() or {}
             with self.state_lock:
                 for k in ("name", "status", "conclusion", "output", "details_url", "external_id"):
@@ -1691,7 +1669,7 @@ class GitHubEmulator(Emulator):
             r = self._repo_or_404(req)
             sha = self._resolve(r, req.params["ref"]) if r else None
             if r is None or sha is None:
-                return self._err(404, "Not Found")
+                return self._not_found()
             runs = [c for c in r.check_runs.values() if c["head_sha"] == sha]
             return self._paginate(req, runs, wrap={"total_count": len(runs)}, key="check_runs")
 
@@ -1700,13 +1678,7 @@ class GitHubEmulator(Emulator):
         def search_code(req: Request) -> Response:
             terms, quals = _parse_query(req.q("q") or "")
             if not terms and not quals:
-                return json_response(
-                    {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "Search", "field": "q", "code": "missing"}],
-                    },
-                    422,
-                )
+                return self._invalid([{"resource": "Search", "field": "q", "code": "missing"}])
             hits = []
             for r in self.repos.values():
                 if "repo" in quals and r.full_name.lower() not in [x.lower() for x in quals["repo"]]:

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.ledger import Ledger, Row, make_row
 from tests.emulators.github import GitHubEmulator, Repo
 
 REPO = "openai/parameter-golf"
@@ -83,6 +84,48 @@ def app_env(gh: GitHubEmulator, key: AppKey, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def cli_env(gh: GitHubEmulator, key: AppKey, **extra: str) -> dict[str, str]:
+    """`app_env` for a `pgolf` CLI run against the emulator: no request pacing, the GitHub forge."""
+    return app_env(
+        gh,
+        key,
+        PGOLF_GITHUB_SECONDS_BETWEEN_REQUESTS="0",
+        PGOLF_GITHUB_SECONDS_BETWEEN_WRITES="0",
+        PGOLF_FORGE="github",
+        **extra,
+    )
+
+
+def local_row(
+    commit: str,
+    val_bpb: float,
+    description: str,
+    *,
+    artifact_bytes: int | None = None,
+    promoted: str = "no",
+) -> Row:
+    """A kept local-tier ledger row."""
+    return make_row(
+        commit=commit,
+        tier="local",
+        val_bpb=val_bpb,
+        artifact_bytes=artifact_bytes,
+        memory_gb=None,
+        status="keep",
+        promoted=promoted,
+        description=description,
+    )
+
+
+def append_local_row(
+    root: Path, commit: str, val_bpb: float, description: str, *, artifact_bytes: int | None = None
+) -> None:
+    """Append a kept local-tier row to ``root/results.tsv``."""
+    Ledger.append(
+        root / "results.tsv", local_row(commit, val_bpb, description, artifact_bytes=artifact_bytes)
+    )
 
 
 def write_event(path: Path, payload: dict[str, Any]) -> Path:

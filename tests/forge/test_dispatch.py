@@ -19,9 +19,19 @@ from bot.forge.comments import MARKER
 from bot.forge.dispatch import run_event
 from bot.forge.events import parse_payload
 from bot.forge.github import GitHubForge
-from bot.ledger import Ledger, make_row
+from bot.ledger import Ledger
 from tests.emulators.github import GitHubEmulator, Repo
-from tests.forge.conftest import REPO, AppKey, app_env, comment_event, label_event, sync_event, write_event
+from tests.forge.conftest import (
+    REPO,
+    AppKey,
+    app_env,
+    append_local_row,
+    cli_env,
+    comment_event,
+    label_event,
+    sync_event,
+    write_event,
+)
 
 FAST = Settings(github_seconds_between_requests=0, github_seconds_between_writes=0)
 
@@ -37,13 +47,7 @@ def root(tmp_path: Path) -> Path:
 
 def run_cli(gh: GitHubEmulator, key: AppKey, root: Path, payload: dict[str, Any], *extra: str) -> Result:
     event = write_event(root.parent / "event.json", payload)
-    env = app_env(
-        gh,
-        key,
-        PGOLF_GITHUB_SECONDS_BETWEEN_REQUESTS="0",
-        PGOLF_GITHUB_SECONDS_BETWEEN_WRITES="0",
-        PGOLF_FORGE="github",
-    )
+    env = cli_env(gh, key)
     return CliRunner().invoke(
         cli, ["--repo", str(root), "command", "run", "--event", str(event), "--json", *extra], env=env
     )
@@ -102,30 +106,8 @@ def test_help_budget_status_retrain(
     github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
 ) -> None:
     head = seeded.issues[7].head_sha
-    Ledger.append(
-        root / "results.tsv",
-        make_row(
-            commit="base000",
-            tier="local",
-            val_bpb=1.30,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="baseline seed 1",
-        ),
-    )
-    Ledger.append(
-        root / "results.tsv",
-        make_row(
-            commit=head[:7],
-            tier="local",
-            val_bpb=1.25,
-            artifact_bytes=15_000_000,
-            memory_gb=None,
-            status="keep",
-            description="rope",
-        ),
-    )
+    append_local_row(root, "base000", 1.30, "baseline seed 1")
+    append_local_row(root, head[:7], 1.25, "rope", artifact_bytes=15_000_000)
     res = run_cli(github_emu, app_key, root, comment_event("/help", user="writer"))
     assert json.loads(res.output)["actions"] == ["replied with help"]
     assert "/promote [seeds=N]" in bodies(github_emu)[-1]
@@ -148,14 +130,7 @@ def test_abort_calls_the_promotion_module(
     # "-c" is not an option of `command run`: make sure bad usage is a usage error, not an action
     assert res.exit_code == 2
     event = write_event(root.parent / "abort.json", comment_event("/abort", user="maintainer"))
-    env = app_env(
-        github_emu,
-        app_key,
-        PGOLF_GITHUB_SECONDS_BETWEEN_REQUESTS="0",
-        PGOLF_GITHUB_SECONDS_BETWEEN_WRITES="0",
-        PGOLF_FORGE="github",
-        PGOLF_POD_PROVIDER="local",
-    )
+    env = cli_env(github_emu, app_key, PGOLF_POD_PROVIDER="local")
     res = CliRunner().invoke(cli, ["--repo", str(root), "command", "run", "--event", str(event)], env=env)
     assert res.exit_code == 0, res.output
     assert "no running promotion" in bodies(github_emu)[0]
@@ -294,13 +269,7 @@ def test_local_result_command(github_emu: GitHubEmulator, seeded: Repo, app_key:
             }
         )
     )
-    env = app_env(
-        github_emu,
-        app_key,
-        PGOLF_GITHUB_SECONDS_BETWEEN_REQUESTS="0",
-        PGOLF_GITHUB_SECONDS_BETWEEN_WRITES="0",
-        PGOLF_FORGE="github",
-    )
+    env = cli_env(github_emu, app_key)
     args = [
         "--repo",
         str(root),
@@ -394,6 +363,14 @@ def test_abort_with_a_running_promotion(
     assert len(calls) == 1
 
 
+def run_local(lab: Path, event: Path) -> Result:
+    return CliRunner().invoke(
+        cli,
+        ["--repo", str(lab), "command", "run", "--event", str(event), "--json"],
+        env={"PGOLF_FORGE": "local"},
+    )
+
+
 def test_commands_run_offline_on_the_local_forge(tmp_path: Path) -> None:
     """No GitHub at all: branches are experiments, the sticky comment lives in .pgolf/forge.json."""
     from bot.forge.local import LocalForge
@@ -409,20 +386,12 @@ def test_commands_run_offline_on_the_local_forge(tmp_path: Path) -> None:
     pr = forge.open_pr("exp/rope", "main", "RoPE", "")
     forge.set_permission("maintainer", "write")
     event = write_event(tmp_path / "e.json", comment_event("/budget", user="maintainer", number=pr.number))
-    res = CliRunner().invoke(
-        cli,
-        ["--repo", str(lab), "command", "run", "--event", str(event), "--json"],
-        env={"PGOLF_FORGE": "local"},
-    )
+    res = run_local(lab, event)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["actions"] == ["replied with budget"]
     assert "reserve floor" in forge.list_comments(pr.number)[-1].body
     event = write_event(tmp_path / "e2.json", comment_event("/budget", user="stranger", number=pr.number))
-    res = CliRunner().invoke(
-        cli,
-        ["--repo", str(lab), "command", "run", "--event", str(event), "--json"],
-        env={"PGOLF_FORGE": "local"},
-    )
+    res = run_local(lab, event)
     assert (
         json.loads(res.output)["allowed"] is False and "none permission" in json.loads(res.output)["reason"]
     )

@@ -16,7 +16,8 @@ from bot.budget import reserve, settle
 from bot.config import Settings
 from bot.errors import LedgerError
 from bot.forge.ledger_commit import ledger_commit, merge_budget, merge_rows
-from bot.ledger import HEADER, Ledger, make_row
+from bot.ledger import HEADER, Ledger
+from tests.forge.conftest import append_local_row, local_row
 
 S = Settings(ledger_push_attempts=6)
 
@@ -28,16 +29,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def row(commit: str, bpb: float, desc: str, promoted: str = "no") -> str:
-    return make_row(
-        commit=commit,
-        tier="local",
-        val_bpb=bpb,
-        artifact_bytes=None,
-        memory_gb=None,
-        status="keep",
-        promoted=promoted,
-        description=desc,
-    ).raw_line()
+    return local_row(commit, bpb, desc, promoted=promoted).raw_line()
 
 
 @pytest.fixture
@@ -72,30 +64,8 @@ def remote_file(remote: Path, path: str) -> str:
 
 def test_two_racing_clones_both_rows_survive(remote: Path) -> None:
     a, b = clone(remote, "a"), clone(remote, "b")
-    Ledger.append(
-        a / "results.tsv",
-        make_row(
-            commit="aaaaaaa",
-            tier="local",
-            val_bpb=1.21,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="from A",
-        ),
-    )
-    Ledger.append(
-        b / "results.tsv",
-        make_row(
-            commit="bbbbbbb",
-            tier="local",
-            val_bpb=1.22,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="from B",
-        ),
-    )
+    append_local_row(a, "aaaaaaa", 1.21, "from A")
+    append_local_row(b, "bbbbbbb", 1.22, "from B")
     with (b / "research" / "graded.jsonl").open("a") as fh:
         fh.write('{"id": "b"}\n')
     results: dict[str, object] = {}
@@ -131,18 +101,7 @@ def test_two_racing_clones_both_rows_survive(remote: Path) -> None:
 
 def test_sequential_pushes_and_nothing_to_commit(remote: Path) -> None:
     a, b = clone(remote, "a"), clone(remote, "b")
-    Ledger.append(
-        a / "results.tsv",
-        make_row(
-            commit="aaaaaaa",
-            tier="local",
-            val_bpb=1.21,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="A1",
-        ),
-    )
+    append_local_row(a, "aaaaaaa", 1.21, "A1")
     r1 = ledger_commit(a, "first", S, env={})
     assert r1.committed and r1.files == ["results.tsv"] and r1.attempts == 1
     assert git(a, "rev-parse", "HEAD") == r1.sha  # the clean checkout followed the pushed commit
@@ -164,18 +123,7 @@ def test_detached_pr_checkout_commits_to_main(remote: Path) -> None:
     (a / "training.py").write_text("x = 3\n")
     git(a, "commit", "-qam", "experiment")
     git(a, "checkout", "-q", "--detach")
-    Ledger.append(
-        a / "results.tsv",
-        make_row(
-            commit=git(a, "rev-parse", "--short=7", "HEAD"),
-            tier="local",
-            val_bpb=1.2,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="exp x",
-        ),
-    )
+    append_local_row(a, git(a, "rev-parse", "--short=7", "HEAD"), 1.2, "exp x")
     res = ledger_commit(a, "local result", S, env={}, branch="main")
     assert res.committed and res.branch == "main"
     assert "exp x" in remote_file(remote, "results.tsv") and remote_file(remote, "training.py") == "x = 1\n"
@@ -185,18 +133,7 @@ def test_cli_ledger_commit(remote: Path) -> None:
     from bot.cli import cli
 
     a = clone(remote, "a")
-    Ledger.append(
-        a / "results.tsv",
-        make_row(
-            commit="ccccccc",
-            tier="local",
-            val_bpb=1.2,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="cli",
-        ),
-    )
+    append_local_row(a, "ccccccc", 1.2, "cli")
     res = CliRunner().invoke(cli, ["--repo", str(a), "ledger", "commit", "-m", "from cli", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -251,18 +188,7 @@ def test_a_refused_push_is_an_error_not_a_retry(remote: Path) -> None:
     hook.write_text("#!/bin/sh\necho 'protected branch: reviews required' >&2\nexit 1\n")
     hook.chmod(0o755)
     a = clone(remote, "a")
-    Ledger.append(
-        a / "results.tsv",
-        make_row(
-            commit="ddddddd",
-            tier="local",
-            val_bpb=1.2,
-            artifact_bytes=None,
-            memory_gb=None,
-            status="keep",
-            description="x",
-        ),
-    )
+    append_local_row(a, "ddddddd", 1.2, "x")
     sleeps: list[float] = []
     with pytest.raises(LedgerError, match="refused"):
         ledger_commit(a, "blocked", S, env={}, sleep=sleeps.append)

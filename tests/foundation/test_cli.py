@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bot import program
 from bot.cli import cli
@@ -25,38 +25,16 @@ def run(repo: Path, *args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(cli, ["--repo", str(repo), *args], env=env, catch_exceptions=False)
 
 
+def append_kept(repo: Path, commit: str, tier: str, val_bpb: str, *extra: str) -> Result:
+    """`pgolf results append` of a kept row."""
+    args = ["--commit", commit, "--tier", tier, "--val-bpb", val_bpb, "--status", "keep", *extra]
+    return run(repo, "results", "append", *args)
+
+
 def test_results_append_show_best(repo: Path) -> None:
-    r = run(
-        repo,
-        "results",
-        "append",
-        "--commit",
-        "abc1234",
-        "--tier",
-        "runpod",
-        "--val-bpb",
-        "1.21",
-        "--status",
-        "keep",
-        "--cost-usd",
-        "3.3",
-        "--description",
-        "first",
-    )
+    r = append_kept(repo, "abc1234", "runpod", "1.21", "--cost-usd", "3.3", "--description", "first")
     assert r.exit_code == 0, r.output
-    r = run(
-        repo,
-        "results",
-        "append",
-        "--commit",
-        "abc1234",
-        "--tier",
-        "local",
-        "--val-bpb",
-        "1.9",
-        "--status",
-        "keep",
-    )
+    r = append_kept(repo, "abc1234", "local", "1.9")
     assert r.exit_code == 0
     r = run(repo, "results", "show", "--tier", "runpod", "--json")
     rows = json.loads(r.output)["rows"]
@@ -128,21 +106,7 @@ def test_artifact_measure(repo: Path, tmp_path: Path) -> None:
 
 def test_inject_command(repo: Path) -> None:
     Ledger.append(repo / "results.tsv")
-    run(
-        repo,
-        "results",
-        "append",
-        "--commit",
-        "abc1234",
-        "--tier",
-        "runpod",
-        "--val-bpb",
-        "1.15",
-        "--status",
-        "keep",
-        "--description",
-        "best run",
-    )
+    append_kept(repo, "abc1234", "runpod", "1.15", "--description", "best run")
     r = run(repo, "inject")
     assert r.exit_code == 0 and "updated" in r.output
     text = (repo / "program.md").read_text()
@@ -168,3 +132,50 @@ def test_python_dash_m_and_no_traceback(repo: Path) -> None:
     assert p.returncode == 5
     assert "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0 and p.stderr.startswith("error: ")
+
+
+def test_unwritable_output_path_is_one_line_not_a_traceback(repo: Path) -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "bot", "--repo", str(repo), "report", "--out", "/proc/pgolf-nope", "--no-png"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr and p.stderr.startswith("error: /proc/")
+
+
+def test_missing_repo_folder_is_refused_and_nothing_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--repo",
+            str(missing),
+            "results",
+            "append",
+            "--commit",
+            "abc1234",
+            "--tier",
+            "local",
+            "--val-bpb",
+            "1.2",
+            "--status",
+            "keep",
+        ],
+    )
+    assert r.exit_code == 2 and "does not exist" in r.output
+    assert not missing.exists()
+
+
+def test_inject_on_non_utf8_program_is_an_error(repo: Path) -> None:
+    (repo / "program.md").write_bytes(program.template().encode() + b"\xff\xfe broken")
+    before = (repo / "program.md").read_bytes()
+    r = run(repo, "inject")
+    assert r.exit_code == 8 and "not UTF-8" in r.output
+    assert (repo / "program.md").read_bytes() == before
+
+
+def test_research_state_folder_that_is_a_file(repo: Path) -> None:
+    (repo / "research").write_text("oops")
+    r = run(repo, "inject")
+    assert r.exit_code == 9 and "is a file" in r.output

@@ -237,3 +237,39 @@ def test_sigkill_mid_append_never_tears_a_row(tmp_path: Path) -> None:
         assert led.warnings == []
         assert all(len(r.fields) == 9 for r in led.rows)
     assert len(Ledger.load(p).rows) > 1
+
+
+def test_non_utf8_bytes_survive_a_rewrite(tmp_path: Path) -> None:
+    p = tmp_path / "results.tsv"
+    raw = (HEADER + "\n").encode() + b"aaa1111\tlocal\t1.5\t1\t1.0\tkeep\tno\t0\tcaf\xe9 by hand\n"
+    p.write_bytes(raw)
+    led = Ledger.load(p)
+    assert any("not valid UTF-8" in w for w in led.warnings) and len(led.rows) == 1
+    Ledger.append(p, row("bbb2222"))
+    assert p.read_bytes().startswith(raw)
+
+
+def test_baseline_queries_filter_by_config(tmp_path: Path) -> None:
+    p = tmp_path / "results.tsv"
+    Ledger.append(
+        p,
+        row("b000001", desc="baseline seed=1 (mlx, 500 it, cfg=mlx-500it-0a1b2c3d)", bpb=1.50),
+        row("b000002", desc="baseline seed=2 (mlx, 500 it, cfg=mlx-500it-0a1b2c3d)", bpb=1.52),
+        row("b000003", desc="baseline seed=1 (torch, 20 it, cfg=torch-20it-0a1b2c3d)", bpb=3.00),
+        row("b000004", desc="baseline seed=2 (torch, 20 it, cfg=torch-20it-0a1b2c3d)", bpb=3.06),
+        row("b000005", desc="baseline seed=3 (torch, 20 it, cfg=torch-20it-0a1b2c3dff)", bpb=9.0),
+        row("e000001", desc="keep: … (torch, 20 it, cfg=torch-20it-0a1b2c3d)", bpb=2.0),
+    )
+    led = Ledger.load(p)
+    # default: every baseline row counts, as before
+    assert len(led.baseline_rows(10)) == 5
+    assert led.running_local_baseline(10) == pytest.approx(3.00)
+    torch_rows = led.baseline_rows(10, config="torch-20it-0a1b2c3d")
+    assert [r.commit for r in torch_rows] == ["b000003", "b000004"]  # not the longer key, not the experiment
+    assert led.running_local_baseline(10, config="torch-20it-0a1b2c3d") == pytest.approx(3.03)
+    nf = led.noise_floor(10, config="torch-20it-0a1b2c3d")
+    assert nf is not None and 0.013 < nf < 0.015
+    assert led.running_local_baseline(10, config="mlx-500it-0a1b2c3d") == pytest.approx(1.51)
+    assert led.running_local_baseline(10, config="mlx-20it-0a1b2c3d") is None
+    assert led.noise_floor(10, config="mlx-20it-0a1b2c3d") is None
+    assert len(led.baseline_rows(1, config="mlx-500it-0a1b2c3d")) == 1

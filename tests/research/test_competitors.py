@@ -209,3 +209,176 @@ def test_cli_parse_and_list(tmp_path):
     ] == pytest.approx(2.248)
     res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "parse", str(tmp_path / "missing.md")])
     assert res.exit_code == 2 and "no such file" in res.stderr
+
+
+# ----------------------------------------------------------------- README shapes (review round 2)
+
+MORE_README_SHAPES = [
+    # titles that state the score number-first
+    ("# Record: 1.1712 bpb\n\nInt6 everywhere.", 1.1712),
+    ("# 1.1712 BPB: Int6 QAT + BigramHash\n\nText.", 1.1712),
+    # a metric/value table, with a pre-quant row that is not the score
+    ("| Metric | Value |\n|---|---|\n| Pre-quant val_bpb | 1.1800 |\n| val_bpb | 1.1500 |", 1.15),
+    # a bare two-cell table whose header row is the metric itself
+    ("| val_bpb | 1.1500 |\n|---|---|\n| val_loss | 1.9400 |", 1.15),
+    # ours-vs-baseline table (columns), no Mean row
+    ("| Metric | Baseline | Ours |\n|---|---|---|\n| val_bpb | 1.2244 | 1.1500 |", 1.15),
+    ("| Metric | Ours | Baseline |\n|---|---|---|\n| val_bpb | 1.1500 | 1.2244 |", 1.15),
+    # ours-vs-baseline table (rows), no Mean row
+    ("| Run | val_bpb |\n|---|---|\n| Naive baseline | 1.2244 |\n| This submission | 1.1500 |", 1.15),
+    ("| Run | val_bpb |\n|---|---|\n| Baseline (PR #70) | 1.2244 |\n| 11L + XSA | 1.1500 |", 1.15),
+    # a comparison quoted in the same line, a sentence before the own score
+    ("The previous SOTA val_bpb=1.0900. Our val_bpb=1.1000 on 3 seeds.", 1.1),
+    ("Compared to the baseline (val_bpb: 1.2244). Final val_bpb: 1.1874", 1.1874),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), MORE_README_SHAPES)
+def test_more_readme_score_shapes(text: str, value: float):
+    res = comp.parse_text("README.md", "Intro line.\n\n" + text + "\n")
+    assert not res.warnings, res.warnings
+    (s,) = res.scores
+    assert s.val_bpb == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "| Metric | Baseline |\n|---|---|\n| val_bpb | 1.2244 |",
+        "| Metric | Previous SOTA | Merged record |\n|---|---|---|\n| val_bpb | 1.0900 | 1.1147 |",
+        "| Run | val_bpb |\n|---|---|\n| Baseline | 1.2244 |\n| Previous record | 1.1500 |",
+        "# Beats 1.0810 bpb of the merged SOTA (work in progress)",
+        "The previous SOTA val_bpb=1.0900, which we have not beaten yet.",
+    ],
+)
+def test_baseline_tables_and_titles_are_never_the_score(text: str):
+    res = comp.parse_text("README.md", text + "\n", source_file="r/README.md")
+    assert res.scores == [], [s.val_bpb for s in res.scores]
+    assert "no val_bpb" in res.warnings[0]
+
+
+def test_title_shape_keeps_the_title_without_the_score():
+    (s,) = comp.parse_text("README.md", "# 1.1712 BPB: Int6 QAT + BigramHash\n\nx\n").scores
+    assert s.name == "Int6 QAT + BigramHash" and s.techniques == "Int6 QAT + BigramHash"
+    (s,) = comp.parse_text("README.md", "# Record: Int6 QAT — val_bpb 1.1712\n").scores
+    assert s.name == "Int6 QAT"
+
+
+def test_readme_author_pr_and_date():
+    text = (
+        "# Record: Int6 + Muon (PR #1234)\n\n**Author:** Jane Doe (@janedoe)\n**Date:** 2026-05-01\n\n"
+        "**val_bpb: 1.1000** (3-seed mean)\n\nBuilt on PR #999 by @someone-else.\n"
+    )
+    (s,) = comp.parse_text("README.md", text).scores
+    assert (s.author, s.github_id, s.pr, s.date) == ("Jane Doe", "janedoe", 1234, "2026-05-01")
+    assert s.name == "Int6 + Muon"
+    text = (
+        "# Int6 QAT by @bob-smith\n\n- PR: https://github.com/openai/parameter-golf/pull/987\n\n"
+        "val_bpb: 1.2000\n"
+    )
+    (s,) = comp.parse_text("README.md", text).scores
+    assert (s.author, s.github_id, s.pr, s.name) == ("bob-smith", "bob-smith", 987, "Int6 QAT")
+    text = "| Field | Value |\n|---|---|\n| Author | [Ann](https://github.com/ann-k) |\n| PR | #55 |\n| val_bpb | 1.30 |\n"
+    (s,) = comp.parse_text("README.md", text).scores
+    assert (s.author, s.github_id, s.pr) == ("Ann", "ann-k", 55)
+    # a PR the record builds on or supports is not its own PR number; credits are not authors
+    (s,) = comp.parse_text("README.md", "# Record: Support for PR #1851\n\n**val_bpb = 1.06**\n").scores
+    assert s.pr is None and s.author == ""
+
+
+def test_fixture_technique_summaries_are_not_generic_headings():
+    by_name = {f.name: comp.parse_path(f / "README.md").scores[0] for f in RECORDS}
+    generic = {"summary", "key idea", "results", "overview", "changes"}
+    for name, s in by_name.items():
+        assert s.techniques, name
+        assert s.techniques.split(":")[0].strip().lower() not in generic, (name, s.techniques)
+    mixed = by_name["2026-03-19_10L_MixedPrecision"]
+    assert mixed.name == "10L Mixed Precision"
+    assert "Mixed int8/int6 compression" in mixed.techniques and "Lower learning rates" in mixed.techniques
+    assert by_name["2026-03-19_SlidingWindowEval"].techniques == "Sliding Window Evaluation"
+
+
+# ----------------------------------------------------------------- artifact bytes
+
+
+def _bytes_agree(readme: comp.CompetitorScore, json_bytes: int) -> bool:
+    assert readme.bytes_total is not None
+    precision = int(readme.extra.get("bytes_total_precision", 0))
+    return abs(readme.bytes_total - json_bytes) <= precision
+
+
+@pytest.mark.parametrize("folder", RECORDS, ids=[p.name for p in RECORDS])
+def test_readme_only_artifact_bytes_agree_with_submission_json(folder: Path):
+    (from_json,) = comp.parse_path(folder / "submission.json").scores
+    (from_readme,) = comp.parse_path(folder / "README.md").scores
+    assert from_json.bytes_total is not None
+    assert from_readme.bytes_total is not None, "every fixture README states its artifact size"
+    assert _bytes_agree(from_readme, from_json.bytes_total), (
+        from_readme.bytes_total,
+        from_json.bytes_total,
+        from_readme.extra,
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2026-04-09_A2_Muon097_3Seed",
+        "2026-04-22_SP8192_CaseOps_GatedAttn_QuantGate_Loop45_PhasedTTT_MLPClip12",
+        "2026-04-29_SmearGateBOSFix_3Seed_1.06141",
+    ],
+)
+def test_headline_megabytes_agree_within_their_precision(name: str):
+    """Only the headline ("~15.99 MB"): 2 decimals of a MB → ± 5,000 bytes. (Other fixtures'
+    headlines round the seeds' mean, not the largest artifact, so only exact figures agree.)"""
+    folder = FIXTURES / "parameter-golf/records" / name
+    headline = "\n".join((folder / "README.md").read_text().splitlines()[:4])
+    (from_readme,) = comp.parse_text("README.md", headline).scores
+    (from_json,) = comp.parse_path(folder / "submission.json").scores
+    assert from_readme.extra["bytes_total_precision"] == 5000
+    assert from_json.bytes_total is not None and _bytes_agree(from_readme, from_json.bytes_total)
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "precision"),
+    [
+        ("**val_bpb: 1.1100** | **~15.95 MB** | 8xH100", 15_950_000, 5_000),
+        ("**val_bpb = 1.1271** | **15.5 MB** artifact", 15_500_000, 50_000),
+        ("val_bpb: 1.20\n\nArtifact: 15,928,974 bytes (code: 48,917)", 15_928_974, 0),
+        ("val_bpb: 1.20\n\nTotal submission size int8+zlib: `15863489 bytes`", 15_863_489, 0),
+        (
+            "| Seed | val_bpb | Artifact (bytes) |\n|---|---|---|\n| 1 | 1.11 | 15,900,001 |\n"
+            "| 2 | 1.12 | 15,950,002 |\n| **Mean** | **1.115** | 15,925,001 |",
+            15_950_002,
+            0,
+        ),
+        (
+            "val_bpb: 1.19\n\n| Metric | Naive Baseline | This Submission |\n|---|---|---|\n"
+            "| Artifact size | 15,863,489 bytes | 15,874,829 bytes |",
+            15_874_829,
+            0,
+        ),
+    ],
+)
+def test_readme_artifact_size_shapes(text: str, size: int, precision: int):
+    (s,) = comp.parse_text("README.md", text + "\n").scores
+    assert s.bytes_total == size
+    assert s.extra.get("bytes_total_precision", 0) == precision
+
+
+def test_cap_and_savings_megabytes_are_not_the_artifact():
+    text = "**val_bpb: 1.20**\n\nCompresses to 17.6MB, 1.6MB over the 16MB cap; saves ~1.6MB.\n"
+    (s,) = comp.parse_text("README.md", text).scores
+    assert s.bytes_total is None
+
+
+def test_submission_bytes_total_is_the_largest_seed_artifact():
+    folder = FIXTURES / "parameter-golf/records"
+    caseops = folder / "2026-04-22_SP8192_CaseOps_GatedAttn_QuantGate_Loop45_PhasedTTT_MLPClip12"
+    (s,) = comp.parse_path(caseops / "submission.json").scores
+    assert s.bytes_total == 15_979_182  # artifact_bytes_max; the file's bytes_total is the mean
+    assert s.extra["bytes_total_stated"] == 15_975_561
+    single = comp.score_from_submission({"val_bpb": 1.2, "bytes_total": 15_000_000})
+    assert (
+        single is not None and single.bytes_total == 15_000_000 and "bytes_total_stated" not in single.extra
+    )

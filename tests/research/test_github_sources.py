@@ -223,3 +223,94 @@ def test_competitors_refresh_from_github(seeded, tmp_path):
         cli, ["--repo", str(tmp_path), "-c", "source_retries=0", "competitors", "refresh"], env=env
     )
     assert res.exit_code == 16 and "500" in res.stderr
+
+
+# ----------------------------------------------------------------- fault switches (both sources)
+#
+# PyGithub's retry policy (GithubRetry, set up in github_common.make_github) retries 5xx and
+# rate-limit 403s, and honours Retry-After. A 429 *without* Retry-After is, per GitHub's docs,
+# a secondary rate limit to wait "at least one minute" on — longer than a source's timeout —
+# so the source gives up at once with a SourceError that says 429 (one request, no hammering).
+# Broken bodies (non-UTF-8, cut short) are a SourceError naming the source, never a raw error.
+
+GH_SOURCES = {
+    "github_prs": {"watched_repos": ["KellerJordan/modded-nanogpt"]},
+    "github_code": {"github_code_query": '"val_bpb"'},
+}
+
+
+def _gh_fetch(gh: GitHubEmulator, source: str, token: str) -> list:
+    settings = settings_for({source: gh}, **GH_SOURCES[source])
+    items, _ = fetch_one(source, settings, now=_now(gh), since_hours=24, env={"GITHUB_TOKEN": token})
+    return items
+
+
+@pytest.fixture
+def gh_token(seeded: GitHubEmulator) -> str:
+    token = seeded.add_token("alice")
+    seeded.push("KellerJordan/modded-nanogpt", "main", {"train.py": b"# val_bpb muon quantization\n"})
+    return token
+
+
+@pytest.mark.parametrize("source", sorted(GH_SOURCES))
+def test_github_sources_answer_without_faults(seeded, gh_token, source):
+    assert _gh_fetch(seeded, source, gh_token)
+
+
+@pytest.mark.parametrize("source", sorted(GH_SOURCES))
+@pytest.mark.parametrize("times", [1, 20])
+def test_github_429_without_retry_after_is_a_clear_source_error(seeded, gh_token, source, times):
+    seeded.requests.clear()
+    seeded.fail_next("429", times=times)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match="429") as err:
+        _gh_fetch(seeded, source, gh_token)
+    assert err.value.path == source
+    assert len(seeded.requests) == 1  # no retry storm against a rate limit
+    assert time.monotonic() - t0 < 2.0
+    seeded.clear_faults()
+    assert _gh_fetch(seeded, source, gh_token)  # the next cycle reads normally
+
+
+@pytest.mark.parametrize("source", sorted(GH_SOURCES))
+def test_github_429_with_retry_after_is_retried(seeded, gh_token, source):
+    seeded.requests.clear()
+    seeded.fail_next("429", retry_after="0")
+    assert _gh_fetch(seeded, source, gh_token)
+    assert len(seeded.requests) >= 2
+
+
+@pytest.mark.parametrize("source", sorted(GH_SOURCES))
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("truncated", r"ChunkedEncodingError|IncompleteRead|cut short|incomplete"),
+        ("non_utf8", r"UTF-8|bad response|TypeError"),
+    ],
+)
+@pytest.mark.parametrize("times", [1, 20])
+def test_github_broken_bodies_are_a_clear_source_error(seeded, gh_token, source, kind, message, times):
+    seeded.requests.clear()
+    seeded.fail_next(kind, times=times)
+    with pytest.raises(SourceError, match=message) as err:
+        _gh_fetch(seeded, source, gh_token)
+    assert err.value.path == source
+    assert str(err.value).startswith(f"{source}: ")
+    seeded.clear_faults()
+    assert _gh_fetch(seeded, source, gh_token)
+
+
+@pytest.mark.parametrize("kind", ["429", "truncated", "non_utf8"])
+def test_github_fault_in_a_cycle_is_reported_and_the_cycle_survives(seeded, gh_token, tmp_path, kind):
+    seeded.fail_next(kind, times=20)
+    settings = settings_for({"github_prs": seeded, "github_code": seeded}, **GH_SOURCES["github_code"])
+    report = cycle(
+        settings,
+        tmp_path,
+        sources=["github_prs", "github_code"],
+        now=_now(seeded),
+        env={"GITHUB_TOKEN": gh_token},
+    )
+    assert set(report.errors) == {"github_prs", "github_code"}
+    assert all(report.errors.values())
+    assert not report.new_items

@@ -133,3 +133,65 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
         cli, ["train", "parity", "--torch", str(tmp_path / "train_gpt.py"), "--mlx", str(mlx)]
     )
     assert text.exit_code == 1 and "first diverging layer blocks.0" in text.output
+
+
+# --- the pair must be a PyTorch script and its MLX twin (issue 3 review: gate bypasses) ---
+
+
+@pytest.mark.parametrize(
+    ("script", "marker"),
+    [
+        (MLX_SCRIPT, "# === shared with train_gpt_mlx.py: begin"),
+        (TORCH_SCRIPT, "# === shared with train_gpt_mlx.py: end ==="),
+    ],
+)
+def test_missing_shared_marker_fails(tmp_path: Path, script: Path, marker: str) -> None:
+    # deleting one marker line used to switch the shared-section check off silently
+    text = script.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines(keepends=True) if ln.startswith(marker))
+    edited = _copy(tmp_path, script, line, "")
+    pair = (edited, MLX_SCRIPT) if script == TORCH_SCRIPT else (TORCH_SCRIPT, edited)
+    r = run_parity(*pair)
+    assert not r.ok and r.first_diverging_layer == "shared section"
+    assert str(edited) in r.message and "markers" in r.message
+
+
+def test_emptied_shared_section_fails(tmp_path: Path) -> None:
+    # markers kept but moved together: the (now empty) sections would compare equal
+    t_text, m_text = TORCH_SCRIPT.read_text(encoding="utf-8"), MLX_SCRIPT.read_text(encoding="utf-8")
+    end = "# === shared with train_gpt_mlx.py: end ===\n"
+    t_out, m_out = tmp_path / "train_gpt.py", tmp_path / "train_gpt_mlx.py"
+    for src, dst in ((t_text, t_out), (m_text, m_out)):
+        begin = next(ln for ln in src.splitlines(keepends=True) if ln.startswith("# === shared with"))
+        dst.write_text(src.replace(begin, "", 1).replace(end, begin + end, 1), encoding="utf-8")
+    r = run_parity(t_out, m_out)
+    assert not r.ok and r.first_diverging_layer == "shared section"
+    assert "does not define Hyperparameters" in r.message
+
+
+def test_same_script_twice_fails(tmp_path: Path) -> None:
+    r = run_parity(TORCH_SCRIPT, TORCH_SCRIPT)
+    assert not r.ok and r.first_diverging_layer == "scripts" and "same script" in r.message
+    twin = tmp_path / "train_gpt_mlx.py"  # identical bytes under the MLX name
+    shutil.copy(TORCH_SCRIPT, twin)
+    r = run_parity(TORCH_SCRIPT, twin)
+    assert not r.ok and r.first_diverging_layer == "scripts"
+    res = CliRunner().invoke(
+        cli, ["--repo", str(ROOT), "train", "parity", "--mlx", "training/train_gpt.py", "--json"]
+    )
+    assert res.exit_code == 1, res.output
+    assert json.loads(res.output)["ok"] is False
+
+
+def test_wrong_framework_fails(tmp_path: Path) -> None:
+    # the torch script (one comment changed, so not byte-identical) passed as the MLX twin
+    fake_mlx = _copy(tmp_path, TORCH_SCRIPT, "Knobs (environment;", "Knobs (env;")
+    r = run_parity(TORCH_SCRIPT, fake_mlx)
+    assert not r.ok and r.first_diverging_layer == "framework"
+    assert "mlx script but does not import mlx" in r.message
+    # the MLX script passed as the torch one
+    (tmp_path / "m").mkdir()
+    other_mlx = _copy(tmp_path / "m", MLX_SCRIPT, "import uuid\n", "import uuid  # copy\n")
+    r = run_parity(MLX_SCRIPT, other_mlx)
+    assert not r.ok and r.first_diverging_layer == "framework"
+    assert "torch script but does not import torch" in r.message

@@ -56,8 +56,13 @@ def describe(exc: BaseException) -> str:
         return f"gave up after retries ({exc})"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "bad response: the body was cut short (truncated)"
     if isinstance(exc, requests.exceptions.RequestException):
         return f"request failed: {type(exc).__name__}"
+    if isinstance(exc, (TypeError, KeyError, AttributeError)):
+        # PyGithub met JSON of an unexpected shape (e.g. a non-UTF-8 body decoded as latin-1).
+        return f"bad response: unexpected JSON shape ({type(exc).__name__}: {exc})"
     if isinstance(exc, (ValueError, UnicodeDecodeError)):
         return f"bad response: {type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
