@@ -459,8 +459,16 @@ class Ledger:
         return self.rows[-n:] if n > 0 else []
 
     def baseline_rows(self, window: int = 5, *, config: str | None = None) -> list[Row]:
-        """The ``window`` most recent baseline rows; with ``config``, only rows tagged ``cfg=<config>``."""
+        """The ``window`` most recent baseline rows of one configuration.
+
+        With ``config``, only rows tagged ``cfg=<config>``. Without it, the configuration of the
+        most recent baseline row (so program.md, the dashboard and ``results best`` never mix a
+        20-iteration torch baseline with a 500-iteration MLX one); rows written before ``cfg=``
+        tags existed (no tag on the latest row) are all taken together, as they always were.
+        """
         rows = [r for r in self.rows if r.is_baseline and r.val_bpb is not None and r.status != "crash"]
+        if config is None and rows:
+            config = config_of(rows[-1].description)
         if config is not None:
             rows = [r for r in rows if has_config(r.description, config)]
         return rows[-window:]
@@ -523,6 +531,12 @@ class Ledger:
                 slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
                 intercept = my - slope * mx
         return Correlation(n, mean_delta, pearson, spearman, slope, intercept, n >= 5, points)
+
+
+def config_of(description: str) -> str | None:
+    """The ``cfg=<config>`` tag of a row's description, or None."""
+    m = re.search(r"(?<![\w=-])cfg=([\w.-]+)", description)
+    return m.group(1) if m else None
 
 
 def has_config(description: str, config: str) -> bool:

@@ -261,9 +261,9 @@ def test_baseline_queries_filter_by_config(tmp_path: Path) -> None:
         row("e000001", desc="keep: … (torch, 20 it, cfg=torch-20it-0a1b2c3d)", bpb=2.0),
     )
     led = Ledger.load(p)
-    # default: every baseline row counts, as before
-    assert len(led.baseline_rows(10)) == 5
-    assert led.running_local_baseline(10) == pytest.approx(3.00)
+    # default: the configuration of the latest baseline row (b000005's longer key) only
+    assert [r.commit for r in led.baseline_rows(10)] == ["b000005"]
+    assert led.running_local_baseline(10) == pytest.approx(9.0)
     torch_rows = led.baseline_rows(10, config="torch-20it-0a1b2c3d")
     assert [r.commit for r in torch_rows] == ["b000003", "b000004"]  # not the longer key, not the experiment
     assert led.running_local_baseline(10, config="torch-20it-0a1b2c3d") == pytest.approx(3.03)
@@ -273,3 +273,19 @@ def test_baseline_queries_filter_by_config(tmp_path: Path) -> None:
     assert led.running_local_baseline(10, config="mlx-20it-0a1b2c3d") is None
     assert led.noise_floor(10, config="mlx-20it-0a1b2c3d") is None
     assert len(led.baseline_rows(1, config="mlx-500it-0a1b2c3d")) == 1
+
+
+def test_default_baseline_follows_the_latest_configuration(tmp_path: Path) -> None:
+    p = tmp_path / "results.tsv"
+    Ledger.append(
+        p,
+        row("a000001", desc="baseline seed=1 (mlx, 500 it, cfg=mlx-500it-aaaa1111)", bpb=1.50),
+        row("a000002", desc="baseline seed=2 (mlx, 500 it, cfg=mlx-500it-aaaa1111)", bpb=1.52),
+        row("b000001", desc="baseline seed=1 (torch, 20 it, cfg=torch-20it-bbbb2222)", bpb=3.70),
+        row("b000002", desc="baseline seed=2 (torch, 20 it, cfg=torch-20it-bbbb2222)", bpb=3.80),
+    )
+    led = Ledger.load(p)
+    assert led.running_local_baseline() == pytest.approx(3.75)  # latest config only, not 2.61
+    assert led.running_local_baseline(config="mlx-500it-aaaa1111") == pytest.approx(1.51)
+    nf = led.noise_floor()
+    assert nf is not None and nf < 0.02
