@@ -375,10 +375,11 @@ def _parts(ch: ProgramChanges) -> list[str]:
     return parts
 
 
-def _fit(prefix: str, parts: list[str], limit: int) -> str:
+def fit(prefix: str, parts: list[str], limit: int) -> str:
     """``prefix`` and as many ``parts`` as fit in ``limit`` characters; " …" marks left-out parts."""
     out = prefix
     skipped = False
+    parts = [p for p in parts if p]
     for i, p in enumerate(parts):
         cand = out + (" " if out == prefix else "; ") + p
         last = i == len(parts) - 1
@@ -401,7 +402,7 @@ def subject(ch: ProgramChanges, *, prefix: str = "research:", limit: int = SUBJE
     if not parts:
         note = state_note(ch.state)
         parts = ["program.md unchanged" + (f" ({note})" if note else "")]
-    return _fit(prefix, parts, limit)
+    return fit(prefix, parts, limit)
 
 
 def state_note(state: Mapping[str, int]) -> str:
@@ -462,15 +463,21 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
         out.append(f"Research {note}.")
     if pr_url:
         out.append(f"Review: {pr_url}")
-    trailers = []
-    if cycle:
-        trailers.append(f"{TRAILER_CYCLE}: {cycle}")
-    if pr is not None:
-        trailers.append(f"{TRAILER_PR}: {pr}")
     text = "\n".join(out)
-    if trailers:
-        text = (text + "\n\n" if text else "") + "\n".join(trailers)
+    tr = trailers(cycle=cycle, pr=pr)
+    if tr:
+        text = (text + "\n\n" if text else "") + "\n".join(tr)
     return text
+
+
+def trailers(*, cycle: str = "", pr: int | None = None) -> list[str]:
+    """Git trailers linking a commit to its research cycle and review PR (read by the dashboard)."""
+    out = []
+    if cycle:
+        out.append(f"{TRAILER_CYCLE}: {cycle}")
+    if pr is not None:
+        out.append(f"{TRAILER_PR}: {pr}")
+    return out
 
 
 def _comp_value(it: Item) -> str:
