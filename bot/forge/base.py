@@ -213,8 +213,9 @@ class Forge(ABC):
     ) -> str:
         """Point ``branch`` at one new commit: ``base``'s tip with ``path`` set to ``data``.
 
-        ``expected_head``: the branch's head must still be this (None: the branch must not exist
-        or is created); otherwise ForgeError and nothing changes. Returns the new head SHA."""
+        ``expected_head``: the branch's head must still be this, otherwise ForgeError and nothing
+        changes; None: the branch is created, or taken over whatever it holds (the caller owns the
+        branch name and has no open pull request on it). Returns the new head SHA."""
         raise ForgeError(f"{type(self).__name__} cannot write branches")
 
     def reviews(self, number: int) -> list[Review]:

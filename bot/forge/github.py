@@ -527,7 +527,7 @@ class GitHubForge(Forge):
                     raise
                 ref = None
             if ref is not None:
-                if expected_head is None or ref.object.sha != expected_head:
+                if expected_head is not None and ref.object.sha != expected_head:
                     raise ForgeError(
                         f"branch {branch} is at {ref.object.sha[:12]}, not at the commit pgolf last wrote "
                         f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"

@@ -381,7 +381,7 @@ class LocalForge(Forge):
         if not base_sha:
             raise ForgeError(f"base branch {base!r} does not exist in {self.root}")
         current = self._branch_sha(branch)
-        if current and current != expected_head:
+        if current and expected_head is not None and current != expected_head:
             raise ForgeError(
                 f"branch {branch} is at {current[:12]}, not at the commit pgolf last wrote "
                 f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
