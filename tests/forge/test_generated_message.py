@@ -173,3 +173,14 @@ def test_inject_json_reports_changes_and_a_rerun_changes_nothing(clone: Path) ->
     data = json.loads(r.output)
     assert data["changed"] is False and data["added"] == {} and data["removed"] == {}
     assert (clone / "program.md").read_bytes() == after
+
+
+def test_a_run_that_changes_nothing_commits_nothing(clone: Path) -> None:
+    CliRunner().invoke(cli, ["--repo", str(clone), "inject"])  # bring program.md up to date
+    assert ledger_commit(clone, None, S, env={}).committed
+    head = git(clone, "rev-parse", "origin/main").strip()
+    r = CliRunner().invoke(cli, ["--repo", str(clone), "inject", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["changed"] is False
+    result = ledger_commit(clone, None, S, env={})
+    assert not result.committed and result.files == []
+    assert git(clone, "--git-dir", str(clone.parent / "remote.git"), "rev-parse", "main").strip() == head

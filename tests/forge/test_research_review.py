@@ -257,3 +257,32 @@ def test_local_forge_review_mode(tmp_path: Path) -> None:
     with clock.pinned(T0 + timedelta(days=2)):
         # the working copy is older than main now: a new research PR proposes it again
         assert rr.run_review(forge, root, S)[0].action == "opened"
+
+
+def test_cli_review_writes_the_job_summary(
+    github_emu: GitHubEmulator, repo: Repo, app_key: AppKey, work: Path, tmp_path: Path
+) -> None:
+    """`pgolf program review --step-summary` as research.yml runs it, time from PGOLF_NOW."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.forge.conftest import cli_env
+
+    (work / "program.md").write_text(render(tmp_path, [1, 11], sota=1.0611))
+    summary = tmp_path / "summary.md"
+    env = cli_env(github_emu, app_key, PGOLF_NOW="2026-03-01T06:17:00Z", GITHUB_STEP_SUMMARY=str(summary))
+    args = ["--repo", str(work), "-c", "research_review=pr", "program", "review", "--step-summary", "--json"]
+    r = CliRunner().invoke(cli, args, env=env)
+    assert r.exit_code == 0, r.output
+    outcomes = json.loads(r.output)
+    assert [o["action"] for o in outcomes] == ["opened", "waiting"]
+    assert outcomes[1]["quiet_until"] == "2026-03-02T06:17:00Z"
+    text = summary.read_text()
+    assert text.startswith("### Research pull request")
+    assert f"[#{outcomes[0]['pr']}](https://github.com/{REPO}/pull/{outcomes[0]['pr']})" in text
+    # commit mode (the default): the same step does nothing and writes no summary
+    summary.unlink()
+    r = CliRunner().invoke(cli, ["--repo", str(work), "program", "review", "--step-summary"], env=env)
+    assert r.exit_code == 0 and r.output.startswith("off:") and not summary.exists()
