@@ -91,6 +91,10 @@ def write_review_state(root: Path | str, settings: Settings, outcome: ReviewOutc
 def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
     updated = clock.stamp()
     quiet = settings.research_review_quiet_hours
+    text = pc.body(changes)
+    # titles are web text: a fence longer than any backtick run in them cannot be closed early
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
     until = clock.stamp(clock.now() + timedelta(hours=quiet))
     lines = [
         f"<!-- pgolf:research-pr head={head} updated={updated} -->",
@@ -106,9 +110,9 @@ def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
         pc.summary_markdown(changes, title="Changes to program.md"),
         "<details><summary>Commit-style summary</summary>",
         "",
-        "```",
-        pc.body(changes),
-        "```",
+        fence,
+        text,
+        fence,
         "</details>",
     ]
     return "\n".join(lines)

@@ -286,3 +286,18 @@ def test_cli_review_writes_the_job_summary(
     summary.unlink()
     r = CliRunner().invoke(cli, ["--repo", str(work), "program", "review", "--step-summary"], env=env)
     assert r.exit_code == 0 and r.output.startswith("off:") and not summary.exists()
+
+
+def test_pr_body_fence_cannot_be_closed_by_a_title(tmp_path: Path) -> None:
+    from bot import program_changes as pc
+
+    before = render(tmp_path, [1])
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+    evil = GradedItem(
+        item_id="arxiv:66", title="x ```` ![img](https://evil.example/t.png)", total=12, tier="A"
+    )
+    after = program.replace_sections(program.template(), program.build_sections(led, [evil], [], []), 1.2244)
+    with clock.pinned(T0):
+        body = rr.pr_body(pc.compare(before, after), "a" * 40, S)
+    fence = "`" * 5
+    assert body.count(f"\n{fence}\n") == 2 and f"\n{fence}\n</details>" in body  # open and close
