@@ -301,3 +301,15 @@ def test_pr_body_fence_cannot_be_closed_by_a_title(tmp_path: Path) -> None:
         body = rr.pr_body(pc.compare(before, after), "a" * 40, S)
     fence = "`" * 5
     assert body.count(f"\n{fence}\n") == 2 and f"\n{fence}\n</details>" in body  # open and close
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("research_review", "maybe"), ("research_review_quiet_hours", "-1"), ("research_review_branch", "-x")],
+)
+def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        load_settings(tmp_path, env={}, overrides={key: value})
