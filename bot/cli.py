@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "budget",
     "artifact",
     "inject",
+    "program",
     "init",
     "train",
     "research",

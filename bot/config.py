@@ -26,7 +26,7 @@ from bot.errors import ConfigError
 
 ENV_PREFIX = "PGOLF_"
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
-_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL"})
+_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,14 @@ class Settings:
     program_max_chars: int = 12000
     history_rows: int = 8
     verified_rows: int = 5
+    # review mode: "commit" puts program.md on the default branch; "pr" proposes it on one
+    # standing branch with one "research" pull request, merged after the quiet period unless a
+    # maintainer requests changes or adds the hold label (the research state still goes to the
+    # default branch either way)
+    research_review: str = "commit"
+    research_review_branch: str = "pgolf/research"
+    research_review_quiet_hours: float = 24.0
+    research_hold_label: str = "hold"
 
     # --- grading ----------------------------------------------------------------------------
     grader_model: str = "claude-sonnet-4-6"  # claude-sonnet-4-5 reaches end-of-life 2026-11-30
@@ -313,6 +321,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
+    if s.research_review not in {"commit", "pr"}:
+        raise ConfigError("must be commit or pr", path="settings", field="research_review")
+    if s.research_review_quiet_hours < 0:
+        raise ConfigError("must not be negative", path="settings", field="research_review_quiet_hours")
+    if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
+        raise ConfigError("must be a branch name", path="settings", field="research_review_branch")
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:

@@ -246,6 +246,30 @@ class Experimenter:
         name = gitops.git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
         return "main" if name == "HEAD" else name
 
+    def program_text(self, base: str) -> str:
+        """program.md as committed at ``base`` (the default branch), never the working copy: a
+        research run may have injected changes there that, in review mode, wait in the research
+        pull request. Only reviewed text reaches the model."""
+        rel = Path(self.settings.program_path).as_posix()
+        try:
+            return gitops.show_file(self.root, base, rel)
+        except ExperimentError:
+            return "(no program.md)"
+
+    def check_base_is_reviewed(self) -> None:
+        """Refuse to start from the research review branch (unreviewed program.md)."""
+        review_branch = self.settings.research_review_branch
+        name = (
+            self.settings.experimenter_base_branch
+            or gitops.git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        )
+        if name == review_branch:
+            raise ExperimentError(
+                f"the experimenter starts from the default branch, not from the research review branch "
+                f"{review_branch!r} (its program.md is not reviewed yet); check out the default branch",
+                path=str(self.root),
+            )
+
     def tried(self, graded: Sequence[GradedItem]) -> set[str]:
         ledger = Ledger.load(self.settings.path("results_path", self.root))
         return self.archive.tried_items() | ledger_item_refs(ledger, [g.item_id for g in graded])
@@ -274,6 +298,7 @@ class Experimenter:
         check_settings(self.settings)
         if not gitops.is_repo(self.root):
             raise ExperimentError("not a git repository", path=str(self.root))
+        self.check_base_is_reviewed()
         graded = self.state.graded()
         ledger = Ledger.load(self.settings.path("results_path", self.root))
         pick = select_item(
@@ -362,10 +387,7 @@ class Experimenter:
         llm = self.llm
         assert llm is not None
         s = self.settings
-        program_path = s.path("program_path", self.root)
-        program_text = (
-            program_path.read_text(encoding="utf-8") if program_path.is_file() else "(no program.md)"
-        )
+        program_text = self.program_text(base)
         system = [
             {"type": "text", "text": SYSTEM_RULES},
             {

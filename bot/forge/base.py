@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.errors import ForgeError
+
 # Repository roles that may run commands and approve promotions (the collaborator-permission
 # endpoint's ``role_name``; its legacy ``permission`` folds maintain into write).
 TRUSTED_PERMISSIONS = frozenset({"write", "maintain", "admin"})
@@ -84,6 +86,28 @@ class StatusReport:
     description: str = ""
     target_url: str = ""
     summary: str = ""  # Markdown for check runs (ignored by plain statuses)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull-request review: ``state`` is APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED."""
+
+    user: str
+    state: str
+    user_type: str = "User"
+    submitted_at: str = ""
+    commit_id: str = ""
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """Who added (``labeled``) or removed (``unlabeled``) a label, from the issue's event log."""
+
+    label: str
+    action: str
+    actor: str
+    actor_type: str = "User"
+    created_at: str = ""
 
 
 @dataclass
@@ -166,3 +190,36 @@ class Forge(ABC):
 
     @abstractmethod
     def set_status(self, report: StatusReport) -> None: ...
+
+    # ---- the standing research branch and its pull request (bot.research_review); optional:
+    # a forge without them raises ForgeError, and review mode says so.
+    def default_branch(self) -> str:
+        raise ForgeError(f"{type(self).__name__} cannot tell the default branch")
+
+    def update_pr(
+        self, number: int, *, title: str | None = None, body: str | None = None, state: str | None = None
+    ) -> PullRequest:
+        raise ForgeError(f"{type(self).__name__} cannot edit pull requests")
+
+    def put_branch_file(
+        self,
+        branch: str,
+        base: str,
+        path: str,
+        data: bytes,
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> str:
+        """Point ``branch`` at one new commit: ``base``'s tip with ``path`` set to ``data``.
+
+        ``expected_head``: the branch's head must still be this, otherwise ForgeError and nothing
+        changes; None: the branch is created, or taken over whatever it holds (the caller owns the
+        branch name and has no open pull request on it). Returns the new head SHA."""
+        raise ForgeError(f"{type(self).__name__} cannot write branches")
+
+    def reviews(self, number: int) -> list[Review]:
+        raise ForgeError(f"{type(self).__name__} cannot list reviews")
+
+    def label_events(self, number: int) -> list[LabelEvent]:
+        raise ForgeError(f"{type(self).__name__} cannot list label events")

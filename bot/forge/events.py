@@ -153,6 +153,8 @@ def parse_payload(payload: Any, event_name: str, settings: Settings | None = Non
         command = (
             SlashCommand("promote", {"seeds": 1}, "", f"label:{label}")
             if action == "labeled" and label == s.promote_label
+            else SlashCommand("hold", {}, "", f"label:{label}")
+            if action == "labeled" and label == s.research_hold_label
             else None
         )
         return Event(
@@ -262,8 +264,16 @@ def prefilter(event: Event, settings: Settings | None = None, *, bot_login: str 
     if event.name in ("pull_request", "pull_request_target"):
         if event.action != "labeled":
             return Decision(False, f"pull_request {event.action} is not a command")
+        if event.label == s.research_hold_label and event.label != s.promote_label:
+            # the research PR's brake (bot.research_review): a person with write permission
+            if event.actor_is_bot:
+                return Decision(False, f"labels added by bots are ignored ({event.actor})")
+            return Decision(True, "pre-filter passed; the labeler's collaborator permission decides")
         if event.label != s.promote_label:
-            return Decision(False, f"label {event.label!r} is not a command (only {s.promote_label!r} is)")
+            return Decision(
+                False,
+                f"label {event.label!r} is not a command (only {s.promote_label!r} and {s.research_hold_label!r} are)",
+            )
         if event.actor_is_bot:
             own = bool(bot_login) and event.actor == bot_login
             if not (s.auto_promote and (own or not bot_login)):
@@ -274,6 +284,15 @@ def prefilter(event: Event, settings: Settings | None = None, *, bot_login: str 
         if not event.head_sha:
             return Decision(False, "labeled event without a head SHA")
         return Decision(True, "pre-filter passed; the labeler's collaborator permission decides")
+    if event.name == "pull_request_review":
+        # a review that requests changes on the research PR (bot.research_review) holds its merge
+        if event.action != "submitted" or not event.is_pr or event.pr is None:
+            return Decision(
+                False, f"pull_request_review {event.action or 'event'} is not a request for changes"
+            )
+        if event.actor_is_bot:
+            return Decision(False, f"reviews by bots are ignored ({event.actor})")
+        return Decision(True, "pre-filter passed; the reviewer's collaborator permission decides")
     if event.name == "workflow_dispatch":
         if event.command is None or event.command.error:
             return Decision(False, event.command.error if event.command else "no command")

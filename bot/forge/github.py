@@ -34,7 +34,17 @@ from github.GithubException import (
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError
-from bot.forge.base import STATUS_STATES, ChangedFile, Comment, Forge, ForgeInfo, PullRequest, StatusReport
+from bot.forge.base import (
+    STATUS_STATES,
+    ChangedFile,
+    Comment,
+    Forge,
+    ForgeInfo,
+    LabelEvent,
+    PullRequest,
+    Review,
+    StatusReport,
+)
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
@@ -476,3 +486,105 @@ class GitHubForge(Forge):
             commit.create_status(report.state, **kwargs)
 
         self._call(f"POST status {report.sha[:12]}", go)
+
+    # ------------------------------------------------------------------ the research branch and PR
+    def default_branch(self) -> str:
+        return str(self._repo.default_branch)
+
+    def update_pr(
+        self, number: int, *, title: str | None = None, body: str | None = None, state: str | None = None
+    ) -> PullRequest:
+        def go() -> PullRequest:
+            p = self._repo.get_pull(number)
+            kwargs: dict[str, Any] = {}
+            if title is not None:
+                kwargs["title"] = title
+            if body is not None:
+                kwargs["body"] = body
+            if state is not None:
+                kwargs["state"] = state
+            p.edit(**kwargs)
+            return self._to_pr(self._repo.get_pull(number))
+
+        return self._call(f"PATCH pull #{number}", go)
+
+    def put_branch_file(
+        self,
+        branch: str,
+        base: str,
+        path: str,
+        data: bytes,
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> str:
+        def go() -> str:
+            base_sha = self._repo.get_branch(base).commit.sha
+            try:
+                ref = self._repo.get_git_ref(f"heads/{branch}")
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+                ref = None
+            if ref is not None:
+                if expected_head is not None and ref.object.sha != expected_head:
+                    raise ForgeError(
+                        f"branch {branch} is at {ref.object.sha[:12]}, not at the commit pgolf last wrote "
+                        f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
+                    )
+                ref.edit(base_sha, force=True)
+            else:
+                self._repo.create_git_ref(f"refs/heads/{branch}", base_sha)
+            try:
+                current = self._repo.get_contents(path, ref=branch)
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+                current = None
+            if isinstance(current, list):
+                raise ForgeError(f"{path} on {branch} is a folder, not a file")
+            if current is None:
+                result = self._repo.create_file(path, message, data, branch=branch)
+            else:
+                result = self._repo.update_file(path, message, data, current.sha, branch=branch)
+            return str(result["commit"].sha)
+
+        return self._call(f"PUT {path} on {branch}", go)
+
+    def reviews(self, number: int) -> list[Review]:
+        def go() -> list[Review]:
+            out = []
+            for r in self._repo.get_pull(number).get_reviews():
+                user = r.user
+                out.append(
+                    Review(
+                        user=user.login if user else "",
+                        state=str(r.state or ""),
+                        user_type=str(user.type) if user else "User",
+                        submitted_at=r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else "",
+                        commit_id=str(r.commit_id or ""),
+                    )
+                )
+            return out
+
+        return self._call(f"GET reviews #{number}", go)
+
+    def label_events(self, number: int) -> list[LabelEvent]:
+        def go() -> list[LabelEvent]:
+            out = []
+            for e in self._repo.get_issue(number).get_events():
+                if e.event not in ("labeled", "unlabeled") or e.label is None:
+                    continue
+                actor = e.actor
+                out.append(
+                    LabelEvent(
+                        label=str(e.label.name),
+                        action=str(e.event),
+                        actor=actor.login if actor else "",
+                        actor_type=str(actor.type) if actor else "User",
+                        created_at=e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if e.created_at else "",
+                    )
+                )
+            return out
+
+        return self._call(f"GET events #{number}", go)

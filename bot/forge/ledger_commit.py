@@ -373,21 +373,70 @@ def ledger_paths(root: Path, settings: Settings, git: _Git, extra: tuple[str, ..
     return sorted(out)
 
 
+def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], settings: Settings) -> str:
+    """The commit message when none is given: what changed in program.md (items, tiers, SOTA,
+    competitors; :mod:`bot.program_changes`), the research-state rows added, the research cycles
+    recorded (``Pgolf-Research-Cycle:`` trailers) and, in review mode, the research PR."""
+    from bot import program_changes as pc
+    from bot import program_git
+    from bot.research_review import read_review_state
+
+    def ours(rel: str) -> bytes | None:
+        return (root / rel).read_bytes() if (root / rel).is_file() else None
+
+    prog = settings.program_path
+    before = git.show(base_rev, prog)
+    after = ours(prog) if prog in paths else before
+    state_dir = settings.state_dir.strip("/") + "/"
+    state = [p for p in paths if p.startswith(state_dir) and p.endswith(".jsonl")]
+    rows = pc.state_changes({p: git.show(base_rev, p) for p in state}, {p: ours(p) for p in state})
+    changes = pc.compare(
+        None if before is None else before.decode("utf-8", "replace"),
+        None if after is None else after.decode("utf-8", "replace"),
+        rows,
+    )
+    raw = state_dir + "raw_cache.jsonl"
+    cycles = program_git.new_cycles(git.show(base_rev, raw), ours(raw)) if raw in state else []
+    review = read_review_state(root, settings) if prog not in paths else {}
+    pr = review.get("pr") if isinstance(review.get("pr"), int) else None
+    others = [p for p in paths if p != prog and p not in state and git.show(base_rev, p) != ours(p)]
+    prefix = "research:" if changes.changed or rows or prog not in paths else "ledger:"
+    lines = [pc.body(changes)]
+    if pr is not None:
+        lines.append(f"program.md changes are proposed in the research pull request #{pr}, not here.")
+    if others:
+        lines.append("Also changed: " + ", ".join(others))
+    lines.append(SKIP_CI)  # in the body, so that the subject keeps its 72 characters
+    trailers = pc.trailers(cycle=cycles[-1] if cycles else "", pr=pr)
+    head = pc.subject(changes, prefix=prefix)
+    if prog not in paths and ours(prog) not in (None, before):
+        where = f"PR #{pr}" if pr is not None else "the research PR"
+        head = pc.fit(
+            "research:",
+            [f"state only, program.md changes go to {where}", pc.state_note(rows)],
+            pc.SUBJECT_LIMIT,
+        )
+    return "\n\n".join([head, "\n".join(lines)] + (["\n".join(trailers)] if trailers else []))
+
+
 def ledger_commit(
     root: Path | str,
-    message: str,
+    message: str | None,
     settings: Settings,
     *,
     env: Mapping[str, str] | None = None,
     remote: str = "origin",
     branch: str | None = None,
     extra_paths: tuple[str, ...] = (),
+    exclude_paths: tuple[str, ...] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> CommitResult:
+    """``message=None`` → :func:`generated_message`; ``exclude_paths`` are never committed
+    (review mode keeps program.md off the default branch)."""
     env = os.environ if env is None else env
     root = Path(root).resolve()
-    if not message.strip():
-        raise LedgerError("a commit message is required (-m)")
+    if message is not None and not message.strip():
+        raise LedgerError("a commit message is required (-m), or leave -m out for a generated one")
     probe = _Git(root, {}, [])
     if probe.run("rev-parse", "--git-dir", check=False).returncode != 0:
         raise LedgerError(f"{root} is not a git repository")
@@ -400,7 +449,9 @@ def ledger_commit(
         attached = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
         branch = attached or _remote_default(git, remote)
     base_rev = git.out("rev-parse", "HEAD")
-    paths = ledger_paths(root, settings, git, extra_paths)
+    paths = [p for p in ledger_paths(root, settings, git, extra_paths) if p not in exclude_paths]
+    if message is None:
+        message = generated_message(git, root, base_rev, paths, settings)
     name, email = commit_identity(env)
     title = message.strip()
     if SKIP_CI not in title:

@@ -131,6 +131,8 @@ class Repo:
     permissions: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # PR number -> reviews
+    issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # labeled/unlabeled
     installation_id: int | None = None
     fork_of: str | None = None
 
@@ -399,6 +401,63 @@ class GitHubEmulator(Emulator):
         r = self.repo(repo)
         with self.state_lock:
             return [c for c in r.comments.values() if c.issue == number]
+
+    def add_review(
+        self,
+        repo: Repo | str,
+        number: int,
+        user: str,
+        state: str,
+        *,
+        body: str = "",
+        commit_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a review on PR ``number`` (``state``: APPROVED, CHANGES_REQUESTED, COMMENTED)."""
+        if state not in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"):
+            raise ValueError(f"review state {state!r}")
+        r = self.repo(repo)
+        with self.state_lock:
+            self.add_user(user)
+            pr = r.issues[number]
+            review = {
+                "id": self.next_id(),
+                "user": user,
+                "body": body,
+                "state": state,
+                "commit_id": commit_id or pr.head_sha,
+                "submitted_at": self.now(),
+                "author_association": self._association(r, user),
+            }
+            r.reviews.setdefault(number, []).append(review)
+            return review
+
+    def label_issue(
+        self, repo: Repo | str, number: int, label: str, actor: str, *, remove: bool = False
+    ) -> None:
+        """A person (or bot) adds or removes a label through the web UI: the label and its event."""
+        r = self.repo(repo)
+        with self.state_lock:
+            self.add_user(actor)
+            issue = r.issues[number]
+            if remove:
+                if label in issue.labels:
+                    issue.labels.remove(label)
+                    self._record_label_event(r, number, label, "unlabeled", actor)
+            elif label not in issue.labels:
+                r.labels.setdefault(label, "ededed")
+                issue.labels.append(label)
+                self._record_label_event(r, number, label, "labeled", actor)
+
+    def _record_label_event(self, r: Repo, number: int, label: str, event: str, actor: str) -> None:
+        r.issue_events.setdefault(number, []).append(
+            {
+                "id": self.next_id(),
+                "event": event,
+                "label": label,
+                "actor": actor or r.owner,
+                "created_at": self.now(),
+            }
+        )
 
     def add_token(self, login: str, *, ttl: float | None = None, value: str | None = None) -> str:
         """A user (or GITHUB_TOKEN-like) token acting as ``login``; ``ttl`` None = never expires."""
@@ -1130,6 +1189,14 @@ class GitHubEmulator(Emulator):
                 return self._err(422, "Update is not a fast forward")
             with self.state_lock:
                 r.branches[name] = sha
+                for issue in r.issues.values():  # open PRs from this branch follow it
+                    if (
+                        issue.is_pr
+                        and issue.state == "open"
+                        and issue.head_ref == name
+                        and issue.head_repo == r.full_name
+                    ):
+                        issue.head_sha = sha
             return json_response(self._ref_json(r, name))
 
         @self.api("DELETE", R + r"/git/refs/(?P<ref>heads/.+)", auth="write")
@@ -1335,6 +1402,56 @@ class GitHubEmulator(Emulator):
                 sha = c.parents[0] if c.parents else None
             return self._paginate(req, [self._commit_json(head_repo, c) for c in reversed(chain)])
 
+        @self.api("GET", R + r"/pulls/(?P<number>\d+)/reviews")
+        def list_reviews(req: Request) -> Response:
+            found = self._issue_or_error(req, pull=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
+            return self._paginate(
+                req,
+                [
+                    {
+                        "id": rv["id"],
+                        "node_id": f"PRR_{rv['id']}",
+                        "user": self._user_json(rv["user"]),
+                        "body": rv["body"],
+                        "state": rv["state"],
+                        "html_url": f"https://github.com/{r.full_name}/pull/{pr.number}#pullrequestreview-{rv['id']}",
+                        "pull_request_url": f"{self.url}/repos/{r.full_name}/pulls/{pr.number}",
+                        "author_association": rv["author_association"],
+                        "submitted_at": _iso(rv["submitted_at"]),
+                        "commit_id": rv["commit_id"],
+                    }
+                    for rv in r.reviews.get(pr.number, [])
+                ],
+            )
+
+        @self.api("GET", R + r"/issues/(?P<number>\d+)/events")
+        def issue_events(req: Request) -> Response:
+            found = self._issue_or_error(req)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
+            return self._paginate(
+                req,
+                [
+                    {
+                        "id": e["id"],
+                        "node_id": f"LE_{e['id']}",
+                        "url": f"{self.url}/repos/{r.full_name}/issues/events/{e['id']}",
+                        "actor": self._user_json(e["actor"]),
+                        "event": e["event"],
+                        "commit_id": None,
+                        "commit_url": None,
+                        "created_at": _iso(e["created_at"]),
+                        "label": {"name": e["label"], "color": r.labels.get(e["label"], "ededed")},
+                        "performed_via_github_app": None,
+                    }
+                    for e in r.issue_events.get(issue.number, [])
+                ],
+            )
+
         @self.api("GET", R + r"/pulls/(?P<number>\d+)/merge")
         def is_merged(req: Request) -> Response:
             r = self._repo_or_404(req)
@@ -1356,11 +1473,20 @@ class GitHubEmulator(Emulator):
                 head = r.commits.get(pr.head_sha) or self.repos[pr.head_repo].commits[pr.head_sha]
                 base_sha = r.branches[pr.base_ref]
                 tree = dict(r.commits[base_sha].tree)
-                for f in self._diff(r, pr):
-                    if f["status"] == "removed":
-                        tree.pop(f["filename"], None)
+                # a three-way merge from the merge base, as git does: the base branch's own later
+                # changes survive, a path changed differently on both sides is a conflict
+                mb_sha = self._merge_base(r, base_sha, pr.head_sha) or pr.base_sha
+                mb = r.commits[mb_sha].tree if mb_sha in r.commits else {}
+                for path in sorted(set(mb) | set(head.tree)):
+                    old, theirs, ours = mb.get(path), head.tree.get(path), tree.get(path)
+                    if theirs in (old, ours):
+                        continue
+                    if ours != old:
+                        return self._err(405, "Pull Request is not mergeable")
+                    if theirs is None:
+                        tree.pop(path, None)
                     else:
-                        tree[f["filename"]] = head.tree[f["filename"]]
+                        tree[path] = theirs
                 message = (
                     body.get("commit_title")
                     or f"Merge pull request #{pr.number} from {pr.head_repo.split('/')[0]}/{pr.head_ref}"
@@ -1530,6 +1656,9 @@ class GitHubEmulator(Emulator):
                     r.labels.setdefault(n, "ededed")
                     if n not in issue.labels:
                         issue.labels.append(n)
+                        self._record_label_event(
+                            r, issue.number, n, "labeled", req.params.get("_login") or ""
+                        )
                 issue.updated_at = self.now()
             return json_response([self._label_json(r, n) for n in issue.labels])
 
@@ -1553,6 +1682,7 @@ class GitHubEmulator(Emulator):
                 return self._err(404, "Label does not exist")
             with self.state_lock:
                 issue.labels.remove(name)
+                self._record_label_event(r, issue.number, name, "unlabeled", req.params.get("_login") or "")
             return json_response([self._label_json(r, n) for n in issue.labels])
 
         # ---- statuses and check runs
@@ -1769,6 +1899,20 @@ class GitHubEmulator(Emulator):
             "html_url": f"https://github.com/{r.full_name}/blob/{ref}/{path}",
             "download_url": f"https://raw.githubusercontent.com/{r.full_name}/{ref}/{path}",
         }
+
+    def _merge_base(self, r: Repo, a: str, b: str) -> str | None:
+        """The nearest common ancestor of ``a`` and ``b`` (breadth-first from ``b``)."""
+        ours = self._ancestors(r, a)
+        queue, seen = [b], set()
+        while queue:
+            s = queue.pop(0)
+            if s in seen or s not in r.commits:
+                continue
+            if s in ours:
+                return s
+            seen.add(s)
+            queue.extend(r.commits[s].parents)
+        return None
 
     def _ancestors(self, r: Repo, sha: str) -> set[str]:
         seen: set[str] = set()

@@ -395,3 +395,40 @@ def test_commands_run_offline_on_the_local_forge(tmp_path: Path) -> None:
     assert (
         json.loads(res.output)["allowed"] is False and "none permission" in json.loads(res.output)["reason"]
     )
+
+
+def test_hold_label_event_is_decided_by_the_trust_function_and_runs_nothing(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
+) -> None:
+    """The research PR's `hold` label goes through THE trust function like every command; as a
+    webhook it is a no-op (the research run reads it), never a crash or a refusal comment."""
+    from bot.forge.events import Event, authorize
+
+    head = seeded.issues[7].head_sha
+    hook = Recorder()
+    forge = forge_for(github_emu, app_key)
+    before = len(bodies(github_emu))
+    out = run_event(
+        parse_payload(label_event("hold", head, sender="writer"), "pull_request"),
+        forge,
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert out.allowed and out.command == "hold" and out.actions == [] and hook.calls == []
+    out = run_event(
+        parse_payload(label_event("hold", head, sender="reader"), "pull_request"),
+        forge,
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert not out.allowed and "read permission" in out.reason
+    assert len(bodies(github_emu)) == before  # no refusal comment, the label is left alone
+    bot = parse_payload(label_event("hold", head, sender="other[bot]", sender_type="Bot"), "pull_request")
+    assert not authorize(bot, forge, FAST).allowed
+    review = Event("pull_request_review", "submitted", REPO, 7, True, "maintainer", "User", "")
+    assert authorize(review, forge, FAST).allowed
+    outsider = Event("pull_request_review", "submitted", REPO, 7, True, "reader", "User", "")
+    decision = authorize(outsider, forge, FAST)
+    assert not decision.allowed and decision.stage == "permission"
