@@ -31,6 +31,7 @@ FLOORS: dict[int, set[str]] = {
         "program",
         "program_changes",
         "program_inputs",
+        "program_git",
         "inject_sources",
         "safeenv",
         "sandbox",
@@ -39,7 +40,7 @@ FLOORS: dict[int, set[str]] = {
         "pause",
     },
     2: {"research", "grading", "training", "forge", "report"},
-    3: {"compute", "agent", "demo"},
+    3: {"compute", "agent", "demo", "research_review"},
     4: {"commands", "cli", "context", "__main__"},
 }
 FLOOR_OF = {room: floor for floor, rooms in FLOORS.items() for room in rooms}
