@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from bot import program_changes as pc
 from bot.config import Settings
@@ -93,3 +94,23 @@ def new_cycles(before: bytes | None, after: bytes | None) -> list[str]:
         if value and str(value) not in cycles:
             cycles.append(str(value))
     return cycles
+
+
+# --------------------------------------------------------------------------- review state
+# The last research-review outcome (bot.research_review writes it); read here, on the core floor,
+# so that the ledger commit message and the dashboard can show it without importing the workflow.
+REVIEW_STATE = "review.json"
+
+
+def review_state_path(root: Path | str, settings: Settings) -> Path:
+    return settings.path("state_dir", root) / REVIEW_STATE
+
+
+def read_review_state(root: Path | str, settings: Settings) -> dict[str, Any]:
+    """The last review outcome ({} when none, or when the file is not a JSON object)."""
+    p = review_state_path(root, settings)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -38,8 +38,8 @@ from bot.errors import ForgeError
 from bot.fileio import atomic_write_text
 from bot.forge.base import Forge, PullRequest
 from bot.forge.events import Event, authorize
+from bot.program_git import review_state_path
 
-REVIEW_STATE = "review.json"
 MARK_RE = re.compile(
     r"<!-- pgolf:research-pr head=(?P<head>[0-9a-f]{7,64}) updated=(?P<updated>[0-9TZ:\-]+) -->"
 )
@@ -64,20 +64,6 @@ class ReviewOutcome:
 
 
 # --------------------------------------------------------------------------- state file
-def review_state_path(root: Path | str, settings: Settings) -> Path:
-    return settings.path("state_dir", root) / REVIEW_STATE
-
-
-def read_review_state(root: Path | str, settings: Settings) -> dict[str, Any]:
-    """The last review outcome ({} when none, or when the file is not a JSON object)."""
-    p = review_state_path(root, settings)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def write_review_state(root: Path | str, settings: Settings, outcome: ReviewOutcome) -> Path:
     p = review_state_path(root, settings)
     p.parent.mkdir(parents=True, exist_ok=True)

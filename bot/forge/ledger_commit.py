@@ -379,7 +379,7 @@ def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], se
     recorded (``Pgolf-Research-Cycle:`` trailers) and, in review mode, the research PR."""
     from bot import program_changes as pc
     from bot import program_git
-    from bot.research_review import read_review_state
+    from bot.program_git import read_review_state
 
     def ours(rel: str) -> bytes | None:
         return (root / rel).read_bytes() if (root / rel).is_file() else None

@@ -485,7 +485,7 @@ def collect(root: Path | str, settings: Settings, *, now: datetime | None = None
     funnel = funnel_section(raw, graded, verified)
     history = research_history(root, url)
     link_cycles(funnel, history)
-    from bot.research_review import read_review_state
+    from bot.program_git import read_review_state
 
     review = read_review_state(root, settings)
     if review and isinstance(review.get("pr"), int) and url:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import clock, program
+from bot import clock, program, program_git
 from bot import research_review as rr
 from bot.config import Settings
 from bot.errors import ForgeError
@@ -123,7 +123,7 @@ def test_pr_created_then_updated_then_merged_after_quiet_period(
     assert subject.endswith(f"(#{pr.number})") and len(subject) <= 72
     assert repo.commits[repo.branches["main"]].message == subject
     # the outcome is recorded for the dashboard and the state commit
-    assert rr.read_review_state(work, S)["action"] == "merged"
+    assert program_git.read_review_state(work, S)["action"] == "merged"
 
     # the next change reuses the standing branch with a new PR
     out = run_at(T0 + timedelta(hours=32), forge, work, render(tmp_path, [1, 2, 3, 4, 5], sota=1.0611))
@@ -211,7 +211,7 @@ def test_commit_mode_is_the_default_and_touches_nothing(
     out = rr.run_review(None, work, Settings())
     assert [o.action for o in out] == ["off"]
     assert research_prs(github_emu, repo) == []
-    assert not rr.review_state_path(work, Settings()).exists()
+    assert not program_git.review_state_path(work, Settings()).exists()
 
 
 def test_local_forge_review_mode(tmp_path: Path) -> None:
