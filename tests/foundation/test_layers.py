@@ -88,7 +88,9 @@ def test_no_module_imports_a_higher_floor() -> None:
                 continue
             if FLOOR_OF[target] > FLOOR_OF.get(room, 99):
                 rel = path.relative_to(PACKAGE.parent)
-                violations.append(f"{rel}:{line} ({room}, floor {FLOOR_OF[room]}) imports bot.{target} (floor {FLOOR_OF[target]})")
+                violations.append(
+                    f"{rel}:{line} ({room}, floor {FLOOR_OF[room]}) imports bot.{target} (floor {FLOOR_OF[target]})"
+                )
     assert not violations, "\n".join(violations)
 
 
