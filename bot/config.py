@@ -113,6 +113,7 @@ class Settings:
             "openreview",
             "semantic_scholar",
             "github_prs",
+            "github_leaderboard",
             "rss",
             "tavily",
             "github_code",

@@ -70,7 +70,7 @@ def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
 @pass_app
 def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
     """Read merged challenge records and the modded-nanogpt table from GitHub into the store."""
-    from bot.research.competitors_github import refresh
+    from bot.research.competitors.github import refresh
 
     report = refresh(app.settings, ResearchState(app.path("state_dir")), os.environ, max_new=max_new)
     for w in report.warnings:
