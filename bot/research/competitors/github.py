@@ -58,7 +58,13 @@ def _listing(repo: Repository, path: str) -> list[ContentFile]:
 
 def _record_folders(repo: Repository) -> list[str]:
     folders: list[str] = []
-    for entry in _listing(repo, "records"):
+    try:
+        top = _listing(repo, "records")
+    except GithubException as exc:
+        if exc.status == 404:  # no records/ yet: the Leaderboard may still list PR-only records
+            return []
+        raise
+    for entry in top:
         if entry.type != "dir":
             continue
         children = _listing(repo, entry.path)
