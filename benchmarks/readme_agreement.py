@@ -7,6 +7,11 @@ when it equals the JSON's value rounded to the README's own precision; it is *wr
 differs; *abstained* when the README parser returns nothing (abstaining is not wrong).
 
 Targets (issue 14): agreement ≥ 90 % of the folders, at most 1 wrong value per 30 folders.
+``ok`` judges the strict figures. A wrong value is also classified: *contradiction* when the
+README states it as its own headline result (a bold headline, a heading, a "mean"/"final"
+statement) — the README was read right and disagrees with its submission.json, which wins by
+precedence (see docs/competitors.md) — or *misread* when it came from a weaker reading (tables,
+loose labels). Both counts are printed, with each folder's verdict.
 Ends with one JSON line of figures, targets and ``ok``.
 """
 
@@ -46,14 +51,26 @@ def main(argv: list[str]) -> int:
         rv = rd[0].val_bpb if rd else None
         text = str(rd[0].extra.get("score_text", "")) if rd else ""
         verdict = "abstained" if rv is None else ("agree" if agrees(rv, jv, text) else "wrong")
-        rows.append({"folder": folder.name, "json": jv, "readme": rv, "verdict": verdict})
+        how = str(rd[0].extra.get("parsed_as", "")) if rd else ""
+        kind = ""
+        if verdict == "wrong":
+            headline = any(
+                k in how for k in ("bold headline", "heading", "mean statement", "final statement")
+            )
+            kind = "contradiction" if headline else "misread"
+        rows.append(
+            {"folder": folder.name, "json": jv, "readme": rv, "verdict": verdict, "how": how, "kind": kind}
+        )
     n = len(rows)
     agree = sum(r["verdict"] == "agree" for r in rows)
     wrong = sum(r["verdict"] == "wrong" for r in rows)
     abstained = sum(r["verdict"] == "abstained" for r in rows)
     for r in rows:
         if r["verdict"] != "agree":
-            print(f"{r['verdict']:>9}  json {r['json']}  readme {r['readme']}  {r['folder']}")
+            print(
+                f"{r['verdict']:>9}  json {r['json']}  readme {r['readme']}  {r['folder']}"
+                + (f"  [{r['kind']}: README {r['how']}]" if r["kind"] else "")
+            )
     rate = agree / n if n else 0.0
     wrong_per_30 = wrong * 30 / n if n else 0.0
     figures = {
@@ -64,6 +81,8 @@ def main(argv: list[str]) -> int:
         "abstained": abstained,
         "agreement": round(rate, 4),
         "wrong_per_30": round(wrong_per_30, 3),
+        "wrong_contradictions": sum(r["kind"] == "contradiction" for r in rows),
+        "wrong_misread": sum(r["kind"] == "misread" for r in rows),
         "targets": {"agreement": ">= 0.90", "wrong_per_30": "<= 1"},
         "ok": n > 0 and rate >= 0.90 and wrong_per_30 <= 1.0,
     }

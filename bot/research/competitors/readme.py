@@ -59,7 +59,8 @@ _POST = re.compile(r"post|final|roundtrip|sliding|ttt|\bour\b|\bthis\b|mean", re
 def _excluded(text: str, start: int, window: int = 90) -> bool:
     """Does the text before ``start`` (same line and sentence) call the number a baseline?"""
     line_start = text.rfind("\n", 0, start) + 1
-    prefix = text[max(line_start, start - window) : start]
+    # link targets do not count towards the window: "Current merged SOTA ([title](long url)): 1.11"
+    prefix = re.sub(r"\]\([^)\s]*\)", "]", text[line_start:start])[-window:]
     cuts = list(_SENTENCE_END.finditer(prefix))
     if cuts:
         prefix = prefix[cuts[-1].end() :]
@@ -227,10 +228,16 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             if v is not None:
                 m = re.search(_NUMBER, row[col])
                 assert m is not None
-                hits.append((bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
+                bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
+                hits.append((bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
         if hits:
-            post = [f for p, f in hits if p]
-            return (post or [f for _p, f in hits])[0], None
+            # a bolded row is the README's own pick; else the last post-quant/final row (tables
+            # list pre-quant, then each post-quant variant, the submitted one last)
+            bolded = [f for b, _p, f in hits if b]
+            post = [f for _b, p, f in hits if p]
+            if bolded:
+                return bolded[0], None
+            return (post[-1] if post else hits[0][2]), None
     return None, None
 
 
@@ -361,27 +368,83 @@ def _people(text: str, title_line: str, scan: ReadmeScan) -> None:
 # ------------------------------------------------------------------ the scan
 
 
+def _blank_code(text: str) -> str:
+    """``text`` with fenced code blocks blanked (same length: offsets stay valid). A ``#`` line
+    in a code block is a comment, not a heading."""
+    return re.sub(r"^```.*?^```", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.M | re.S)
+
+
+def _submitted_seed(text: str) -> _Found | None:
+    """ "Submitted: seed 1337" → that seed's row of the per-seed results table."""
+    m = re.search(r"submitted\W{0,6}(?:with\s+)?seed\s*\**\s*(\d+)", text, re.I)
+    if not m:
+        return None
+    for t in _tables(text):
+        if not t.header or not re.match(r"^\**\s*seed", _plain(t.header[0]), re.I):
+            continue
+        cols = [
+            j
+            for j, h in enumerate(t.header)
+            if re.search(r"bpb", h, re.I) and not re.search(r"pre|gain|delta|standard", h, re.I)
+        ]
+        for row, pos in zip(t.rows, t.pos, strict=True):
+            if row and _plain(row[0]) == m.group(1):
+                for j in reversed(cols):
+                    v = _bpb_in(row[j]) if j < len(row) else None
+                    num = re.search(_NUMBER, row[j]) if j < len(row) else None
+                    if v is not None and num:
+                        return _Found(v, num.group(1), "submitted seed", pos)
+    return None
+
+
+def _agree_all(found: list[_Found]) -> bool:
+    """Do these figures agree (each rounds to the least precise one)?"""
+    d = min(_decimals(f.text) for f in found)
+    return len({round(f.value, d) for f in found}) == 1
+
+
 def scan_readme(text: str) -> ReadmeScan:
     """Everything the README says about its own score (see the module docstring)."""
     scan = ReadmeScan(title=_title(text))
-    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
+    prose = _blank_code(text)
+    qual = r"(?:\s*\([^)\n]{1,40}\))?"  # "val_bpb (sliding, stride=64)"
+    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
+    bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
+    final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#+[^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
     heading_rev = rf"^#+[^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
     exact = rf"final_\w*exact\b[^`\n]*?val_bpb\s*[:=]\s*{_NUMBER}"
-    mean1 = rf"mean\s+{_LABEL}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
+    mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
     mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
     labelled = rf"{_LABEL}\s*(?:\*\*)?\s*[:=]\s*`?\s*(?:\*\*)?\s*{_NUMBER}"
     row = rf"^\|[^|\n]*{_LABEL}[^|\n]*\|\s*`?(?:\*\*)?\s*{_NUMBER}"
+    scan.bpb = _submitted_seed(text)
+    if scan.bpb is None:
+        headline = sorted(
+            [*_candidates(prose, bold, "bold headline"), *_candidates(prose, bold_rev, "bold headline")],
+            key=lambda f: f.pos,
+        )
+        if headline and not _agree_all(headline):
+            # several bold figures that disagree, none said to be the result: unsure → nothing
+            scan.notes.append(
+                "abstained: bold figures disagree (" + ", ".join(f.text for f in headline[:4]) + ")"
+            )
+            _sizes(text, scan)
+            return scan
+        if headline:
+            scan.bpb = headline[0]
     order = [
-        (bold, "bold headline", re.I),
-        (heading, "heading", re.I | re.M),
-        (heading_rev, "heading", re.I | re.M),
-        (exact, "exact printed metric", re.I),
-        (mean1, "mean statement", re.I),
-        (mean2, "mean statement", re.I),
+        (final, "final statement", re.I, prose),
+        (heading, "heading", re.I | re.M, prose),
+        (heading_rev, "heading", re.I | re.M, prose),
+        (exact, "exact printed metric", re.I, text),
+        (mean1, "mean statement", re.I, text),
+        (mean2, "mean statement", re.I, text),
     ]
-    for pattern, how, flags in order:
-        found = list(_candidates(text, pattern, how, flags))
+    for pattern, how, flags, where in order:
+        if scan.bpb is not None:
+            break
+        found = list(_candidates(where, pattern, how, flags))
         if found:
             scan.bpb = found[0]
             break
@@ -390,6 +453,19 @@ def scan_readme(text: str) -> ReadmeScan:
     if scan.bpb is None:  # "val_bpb: 1.15" anywhere, or a bare "| val_bpb | 1.15 |" row
         found = list(_candidates(text, labelled, "labelled value"))
         found += [f for f in _candidates(text, row, "table row", re.I | re.M) if _column_is_ours(text, f.pos)]
+        # "bpb=1.195", "1.3595 BPB" in prose — not a threshold ("submitting at bpb=1.195", "< 1.2")
+        for f in [
+            *_candidates(prose, rf"(?<![\w.])bpb\s*[:=]\s*`?{_NUMBER}", "labelled value"),
+            *_candidates(prose, rf"(?<![\w.]){_NUMBER}\s*BPB\b", "labelled value", 0),
+        ]:
+            before = text[max(0, f.pos - 25) : f.pos].lower()
+            ranged = re.search(r"\d\s*[-–]\s*$", before) or re.match(
+                r"\s*[-–]\s*\d", text[f.pos + len(f.text) :]
+            )
+            if not ranged and not re.search(
+                r"\bat\b|<|>|≤|threshold|p-value|target|under|below|above", before
+            ):
+                found.append(f)
         found.sort(key=lambda f: f.pos)
         post = [
             f for f in found if _POST.search(text[max(text.rfind("\n", 0, f.pos) + 1, f.pos - 60) : f.pos])
