@@ -228,8 +228,8 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             if v is not None:
                 m = re.search(_NUMBER, row[col])
                 assert m is not None
-                bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
-                hits.append((bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
+                is_bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
+                hits.append((is_bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
         if hits:
             # a bolded row is the README's own pick; else the last post-quant/final row (tables
             # list pre-quant, then each post-quant variant, the submitted one last)
