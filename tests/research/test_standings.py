@@ -262,3 +262,22 @@ def test_pr_body_claim_is_a_claim_with_provenance(tmp_path, state):
         assert [c.val_bpb for c in comp.claims(stored)] == ([0.4012] if state == "open" else [])
     finally:
         gh.stop()
+
+
+def test_a_stale_readme_loses_to_submission_json_and_the_log_agrees():
+    folder = FIX / "parameter-golf" / "records_i14" / "track_10min_16mb" / "2026-05-01_StaleReadme"
+    (s,) = comp.parse_path(folder).scores
+    assert s.val_bpb == 1.15801234 and s.provenance == "submission.json"
+    assert s.extra["figures"] == {"submission.json": 1.15801234, "README": 1.216, "log line": 1.15801234}
+    assert s.extra["disagreements"] == [
+        "README says 1.216, submission.json says 1.15801: submission.json wins"
+    ]
+    # the log alone: the last exact final line, provenance "log line"
+    from bot.research.competitors.files import score_from_logs
+
+    log = score_from_logs(folder)
+    assert log is not None and log.val_bpb == 1.15801234 and log.provenance == "log line"
+    assert log.extra["log_metric"] == "final_sliding_window_exact"
+    # `competitors import` stores the merged folder as an accepted record
+    scores = [comp.mark_merged(x) for x in comp.scan_records(folder.parents[1]).scores]
+    assert [(x.status, x.board) for x in scores] == [("record", "record")]

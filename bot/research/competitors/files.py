@@ -11,11 +11,21 @@ checkout of it; a PR's state for a PR's folder).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import InputError
-from bot.research.competitors.common import STATUS_NON_RECORD, STATUS_RECORD
+from bot.research.competitors.common import (
+    PG,
+    PROV_LOG,
+    STATUS_NON_RECORD,
+    STATUS_RECORD,
+    bpb_ok,
+    date_from_name,
+    record_key,
+    track_from,
+)
 from bot.research.competitors.leaderboard import is_leaderboard, parse_leaderboard
 from bot.research.competitors.modded import is_modded_nanogpt, parse_modded_nanogpt
 from bot.research.competitors.readme import score_from_readme
@@ -112,8 +122,42 @@ def _submission_files(folder: Path) -> list[Path]:
     return found
 
 
+_EXACT = re.compile(r"final_(\w+?)_exact\s+val_loss:\s*(\d+\.\d+)\s+val_bpb:\s*(\d+\.\d+)")
+
+
+def score_from_logs(folder: Path) -> CompetitorScore | None:
+    """The last ``final_<tag>_exact val_loss:… val_bpb:…`` line of the folder's training logs
+    (provenance ``log line``): a raw figure, lowest in precedence, kept to show disagreements."""
+    logs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".log", ".txt"))
+    for p in logs:
+        if p.stat().st_size > 20_000_000:
+            continue
+        hits = list(_EXACT.finditer(_read(p)))
+        if hits:
+            tag, loss, bpb = hits[-1].groups()
+            value = float(bpb)
+            if not bpb_ok(value):
+                continue
+            kind, upstream = track_from(str(folder))
+            return CompetitorScore(
+                source=PG,
+                name=folder.name,
+                key=record_key(folder),
+                val_bpb=value,
+                val_loss=float(loss),
+                date=date_from_name(folder.name),
+                track=kind,
+                source_file=str(p),
+                provenance=PROV_LOG,
+                extra={"score_text": bpb, "log_metric": f"final_{tag}_exact"}
+                | ({"upstream_track": upstream} if upstream else {}),
+            )
+    return None
+
+
 def parse_record_folder(folder: Path) -> ParseResult:
-    """submission.json first (any spelling), README.md to fill gaps or as the fallback."""
+    """submission.json first (any spelling), README.md to fill gaps or as the fallback, the
+    training log's exact final line last (each figure kept in ``extra.figures``)."""
     warnings: list[str] = []
     primary: CompetitorScore | None = None
     for f in _submission_files(folder):
@@ -129,10 +173,16 @@ def parse_record_folder(folder: Path) -> ParseResult:
         fallback = res.scores[0] if res.scores else None
         if primary is None:
             warnings += res.warnings
+    log = score_from_logs(folder)
     if primary and fallback:
-        return ParseResult([merge(primary, fallback)], warnings)
-    if primary or fallback:
-        return ParseResult([primary or fallback], warnings)  # type: ignore[list-item]
+        primary = merge(primary, fallback)
+    best = primary or fallback
+    if best is not None and log is not None:
+        return ParseResult([merge(best, log)], warnings)
+    if best is not None:
+        return ParseResult([best], warnings)
+    if log is not None:
+        return ParseResult([log], warnings)
     if not warnings:
         warnings.append(f"{folder}: no submission.json or README.md with a score")
     return ParseResult([], warnings)
