@@ -40,7 +40,8 @@ from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.grading import frontier, offline, taxonomy
-from bot.grading.grader import grading_llm, parse_answer
+from bot.grading.grader import daily_left, grading_llm, parse_answer
+from bot.grading.ledger_state import GradingState
 from bot.grading.pdftext import extract_text
 from bot.grading.prompt import GradingContext, Prompt, build_context, build_prompt, content_hash
 from bot.ledger import Ledger
@@ -451,7 +452,11 @@ def verify(
     todo = todo[: settings.grading_verify_top if top is None else top]
     ctx = build_context(ledger, graded, state.competitors(), settings)
     prompt = build_prompt(ctx, settings.grader_model)
-    budget, llm = grading_llm(settings, env, max_usd, offline_only=offline_only, sleep=sleep)
+    gstate = GradingState(state.dir)  # verification spends from the same daily cap as grading
+    run_budget = settings.grading_max_usd if max_usd is None else max_usd
+    budget, llm = grading_llm(
+        settings, env, min(run_budget, daily_left(settings, gstate)), offline_only=offline_only, sleep=sleep
+    )
     run = VerifyRun(mode="anthropic" if llm else "offline", candidates=len(todo), skipped=skipped)
     fetcher = Fetcher(settings, env, http)
     try:
@@ -460,6 +465,7 @@ def verify(
         fetcher.close()
         if llm is not None:
             llm.close()
+            gstate.add_spend(llm.meter.usd)
     run.warnings.extend(fetcher.warnings)
     if llm is not None:
         run.cost = llm.meter.to_dict()

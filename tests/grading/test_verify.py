@@ -274,6 +274,28 @@ def test_llm_verification_with_one_retry(
     assert run.cost["requests"] == 2
 
 
+def test_llm_verification_counts_against_the_daily_cap(
+    tier_a: Path, servers: tuple[ArxivAbs, TavilyExtractEmulator], emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    from bot.grading.ledger_state import GradingState
+
+    emu.answer_with(_answer("arxiv:2501.00001"))
+    gs = GradingState(tier_a / "research")
+    run = verify(tier_a, _settings(tier_a, servers), {**env, "TAVILY_API_KEY": "tvly-test-key"}, top=1)
+    assert len(run.verified) == 1 and gs.spent_today() == pytest.approx(run.cost["usd"])
+    # today's cap already spent (by grading): verification sends nothing
+    s = settings_for(
+        tier_a,
+        arxiv_abs_base_url=servers[0].url,
+        tavily_base_url=servers[1].url,
+        grading_daily_max_usd=gs.spent_today(),
+    )
+    (tier_a / "research" / "verified.jsonl").write_text("")
+    sent = len(emu.messages)
+    again = verify(tier_a, s, {**env, "TAVILY_API_KEY": "tvly-test-key"}, top=1)
+    assert again.stopped == "budget" and again.verified == [] and len(emu.messages) == sent
+
+
 def test_llm_verification_invalid_twice_is_skipped(
     tier_a: Path, servers: tuple[ArxivAbs, TavilyExtractEmulator], emu: AnthropicEmulator, env: dict[str, str]
 ) -> None:
