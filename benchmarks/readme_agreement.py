@@ -1,6 +1,8 @@
 """README-only score parsing against submission.json, on record folders the tests never saw.
 
-Usage: ``python benchmarks/readme_agreement.py FOLDER [FOLDER …]`` — every record folder (one
+Usage: ``python benchmarks/readme_agreement.py [--leaderboard README.md] FOLDER [FOLDER …]`` —
+with ``--leaderboard`` the challenge README's Leaderboard tables are parsed too and the rows
+parsed out of the table rows present are reported. Every record folder (one
 holding both ``submission.json`` and ``README.md``) under the given roots, deduplicated by folder
 name, is parsed twice: the README alone and the submission.json alone. A README value *agrees*
 when it equals the JSON's value rounded to the README's own precision; it is *wrong* when it
@@ -40,6 +42,19 @@ def folders(roots: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    board: dict[str, int] = {}
+    if "--leaderboard" in argv:
+        i = argv.index("--leaderboard")
+        lb = comp.parse_leaderboard(Path(argv[i + 1]).read_text(encoding="utf-8"), source_file=argv[i + 1])
+        for w in lb.warnings:
+            print(f"leaderboard: {w}")
+        board = {
+            "rows_present": lb.rows_present,
+            "rows_parsed": len(lb.rows),
+            "record_rows": sum(r.board == "record" for r in lb.rows),
+            "non_record_rows": sum(r.board == "non-record" for r in lb.rows),
+        }
+        argv = argv[:i] + argv[i + 2 :]
     roots = [Path(a) for a in argv] or [Path("records")]
     rows = []
     for folder in folders(roots):
@@ -83,8 +98,12 @@ def main(argv: list[str]) -> int:
         "wrong_per_30": round(wrong_per_30, 3),
         "wrong_contradictions": sum(r["kind"] == "contradiction" for r in rows),
         "wrong_misread": sum(r["kind"] == "misread" for r in rows),
+        "leaderboard": board,
         "targets": {"agreement": ">= 0.90", "wrong_per_30": "<= 1"},
-        "ok": n > 0 and rate >= 0.90 and wrong_per_30 <= 1.0,
+        "ok": n > 0
+        and rate >= 0.90
+        and wrong_per_30 <= 1.0
+        and (not board or board["rows_parsed"] == board["rows_present"]),
     }
     print(json.dumps(figures))
     return 0 if figures["ok"] else 1
