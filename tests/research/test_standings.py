@@ -281,3 +281,38 @@ def test_a_stale_readme_loses_to_submission_json_and_the_log_agrees():
     # `competitors import` stores the merged folder as an accepted record
     scores = [comp.mark_merged(x) for x in comp.scan_records(folder.parents[1]).scores]
     assert [(x.status, x.board) for x in scores] == [("record", "record")]
+
+
+def _folder_score(name: str, bpb: float, author: str, day: str) -> CompetitorScore:
+    folder = f"records/track_10min_16mb/{day}_{name}"
+    return CompetitorScore(
+        source="parameter-golf",
+        name=name,
+        key=f"parameter-golf:{folder}",
+        val_bpb=bpb,
+        author=author,
+        github_id=author,
+        date=day,
+        source_file=f"{folder}/submission.json",
+        provenance="submission.json",
+        status="record",
+    )
+
+
+def test_a_pr_linked_row_joins_its_merged_folder_by_score_date_and_author():
+    mine = _folder_score("WarmRestarts", 1.07497, "marten", "2026-04-27")
+    repro = _folder_score("Reproduction", 1.07503, "someone-else", "2026-04-29")
+    rows = comp.accepted([*_lb_rows(), mine, repro])
+    warm = [r for r in rows if r.pr == 2088]
+    assert len(warm) == 1 and warm[0].val_bpb == 1.07497 and warm[0].name == "Warm Restarts + Int5 Tail"
+    assert sorted(warm[0].extra["sources"]) == [
+        "parameter-golf:leaderboard:pr#2088",
+        "parameter-golf:records/track_10min_16mb/2026-04-27_WarmRestarts",
+    ]
+    # the reproduction folder is merged too: an accepted record of its own, never joined by guess
+    assert [r.val_bpb for r in rows if r.name == "Reproduction"] == [1.07503]
+    # two candidate folders and no author match: nothing is joined
+    a = _folder_score("A", 1.07497, "x", "2026-04-27")
+    b = _folder_score("B", 1.07501, "y", "2026-04-28")
+    rows = comp.accepted([*_lb_rows(), a, b])
+    assert len([r for r in rows if r.val_bpb and 1.0749 < r.val_bpb < 1.0751]) == 3

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import date
 
 from bot.research.competitors.common import (
     PG,
@@ -131,7 +132,63 @@ def groups(scores: Iterable[CompetitorScore]) -> list[list[CompetitorScore]]:
     out: dict[int, list[CompetitorScore]] = {}
     for i, s in enumerate(pg):
         out.setdefault(find(i), []).append(s)
-    return list(out.values())
+    return _link_rows_to_folders(list(out.values()))
+
+
+def _days_apart(a: str, b: str) -> int | None:
+    try:
+        return abs((date.fromisoformat(a[:10]) - date.fromisoformat(b[:10])).days)
+    except ValueError:
+        return None
+
+
+def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[CompetitorScore]]:
+    """A Leaderboard row that links only its PR (no folder) and a merged folder that names no PR
+    are one submission when the folder's score rounds to the row's, on the same board, dated
+    within 3 days — and, when several folders qualify, the one whose author matches the row's
+    (else nothing is joined: two rows never become one by guesswork)."""
+    rows = [
+        g
+        for g in found
+        if all(provenance_of(s) == "leaderboard" for s in g) and not any(_folder(s) for s in g)
+    ]
+    folders = [
+        g
+        for g in found
+        if not any(provenance_of(s) == "leaderboard" for s in g)
+        and any(_folder(s) for s in g)
+        and _status(g) in (STATUS_RECORD, STATUS_NON_RECORD)
+    ]
+    taken: set[int] = set()
+    for g in rows:
+        row = g[0]
+        text = str(row.extra.get("score_text") or "")
+        cands = []
+        for k, f in enumerate(folders):
+            if k in taken:
+                continue
+            best = min(f, key=_rank)
+            if best.val_bpb is None or row.val_bpb is None or not agrees(row.val_bpb, best.val_bpb, text):
+                continue
+            if (best.track == "non-record") != (row.board == "non-record"):
+                continue
+            apart = _days_apart(row.date, best.date)
+            if apart is None or apart > 3:
+                continue
+            cands.append(k)
+        who = row.author.lower()
+        mine = [
+            k
+            for k in cands
+            if who
+            and who in {s.github_id.lower() for s in folders[k]} | {s.author.lower() for s in folders[k]}
+        ]
+        pick = mine if mine else cands
+        if len(pick) == 1:
+            taken.add(pick[0])
+            g.extend(folders[pick[0]])
+            folders[pick[0]] = []
+    return [g for g in found if g]
 
 
 def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
@@ -140,18 +197,28 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
     top = ordered[0]
     status = _status(members)
     value, prov, text = top.val_bpb, provenance_of(top), str(top.extra.get("score_text") or "")
+    # every figure any member saw (a merged folder carries its README's and log's figures too)
+    figures: list[tuple[int, str, float, str]] = []
+    for s in ordered:
+        own = [(provenance_of(s), s.val_bpb, str(s.extra.get("score_text") or ""))]
+        seen = dict(s.extra.get("figures") or {})
+        own += [(str(p), float(v), "") for p, v in seen.items() if str(p) != provenance_of(s)]
+        for p, v, t in own:
+            if v is not None:
+                rank = PRECEDENCE.index(p) if p in PRECEDENCE else len(PRECEDENCE)
+                figures.append((rank, p, v, t))
+    figures.sort(key=lambda f: f[0])
     confirmed: list[str] = []
-    disagreements: list[str] = [d for s in ordered for d in s.extra.get("disagreements", [])]
-    for s in ordered[1:]:
-        if s.val_bpb is None or value is None:
+    disagreements: list[str] = []
+    for _, p, v, t in figures:
+        if value is None or p == prov:
             continue
-        p = provenance_of(s)
-        if agrees(value, s.val_bpb, text) or agrees(s.val_bpb, value, str(s.extra.get("score_text") or "")):
+        if agrees(value, v, text) or agrees(v, value, t):
             confirmed.append(p)
-            if len(repr(s.val_bpb)) > len(repr(value)) and agrees(value, s.val_bpb, text):
-                value, text = s.val_bpb, repr(s.val_bpb)  # same figure, more digits
+            if len(repr(v)) > len(repr(value)) and agrees(value, v, text):
+                value, text = v, repr(v)  # same figure, more digits
         else:
-            note = f"{p} says {s.val_bpb:g}, {prov} says {value:g}: {prov} wins"
+            note = f"{p} says {v:g}, {prov} says {value:g}: {prov} wins"
             if note not in disagreements:
                 disagreements.append(note)
     # descriptive fields: the best-informed member (a folder beats a leaderboard row for bytes,
