@@ -113,6 +113,7 @@ class Settings:
             "openreview",
             "semantic_scholar",
             "github_prs",
+            "github_leaderboard",
             "rss",
             "tavily",
             "github_code",
@@ -177,7 +178,8 @@ class Settings:
     # --- grading ----------------------------------------------------------------------------
     grader_model: str = "claude-sonnet-4-6"  # claude-sonnet-4-5 reaches end-of-life 2026-11-30
     grader_max_tokens: int = 4096
-    grading_max_usd: float = 2.0
+    grading_max_usd: float = 2.0  # per run
+    grading_daily_max_usd: float = 6.0  # per UTC day, every grading run together
     grading_items_per_request: int = 10
     grading_use_cache: bool = True
     grading_use_batches: bool = True
@@ -295,6 +297,7 @@ def _validate(s: Settings) -> None:
         "hourly_rate_usd",
         "tier2_min_interval_seconds",
         "grading_max_usd",
+        "grading_daily_max_usd",
         "experimenter_max_usd",
         "experimenter_daily_usd",
     ]

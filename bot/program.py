@@ -183,32 +183,47 @@ def render_experiments(
 
 
 def render_competitors(scores: Sequence[CompetitorScore], limit: int = 15) -> str:
-    pg = sorted(
-        (s for s in scores if s.val_bpb is not None),
-        key=lambda s: (s.val_bpb or 0.0, s.date),
-    )
-    mn = sorted(
-        (s for s in scores if s.record_minutes is not None),
-        key=lambda s: (s.record_minutes or 0.0, s.date),
-    )
-    if not pg and not mn:
+    """Accepted records (best first), then open claims marked as claims, the non-record board,
+    and each modded-nanogpt board; closed submissions never appear (bot.research.competitors)."""
+    from bot.research import competitors as comp
+
+    pg = comp.accepted(scores)
+    claims = comp.claims(scores)
+    nonrec = comp.accepted(scores, "non-record")
+    mn = comp.boards(scores)
+    if not pg and not claims and not nonrec and not mn:
         return "No competitor scores yet."
     out: list[str] = []
     if pg:
-        out.append("| # | val_bpb | Δ vs baseline | name | author | date | PR | track |")
+        out.append("Accepted records (the challenge's leaderboard and merged records), best first:")
+        out.append("")
+        out.append("| # | val_bpb | Δ vs baseline | name | author | date | PR | source |")
         out.append("|---|---|---|---|---|---|---|---|")
         for i, s in enumerate(pg[:limit], 1):
             delta = (s.val_bpb or 0.0) - BASELINE_BPB
             pr = f"#{s.pr}" if s.pr else ""
             out.append(
                 f"| {i} | {s.val_bpb:.4f} | {delta:+.4f} | {_cell(s.name)} | {_cell(s.author)} "
-                f"| {_cell(s.date[:10])} | {pr} | {_cell(s.track)} |"
+                f"| {_cell(s.date[:10])} | {pr} | {_cell(s.provenance)} |"
             )
-    if mn:
+    if claims:
         if out:
             out.append("")
-        out.append("modded-nanogpt speedrun records (fastest first):")
-        for s in mn[:5]:
+        out.append("Open claims (not accepted yet; not SOTA):")
+        for s in claims[:5]:
+            pr = f" (PR #{s.pr})" if s.pr else ""
+            out.append(f"- claim: {s.val_bpb:.4f} — {one_line(s.name, 120)}{pr}, from {s.provenance}")
+    if nonrec:
+        if out:
+            out.append("")
+        out.append("Non-record / unlimited-compute board (not ranked with records):")
+        for s in nonrec[:5]:
+            out.append(f"- {s.val_bpb:.4f} — {one_line(s.name, 120)} ({s.date[:10]})")
+    for board, rows in mn.items():
+        if out:
+            out.append("")
+        out.append(f"modded-nanogpt {board} speedrun records (fastest first):")
+        for s in rows[:5]:
             out.append(f"- {s.record_minutes:.2f} min — {one_line(s.name, 120)} ({s.date[:10]})")
     return "\n".join(out)
 

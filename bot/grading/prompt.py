@@ -48,6 +48,7 @@ class GradingContext:
     wallclock_seconds: int
     rubric: Rubric
     warnings: list[str] = field(default_factory=list)
+    speedrun: list[str] = field(default_factory=list)  # modded-nanogpt record-time trend, per board
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class GradingContext:
             "competitors": self.competitors,
             "calibration": self.calibration,
             "frontier": self.frontier,
+            "speedrun": self.speedrun,
             "rubric": self.rubric.to_dict(),
         }
 
@@ -64,9 +66,10 @@ class GradingContext:
 def competitor_rows(
     scores: Sequence[CompetitorScore], limit: int = COMPETITORS_SHOWN
 ) -> list[dict[str, Any]]:
-    rows = sorted(
-        (s for s in scores if s.val_bpb is not None), key=lambda s: (s.val_bpb or 0.0, s.date, s.name)
-    )
+    """Accepted records only, best first (closed PRs and open claims never rank here)."""
+    from bot.research.competitors import accepted
+
+    rows = accepted(scores)
     return [
         {
             "name": s.name,
@@ -75,6 +78,8 @@ def competitor_rows(
             "techniques": one_line(s.techniques, 240) if s.techniques else "",
             "author": s.author,
             "date": s.date[:10],
+            "status": s.status,
+            "provenance": s.provenance,
         }
         for s in rows[:limit]
     ]
@@ -110,7 +115,14 @@ def build_context(
         wallclock_seconds=settings.max_wallclock_seconds,
         rubric=make_rubric(bool(comps)),
         warnings=list(ledger.warnings),
+        speedrun=_speedrun(competitors),
     )
+
+
+def _speedrun(competitors: Sequence[CompetitorScore]) -> list[str]:
+    from bot.research.competitors import trend_lines
+
+    return trend_lines(competitors)
 
 
 def load_context(root: Path, settings: Settings) -> GradingContext:
@@ -213,13 +225,16 @@ def context_text(ctx: GradingContext) -> str:
             out.append(f"- [{f['tier']}, {f['status']}, val_bpb {bpb}] {f['description']} ({f['commit']})")
     else:
         out.append("- none")
-    out += ["", "## Competitor scores (best first; Δ from the 1.2244 baseline)"]
+    out += ["", "## Competitor records (accepted records only, best first; Δ from the 1.2244 baseline)"]
     if ctx.competitors:
         for c in ctx.competitors:
             tech = f" — techniques: {c['techniques']}" if c["techniques"] else ""
             out.append(f"- {c['val_bpb']:.4f} (Δ {c['delta']:+.4f}) {one_line(c['name'], 100)}{tech}")
     else:
         out.append("- none known (competitor_validated is not scored)")
+    if ctx.speedrun:
+        out += ["", "## modded-nanogpt speedrun trend (record time, lower is better)"]
+        out += [f"- {one_line(line, 400)}" for line in ctx.speedrun]
     out += ["", "## Calibration (how past grades fared)"]
     out += [f"- {line}" for line in ctx.calibration] or ["- no data"]
     out += ["", "## Frontier (technique categories)"]

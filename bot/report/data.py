@@ -376,11 +376,10 @@ def competitors_section(scores: list[CompetitorScore]) -> tuple[list[dict[str, A
         d.pop("extra", None)
         return d
 
-    pg = sorted((s for s in scores if s.val_bpb is not None), key=lambda s: (s.val_bpb or 0.0, s.date))
-    mn = sorted(
-        (s for s in scores if s.val_bpb is None and s.record_minutes is not None),
-        key=lambda s: (s.record_minutes or 0.0, s.date),
-    )
+    from bot.research.competitors import accepted, boards
+
+    pg = accepted(scores)  # accepted records only: the SOTA below is the first of them
+    mn = [s for rows in boards(scores).values() for s in rows]
     return [row(s) for s in pg], [row(s) for s in mn]
 
 
