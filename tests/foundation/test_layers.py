@@ -3,8 +3,8 @@
 Floors (docs/design.md draws them):
 
 0 ground      errors, clock, fileio — no pgolf imports but each other
-1 core        the contracts: config, ledger, budget, artifact, state, program, … (one file each)
-2 services    research, grading, training, forge, report: each talks to one outside world
+1 core        the contracts: config, ledger, budget, artifact, state, … (one file each)
+2 services    research, grading, training, forge, report, and program.md built from them
 3 workflows   compute, agent, demo: the loop, built from services
 4 entry       commands, cli: click, argument parsing, exit codes
 
@@ -28,18 +28,25 @@ FLOORS: dict[int, set[str]] = {
         "budget",
         "artifact",
         "state",
-        "program",
-        "program_changes",
-        "program_inputs",
-        "program_git",
-        "inject_sources",
         "safeenv",
         "sandbox",
         "llm",
         "alerts",
         "pause",
     },
-    2: {"research", "grading", "training", "forge", "report"},
+    # program.md is written from research (competitor standings) and the ledger
+    2: {
+        "research",
+        "grading",
+        "training",
+        "forge",
+        "report",
+        "program",
+        "program_changes",
+        "program_git",
+        "program_inputs",
+        "inject_sources",
+    },
     3: {"compute", "agent", "demo", "research_review"},
     4: {"commands", "cli", "context", "__main__"},
 }
