@@ -22,13 +22,28 @@ def ledger_group() -> None:
     help="Branch to push to (default: the checked-out branch, else the remote's default).",
 )
 @click.option("--path", "extra", multiple=True, help="Another file to include (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    help="Commit only these ledger files (repeatable), e.g. the results.tsv row this job computed.",
+)
 @json_option
 @pass_app
 def commit(
-    app: AppContext, message: str, remote: str, branch: str | None, extra: tuple[str, ...], as_json: bool
+    app: AppContext,
+    message: str,
+    remote: str,
+    branch: str | None,
+    extra: tuple[str, ...],
+    only: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict."""
-    result = ledger_commit(app.root, message, app.settings, remote=remote, branch=branch, extra_paths=extra)
+    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict.
+
+    Refuses a working copy that is not a checkout of the branch it pushes to (a PR checkout)."""
+    result = ledger_commit(
+        app.root, message, app.settings, remote=remote, branch=branch, extra_paths=extra, only=only
+    )
     for w in result.warnings:
         warn(w)
     if as_json:
