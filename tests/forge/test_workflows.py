@@ -24,6 +24,7 @@ OURS = (
     "research.yml",
     "breaking-news.yml",
     "experiment.yml",
+    "experiment-report.yml",
     "promote.yml",
     "commands.yml",
     "reaper.yml",
@@ -100,10 +101,23 @@ def test_specific_rules() -> None:
     exp = load(WORKFLOWS / "experiment.yml")
     (job,) = exp["jobs"].values()
     assert job["runs-on"] == ["self-hosted", "macOS", "ARM64"]
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    # The untrusted job holds nothing: no permission, no secret, no token, no environment.
+    assert job["permissions"] == {} and "environment" not in job
     text = (WORKFLOWS / "experiment.yml").read_text()
-    assert "secrets." not in text and "GH_APP" not in text  # holds no secret it does not need
+    for needle in ("secrets.", "GH_APP", "github.token", "GITHUB_TOKEN", "ledger commit", "pgolf command"):
+        assert needle not in text, needle
     assert "concurrency" not in exp  # job-level, so skipped label runs never cancel a local run
+    assert any("upload-artifact" in str(s.get("uses")) for s in steps(job))
+
+    report = load(WORKFLOWS / "experiment-report.yml")
+    assert triggers(report) == {"workflow_run": {"workflows": ["experiment"], "types": ["completed"]}}
+    (rjob,) = report["jobs"].values()
+    assert rjob["runs-on"] == "ubuntu-latest" and rjob["environment"] == "pgolf"
+    assert steps(rjob)[0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert not any(
+        "training/" in (s.get("run") or "") or "pgolf train" in (s.get("run") or "") for s in steps(rjob)
+    )
+    assert any("--only results.tsv" in (s.get("run") or "") for s in steps(rjob))
 
     promote = load(WORKFLOWS / "promote.yml")
     (pjob,) = promote["jobs"].values()
