@@ -261,10 +261,45 @@ def zizmor() -> str:
     return exe
 
 
-def run_zizmor(folder: Path) -> subprocess.CompletedProcess[str]:
+def run_zizmor(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [zizmor(), "--offline", "--no-progress", str(folder)], capture_output=True, text=True, timeout=120
+        [zizmor(), "--offline", "--no-progress", *extra, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def _ignores_have_reasons(folder: Path) -> None:
+    """Every `# zizmor: ignore[...]` carries a written reason: a comment on the lines just above."""
+    for path in workflow_files(folder):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "zizmor: ignore[" not in line:
+                continue
+            above = []
+            j = i - 1
+            while j >= 0 and lines[j].strip().startswith("#"):
+                above.append(lines[j].strip("# ").strip())
+                j -= 1
+            assert len(" ".join(above).split()) >= 8, (
+                f"{path.name}:{i + 1}: an ignore without a written reason"
+            )
+
+
+@pytest.mark.parametrize("where", ["repository", "init"])
+def test_zizmor_auditor_persona_leaves_nothing_unexplained(where: str, tmp_path: Path) -> None:
+    """`zizmor --offline --persona=auditor`: no finding, except inline ignores with a written reason."""
+    folder = WORKFLOWS
+    if where == "init":
+        folder = tmp_path / ".github" / "workflows"
+        folder.mkdir(parents=True)
+        for name, data in workflow_templates().items():
+            (folder / name).write_bytes(data)
+    proc = run_zizmor(folder, "--persona=auditor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+    _ignores_have_reasons(folder)
 
 
 def test_zizmor_reports_nothing() -> None:
