@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "artifact",
     "inject",
     "init",
+    "runner",
     "train",
     "research",
     "competitors",
