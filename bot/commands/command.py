@@ -197,6 +197,28 @@ def local_report_cmd(app: AppContext, run_id: int, as_json: bool) -> None:
         click.echo(f"  - {action}")
 
 
+@command_group.command("baseline-report")
+@click.option("--run-id", type=int, required=True, help="The baseline workflow run (github.run_id).")
+@click.option("--default-branch", required=True, help="The repository's default branch.")
+@json_option
+@pass_app
+def baseline_report_cmd(app: AppContext, run_id: int, default_branch: str, as_json: bool) -> None:
+    """Trusted half of the baseline: validate run RUN_ID's baseline artifact from scratch and append
+    one row per seed to results.tsv (commit with `pgolf ledger commit --only results.tsv`)."""
+    from bot.forge.local_report import report_baseline
+
+    s = app.settings
+    out = report_baseline(open_forge(s, app.root), s, app.root, run_id, default_branch)
+    if as_json:
+        emit_json(out.to_dict())
+    else:
+        click.echo(f"run {run_id}: {'recorded' if out.recorded else 'not recorded'}: {out.reason}")
+        for p in out.problems:
+            click.echo(f"  ! {p}")
+    if not out.recorded and "already" not in out.reason:
+        raise InputError(out.reason, field="--run-id")
+
+
 def _run_url() -> str:
     env = os.environ
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):

@@ -104,8 +104,9 @@ def _number(data: dict[str, Any], key: str, lo: float, hi: float, problems: list
     return float(value)
 
 
-def read_artifact(zip_bytes: bytes | None) -> Any:
-    """The JSON object inside the artifact zip, or None (missing, damaged, oversized, ambiguous)."""
+def read_artifact(zip_bytes: bytes | None, name: str = RESULT_FILE) -> Any:
+    """The JSON object ``name`` inside the artifact zip, or None (missing); damaged, oversized or
+    ambiguous archives are an InputError."""
     if not zip_bytes:
         return None
     if len(zip_bytes) > MAX_ZIP_BYTES:
@@ -115,29 +116,29 @@ def read_artifact(zip_bytes: bytes | None) -> Any:
     try:
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
             infos = [i for i in z.infolist() if not i.is_dir()]
-            if [i.filename for i in infos] != [RESULT_FILE]:
+            if [i.filename for i in infos] != [name]:
                 raise InputError(
-                    f"the artifact must hold exactly {RESULT_FILE}, not {[i.filename for i in infos][:5]}",
+                    f"the artifact must hold exactly {name}, not {[i.filename for i in infos][:5]}",
                     field=ARTIFACT_NAME,
                 )
             info = infos[0]
             if info.file_size > MAX_JSON_BYTES:
                 raise InputError(
-                    f"{RESULT_FILE} is {info.file_size} bytes (limit {MAX_JSON_BYTES})", field=ARTIFACT_NAME
+                    f"{name} is {info.file_size} bytes (limit {MAX_JSON_BYTES})", field=ARTIFACT_NAME
                 )
             with z.open(info) as fh:
                 raw = fh.read(MAX_JSON_BYTES + 1)
     except zipfile.BadZipFile:
         raise InputError("the artifact is not a zip archive", field=ARTIFACT_NAME) from None
     if len(raw) > MAX_JSON_BYTES:
-        raise InputError(f"{RESULT_FILE} exceeds {MAX_JSON_BYTES} bytes", field=ARTIFACT_NAME)
+        raise InputError(f"{name} exceeds {MAX_JSON_BYTES} bytes", field=ARTIFACT_NAME)
     text = raw.decode("utf-8", "replace").strip()
     if not text:
         return None
     try:
         return json.loads(text, parse_constant=lambda c: None)  # NaN/Infinity are not numbers here
     except (json.JSONDecodeError, RecursionError):
-        raise InputError(f"{RESULT_FILE} is not JSON", field=ARTIFACT_NAME) from None
+        raise InputError(f"{name} is not JSON", field=ARTIFACT_NAME) from None
 
 
 def validate_claim(data: Any) -> Claim:
@@ -282,4 +283,79 @@ def report_run(
     out.recorded, out.decision, out.val_bpb = True, outcome, row.val_bpb
     out.row = row.to_dict()
     out.reason = f"{outcome}: {reason}" if outcome != "crash" else "crash"
+    return out
+
+
+# --------------------------------------------------------------------------- baseline
+BASELINE_ARTIFACT = "pgolf-baseline-result"
+BASELINE_FILE = "baseline.json"
+BASELINE_WORKFLOW = ".github/workflows/baseline.yml"
+MAX_SEEDS_REPORTED = 20
+_SEED_RE = re.compile(r"\bseed=(\d{1,9})\b")
+
+
+def report_baseline(
+    forge: Forge, settings: Settings, root: Path | str, run_id: int, default_branch: str
+) -> ReportOutcome:
+    """Validate the baseline run ``run_id``'s artifact and append one row per seed (trusted side).
+
+    The run must be baseline.yml on ``default_branch`` (a push or a dispatch); the rows carry the
+    run's head SHA from the API and descriptions composed here; each claim is validated like a
+    local result. Idempotent per run id."""
+    root = Path(root)
+    run = forge.workflow_run(run_id)
+    out = ReportOutcome(run_id, False, "", sha=run.head_sha)
+    if run.event not in ("push", "workflow_dispatch") or not run.path.startswith(BASELINE_WORKFLOW):
+        out.reason = f"run {run_id} is {run.event} of {run.path or run.name}, not a baseline run"
+        return out
+    if run.head_branch != default_branch or not re.fullmatch(r"[0-9a-f]{40}", run.head_sha):
+        out.reason = f"run {run_id} ran on {run.head_branch!r}, not the default branch {default_branch!r}"
+        return out
+    try:
+        data = read_artifact(forge.run_artifact(run_id, BASELINE_ARTIFACT, MAX_ZIP_BYTES), BASELINE_FILE)
+    except InputError as exc:
+        out.reason, out.problems = "the baseline artifact was refused", [str(exc)]
+        return out
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list) or not runs:
+        out.reason = "the baseline run produced no result (a seed crashed or the job failed before the end)"
+        return out
+    results = settings.path("results_path", root)
+    ledger = Ledger.load(results) if results.exists() else None
+    tag = f"run={run_id}"
+    if ledger is not None and any(tag in r.description for r in ledger.filter(tier="local")):
+        out.reason = f"run {run_id} is already in the ledger"
+        return out
+    rows = []
+    for k, item in enumerate(runs[:MAX_SEEDS_REPORTED]):
+        claim = validate_claim(item)
+        out.problems += [f"seed #{k + 1}: {p}" for p in claim.problems]
+        desc_in = (
+            str(((item or {}).get("row") or {}).get("description") or "") if isinstance(item, dict) else ""
+        )
+        m = _SEED_RE.search(desc_in)
+        seed = m.group(1) if m else f"#{k + 1}"
+        where = f"{claim.backend or '?'}, cfg={claim.config or '?'}, {tag}"
+        if claim.val_bpb is None:
+            desc = (
+                f"crash of baseline seed={seed} ({where}): {_one_line(claim.error or 'no final metric', 200)}"
+            )
+            status = "crash"
+        else:
+            desc, status = f"baseline seed={seed} ({where})", "keep"
+        rows.append(
+            make_row(
+                commit=run.head_sha[:7],
+                tier="local",
+                val_bpb=claim.val_bpb,
+                artifact_bytes=claim.artifact_bytes,
+                memory_gb=claim.memory_gb,
+                status=status,
+                description=desc,
+            )
+        )
+    Ledger.append(results, *rows)
+    out.recorded = True
+    out.row = {"rows": [r.to_dict() for r in rows]}
+    out.reason = f"{sum(r.status == 'keep' for r in rows)} baseline row(s), {sum(r.status == 'crash' for r in rows)} crash row(s)"
     return out

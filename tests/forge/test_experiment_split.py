@@ -330,3 +330,60 @@ def test_the_trusted_row_reaches_main_and_nothing_else(
         ["git", "--git-dir", str(bare), "show", "main:program.md"], capture_output=True, text=True, check=True
     ).stdout
     assert prog == "# program\n"
+
+
+def baseline_claim(seed: int, bpb: float | None) -> dict[str, Any]:
+    return claim(
+        bpb, row={"memory_gb": 2.0, "description": f"baseline seed={seed} (mlx, 500 it, cfg=mlx-500)"}
+    )
+
+
+def test_the_baseline_split_records_one_row_per_seed_from_the_default_branch_run(
+    github_emu: GitHubEmulator, app_key: AppKey, lab: tuple[Repo, Path]
+) -> None:
+    from bot.forge.local_report import BASELINE_ARTIFACT, report_baseline
+
+    gh, (repo, root) = github_emu, lab
+    main = repo.branches["main"]
+    payload = {"runs": [baseline_claim(1337, 1.29), baseline_claim(1338, None), {"val_bpb": "evil"}]}
+    common = {"name": "baseline", "path": ".github/workflows/baseline.yml", "head_sha": main}
+    run_id = gh.add_workflow_run(
+        repo,
+        event="push",
+        head_branch="main",
+        artifacts={BASELINE_ARTIFACT: {"baseline.json": json.dumps(payload).encode()}},
+        **common,
+    )
+    f = forge(gh, app_key)
+    out = report_baseline(f, S, root, run_id, "main")
+    assert out.recorded, out
+    rows = [r for r in Ledger.load(root / "results.tsv").rows if f"run={run_id}" in r.description]
+    assert [r.status for r in rows] == ["keep", "crash", "crash"]
+    assert rows[0].description.startswith("baseline seed=1337") and rows[0].commit == main[:7]
+    assert not any(r.description.startswith("baseline") for r in rows[1:])  # crashes are no baseline
+    assert not report_baseline(f, S, root, run_id, "main").recorded  # idempotent
+    # A run of a PR branch (or any other workflow) never writes baseline rows.
+    pr = gh.add_pr(repo, 7, head_ref="exp/rope")
+    other = gh.add_workflow_run(
+        repo,
+        event="push",
+        head_branch="exp/rope",
+        artifacts={BASELINE_ARTIFACT: {"baseline.json": json.dumps(payload).encode()}},
+        **{**common, "head_sha": pr.head_sha},
+    )
+    assert "not the default branch" in report_baseline(f, S, root, other, "main").reason
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--repo",
+            str(root),
+            "command",
+            "baseline-report",
+            "--run-id",
+            str(other),
+            "--default-branch",
+            "main",
+        ],
+        env=cli_env(gh, app_key),
+    )
+    assert res.exit_code == InputError.exit_code and "not the default branch" in res.output

@@ -43,8 +43,10 @@ def test_experiment_holds_nothing_and_the_report_alone_posts_and_commits() -> No
 
 
 def test_runner_data_lives_outside_the_workspace() -> None:
-    for name in ("experiment.yml", "baseline.yml"):
-        env = job(name)["env"]
+    for name, env in (
+        ("experiment.yml", job("experiment.yml")["env"]),
+        ("baseline.yml", load(WORKFLOWS / "baseline.yml")["jobs"]["baseline"]["env"]),
+    ):
         assert env["PGOLF_DATA_DIR"] == "${{ vars.PGOLF_DATA_DIR || '~/pgolf-data' }}", name
 
 
@@ -53,15 +55,20 @@ def test_baseline_workflow() -> None:
     on = triggers(wf)
     assert on["push"] == {"branches": ["main"], "paths": ["training/**"]} and "workflow_dispatch" in on
     assert wf["concurrency"] == {"group": "pgolf-baseline", "cancel-in-progress": False}
-    j = job("baseline.yml")
-    assert j["runs-on"] == ["self-hosted", "macOS", "ARM64"]
-    assert j["permissions"] == {"contents": "write"}
-    runs = [s.get("run") or "" for s in steps(j)]
-    train = next(i for i, r in enumerate(runs) if "pgolf train baseline --seeds 3" in r)
-    commit = next(i for i, r in enumerate(runs) if "pgolf ledger commit" in r)
-    assert train < commit
-    assert "GITHUB_TOKEN" not in json.dumps(steps(j)[train]) and "GITHUB_TOKEN" not in json.dumps(j["env"])
-    assert "secrets." not in (WORKFLOWS / "baseline.yml").read_text()
+    train, record = wf["jobs"]["baseline"], wf["jobs"]["record"]
+    # The job that runs the training scripts holds nothing and uploads a claim.
+    assert train["runs-on"] == ["self-hosted", "macOS", "ARM64"] and train["permissions"] == {}
+    assert "GITHUB_TOKEN" not in json.dumps(train) and "secrets." not in json.dumps(train)
+    runs = [s.get("run") or "" for s in steps(train)]
+    assert any("pgolf train baseline --seeds 3 --json" in r for r in runs)
+    assert not any("ledger commit" in r for r in runs)
+    assert any("upload-artifact" in str(s.get("uses")) for s in steps(train))
+    # The trusted job runs no training code and alone appends the rows.
+    assert record["needs"] == "baseline" and record["runs-on"] == "ubuntu-latest"
+    rruns = [s.get("run") or "" for s in steps(record)]
+    assert any("pgolf command baseline-report" in r for r in rruns)
+    assert any("pgolf ledger commit --only results.tsv" in r for r in rruns)
+    assert not any("pgolf train" in r for r in rruns)
 
 
 def test_commands_commit_the_ledger() -> None:
