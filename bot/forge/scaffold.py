@@ -23,6 +23,8 @@ from bot.fileio import atomic_write_bytes
 from bot.ledger import Ledger
 
 MANIFEST_NAME = "github-app-manifest.json"
+# Copies of the templates as written, the base of `pgolf init --upgrade`'s three-way merges.
+BASE_DIR = ".github/pgolf-base"
 TRAINING_FILES = ("train_gpt.py", "train_gpt_mlx.py", "prepare_data.py")
 GITIGNORE = """# pgolf
 .venv/
@@ -295,7 +297,11 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
 
     for name, data in flows.items():
         _write(root, f".github/workflows/{name}", data, force, out)
+        if f".github/workflows/{name}" in out.created:
+            _write(root, f"{BASE_DIR}/workflows/{name}", data, True, out)
     _write(root, ".github/pgolf-app-manifest.json", manifest, force, out)
+    if ".github/pgolf-app-manifest.json" in out.created:
+        _write(root, f"{BASE_DIR}/pgolf-app-manifest.json", manifest, True, out)
     _write(root, s.program_path, program, force, out)
     if training is None:
         out.warnings.append(
@@ -326,10 +332,10 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         out.created.append(s.budget_path)
     state = root / s.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    keep = state / ".gitkeep"
-    if not keep.exists():
-        keep.write_bytes(b"")
-        out.created.append(f"{s.state_dir}/.gitkeep")
+    schema = state / "schema.json"  # the research state's schema version (see bot/forge/upgrade.py)
+    if not schema.exists():
+        schema.write_bytes(b'{"schema": 1}\n')
+        out.created.append(f"{s.state_dir.rstrip('/')}/schema.json")
 
     if git_init and not (root / ".git").exists():
         proc = subprocess.run(
