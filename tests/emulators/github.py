@@ -381,6 +381,18 @@ class GitHubEmulator(Emulator):
             return r.commits[r.issues[pr].head_sha].tree.get(path)
         return self.file_at(r, r.default_branch, path)
 
+    def comment_payload(self, repo: Repo | str, comment: Comment) -> dict[str, Any]:
+        """The ``issue_comment`` (created) webhook payload GitHub sends for ``comment``."""
+        r = self.repo(repo)
+        issue = r.issues[comment.issue]
+        return {
+            "action": "created",
+            "issue": self._issue_json(r, issue),
+            "comment": self._comment_json(r, comment),
+            "repository": self._repo_json(r),
+            "sender": self._user_json(comment.user),
+        }
+
     def add_workflow_run(
         self,
         repo: Repo | str,
