@@ -193,6 +193,7 @@ def report_run(
 ) -> ReportOutcome:
     """Validate run ``run_id``'s local result and publish it (see the module docstring)."""
     from bot.training.local import decide  # the training package is heavy; trusted code only
+    from bot.training.logparse import TrainResult
 
     root = Path(root)
     run = forge.workflow_run(run_id)
@@ -236,12 +237,8 @@ def report_run(
     if total is not None and code_bytes is not None:
         total = max(total, code_bytes)  # the code alone is a floor the claim cannot undercut
 
-    class _R:  # what decide() reads of a TrainResult
-        def __init__(self, v: float) -> None:
-            self.val_bpb = v
-
-    result = _R(claim.val_bpb) if claim.val_bpb is not None else None
-    decision = decide(result, baseline, noise, bool(shrank), settings.local_gate_pct, config=cfg)  # type: ignore[arg-type]
+    result = TrainResult(claim.val_bpb, None, "claimed") if claim.val_bpb is not None else None
+    decision = decide(result, baseline, noise, bool(shrank), settings.local_gate_pct, config=cfg)
     outcome, reason = decision.outcome, decision.reason
     if total is not None and total > settings.artifact_limit_bytes and outcome != "crash":
         outcome, reason = (
