@@ -193,7 +193,7 @@ def test_promote_label_by_writer_runs_and_by_reader_is_removed(
     hook = Recorder()
     forge = forge_for(github_emu, app_key)
     out = run_event(
-        parse_payload(label_event("promote", head, sender="writer"), "pull_request"),
+        parse_payload(label_event("promote", head, sender="writer"), "pull_request_target"),
         forge,
         FAST,
         root,
@@ -234,7 +234,10 @@ def test_synchronize_removes_a_stale_promote_label(
 ) -> None:
     seeded.issues[7].labels.append("promote")
     new_head = github_emu.move_head(seeded, 7, {"training/train_gpt.py": b"x = 5\n"})
-    res = run_cli(github_emu, app_key, root, sync_event(new_head, ["promote"]))
+    # commands.yml receives it as pull_request_target (the default branch's copy of the file runs)
+    res = run_cli(
+        github_emu, app_key, root, sync_event(new_head, ["promote"]), "--event-name", "pull_request_target"
+    )
     out = json.loads(res.output)
     assert out["actions"] == ["removed label promote"]
     assert (
