@@ -150,3 +150,23 @@ def run_capacity(tmp_path: Path, stdout: str, code: int) -> tuple[int, str]:
 def test_experimenter_capacity_step(tmp_path: Path, stdout: str, code: int, rc: int, output: str) -> None:
     got_rc, got_output = run_capacity(tmp_path, stdout, code)
     assert (got_rc, got_output) == (rc, output)
+
+
+def test_every_job_that_runs_python_brings_python_3_11_pinned() -> None:
+    """Issue 13 item 4: no job relies on the runner's own Python (macOS ships 3.9)."""
+    checked = 0
+    for path in workflow_files(WORKFLOWS):
+        for job_id, j in load(path)["jobs"].items():
+            runs = [s.get("run") or "" for s in steps(j)]
+            if not any("python" in r or ".venv/bin/" in r for r in runs):
+                continue
+            checked += 1
+            setup = [s for s in steps(j) if str(s.get("uses", "")).startswith("actions/setup-python@")]
+            assert setup, f"{path.name}:{job_id} runs Python without actions/setup-python"
+            assert setup[0]["with"]["python-version"] == "3.11", f"{path.name}:{job_id}"
+            first_python = next(i for i, r in enumerate(runs) if "python" in r or ".venv/bin/" in r)
+            assert steps(j).index(setup[0]) < first_python, f"{path.name}:{job_id}: setup-python comes first"
+            assert not any("python3 -m venv" in r for r in runs), (
+                f"{path.name}:{job_id} uses the system python3"
+            )
+    assert checked >= 10
