@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "inject",
     "program",
     "init",
+    "runner",
     "train",
     "research",
     "competitors",

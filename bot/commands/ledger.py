@@ -28,6 +28,11 @@ def ledger_group() -> None:
     help="Branch to push to (default: the checked-out branch, else the remote's default).",
 )
 @click.option("--path", "extra", multiple=True, help="Another file to include (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    help="Commit only these ledger files (repeatable), e.g. the results.tsv row this job computed.",
+)
 @json_option
 @pass_app
 def commit(
@@ -36,9 +41,12 @@ def commit(
     remote: str,
     branch: str | None,
     extra: tuple[str, ...],
+    only: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict."""
+    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict.
+
+    Refuses a working copy that is not a checkout of the branch it pushes to (a PR checkout)."""
     # Review mode: program.md reaches the default branch only through the research PR.
     exclude = (app.settings.program_path,) if app.settings.research_review == "pr" else ()
     result = ledger_commit(
@@ -48,6 +56,7 @@ def commit(
         remote=remote,
         branch=branch,
         extra_paths=extra,
+        only=only,
         exclude_paths=exclude,
     )
     for w in result.warnings:

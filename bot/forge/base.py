@@ -110,6 +110,21 @@ class LabelEvent:
     created_at: str = ""
 
 
+@dataclass(frozen=True)
+class WorkflowRun:
+    """An Actions workflow run as the API reports it (never as its artifacts claim)."""
+
+    id: int
+    name: str
+    path: str  # .github/workflows/<file>
+    event: str
+    conclusion: str  # success | failure | cancelled | … ("" while running)
+    head_sha: str
+    head_branch: str
+    head_repo: str  # owner/name (a fork for a fork's pull request)
+    pull_requests: tuple[int, ...] = ()  # empty for a fork's pull request (as on GitHub)
+
+
 @dataclass
 class ForgeInfo:
     kind: str  # "github" | "local"
@@ -223,3 +238,15 @@ class Forge(ABC):
 
     def label_events(self, number: int) -> list[LabelEvent]:
         raise ForgeError(f"{type(self).__name__} cannot list label events")
+
+    # ---- Actions (only a hosted forge has them)
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"{type(self).__name__} has no Actions workflow runs (run {run_id})")
+
+    def run_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
+        """The zip archive of artifact ``name`` of run ``run_id`` (None: the run has none)."""
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"{type(self).__name__} has no Actions artifacts (run {run_id}, {name})")

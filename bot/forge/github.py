@@ -44,6 +44,7 @@ from bot.forge.base import (
     PullRequest,
     Review,
     StatusReport,
+    WorkflowRun,
 )
 
 T = TypeVar("T")
@@ -588,3 +589,72 @@ class GitHubForge(Forge):
             return out
 
         return self._call(f"GET events #{number}", go)
+
+    # ------------------------------------------------------------------ Actions
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        def go() -> WorkflowRun:
+            run = self._repo.get_workflow_run(run_id)
+            head = run.head_repository
+            return WorkflowRun(
+                id=int(run.id),
+                name=run.name or "",
+                path=run.path or "",
+                event=run.event or "",
+                conclusion=run.conclusion or "",
+                head_sha=run.head_sha or "",
+                head_branch=run.head_branch or "",
+                head_repo=head.full_name if head is not None else "",
+                pull_requests=tuple(int(p.number) for p in run.pull_requests or []),
+            )
+
+        return self._call(f"GET actions run {run_id}", go)
+
+    def run_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
+        """Download artifact ``name`` of run ``run_id``: the API answers 302 to a storage URL,
+        which is fetched WITHOUT our token (it is signed; the token must not leave GitHub)."""
+        import httpx
+
+        def find() -> Any:
+            for art in self._repo.get_workflow_run(run_id).get_artifacts():
+                if art.name == name:
+                    return art
+            return None
+
+        art = self._call(f"GET artifacts of run {run_id}", find)
+        if art is None:
+            return None
+        if art.expired:
+            raise ForgeError(f"artifact {name!r} of run {run_id} has expired")
+        if int(art.size_in_bytes or 0) > max_bytes:
+            raise ForgeError(
+                f"artifact {name!r} of run {run_id} is {art.size_in_bytes} bytes (limit {max_bytes})"
+            )
+        token = self._tokens.token() if self._tokens is not None else (self._static_token or "")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+        try:
+            with httpx.Client(timeout=60, follow_redirects=False) as client:
+                resp = client.get(art.archive_download_url, headers=headers)
+                if resp.is_redirect:
+                    resp = _capped_get(client, resp.headers["location"], max_bytes)
+                if resp.status_code != 200:
+                    raise ForgeError(f"artifact {name!r} of run {run_id}: HTTP {resp.status_code}")
+                if len(resp.content) > max_bytes:
+                    raise ForgeError(f"artifact {name!r} of run {run_id} exceeds {max_bytes} bytes")
+                return resp.content
+        except httpx.HTTPError as exc:
+            raise ForgeError(f"artifact {name!r} of run {run_id}: {type(exc).__name__}") from None
+
+
+def _capped_get(client: Any, url: str, max_bytes: int) -> Any:
+    """GET ``url`` with no credentials, reading at most ``max_bytes`` + 1 bytes."""
+    import httpx
+
+    with client.stream("GET", url) as resp:
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in resp.iter_bytes():
+            total += len(chunk)
+            chunks.append(chunk)
+            if total > max_bytes:
+                break
+        return httpx.Response(resp.status_code, content=b"".join(chunks))

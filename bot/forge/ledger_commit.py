@@ -25,7 +25,11 @@ The merges are semantic, so nothing is lost:
 * anything else (program.md): ``git merge-file``; on a real conflict our version wins (it is the
   fresher injection) and a warning says so.
 
-Because the working copy is never rebased, this also works from a detached PR checkout.
+Trust: the working copy must be a checkout of the branch it pushes to (HEAD in that branch's
+history; a stale one is fine). A pull-request checkout is refused: its files, and any file the
+PR's code could have rewritten while it ran, never reach the default branch. Trusted writers
+(``pgolf experiment local-report``, research, promotion) append rows they computed themselves to a
+fresh checkout of the default branch, and name what they computed with ``only`` (``--only``).
 """
 
 from __future__ import annotations
@@ -428,11 +432,14 @@ def ledger_commit(
     remote: str = "origin",
     branch: str | None = None,
     extra_paths: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
     exclude_paths: tuple[str, ...] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> CommitResult:
-    """``message=None`` → :func:`generated_message`; ``exclude_paths`` are never committed
-    (review mode keeps program.md off the default branch)."""
+    """Commit the ledger files of ``root`` to ``remote``/``branch``. ``message=None`` →
+    :func:`generated_message`; ``only`` restricts the commit to these ledger files (a trusted
+    writer names the files it computed); ``exclude_paths`` are never committed (review mode keeps
+    program.md off the default branch)."""
     env = os.environ if env is None else env
     root = Path(root).resolve()
     if message is not None and not message.strip():
@@ -450,6 +457,11 @@ def ledger_commit(
         branch = attached or _remote_default(git, remote)
     base_rev = git.out("rev-parse", "HEAD")
     paths = [p for p in ledger_paths(root, settings, git, extra_paths) if p not in exclude_paths]
+    if only:
+        unknown = sorted(set(only) - set(paths))
+        if unknown:
+            raise LedgerError(f"--only {', '.join(unknown)}: not a ledger file of this checkout")
+        paths = sorted(set(only))
     if message is None:
         message = generated_message(git, root, base_rev, paths, settings)
     name, email = commit_identity(env)
@@ -461,6 +473,7 @@ def ledger_commit(
     for attempt in range(1, attempts + 1):
         git.run("fetch", "--quiet", remote, f"refs/heads/{branch}")
         tip = git.out("rev-parse", "FETCH_HEAD")
+        _require_branch_checkout(git, base_rev, tip, remote, branch)
         with tempfile.TemporaryDirectory(prefix="pgolf-ledger-") as tmp:
             wt = Path(tmp) / "wt"
             git.run("worktree", "add", "--quiet", "--detach", str(wt), tip)
@@ -529,6 +542,17 @@ def ledger_commit(
         sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
     raise LedgerError(
         f"push to {remote}/{branch} still rejected after {attempts} attempts (the branch keeps moving)"
+    )
+
+
+def _require_branch_checkout(git: _Git, base_rev: str, tip: str, remote: str, branch: str) -> None:
+    """Refuse a working copy whose HEAD is not in ``remote/branch``'s history (a PR checkout)."""
+    if git.run("merge-base", "--is-ancestor", base_rev, tip, check=False).returncode == 0:
+        return
+    raise LedgerError(
+        f"the working copy (HEAD {base_rev[:12]}) is not a checkout of {remote}/{branch}: a "
+        "pull-request checkout never writes the ledger. Append the rows you computed to a fresh "
+        f"checkout of {branch} and commit from there."
     )
 
 

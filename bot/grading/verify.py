@@ -39,7 +39,7 @@ import httpx
 from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
-from bot.grading import frontier, offline, taxonomy
+from bot.grading import frontier, offline, taxonomy, untrusted
 from bot.grading.grader import daily_left, grading_llm, parse_answer
 from bot.grading.ledger_state import GradingState
 from bot.grading.pdftext import extract_text
@@ -356,8 +356,12 @@ def _llm_verify(
     item: ResearchItem,
     full: str,
     corroboration: Sequence[Mapping[str, str]],
+    context_block: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, int], str, dict[str, str]] | str | None:
-    """(scores, category, brief) or an error string; None when the budget stops it."""
+    """(scores, category, brief) or an error string; None when the budget stops it.
+
+    The page text and the corroborating sources are web text: they reach the model only inside
+    declared-untrusted blocks of the user turn (bot/grading/untrusted.py)."""
     tool = _tool(rubric.dims)
     corr = "\n".join(f"- {c['url']}: {c['title']} — {c['content']}" for c in corroboration) or "- none found"
     user = (
@@ -365,9 +369,14 @@ def _llm_verify(
         "item_id, every rubric dimension re-scored, category, rationale, and the brief fields: "
         "change (what exactly to change in train_gpt.py), bytes_effect, step_time_effect, "
         "val_bpb_effect (with numbers when the text gives them), risks.\n\n"
-        f"Item id: {item.id}\nTitle: {item.title}\nURL: {item.url}\n\nFull text:\n{full or item.summary}\n\n"
-        f"Corroborating sources:\n{corr}"
+        f"Item id: {item.id}\n\n"
+        + untrusted.block(
+            "research-item", f"Title: {item.title}\nURL: {item.url}\n\nFull text:\n{full or item.summary}"
+        )
+        + "\n\nCorroborating sources:\n"
+        + untrusted.block("corroboration", corr)
     )
+    prefix = [dict(context_block)] if context_block else []
     note = ""
     for _attempt in range(2):
         params = {
@@ -376,7 +385,7 @@ def _llm_verify(
             "system": prompt_system,
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
-            "messages": [{"role": "user", "content": user + note}],
+            "messages": [{"role": "user", "content": [*prefix, {"type": "text", "text": user + note}]}],
         }
         if not llm.meter.can_afford(estimate_cost(params)):
             return None
@@ -495,7 +504,9 @@ def _verify_all(
         corroboration = fetcher.corroborate(item)
         grader_label = offline.GRADER
         if llm is not None:
-            result = _llm_verify(llm, settings, system, ctx.rubric, item, full, corroboration)
+            result = _llm_verify(
+                llm, settings, system, ctx.rubric, item, full, corroboration, prompt.context_block
+            )
             if result is None:
                 run.stopped = "budget"
                 run.warnings.append(f"budget of ${budget:.2f} reached before verifying {item.id}")

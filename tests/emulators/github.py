@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import itertools
 import json
+import secrets
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -135,6 +138,8 @@ class Repo:
     issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # labeled/unlabeled
     installation_id: int | None = None
     fork_of: str | None = None
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # Actions workflow runs
+    artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)  # run artifacts (+ "_zip")
 
     @property
     def full_name(self) -> str:
@@ -362,6 +367,98 @@ class GitHubEmulator(Emulator):
             r.commits[sha] = fork.commits[sha]
             pr.head_sha = sha
             return sha
+
+    # ------------------------------------------------------------------ Actions
+    # Which workflow FILE GitHub runs for an event (docs: "Events that trigger workflows"): for
+    # pull_request the file of the PR's merge commit, i.e. the PR's own version (a fork PR brings
+    # its own workflow file); for workflow_run, issue_comment, schedule, push to the default
+    # branch, the file on the default branch.
+    FILE_FROM_DEFAULT_BRANCH = frozenset({"workflow_run", "issue_comment", "schedule", "workflow_dispatch"})
+
+    def workflow_file_for(
+        self, repo: Repo | str, event: str, path: str, *, pr: int | None = None
+    ) -> bytes | None:
+        r = self.repo(repo)
+        if event in ("pull_request", "pull_request_review") and pr is not None:
+            return r.commits[r.issues[pr].head_sha].tree.get(path)
+        return self.file_at(r, r.default_branch, path)
+
+    def comment_payload(self, repo: Repo | str, comment: Comment) -> dict[str, Any]:
+        """The ``issue_comment`` (created) webhook payload GitHub sends for ``comment``."""
+        r = self.repo(repo)
+        issue = r.issues[comment.issue]
+        return {
+            "action": "created",
+            "issue": self._issue_json(r, issue),
+            "comment": self._comment_json(r, comment),
+            "repository": self._repo_json(r),
+            "sender": self._user_json(comment.user),
+        }
+
+    def add_workflow_run(
+        self,
+        repo: Repo | str,
+        *,
+        name: str,
+        path: str,
+        event: str,
+        head_sha: str,
+        head_branch: str,
+        head_repo: str | None = None,
+        conclusion: str | None = "success",
+        artifacts: dict[str, dict[str, bytes]] | None = None,
+        expired: bool = False,
+    ) -> int:
+        """A completed workflow run with artifacts (name -> {file name: bytes}, zipped as GitHub
+        serves them). Like GitHub, a run of a fork's PR lists no ``pull_requests``."""
+        r = self.repo(repo)
+        with self.state_lock:
+            run_id = self.next_id()
+            head_repo = head_repo or r.full_name
+            prs = []
+            if event.startswith("pull_request") and head_repo == r.full_name:
+                for i in r.issues.values():
+                    if i.is_pr and i.state == "open" and i.head_sha == head_sha:
+                        prs.append(
+                            {
+                                "number": i.number,
+                                "head": {"ref": i.head_ref, "sha": i.head_sha},
+                                "base": {"ref": i.base_ref, "sha": i.base_sha},
+                            }
+                        )
+            now = _iso(self.now())
+            r.runs[run_id] = {
+                "id": run_id,
+                "name": name,
+                "path": path,
+                "event": event,
+                "status": "completed",
+                "conclusion": conclusion,
+                "head_sha": head_sha,
+                "head_branch": head_branch,
+                "head_repository": {"full_name": head_repo},
+                "pull_requests": prs,
+                "run_number": len(r.runs) + 1,
+                "run_attempt": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for art_name, files in (artifacts or {}).items():
+                buf = io.BytesIO()
+                with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                    for fname, data in files.items():
+                        z.writestr(fname, data)
+                aid = self.next_id()
+                r.artifacts[aid] = {
+                    "id": aid,
+                    "run_id": run_id,
+                    "name": art_name,
+                    "expired": expired,
+                    "head_sha": head_sha,
+                    "_zip": buf.getvalue(),
+                    "_sig": secrets.token_hex(8),
+                }
+            return run_id
 
     def add_issue(
         self,
@@ -1872,6 +1969,84 @@ class GitHubEmulator(Emulator):
                 )
             items = [{**self._issue_json(r, i), "score": 1.0} for r, i in hits]
             return self._paginate(req, items, wrap={"total_count": len(items), "incomplete_results": False})
+
+        # ---------------------------------------------------------------- Actions runs/artifacts
+        def _run_json(r: Repo, run: dict[str, Any]) -> dict[str, Any]:
+            base = f"{self.url}/repos/{r.full_name}/actions/runs/{run['id']}"
+            head = self.repos.get(run["head_repository"]["full_name"])
+            return {
+                **run,
+                "node_id": f"WFR_{run['id']}",
+                "workflow_id": 1,
+                "url": base,
+                "html_url": f"https://github.com/{r.full_name}/actions/runs/{run['id']}",
+                "artifacts_url": base + "/artifacts",
+                "repository": self._repo_json(r),
+                "head_repository": self._repo_json(head) if head else run["head_repository"],
+            }
+
+        def _artifact_json(r: Repo, a: dict[str, Any]) -> dict[str, Any]:
+            base = f"{self.url}/repos/{r.full_name}/actions/artifacts/{a['id']}"
+            return {
+                "id": a["id"],
+                "node_id": f"A_{a['id']}",
+                "name": a["name"],
+                "size_in_bytes": len(a["_zip"]),
+                "url": base,
+                "archive_download_url": base + "/zip",
+                "expired": a["expired"],
+                "created_at": _iso(self.now()),
+                "expires_at": _iso(self.now() + 90 * 86400),
+                "updated_at": _iso(self.now()),
+                "workflow_run": {"id": a["run_id"], "head_sha": a["head_sha"]},
+            }
+
+        @self.api("GET", R + r"/actions/runs/(?P<run_id>\d+)")
+        def get_run(req: Request) -> Response:
+            r = self._repo_or_404(req)
+            run = r.runs.get(int(req.params["run_id"])) if r else None
+            if r is None or run is None:
+                return self._not_found()
+            return json_response(_run_json(r, run))
+
+        @self.api("GET", R + r"/actions/runs/(?P<run_id>\d+)/artifacts")
+        def run_artifacts(req: Request) -> Response:
+            r = self._repo_or_404(req)
+            if r is None or int(req.params["run_id"]) not in r.runs:
+                return self._not_found()
+            items = [
+                _artifact_json(r, a) for a in r.artifacts.values() if a["run_id"] == int(req.params["run_id"])
+            ]
+            return self._paginate(req, items, wrap={"total_count": len(items)}, key="artifacts")
+
+        @self.api("GET", R + r"/actions/artifacts/(?P<artifact_id>\d+)/zip")
+        def artifact_zip(req: Request) -> Response:
+            # Documented: 302 to a short-lived storage URL; anonymous callers get 401 even on
+            # public repositories.
+            r = self._repo_or_404(req)
+            a = r.artifacts.get(int(req.params["artifact_id"])) if r else None
+            if r is None or a is None:
+                return self._not_found()
+            if not req.params.get("_login") and not req.params.get("_token"):
+                return self._err(401, "You must have the actions scope to download artifacts.")
+            if a["expired"]:
+                return self._err(410, "Artifact has expired")
+            where = f"{self.url}/_storage/artifacts/{a['id']}?sig={a['_sig']}"
+            return Response(302, b"", {"Location": where}, "text/plain")
+
+        def storage(req: Request) -> Response:
+            # The storage host rejects an Authorization header (a client must not forward the token).
+            if req.header("authorization"):
+                return Response(
+                    400, "<Error><Code>InvalidAuthenticationInfo</Code></Error>", {}, "application/xml"
+                )
+            for r in self.repos.values():
+                a = r.artifacts.get(int(req.params["artifact_id"]))
+                if a is not None and req.q("sig") == a["_sig"]:
+                    return Response(200, a["_zip"], {}, "application/zip")
+            return Response(403, "<Error><Code>AuthenticationFailed</Code></Error>", {}, "application/xml")
+
+        self.add_route("GET", r"/_storage/artifacts/(?P<artifact_id>\d+)", storage)
 
     def _ref_json(self, r: Repo, name: str) -> dict[str, Any]:
         return {

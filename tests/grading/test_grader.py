@@ -96,7 +96,8 @@ def test_out_of_range_answer_is_retried_once_then_accepted(
     assert len(sent) == 3  # 10 + 2 items, and the retry right after the first request
     retry = sent[1]
     assert [i["id"] for i in request_items(retry)] == ["arxiv:2501.00002"]  # type: ignore[arg-type]
-    assert "novelty: 9 is outside 0..3" in retry["messages"][0]["content"]  # type: ignore[index]
+    content = retry["messages"][0]["content"]  # type: ignore[index]
+    assert "novelty: 9 is outside 0..3" in " ".join(b["text"] for b in content)
     g = {g.item_id: g for g in ResearchState(repo / "research").graded()}["arxiv:2501.00002"]
     assert g.scores["novelty"] <= 3
 

@@ -268,7 +268,7 @@ def test_llm_verification_with_one_retry(
     assert b.grader == "anthropic:claude-sonnet-4-6" and (b.score_before, b.score_after) == (11, 12)
     assert "CastedLinear" in b.brief and "-25% weight bytes" in b.brief and "outlier channels" in b.brief
     sent = emu.messages[-1]["body"]
-    user = sent["messages"][0]["content"]  # type: ignore[index]
+    user = " ".join(b["text"] for b in sent["messages"][0]["content"])  # type: ignore[index]
     assert "val bpb improves by 0.012" in user and "https://other.example/ema" in user
     assert "rejected" in user and sent["system"][-1]["cache_control"] == {"type": "ephemeral"}  # type: ignore[index]
     assert run.cost["requests"] == 2
@@ -323,5 +323,5 @@ def test_llm_sees_the_pdf_method_section(
 ) -> None:
     emu.answer_with(_answer("arxiv:2501.00001"))
     verify(tier_a, _settings(tier_a, servers), env, top=1)
-    user = emu.messages[-1]["body"]["messages"][0]["content"]  # type: ignore[index]
+    user = " ".join(b["text"] for b in emu.messages[-1]["body"]["messages"][0]["content"])  # type: ignore[index]
     assert "int6 (per-row scales) during the last 30% of steps" in user
