@@ -96,9 +96,15 @@ def test_identical_texts_mean_no_change(tmp_path: Path) -> None:
 
 
 def test_competitor_rows_added_and_changed(tmp_path: Path) -> None:
-    c1 = CompetitorScore("parameter-golf", "Muon run", val_bpb=1.10, author="ann", pr=12, date="2026-03-01")
-    c2 = CompetitorScore("parameter-golf", "Int6 QAT", val_bpb=1.07, author="bob", pr=15, date="2026-03-02")
-    c1b = CompetitorScore("parameter-golf", "Muon run", val_bpb=1.09, author="ann", pr=12, date="2026-03-03")
+    c1 = CompetitorScore(
+        "parameter-golf", "Muon run", val_bpb=1.10, author="ann", pr=12, date="2026-03-01", status="record"
+    )
+    c2 = CompetitorScore(
+        "parameter-golf", "Int6 QAT", val_bpb=1.07, author="bob", pr=15, date="2026-03-02", status="record"
+    )
+    c1b = CompetitorScore(
+        "parameter-golf", "Muon run", val_bpb=1.09, author="ann", pr=12, date="2026-03-03", status="record"
+    )
     before = _render(tmp_path, [], 1.2, competitors=[c1])
     after = _render(tmp_path, [], 1.2, competitors=[c1b, c2])
     ch = pc.compare(before, after)
