@@ -76,6 +76,13 @@ class Settings:
     pod_artifact_globs: list[str] = field(default_factory=lambda: ["*.ptz"])
     pods_state_path: str = ".pgolf/pods.json"
     runs_dir: str = ".pgolf/runs"
+    # Commit budget.json to the default branch (ledger commit, pull-rebase-retry) right after a
+    # reservation and again once its pod id is known, before anything is rented: a runner that
+    # dies cannot lose the money (the reaper settles committed reservations). promote.yml sets it.
+    ledger_commit_reservations: bool = False
+    # The reaper settles a committed reservation whose pod is gone only this long after the
+    # pod's deadline (the promotion itself settles first when its runner is alive).
+    reaper_settle_grace_seconds: int = 900
     submission_author: str = ""
     submission_github_id: str = ""
 

@@ -1,6 +1,20 @@
 """The orphan reaper: ``pgolf pods reap [--dry-run]`` (scheduled every 15 minutes).
 
-A ``pgolf-`` pod is reaped when
+First, the committed reservations (``budget.json`` on the default branch, where a promotion
+puts its reservation before the pod exists — see :mod:`bot.compute.durable`): for each open
+reservation RunPod is asked about its pod (by id, else by the name ``pgolf-<run-id>``): alive,
+uptime, cost per hour.
+
+* alive and past the reservation's deadline → terminated, and the reservation settled at
+  RunPod's billed time (uptime × costPerHr) with a ``crash`` row;
+* gone, once the deadline plus ``reaper_settle_grace_seconds`` has passed (a living promotion
+  settles itself well before) → settled at the billed time when RunPod still reports the pod,
+  else at the reservation's worst case, with a ``crash`` row;
+* otherwise left alone (a promotion in progress).
+
+A cost above the reservation is booked in full and marked ``overrun`` (see :mod:`bot.budget`).
+
+Then every listed pod: a ``pgolf-`` pod is reaped when
 
 * its deadline has passed (from the state file, else the pod's own ``PARAMGOLF_DEADLINE``
   env, else ``uptime > pod_deadline_seconds``);
@@ -22,11 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.compute.orphans import settle_orphan
-from bot.compute.provider import PodInfo, PodProvider
+from bot.compute.outcome import one_line
+from bot.compute.provider import PodInfo, PodProvider, pod_name
 from bot.compute.tracker import PodRecord, PodState
 from bot.config import Settings
 from bot.errors import PgolfError
+from bot.ledger import Ledger, make_row
+
+# Seconds a terminate call may take before RunPod stops billing (booked on top, never under).
+TERMINATE_ALLOWANCE = 5.0
 
 
 @dataclass
@@ -40,6 +60,9 @@ class ReapAction:
     cost_usd: float = 0.0
     done: bool = False
     error: str = ""
+    settled: str = ""  # "billed" (RunPod's uptime × costPerHr) | "worst case" | "" (orphan spend)
+    reserved_usd: float = 0.0
+    overrun: bool = False
 
 
 @dataclass
@@ -50,10 +73,12 @@ class ReapReport:
     actions: list[ReapAction] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     dropped_entries: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # reservations of promotions in progress
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(a.done or self.dry_run for a in self.actions)
+        return not self.errors and all(a.done or self.dry_run for a in self.actions)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -93,7 +118,7 @@ def reap(
     and reaping every pod it does not list would kill promotions running elsewhere.
     """
     root = Path(root)
-    now = time.time() if now is None else now
+    now = clock.now().timestamp() if now is None else now
     state = PodState(settings.path("pods_state_path", root))
     if reap_unknown is None:
         reap_unknown = state.path.exists()
@@ -101,9 +126,14 @@ def reap(
     by_id = {r.pod_id: r for r in records if r.pod_id}
     by_name = {r.name: r for r in records}
     report = ReapReport(dry_run=dry_run, reap_unknown=reap_unknown)
+    listed_at = time.monotonic()
+    listed = provider.list()
+    handled = settle_reservations(
+        root, settings, provider, report, listed, now=now, dry_run=dry_run, listed_at=listed_at
+    )
     seen: set[str] = set()
-    for pod in provider.list():
-        if not pod.is_pgolf or not pod.alive:
+    for pod in listed:
+        if not pod.is_pgolf or not pod.alive or pod.id in handled:
             continue
         report.checked += 1
         rec = by_id.get(pod.id) or by_name.get(pod.name)
@@ -163,3 +193,126 @@ def reap(
                 continue
         state.remove(rec.run_id)
     return report
+
+
+def _billed_seconds(pod: PodInfo, asked: float, extra: float = 0.0) -> float:
+    """RunPod reports whole seconds (truncated) and bills until the pod is gone: round up by a
+    second plus the time since RunPod was asked (the terminate call included)."""
+    return pod.uptime_seconds + 1.0 + (time.monotonic() - asked) + extra
+
+
+def _reservation_provider(res: budget_mod.Reservation) -> str:
+    return res.provider or ("runpod" if res.rate_limited else "local")
+
+
+def settle_reservations(
+    root: Path,
+    settings: Settings,
+    provider: PodProvider,
+    report: ReapReport,
+    listed: list[PodInfo],
+    *,
+    now: float,
+    dry_run: bool = False,
+    listed_at: float | None = None,
+) -> set[str]:
+    """Settle the open reservations of budget.json whose promotion is gone (module docstring).
+
+    Returns the ids of the pods it handled (the listing pass leaves them alone)."""
+    budget_path = settings.path("budget_path", root)
+    budget = budget_mod.load(budget_path, settings)
+    by_name = {p.name: p for p in listed if p.is_pgolf}
+    listed_at = time.monotonic() if listed_at is None else listed_at
+    handled: set[str] = set()
+    grace = max(0, settings.reaper_settle_grace_seconds)
+    for res in list(budget.reservations):
+        if _reservation_provider(res) != provider.name:
+            continue
+        asked = listed_at if res.pod_id == "" else time.monotonic()
+        try:
+            created = budget_mod.parse_iso(res.created).timestamp()
+            deadline = (
+                budget_mod.parse_iso(res.deadline).timestamp()
+                if res.deadline
+                else created + settings.pod_deadline_seconds
+            )
+            pod: PodInfo | None = provider.get(res.pod_id) if res.pod_id else None
+            if pod is None:
+                pod = by_name.get(pod_name(res.run_id))
+        except PgolfError as exc:
+            report.errors.append(f"reservation {res.run_id}: {exc}")
+            continue
+        alive = pod is not None and pod.alive
+        if (alive and now <= deadline) or (not alive and now <= deadline + grace):
+            report.pending.append(res.run_id)
+            continue
+        billed = pod is not None and pod.uptime_seconds > 0 and pod.cost_per_hr > 0
+
+        if billed and pod is not None:
+            seconds, how = _billed_seconds(pod, asked, TERMINATE_ALLOWANCE if alive else 0.0), "billed"
+        elif alive and pod is not None and pod.cost_per_hr > 0:
+            # still booting (no uptime yet): the wall clock since the reservation, capped at
+            # the pod's lifetime, at RunPod's price
+            seconds, how = min(max(0.0, now - created), max(0.0, deadline - created)), "wall clock"
+            billed = True
+        else:
+            seconds, how = max(0.0, deadline - created), "worst case"
+        gpus = pod.gpu_count if pod is not None and pod.gpu_count else settings.gpu_count
+        per_hr = pod.cost_per_hr if billed and pod is not None else 0.0
+        free = provider.name == "local"
+        cost = 0.0 if free else (seconds / 3600.0 * per_hr if billed else res.max_usd)
+        if alive:
+            why = f"reservation {res.run_id}: pod past its deadline by {now - deadline:.0f} s"
+        elif pod is not None:
+            why = f"reservation {res.run_id}: pod {pod.id} {pod.status}, its promotion never settled"
+        else:
+            who = res.pod_id or pod_name(res.run_id)
+            why = f"reservation {res.run_id}: RunPod no longer knows pod {who}; its promotion never settled"
+        action = ReapAction(
+            pod.id if pod is not None else res.pod_id,
+            pod.name if pod is not None else pod_name(res.run_id),
+            res.run_id,
+            why,
+            pod.uptime_seconds if pod is not None else 0.0,
+            pod.cost_per_hr if pod is not None else 0.0,
+            cost_usd=round(cost, 6),
+            settled=how,
+            reserved_usd=res.max_usd,
+            overrun=round(cost, 6) > res.max_usd + 1e-6,
+        )
+        report.actions.append(action)
+        if pod is not None:
+            handled.add(pod.id)
+        if dry_run:
+            continue
+        try:
+            if alive and pod is not None:
+                provider.terminate(pod.id)
+                if how == "billed":  # measured again now that the pod is gone
+                    seconds = _billed_seconds(pod, asked)
+                    cost = 0.0 if free else seconds / 3600.0 * per_hr
+            rec = budget_mod.settle(
+                budget_path, settings, res.run_id, seconds, gpus,
+                per_hr * 8.0 / gpus if billed else settings.hourly_rate_usd,
+                pod_id=action.pod_id, note=f"{how}: {why}", cost_usd=cost, kind="reaped",
+            )  # fmt: skip
+            action.cost_usd = rec.cost_usd
+            action.overrun = rec.overrun
+            action.done = True
+        except PgolfError as exc:
+            action.error = str(exc)
+            continue
+        if res.sha:
+            row = make_row(
+                commit=res.sha[:7], tier="runpod", val_bpb=None, artifact_bytes=None, memory_gb=None,
+                status="crash", promoted="yes", cost_usd=round(cost, 4),
+                description=one_line(
+                    f"reaped run={res.run_id}: promotion never settled; {how} cost ${cost:.2f} "
+                    f"for pod {action.pod_id or '?'}"
+                ),
+            )  # fmt: skip
+            Ledger.append(settings.path("results_path", root), row)
+        with_state = PodState(settings.path("pods_state_path", root))
+        if with_state.path.exists() and with_state.find(res.run_id) is not None:
+            with_state.remove(res.run_id)
+    return handled

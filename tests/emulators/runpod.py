@@ -215,6 +215,7 @@ class EmuPod:
     last_change: str = ""
     deadline_after: float | None = None
     removed_by: str = ""
+    removed_at: float | None = None  # time.monotonic() when it was terminated/removed
 
 
 class RunPodEmulator(Emulator):
@@ -264,6 +265,21 @@ class RunPodEmulator(Emulator):
             self._tick()
             return [p for p in self.pods.values() if p.status != "TERMINATED"]
 
+    def billed_usd(self, name: str) -> float:
+        """What RunPod charges for the pods named ``name``: the running time (uptime, from the end
+        of the boot to removal or now, unrounded) × costPerHr — the truth a booked cost is
+        checked against."""
+        with self._state_lock:
+            self._tick()
+            now = time.monotonic()
+            return sum(
+                max(0.0, (p.removed_at if p.removed_at is not None else now) - p.created - self.boot_delay)
+                / 3600.0
+                * p.cost_per_hr
+                for p in [*self.pods.values(), *self.gone.values()]
+                if p.name == name
+            )
+
     def count(self, op: str) -> int:
         return self.calls.count(op)
 
@@ -274,6 +290,7 @@ class RunPodEmulator(Emulator):
             if p.deadline_after is not None and now - p.created >= p.deadline_after:
                 p.status = "TERMINATED"
                 p.removed_by = "deadline"
+                p.removed_at = p.created + p.deadline_after
                 self.gone[pid] = self.pods.pop(pid)
 
     def _runtime(self, p: EmuPod) -> dict[str, Any] | None:
@@ -394,6 +411,7 @@ class RunPodEmulator(Emulator):
                 raise GraphQLError("Pod not found")  # what the API says for an unknown/removed pod
             p.status = "TERMINATED"
             p.removed_by = "api"
+            p.removed_at = time.monotonic()
             self.gone[p.id] = self.pods.pop(p.id)
             return None, "Void"
         if op == "mutation" and f.name == "podStop":
