@@ -353,6 +353,8 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
     now = now or utcnow()
     floor = budget.reserve_floor
     free = budget.remaining - budget.reserved
+    if settings.paused:
+        return Decision(False, "Paused: the kill switch (repository variable PGOLF_PAUSED) is on")
     if budget.paused:
         p = budget.paused
         return Decision(
@@ -444,7 +446,7 @@ def reserve(
             r.run_id == run_id for r in budget.runs
         ):
             raise BudgetBlocked(f"run id {run_id!r} already used", path=str(path))
-        if budget.paused:
+        if budget.paused or settings.paused:
             raise BudgetBlocked(can_submit(budget, settings, now).reason, path=str(path))
         if not free:
             decision = can_submit(budget, settings, now)

@@ -80,6 +80,9 @@ class Settings:
     # reservation and again once its pod id is known, before anything is rented: a runner that
     # dies cannot lose the money (the reaper settles committed reservations). promote.yml sets it.
     ledger_commit_reservations: bool = False
+    # The kill switch as a setting: workflows pass the repository variable PGOLF_PAUSED in, so a
+    # maintainer stops every paid or scheduled run with one variable (see `pgolf pause`).
+    paused: bool = False
     # The reaper settles a committed reservation whose pod is gone only this long after the
     # pod's deadline (the promotion itself settles first when its runner is alive).
     reaper_settle_grace_seconds: int = 900

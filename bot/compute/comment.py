@@ -20,6 +20,8 @@ def render_comment(result: PromoteResult, ledger: Ledger) -> str:
             f"Pod {'terminated' if result.terminated else '**NOT confirmed terminated** (the reaper will retry)'}; "
             f"cost ${result.cost_usd:.2f} for {result.pod_seconds:.0f} s.",
         ]
+        if result.budget_warning:
+            lines += ["", f"**{result.budget_warning}**"]
         if result.log_tail:
             lines += [
                 "",
@@ -46,6 +48,8 @@ def render_comment(result: PromoteResult, ledger: Ledger) -> str:
         f"| status | {result.status} |",
         "",
     ]
+    if result.budget_warning:
+        lines += [f"**{result.budget_warning}**", ""]
     if sig is not None:
         lines += [sig.summary(), ""]
     lines.append(ledger.tier_correlation().summary())
@@ -58,11 +62,15 @@ def render_comment(result: PromoteResult, ledger: Ledger) -> str:
 class ForgeReporter:
     """Writes the promotion and final sections of the PR's sticky comment through a Forge."""
 
-    def __init__(self, forge: Any, pr: int, approved_by: str = "", log_url: str = ""):
+    def __init__(self, forge: Any, pr: int, approved_by: str = "", log_url: str = "", artifact_url: str = ""):
+        from bot.compute.logstream import run_links
+
+        links = run_links()
         self.forge = forge
         self.pr = pr
         self.approved_by = approved_by
-        self.log_url = log_url
+        self.log_url = log_url or links.run_url
+        self.artifact_url = artifact_url or links.artifact_url
 
     def progress(self, result: PromoteResult, state: str, message: str = "") -> None:
         from bot.forge.comments import PromotionStatus, render_promotion, upsert_sticky
@@ -89,7 +97,8 @@ class ForgeReporter:
             "finished" if result.status != "crash" else "failed",
             f"run `{result.run_id}`: {result.status}"
             + (f" — {result.error}" if result.error else "")
-            + ("" if result.terminated else " — pod NOT confirmed terminated; the reaper will retry"),
+            + ("" if result.terminated else " — pod NOT confirmed terminated; the reaper will retry")
+            + (f" — {result.budget_warning}" if result.budget_warning else ""),
         )
         final = FinalResult(
             sha=result.sha,
@@ -103,5 +112,8 @@ class ForgeReporter:
             correlation=ledger.tier_correlation().summary(),
             log_url=self.log_url,
             log_tail=result.log_tail,
+            artifact_url=self.artifact_url,
+            budget_note=result.budget_warning,
+            significance=sig.summary() if sig is not None else "",
         )
         upsert_sticky(self.forge, self.pr, "final", render_final(final))

@@ -115,6 +115,9 @@ class FinalResult:
     correlation: str = ""
     log_url: str = ""
     log_tail: str = ""
+    artifact_url: str = ""  # the workflow artifact holding the full logs and result JSON
+    budget_note: str = ""  # an overrun, or new promotions blocked (shown in bold)
+    significance: str = ""  # the test against the Tier 2 baseline (p-value, effect)
 
 
 def render_local(r: LocalResult) -> str:
@@ -197,9 +200,15 @@ def render_final(f: FinalResult) -> str:
         rows.append(("record-grade", "yes" if f.record_grade else "no"))
     if f.correlation:
         rows.append(("tier correlation", neutralize(f.correlation)))
+    if f.significance:
+        rows.append(("significance", neutralize(f.significance)))
     if f.log_url:
-        rows.append(("log", f"[run log]({f.log_url})"))
+        rows.append(("log", f"[workflow run]({f.log_url})"))
+    if f.artifact_url:
+        rows.append(("full logs", f"[logs and result JSON]({f.artifact_url})"))
     out = _table(rows)
+    if f.budget_note:
+        out = f"> [!WARNING]\n> **{neutralize(f.budget_note)}**\n\n" + out
     if f.log_tail:
         out += "\n\n" + log_block(f.log_tail)
     return out
