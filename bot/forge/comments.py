@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import PgolfError
 from bot.forge.base import Comment, Forge
 
 MARKER = "<!-- pgolf:sticky -->"
@@ -250,11 +251,36 @@ def compose(sections: Mapping[str, str], pr: int | None = None) -> str:
     return body
 
 
-def find_sticky(forge: Forge, pr: int) -> Comment | None:
-    """Our sticky comment: the marker, written by a bot (a human quoting it does not count)."""
-    login = forge.bot_login
+# Workflows that post with the job's GITHUB_TOKEN (experiment.yml on the self-hosted runner)
+# write as this account; only this repository's own workflows can.
+ACTIONS_LOGIN = "github-actions[bot]"
+
+
+def pgolf_identities(forge: Forge, env: Mapping[str, str] | None = None) -> set[str]:
+    """Every login pgolf posts under: this forge's own, the GitHub App's (``<slug>[bot]`` from
+    ``GH_APP_SLUG``/``GITHUB_APP_SLUG``) and ``github-actions[bot]``. Humans cannot hold any
+    of them (``[bot]`` logins are GitHub's), so a pasted marker never counts."""
+    env = os.environ if env is None else env
+    ids = {ACTIONS_LOGIN}
+    try:
+        if forge.bot_login:
+            ids.add(forge.bot_login)
+    except PgolfError:  # an unreachable GET /user must not lose the other identities
+        pass
+    for name in ("GH_APP_SLUG", "GITHUB_APP_SLUG", "PGOLF_APP_SLUG"):
+        slug = env.get(name, "").strip()
+        if slug:
+            ids.add(slug if slug.endswith("[bot]") else f"{slug}[bot]")
+    return ids
+
+
+def find_sticky(forge: Forge, pr: int, env: Mapping[str, str] | None = None) -> Comment | None:
+    """Our sticky comment: the hidden marker AND an author among :func:`pgolf_identities` (a
+    human quoting or pasting the marker never counts). Whichever identity posted it first, every
+    path — experiment (GITHUB_TOKEN), promotion and commands (the App) — edits that one."""
+    ids = pgolf_identities(forge, env)
     for c in forge.list_comments(pr):
-        if MARKER in c.body and (c.author == login or (not login and c.author_is_bot)):
+        if MARKER in c.body and c.author in ids:
             return c
     return None
 
