@@ -208,6 +208,9 @@ class Settings:
     auto_promote: bool = False
     auto_promote_max_per_day: int = 2  # auto-applied promote labels per UTC day
     auto_merge_winners: bool = False
+    # merge-winner: one-sided Welch p-value a PR's ≥ 3 Tier 2 seeds must reach against the Tier 2
+    # baseline of the same configuration (bot.compute.winners)
+    winner_p_value: float = 0.05
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty

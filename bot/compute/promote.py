@@ -38,6 +38,7 @@ from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, po
 from bot.compute.remote import make_keypair, stamp, strip_stamps
 from bot.compute.significance import assess
 from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
+from bot.compute.winners import tier2_tags
 from bot.config import Settings
 from bot.errors import (
     BudgetBlocked,
@@ -475,7 +476,9 @@ def _record(
         std = f" std {result.significance.std_bpb:.5f}" if result.significance.std_bpb is not None else ""
         grade = " record-grade" if result.significance.record_grade else ""
         over_txt = " artifact over limit" if over else ""
-        desc = one_line(f"{what} {len(ok)}-seed mean{std}{grade}{over_txt} run={result.run_id}")
+        tags = f" {tier2_tags(settings, bpbs)} run={result.run_id}"
+        head = f"{what} {len(ok)}-seed mean{std}{grade}{over_txt}"
+        desc = one_line(head[: max(40, 299 - len(tags))] + tags)
         row = make_row(
             commit=short, tier="runpod", val_bpb=round(result.val_bpb, 6),
             artifact_bytes=result.artifact_bytes, memory_gb=max(mems) if mems else None,

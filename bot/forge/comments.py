@@ -23,12 +23,18 @@ MARKER = "<!-- pgolf:sticky -->"
 GITHUB_COMMENT_LIMIT = 65_536
 BODY_BUDGET = 60_000  # leave headroom below the hard limit
 SECTION_LIMIT = 18_000
-SECTIONS = ("local", "promotion", "final")
-TITLES = {"local": "Local result (Apple Silicon)", "promotion": "Promotion", "final": "Final H100 result"}
+SECTIONS = ("local", "promotion", "final", "winner")
+TITLES = {
+    "local": "Local result (Apple Silicon)",
+    "promotion": "Promotion",
+    "final": "Final H100 result",
+    "winner": "Merge into the baseline",
+}
 PLACEHOLDER = {
     "local": "_No local run yet._",
     "promotion": "_Not promoted. A maintainer can add the `promote` label or comment `/promote`._",
     "final": "_No H100 result yet._",
+    "winner": "_Not considered yet: a winner needs ≥ 3 Tier 2 seeds against a Tier 2 baseline._",
 }
 
 
