@@ -117,3 +117,14 @@ class ForgeReporter:
             significance=sig.summary() if sig is not None else "",
         )
         upsert_sticky(self.forge, self.pr, "final", render_final(final))
+        if result.overrun:
+            from pathlib import Path
+
+            from bot.alerts import Alert, raise_alerts
+
+            raise_alerts(
+                self.forge,
+                [Alert("overrun", f"PR #{self.pr}, run {result.run_id}: {result.budget_warning}")],
+                Path(result.run_dir).parent if result.run_dir else Path(".pgolf"),
+                run_url=self.log_url,
+            )

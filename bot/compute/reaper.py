@@ -75,6 +75,7 @@ class ReapReport:
     dropped_entries: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # reservations of promotions in progress
     errors: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # booked vs RunPod (see reconcile)
 
     @property
     def ok(self) -> bool:
@@ -192,7 +193,56 @@ def reap(
             except PgolfError:
                 continue
         state.remove(rec.run_id)
+    if not dry_run:
+        done = {a.pod_id for a in report.actions if a.done}
+        try:
+            budget_now = budget_mod.load(settings.path("budget_path", root), settings)
+            report.differences = reconcile(provider, [p for p in listed if p.id not in done], budget_now)
+        except PgolfError as exc:
+            report.errors.append(f"reconcile: {exc}")
     return report
+
+
+def reconcile(provider: PodProvider, listed: list[PodInfo], budget: budget_mod.Budget) -> list[str]:
+    """What RunPod bills that budget.json does not hold (each a sentence for the alerts issue):
+
+    * a live ``pgolf-`` pod without an open reservation (spend nobody will settle);
+    * a live pod whose cost so far (uptime × costPerHr) already exceeds its reservation;
+    * the account's ``currentSpendPerHr`` above what the listed pods cost per hour (something
+      outside pgolf's view is billing: a pod under another name, storage).
+    """
+    out: list[str] = []
+    if provider.name == "local":
+        return out
+    open_res = {r.run_id: r for r in budget.reservations}
+    booked = {r.run_id for r in budget.runs}
+    for pod in listed:
+        if not pod.alive or not pod.is_pgolf:
+            continue
+        accrued = pod.uptime_seconds / 3600.0 * pod.cost_per_hr
+        res = open_res.get(pod.run_id)
+        if res is None:
+            out.append(
+                f"pod {pod.id} ({pod.name}) bills ${pod.cost_per_hr:.2f}/h (${accrued:.2f} so far) but "
+                f"budget.json has no open reservation for run {pod.run_id}"
+                + (" (its run is already settled)" if pod.run_id in booked else "")
+            )
+        elif accrued > res.max_usd + 0.005:
+            out.append(
+                f"pod {pod.id} of run {pod.run_id} has cost ${accrued:.2f} so far, above its "
+                f"${res.max_usd:.2f} reservation (an overrun in progress)"
+            )
+    account = getattr(provider, "account", None)
+    if callable(account):
+        info = account()
+        rate = info.get("currentSpendPerHr") if isinstance(info, dict) else None
+        listed_rate = sum(p.cost_per_hr for p in listed if p.alive)
+        if isinstance(rate, (int, float)) and rate - listed_rate > max(0.5, 0.05 * listed_rate):
+            out.append(
+                f"RunPod bills ${rate:.2f}/h for the account but the listed pods account for "
+                f"${listed_rate:.2f}/h: something outside budget.json is spending"
+            )
+    return out
 
 
 def _billed_seconds(pod: PodInfo, asked: float, extra: float = 0.0) -> float:

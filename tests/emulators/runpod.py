@@ -9,7 +9,8 @@ selection sets) and answers with exactly the selected fields, as a GraphQL serve
 an unknown field is a GraphQL error, like the real API's validation.
 
 Supported operations: ``podFindAndDeployOnDemand``, ``podTerminate``, ``podStop``,
-``pod(input: {podId})``, ``myself { pods … }``, ``gpuTypes(input: {id})``.
+``pod(input: {podId})``, ``myself { pods … clientBalance currentSpendPerHr }``,
+``gpuTypes(input: {id})``.
 
 State and faults:
 
@@ -241,6 +242,8 @@ class RunPodEmulator(Emulator):
         self.pods: dict[str, EmuPod] = {}
         self.gone: dict[str, EmuPod] = {}
         self.calls: list[str] = []  # root field names, in order
+        self.client_balance = 1000.0
+        self.extra_spend_per_hr = 0.0  # billing outside the listed pods (storage, …)
         self._op_faults: dict[str, list[str]] = {}
         self._state_lock = threading.RLock()
         self.add_route("POST", "/graphql", self._graphql)
@@ -425,10 +428,14 @@ class RunPodEmulator(Emulator):
             return (self._pod_obj(p) if p else None), "Pod"
         if op == "query" and f.name == "myself":
             self._tick()
+            running = [p for p in self.pods.values() if p.status == "RUNNING"]
             return {
                 "id": "user_1",
+                "pubKey": "",
                 "pods": [self._pod_obj(p) for p in self.pods.values()],
                 "networkVolumes": [],
+                "clientBalance": round(self.client_balance, 4),
+                "currentSpendPerHr": round(sum(p.cost_per_hr for p in running) + self.extra_spend_per_hr, 4),
             }, "User"
         if op == "query" and f.name == "gpuTypes":
             want = (f.args.get("input") or {}).get("id")
