@@ -269,6 +269,14 @@ def promote(
                 with contextlib.suppress(Exception):
                     executor.close()
             _finish(result, settings, provider, state, budget_path, created_at, pod, spends, log)
+            if committer is not None and spends and result.reserved_usd:
+                # the settled cost reaches the default branch at once (best effort: the final
+                # ledger commit and, failing that, the reaper's worst case still book it)
+                try:
+                    took = committer(f"settle {run_id}: ${result.cost_usd:.2f}")
+                    log(f"budget: settlement committed in {took:.2f} s")
+                except PgolfError as exc:
+                    log(f"budget: settlement not committed yet ({exc})")
             timings["terminated"] = time.time()
             shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
     # The row names the pinned commit's subject and its research item ([item:<id>] for calibration).

@@ -79,7 +79,9 @@ def test_reaper_alerts_open_one_issue_then_comment_on_it(
     ours = [i for i in alert_issues(gh) if i.user == "pgolf-bot[bot]"]
     assert len(ours) == 1 and report["alerts"]["created"] and ours[0].number == report["alerts"]["issue"]
     body = ours[0].body
-    assert "no open reservation for run leak-1" in body and "something outside budget.json is spending" in body
+    assert (
+        "no open reservation for run leak-1" in body and "something outside budget.json is spending" in body
+    )
     assert "run dead-1 cost $" in body and "bills $" in body and "actions/runs/9" in body
     assert leak.id in body
     fake = next(i for i in alert_issues(gh) if i.user == "mallory")

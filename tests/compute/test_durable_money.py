@@ -20,6 +20,9 @@ def test_killed_promote_runner_is_booked_by_the_next_reaper_tick(
     assert out.killed
     assert out.unrecorded_usd == 0, out.to_dict()
     assert out.open_reservations == 0 and out.pods_alive == 0, out.to_dict()
+    if stage == "ledger":  # promote() had settled and committed the cost: nothing left to reap
+        assert out.reaper_actions == [] and out.crash_rows == 0 and out.overbooked_usd < 0.05, out.to_dict()
+        return
     assert out.crash_rows == 1, out.to_dict()
     # the first tick (at the real "now") leaves a promotion that may still run alone
     assert not any(a.startswith("now:") for a in out.reaper_actions), out.reaper_actions
@@ -28,7 +31,7 @@ def test_killed_promote_runner_is_booked_by_the_next_reaper_tick(
         assert out.overbooked_usd < 0.05, out.to_dict()  # rounded up by seconds, not by the worst case
     elif stage == "created":  # alive, maybe still booting: billed time, or the capped wall clock
         assert any("(billed)" in a or "(wall clock)" in a for a in out.reaper_actions), out.reaper_actions
-    else:  # no pod ever ("reserved") or RunPod forgot it ("ledger"): the worst case is booked
+    else:  # no pod was ever rented ("reserved"), and RunPod cannot tell: the worst case is booked
         assert any("(worst case)" in a for a in out.reaper_actions), out.reaper_actions
 
 
