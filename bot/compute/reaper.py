@@ -14,6 +14,9 @@ uptime, cost per hour.
 
 A cost above the reservation is booked in full and marked ``overrun`` (see :mod:`bot.budget`).
 
+With the kill switch on (``pgolf pause`` or the repository variable ``PGOLF_PAUSED``), every live
+``pgolf-`` pod is terminated and settled at once: pausing stops the spending, not only new runs.
+
 Then every listed pod: a ``pgolf-`` pod is reaped when
 
 * its deadline has passed (from the state file, else the pod's own ``PARAMGOLF_DEADLINE``
@@ -88,7 +91,11 @@ class ReapReport:
         return d
 
 
-def _reason(pod: PodInfo, rec: PodRecord | None, settings: Settings, now: float, reap_unknown: bool) -> str:
+def _reason(
+    pod: PodInfo, rec: PodRecord | None, settings: Settings, now: float, reap_unknown: bool, paused: str = ""
+) -> str:
+    if paused:
+        return f"kill switch on ({paused})"
     if rec is None and reap_unknown:
         return "unknown to the state file"
     deadline = (rec.deadline if rec else 0.0) or pod.deadline
@@ -129,8 +136,9 @@ def reap(
     report = ReapReport(dry_run=dry_run, reap_unknown=reap_unknown)
     listed_at = time.monotonic()
     listed = provider.list()
+    paused = _paused(root, settings)
     handled = settle_reservations(
-        root, settings, provider, report, listed, now=now, dry_run=dry_run, listed_at=listed_at
+        root, settings, provider, report, listed, now=now, dry_run=dry_run, listed_at=listed_at, paused=paused
     )
     seen: set[str] = set()
     for pod in listed:
@@ -140,7 +148,7 @@ def reap(
         rec = by_id.get(pod.id) or by_name.get(pod.name)
         if rec is not None:
             seen.add(rec.run_id)
-        why = _reason(pod, rec, settings, now, reap_unknown)
+        why = _reason(pod, rec, settings, now, reap_unknown, paused)
         if not why:
             report.kept.append(pod.id)
             continue
@@ -245,6 +253,16 @@ def reconcile(provider: PodProvider, listed: list[PodInfo], budget: budget_mod.B
     return out
 
 
+def _paused(root: Path, settings: Settings) -> str:
+    """Why the kill switch is on ("" when off): the setting (repository variable) or budget.json."""
+    if settings.paused:
+        return "PGOLF_PAUSED"
+    b = budget_mod.load(settings.path("budget_path", root), settings)
+    if b.paused:
+        return f"paused by {b.paused.get('by', '?')}"
+    return ""
+
+
 def _billed_seconds(pod: PodInfo, asked: float, extra: float = 0.0) -> float:
     """RunPod reports whole seconds (truncated) and bills until the pod is gone: round up by a
     second plus the time since RunPod was asked (the terminate call included)."""
@@ -265,6 +283,7 @@ def settle_reservations(
     now: float,
     dry_run: bool = False,
     listed_at: float | None = None,
+    paused: str = "",
 ) -> set[str]:
     """Settle the open reservations of budget.json whose promotion is gone (module docstring).
 
@@ -293,6 +312,8 @@ def settle_reservations(
             report.errors.append(f"reservation {res.run_id}: {exc}")
             continue
         alive = pod is not None and pod.alive
+        if paused and alive:
+            deadline = min(deadline, now - 1)  # the kill switch: every paid pod stops now
         if (alive and now <= deadline) or (not alive and now <= deadline + grace):
             report.pending.append(res.run_id)
             continue
@@ -311,7 +332,9 @@ def settle_reservations(
         per_hr = pod.cost_per_hr if billed and pod is not None else 0.0
         free = provider.name == "local"
         cost = 0.0 if free else (seconds / 3600.0 * per_hr if billed else res.max_usd)
-        if alive:
+        if alive and paused:
+            why = f"reservation {res.run_id}: kill switch on ({paused})"
+        elif alive:
             why = f"reservation {res.run_id}: pod past its deadline by {now - deadline:.0f} s"
         elif pod is not None:
             why = f"reservation {res.run_id}: pod {pod.id} {pod.status}, its promotion never settled"

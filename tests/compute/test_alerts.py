@@ -110,3 +110,30 @@ def test_alerts_without_issues_go_to_a_file(tmp_path: Path) -> None:
     assert out.issue is None and out.fallback == str(tmp_path / "alerts.md")
     assert "run x &lt;b&gt;" in (tmp_path / "alerts.md").read_text()
     assert alerts.raise_alerts(None, [], tmp_path).fallback == ""  # nothing to say, nothing written
+
+
+def test_the_kill_switch_stops_every_paid_pod_now(
+    repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    from bot.compute.reaper import reap
+
+    emu.boot_delay = 0.0
+    s = make_settings(repo, sshd, tmp_path)
+    p = provider(s)
+    path = repo.root / "budget.json"
+    now = datetime.now(UTC)
+    budget_mod.reserve(path, s, "live-1", 5.0, pr=2, sha=repo.sha, now=now,
+                       deadline=now + timedelta(hours=1), provider="runpod")  # fmt: skip
+    pod = p.create(PodSpec("live-1", 8, "NVIDIA H100 80GB HBM3", "img", "SECURE", time.time() + 3600))
+    budget_mod.set_pod(path, s, "live-1", pod.id)
+    time.sleep(1.1)
+    calm = reap(repo.root, s, p)
+    assert calm.actions == [] and calm.pending == ["live-1"] and len(emu.alive()) == 1
+    budget_mod.pause(path, s, "maintainer", "runaway")
+    stopped = reap(repo.root, s, p)
+    assert [a.reason for a in stopped.actions] == [
+        "reservation live-1: kill switch on (paused by maintainer)"
+    ]
+    assert emu.alive() == [] and stopped.ok
+    b = budget_mod.load(path, s)
+    assert b.reservations == [] and b.runs[0].run_id == "live-1" and b.runs[0].cost_usd > 0
