@@ -127,3 +127,30 @@ def reap_alerts(report: Any) -> list[Alert]:
     for d in getattr(report, "differences", []):
         alerts.append(Alert("booked-vs-runpod", d))
     return alerts
+
+
+def tell_prs(forge: Forge | None, report: Any) -> list[int]:
+    """Put each promotion the reaper settled into its PR's sticky comment (overruns in bold)."""
+    if forge is None or getattr(report, "dry_run", False):
+        return []
+    from bot.forge import comments as sticky
+
+    told: list[int] = []
+    for a in getattr(report, "actions", []):
+        if not (a.done and a.settled and a.pr):
+            continue
+        note = (
+            f"The promotion's runner died before settling; the reaper terminated what was left and "
+            f"booked ${a.cost_usd:.2f} ({a.settled}) for run `{a.run_id}`."
+        )
+        if a.overrun:
+            note = f"**OVERRUN: ${a.cost_usd:.2f} against ${a.reserved_usd:.2f} reserved.** " + note
+        status = sticky.PromotionStatus(
+            "failed", sha=a.sha, pod_id=a.pod_id, spend_usd=a.cost_usd, message=note
+        )
+        try:
+            sticky.upsert_sticky(forge, int(a.pr), "promotion", sticky.render_promotion(status))
+            told.append(int(a.pr))
+        except ForgeError:
+            continue
+    return told

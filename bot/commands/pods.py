@@ -95,9 +95,11 @@ def reap_cmd(
         raise
     alerted = None
     if post_alerts:
-        alerted = raise_alerts(
-            _forge(app), reap_alerts(report), app.root / ".pgolf", run_url=run_links().run_url
-        )
+        from bot.alerts import tell_prs
+
+        forge = _forge(app)
+        tell_prs(forge, report)
+        alerted = raise_alerts(forge, reap_alerts(report), app.root / ".pgolf", run_url=run_links().run_url)
     if as_json:
         data = report.to_dict()
         if alerted is not None:

@@ -64,6 +64,8 @@ class ReapAction:
     done: bool = False
     error: str = ""
     settled: str = ""  # "billed" (RunPod's uptime × costPerHr) | "worst case" | "" (orphan spend)
+    pr: int | None = None  # the reservation's pull request (its sticky comment hears of it)
+    sha: str = ""
     reserved_usd: float = 0.0
     overrun: bool = False
 
@@ -352,6 +354,8 @@ def settle_reservations(
             settled=how,
             reserved_usd=res.max_usd,
             overrun=round(cost, 6) > res.max_usd + 1e-6,
+            pr=res.pr,
+            sha=res.sha,
         )
         report.actions.append(action)
         if pod is not None:

@@ -57,6 +57,7 @@ def test_reaper_alerts_open_one_issue_then_comment_on_it(
     emu.boot_delay = 0.0
     s = make_settings(repo, sshd, tmp_path)
     p = provider(s)
+    gh.add_pr(REPO, 4, head_ref="exp/x", files={"README.md": b"y\n"}, author="alice")
     # someone pasted a look-alike issue: it is not ours and must stay untouched
     gh.add_issue(REPO, alerts.TITLE, f"{alerts.MARKER} fake", author="mallory", labels=[alerts.LABEL])
     past = datetime.now(UTC) - timedelta(hours=3)
@@ -84,6 +85,10 @@ def test_reaper_alerts_open_one_issue_then_comment_on_it(
     )
     assert "run dead-1 cost $" in body and "bills $" in body and "actions/runs/9" in body
     assert leak.id in body
+    # the PR whose runner died hears of it in its sticky comment, overrun in bold
+    pr_comments = [c for c in gh.comments_on(REPO, 4) if c.user == "pgolf-bot[bot]"]
+    assert len(pr_comments) == 1 and "**OVERRUN: $" in pr_comments[0].body
+    assert "the reaper terminated what was left" in pr_comments[0].body
     fake = next(i for i in alert_issues(gh) if i.user == "mallory")
     assert gh.comments_on(REPO, fake.number) == []
 

@@ -178,3 +178,23 @@ def test_logs_are_folded_with_commands_off_and_summarised(tmp_path: Path) -> Non
     # two runs never share a token
     _, out2 = run(tmp_path, "logs", "stream", "--", sys.executable, "-c", "print(1)", env=env)
     assert token not in out2
+
+
+def test_the_sticky_comment_links_the_run_and_its_artifact(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.compute.outcome import PromoteResult, SeedResult
+    from bot.ledger import Ledger
+
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    monkeypatch.setenv("GITHUB_RUN_ID", "77")
+    forge = LocalForge(repo.root)
+    pr = forge.open_pr("main", "main", "exp", "body").number
+    result = PromoteResult("pr1-abc-1", pr, repo.sha, "runpod", "keep", val_bpb=1.2, cost_usd=1.0)
+    result.seeds = [SeedResult(seed=1, rc=0, log="x", val_bpb=1.2)]
+    ForgeReporter(forge, pr).final(result, Ledger.load(repo.root / "results.tsv"))
+    found = sticky.find_sticky(forge, pr)
+    assert found is not None
+    assert "[workflow run](https://github.com/o/r/actions/runs/77)" in found.body
+    assert "[logs and result JSON](https://github.com/o/r/actions/runs/77#artifacts)" in found.body
