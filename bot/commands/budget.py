@@ -136,14 +136,38 @@ def set_pod(app: AppContext, run_id: str, pod_id: str, commit: bool) -> None:
 @click.option("--gpus", type=int, default=None, help="GPU count (default: setting gpu_count).")
 @click.option("--hourly-rate", type=float, default=None, help="USD per hour for 8 GPUs (default: setting).")
 @click.option("--pod-id", default="")
+@click.option(
+    "--cost-usd",
+    type=float,
+    default=None,
+    help="Book this cost (e.g. RunPod's billed uptime × costPerHr handed over by the paid job) "
+    "instead of seconds × rate.",
+)
+@click.option("--commit", is_flag=True, help=_COMMIT_HELP)
 @pass_app
 def settle(
-    app: AppContext, run_id: str, seconds: float, gpus: int | None, hourly_rate: float | None, pod_id: str
+    app: AppContext,
+    run_id: str,
+    seconds: float,
+    gpus: int | None,
+    hourly_rate: float | None,
+    pod_id: str,
+    cost_usd: float | None,
+    commit: bool,
 ) -> None:
-    """Turn a reservation into a run record with its real cost."""
+    """Turn a reservation into a run record with its real cost (marked overrun above it)."""
     rec = budget_mod.settle(
-        app.path("budget_path"), app.settings, run_id, seconds, gpus, hourly_rate, pod_id=pod_id
+        app.path("budget_path"),
+        app.settings,
+        run_id,
+        seconds,
+        gpus,
+        hourly_rate,
+        pod_id=pod_id,
+        cost_usd=cost_usd,
     )
+    if commit:
+        _commit(app, f"settle {run_id}: ${rec.cost_usd:.2f}")
     click.echo(f"settled {rec.run_id}: {rec.seconds:.0f} s × {rec.gpu_count} GPU → ${rec.cost_usd:.2f}")
     if rec.overrun:
         d = budget_mod.check(app.path("budget_path"), app.settings)

@@ -40,3 +40,66 @@ def test_completed_promotion_needs_no_reaper(emu: RunPodEmulator, sshd: SSHServe
     assert out.unrecorded_usd == 0 and out.open_reservations == 0 and out.reaper_actions == []
     assert out.booked_usd > 0 and out.crash_rows == 0
     assert out.reservation_commit_s is not None and out.reservation_commit_s > 0
+
+
+def test_budget_commands_commit_each_step_to_the_default_branch(tmp_path: Path) -> None:
+    """The split workflow's verbs: reserve --commit (before renting), set-pod --commit, settle
+    --commit with the cost the paid job reports; a reservation that cannot be committed is
+    released (nothing may be rented on it)."""
+    import json as _json
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from bot import budget as budget_mod
+    from bot.cli import cli
+    from bot.config import Settings
+    from tests.compute.killed_runner import committed_budget, make_remote
+
+    bare, runner, _ = make_remote(tmp_path)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+
+    def pgolf(*args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(
+            cli, ["--repo", str(runner), "-c", "tier2_min_interval_seconds=0", *args], env=env
+        )
+        return r.exit_code, r.output
+
+    code, out = pgolf(
+        "budget",
+        "reserve",
+        "--run-id",
+        "r1",
+        "--usd",
+        "15",
+        "--pr",
+        "3",
+        "--deadline-seconds",
+        "2700",
+        "--commit",
+    )
+    assert code == 0, out
+    res = committed_budget(bare, Settings()).reservations
+    assert [r.run_id for r in res] == ["r1"] and res[0].deadline and res[0].pr == 3
+    assert pgolf("budget", "set-pod", "--run-id", "r1", "--pod-id", "pod9", "--commit")[0] == 0
+    assert committed_budget(bare, Settings()).reservations[0].pod_id == "pod9"
+    code, out = pgolf(
+        "budget", "settle", "--run-id", "r1", "--seconds", "700", "--cost-usd", "4.2", "--commit"
+    )
+    assert code == 0, out
+    b = committed_budget(bare, Settings())
+    assert b.reservations == [] and b.runs[0].cost_usd == 4.2 and b.runs[0].pod_id == "pod9"
+
+    subprocess.run(
+        ["git", "-C", str(runner), "remote", "set-url", "origin", str(tmp_path / "gone.git")], check=True
+    )
+    code, out = pgolf("budget", "reserve", "--run-id", "r2", "--usd", "15", "--commit")
+    assert code != 0
+    local = _json.loads((runner / "budget.json").read_text())
+    assert [r["run_id"] for r in local["reservations"]] == []  # released: not durable, not rentable
+    assert budget_mod.load(runner / "budget.json", Settings()).spent == 4.2
