@@ -20,7 +20,6 @@ from typing import Any
 
 from bot import clock
 from bot.errors import ForgeError
-from bot.forge.base import Forge
 
 TITLE = "pgolf alerts"
 LABEL = "pgolf-alerts"
@@ -56,21 +55,26 @@ def _body(alerts: list[Alert], run_url: str) -> str:
     return "\n".join([head, "", *[a.line() for a in alerts]])
 
 
-def find_issue(forge: Forge) -> int | None:
-    from bot.forge.comments import pgolf_identities
-
-    ids = pgolf_identities(forge)
+def find_issue(forge: Any, identities: set[str]) -> int | None:
+    """The open alerts issue: label, marker and an author among ``identities`` (pgolf's own)."""
     for issue in forge.find_issues(LABEL):
-        if MARKER in issue.body and issue.author in ids and issue.state == "open":
+        if MARKER in issue.body and issue.author in identities and issue.state == "open":
             return issue.number
     return None
 
 
 def raise_alerts(
-    forge: Forge | None, alerts: list[Alert], fallback_dir: Path, *, run_url: str = ""
+    forge: Any,
+    alerts: list[Alert],
+    fallback_dir: Path,
+    *,
+    identities: set[str] | None = None,
+    run_url: str = "",
 ) -> AlertOutcome:
     """Open or update the alerts issue with ``alerts`` (nothing happens for an empty list);
-    without issues, append them to ``fallback_dir/alerts.md``."""
+    without issues, append them to ``fallback_dir/alerts.md``. ``identities`` are pgolf's own
+    logins (:func:`bot.forge.comments.pgolf_identities`); by default the forge's own login and
+    ``github-actions[bot]``."""
     out = AlertOutcome(list(alerts))
     if not alerts:
         return out
@@ -78,7 +82,8 @@ def raise_alerts(
     try:
         if forge is None:
             raise ForgeError("no forge")
-        number = find_issue(forge)
+        ids = identities if identities is not None else {str(forge.bot_login), "github-actions[bot]"}
+        number = find_issue(forge, ids)
         if number is None:
             intro = (
                 f"{MARKER}\nThis issue collects what pgolf could not settle or explain by itself: reaper "
@@ -127,30 +132,3 @@ def reap_alerts(report: Any) -> list[Alert]:
     for d in getattr(report, "differences", []):
         alerts.append(Alert("booked-vs-runpod", d))
     return alerts
-
-
-def tell_prs(forge: Forge | None, report: Any) -> list[int]:
-    """Put each promotion the reaper settled into its PR's sticky comment (overruns in bold)."""
-    if forge is None or getattr(report, "dry_run", False):
-        return []
-    from bot.forge import comments as sticky
-
-    told: list[int] = []
-    for a in getattr(report, "actions", []):
-        if not (a.done and a.settled and a.pr):
-            continue
-        note = (
-            f"The promotion's runner died before settling; the reaper terminated what was left and "
-            f"booked ${a.cost_usd:.2f} ({a.settled}) for run `{a.run_id}`."
-        )
-        if a.overrun:
-            note = f"**OVERRUN: ${a.cost_usd:.2f} against ${a.reserved_usd:.2f} reserved.** " + note
-        status = sticky.PromotionStatus(
-            "failed", sha=a.sha, pod_id=a.pod_id, spend_usd=a.cost_usd, message=note
-        )
-        try:
-            sticky.upsert_sticky(forge, int(a.pr), "promotion", sticky.render_promotion(status))
-            told.append(int(a.pr))
-        except ForgeError:
-            continue
-    return told

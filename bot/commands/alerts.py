@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot.alerts import KINDS, Alert, raise_alerts
+from bot.alerts import KINDS, Alert
+from bot.compute.comment import post_alerts
 from bot.compute.logstream import run_links
 from bot.context import AppContext, emit_json, pass_app
 from bot.errors import PgolfError
@@ -27,7 +28,7 @@ def raise_cmd(app: AppContext, kind: str, message: str, as_json: bool) -> None:
         forge = open_forge(app.settings, app.root)
     except PgolfError:
         forge = None
-    out = raise_alerts(forge, [Alert(kind, message)], app.root / ".pgolf", run_url=run_links().run_url)
+    out = post_alerts(forge, [Alert(kind, message)], app.root / ".pgolf", run_url=run_links().run_url)
     if as_json:
         emit_json(out.to_dict())
     else:

@@ -58,7 +58,7 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
 )
 @click.option(
     "--alerts",
-    "post_alerts",
+    "with_alerts",
     is_flag=True,
     help="Open or update the 'pgolf alerts' issue on failures, overruns, reaper-settled promotions "
     "and booked-vs-RunPod differences (reaper.yml passes it).",
@@ -70,12 +70,13 @@ def reap_cmd(
     provider_kind: str | None,
     dry_run: bool,
     reap_unknown: bool | None,
-    post_alerts: bool,
+    with_alerts: bool,
     as_json: bool,
 ) -> None:
     """Terminate pgolf- pods past their deadline, unknown or orphaned; settle committed
     reservations whose promotion died; reconcile budget.json with RunPod; book every cost."""
-    from bot.alerts import Alert, raise_alerts, reap_alerts
+    from bot.alerts import Alert, reap_alerts
+    from bot.compute.comment import post_alerts, tell_prs
     from bot.compute.logstream import run_links
     from bot.errors import PgolfError
 
@@ -85,8 +86,8 @@ def reap_cmd(
             app.root, s, make_provider(s, app.root, provider_kind), dry_run=dry_run, reap_unknown=reap_unknown
         )
     except PgolfError as exc:
-        if post_alerts:
-            raise_alerts(
+        if with_alerts:
+            post_alerts(
                 _forge(app),
                 [Alert("reaper-failure", str(exc))],
                 app.root / ".pgolf",
@@ -94,12 +95,10 @@ def reap_cmd(
             )
         raise
     alerted = None
-    if post_alerts:
-        from bot.alerts import tell_prs
-
+    if with_alerts:
         forge = _forge(app)
         tell_prs(forge, report)
-        alerted = raise_alerts(forge, reap_alerts(report), app.root / ".pgolf", run_url=run_links().run_url)
+        alerted = post_alerts(forge, reap_alerts(report), app.root / ".pgolf", run_url=run_links().run_url)
     if as_json:
         data = report.to_dict()
         if alerted is not None:

@@ -120,11 +120,48 @@ class ForgeReporter:
         if result.overrun:
             from pathlib import Path
 
-            from bot.alerts import Alert, raise_alerts
+            from bot.alerts import Alert
 
-            raise_alerts(
+            post_alerts(
                 self.forge,
                 [Alert("overrun", f"PR #{self.pr}, run {result.run_id}: {result.budget_warning}")],
                 Path(result.run_dir).parent if result.run_dir else Path(".pgolf"),
                 run_url=self.log_url,
             )
+
+
+def tell_prs(forge: Any, report: Any) -> list[int]:
+    """Put each promotion the reaper settled into its PR's sticky comment (overruns in bold)."""
+    if forge is None or getattr(report, "dry_run", False):
+        return []
+    from bot.errors import ForgeError
+    from bot.forge import comments as sticky
+
+    told: list[int] = []
+    for a in getattr(report, "actions", []):
+        if not (a.done and a.settled and a.pr):
+            continue
+        note = (
+            f"The promotion's runner died before settling; the reaper terminated what was left and "
+            f"booked ${a.cost_usd:.2f} ({a.settled}) for run `{a.run_id}`."
+        )
+        if a.overrun:
+            note = f"**OVERRUN: ${a.cost_usd:.2f} against ${a.reserved_usd:.2f} reserved.** " + note
+        status = sticky.PromotionStatus(
+            "failed", sha=a.sha, pod_id=a.pod_id, spend_usd=a.cost_usd, message=note
+        )
+        try:
+            sticky.upsert_sticky(forge, int(a.pr), "promotion", sticky.render_promotion(status))
+            told.append(int(a.pr))
+        except ForgeError:
+            continue
+    return told
+
+
+def post_alerts(forge: Any, alerts: list[Any], fallback_dir: Any, run_url: str = "") -> Any:
+    """:func:`bot.alerts.raise_alerts` with pgolf's identities from the forge layer."""
+    from bot.alerts import raise_alerts
+    from bot.forge.comments import pgolf_identities
+
+    ids = pgolf_identities(forge) if forge is not None else None
+    return raise_alerts(forge, alerts, fallback_dir, identities=ids, run_url=run_url)
