@@ -22,34 +22,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from bot.errors import InputError
+from bot.forge.comments import ARTIFACT_NAME, RunLinks, run_links
+
+__all__ = ["ARTIFACT_NAME", "ActionsLog", "RunLinks", "run_links", "stream", "summary_markdown"]
 
 DEFAULT_TAIL = 40
-ARTIFACT_NAME = "pgolf-run-logs"  # the upload-artifact step's name (promote.yml, experiment.yml)
-
-
-@dataclass(frozen=True)
-class RunLinks:
-    run_url: str = ""
-    artifact_url: str = ""
-
-
-def run_links(env: Mapping[str, str] | None = None) -> RunLinks:
-    """The workflow run's URL and its artifacts' anchor (empty outside Actions).
-
-    ``PGOLF_ARTIFACT_URL`` (the upload-artifact step's ``artifact-url`` output, when a later step
-    rewrites the comment) wins over the run page's ``#artifacts`` anchor."""
-    env = os.environ if env is None else env
-    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
-    repo, run = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
-    if not (server and repo and run):
-        return RunLinks("", env.get("PGOLF_ARTIFACT_URL", ""))
-    url = f"{server}/{repo}/actions/runs/{run}"
-    return RunLinks(url, env.get("PGOLF_ARTIFACT_URL", "") or f"{url}#artifacts")
 
 
 class ActionsLog:

@@ -38,6 +38,29 @@ PLACEHOLDER = {
 }
 
 
+ARTIFACT_NAME = "pgolf-run-logs"  # the upload-artifact step's name (promote.yml, experiment.yml)
+
+
+@dataclass(frozen=True)
+class RunLinks:
+    run_url: str = ""
+    artifact_url: str = ""
+
+
+def run_links(env: Mapping[str, str] | None = None) -> RunLinks:
+    """The workflow run's URL and its artifacts' anchor (empty outside Actions).
+
+    ``PGOLF_ARTIFACT_URL`` (the upload-artifact step's ``artifact-url`` output, when a later step
+    rewrites the comment) wins over the run page's ``#artifacts`` anchor."""
+    env = os.environ if env is None else env
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repo, run = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if not (server and repo and run):
+        return RunLinks("", env.get("PGOLF_ARTIFACT_URL", ""))
+    url = f"{server}/{repo}/actions/runs/{run}"
+    return RunLinks(url, env.get("PGOLF_ARTIFACT_URL", "") or f"{url}#artifacts")
+
+
 def _start(name: str) -> str:
     return f"<!-- pgolf:{name}:start -->"
 
@@ -161,8 +184,13 @@ def render_local(r: LocalResult) -> str:
                 ),
             )
         )
+    links = run_links()
     if r.log_url:
         rows.append(("log", f"[run log]({r.log_url})"))
+    elif links.run_url:
+        rows.append(("log", f"[workflow run]({links.run_url})"))
+    if links.artifact_url:
+        rows.append(("full logs", f"[logs and result JSON]({links.artifact_url})"))
     out = _table(rows)
     if r.log_tail:
         out += "\n\n" + log_block(r.log_tail)
