@@ -4,10 +4,15 @@ Order of operations (each step refuses before anything is spent)::
 
     trust check → SHA pinned and present → artifact gate → parity gate
     → budget reservation of the worst case (deadline × rate; can_submit inside, under the lock)
-    → state entry → pod (named pgolf-<run-id>, in-pod deadline) → SSH up → ship git archive
+    → with ledger_commit_reservations: the reservation committed to the default branch (a
+      failed commit releases it and refuses: nothing is rented on a reservation a dead runner
+      could lose; see bot.compute.durable)
+    → state entry → pod (named pgolf-<run-id>, in-pod deadline; its id committed too)
+    → SSH up → ship git archive
     → per seed: training with MAX_WALLCLOCK_SECONDS, hard-killed at cap + eval slack
     → fetch logs/artifact → terminate (finally; atexit and SIGTERM/SIGINT as backstops)
-    → settle the real cost (wall-clock pod time) → results.tsv row → local row promoted
+    → settle the real cost (wall-clock pod time; committed at once; an overrun is marked and
+      reported) → results.tsv row (cfg= and per-seed bpbs= tags) → local row promoted
     → sticky comment
 
 A crash anywhere after the reservation still terminates, settles and writes a ``crash`` row
