@@ -76,6 +76,16 @@ class Settings:
     pod_artifact_globs: list[str] = field(default_factory=lambda: ["*.ptz"])
     pods_state_path: str = ".pgolf/pods.json"
     runs_dir: str = ".pgolf/runs"
+    # Commit budget.json to the default branch (ledger commit, pull-rebase-retry) right after a
+    # reservation and again once its pod id is known, before anything is rented: a runner that
+    # dies cannot lose the money (the reaper settles committed reservations). promote.yml sets it.
+    ledger_commit_reservations: bool = False
+    # The kill switch as a setting: workflows pass the repository variable PGOLF_PAUSED in, so a
+    # maintainer stops every paid or scheduled run with one variable (see `pgolf pause`).
+    paused: bool = False
+    # The reaper settles a committed reservation whose pod is gone only this long after the
+    # pod's deadline (the promotion itself settles first when its runner is alive).
+    reaper_settle_grace_seconds: int = 900
     submission_author: str = ""
     submission_github_id: str = ""
 
@@ -208,6 +218,9 @@ class Settings:
     auto_promote: bool = False
     auto_promote_max_per_day: int = 2  # auto-applied promote labels per UTC day
     auto_merge_winners: bool = False
+    # merge-winner: one-sided Welch p-value a PR's ≥ 3 Tier 2 seeds must reach against the Tier 2
+    # baseline of the same configuration (bot.compute.winners)
+    winner_p_value: float = 0.05
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty

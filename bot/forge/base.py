@@ -69,6 +69,16 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    author: str
+    state: str = "open"
+    body: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class ChangedFile:
     path: str
     status: str  # added | modified | removed | renamed
@@ -186,6 +196,18 @@ class Forge(ABC):
             if marker in c.body and (author is None or c.author == author):
                 return c
         return None
+
+    # ---- issues (the "pgolf alerts" issue); forges without issues say so
+    def find_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """Issues (never pull requests) carrying ``label``."""
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"the {type(self).__name__} has no issues")
+
+    def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"the {type(self).__name__} has no issues")
 
     # ---- labels
     @abstractmethod

@@ -40,6 +40,7 @@ from bot.forge.base import (
     Comment,
     Forge,
     ForgeInfo,
+    Issue,
     LabelEvent,
     PullRequest,
     Review,
@@ -419,6 +420,28 @@ class GitHubForge(Forge):
             author_is_bot=bool(user and (user.type == "Bot" or user.login.endswith("[bot]"))),
             url=c.html_url or "",
         )
+
+    def find_issues(self, label: str, state: str = "open") -> list[Issue]:
+        def go() -> list[Issue]:
+            out = []
+            for i in self._repo.get_issues(state=state, labels=[label]):
+                if i.pull_request is not None:
+                    continue
+                out.append(
+                    Issue(int(i.number), i.title or "", i.user.login if i.user else "", i.state, i.body or "",
+                          i.html_url or "")
+                )  # fmt: skip
+            return out
+
+        return self._call(f"GET issues labelled {label}", go)
+
+    def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        def go() -> Issue:
+            i = self._repo.create_issue(title=title, body=body, labels=list(labels or []))
+            return Issue(int(i.number), i.title or "", i.user.login if i.user else "", i.state, i.body or "",
+                         i.html_url or "")  # fmt: skip
+
+        return self._call("POST issue", go)
 
     def list_comments(self, number: int) -> list[Comment]:
         return self._call(

@@ -247,7 +247,7 @@ def merge_budget(
     if not t:
         return ours or b""
     merged: dict[str, Any] = dict(t)
-    for key in ("total_credits", "reserve_floor", "version"):
+    for key in ("total_credits", "reserve_floor", "version", "paused"):
         if key in o and o.get(key) != b.get(key):
             merged[key] = o[key]
 
@@ -267,14 +267,23 @@ def merge_budget(
             runs.append(run)
     merged["runs"] = runs
     bres, ores = by_id(b.get("reservations")), by_id(o.get("reservations"))
+    settled = {str(r.get("run_id")) for r in runs}
+    # A reservation closes when we closed it or when its run is booked (by us or by them: a
+    # reservation committed early and settled later, or settled by the reaper meanwhile).
     reservations = [
-        x
+        dict(x)
         for x in t.get("reservations") or []
         if not (str(x.get("run_id")) in bres and str(x.get("run_id")) not in ores)
+        and str(x.get("run_id")) not in settled
     ]
-    have = {str(x.get("run_id")) for x in reservations}
+    have = {str(x.get("run_id")): i for i, x in enumerate(reservations)}
     for rid, res in ores.items():
-        if rid not in bres and rid not in have and rid not in {str(r.get("run_id")) for r in runs}:
+        if rid in settled:
+            continue
+        if rid in have:
+            if bres.get(rid) != res:  # we changed it (e.g. its pod id became known)
+                reservations[have[rid]] = res
+        elif rid not in bres:
             reservations.append(res)
     merged["reservations"] = reservations
     merged["spent"] = round(sum(float(r.get("cost_usd") or 0.0) for r in runs), 6)

@@ -360,3 +360,29 @@ def test_init_scaffold_passes_the_same_checks(tmp_path: Path) -> None:
     (target / "budget.json").write_text("{")
     res = CliRunner().invoke(cli, ["init", str(target), "--force"])
     assert res.exit_code != 0 and "budget.json" in res.output and (target / "budget.json").read_text() == "{"
+
+
+def test_every_paid_or_scheduled_workflow_checks_the_kill_switch_first() -> None:
+    """Issue 15 item 7: one repository variable (PGOLF_PAUSED, set by `pgolf pause` users with
+    `gh variable set`) stops research, breaking news, the experimenter and promotions before
+    anything is installed; the reaper keeps running and, paused, stops every pod."""
+    for name in ("research.yml", "breaking-news.yml", "experimenter.yml", "promote.yml"):
+        for job_id, job in load(WORKFLOWS / name)["jobs"].items():
+            cond = str(job.get("if") or "")
+            assert cond.lstrip().startswith("vars.PGOLF_PAUSED != 'true'"), f"{name}:{job_id}: {cond!r}"
+    reaper = load(WORKFLOWS / "reaper.yml")["jobs"]["reap"]
+    runs = [s.get("run") or "" for s in steps(reaper)]
+    first_pgolf = next(i for i, r in enumerate(runs) if "pgolf " in r and "pip install" not in r)
+    assert "pgolf pause --check" in runs[first_pgolf]
+    assert reaper["env"]["PGOLF_PAUSED"] == "${{ vars.PGOLF_PAUSED || 'false' }}"
+    assert any("pgolf pods reap --alerts" in r for r in runs)
+    assert any(
+        "pgolf alerts raise" in (s.get("run") or "") and "failure()" in str(s.get("if"))
+        for s in steps(reaper)
+    )
+    promote = load(WORKFLOWS / "promote.yml")["jobs"]["promote"]
+    assert promote["env"]["PGOLF_LEDGER_COMMIT_RESERVATIONS"] == "true"
+    uploads = [s for s in steps(promote) if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert len(uploads) == 1 and uploads[0]["with"]["retention-days"] == 30
+    assert "!.pgolf/runs/*/ssh/" in uploads[0]["with"]["path"]  # a run's key never leaves the runner
+    assert any("pgolf logs stream" in (s.get("run") or "") for s in steps(promote))
