@@ -35,19 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetBlocked, BudgetError, InputError
 from bot.fileio import atomic_write_text, file_lock
 
 VERSION = 1
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str, where: str = "budget.json", name: str = "time") -> datetime:
@@ -305,7 +298,7 @@ def init(path: Path | str, settings: Settings) -> bool:
 # --------------------------------------------------------------------------- decisions
 def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) -> Decision:
     """May a Tier 2 run start now? Reserve floor, rate limit, then the low-balance warning."""
-    now = now or utcnow()
+    now = now or clock.now()
     floor = budget.reserve_floor
     free = budget.remaining - budget.reserved
     if budget.remaining < 0:
@@ -326,7 +319,7 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
         mins = math.ceil(wait.total_seconds() / 60)
         return Decision(
             False,
-            f"Rate limited: last Tier 2 start {iso(last)}; next allowed in {mins} min "
+            f"Rate limited: last Tier 2 start {clock.stamp(last)}; next allowed in {mins} min "
             f"(one run per {interval // 60} min)",
         )
     if free < 2 * floor:
@@ -367,7 +360,7 @@ def reserve(
     elif isinstance(max_usd, bool) or not math.isfinite(max_usd) or max_usd <= 0:
         raise InputError(f"{max_usd!r} must be a positive number", field="usd")
     path = Path(path)
-    now = now or utcnow()
+    now = now or clock.now()
     with file_lock(path):
         budget = load(path, settings)
         if any(r.run_id == run_id for r in budget.reservations) or any(
@@ -388,14 +381,14 @@ def reserve(
         res = Reservation(
             run_id=run_id,
             max_usd=float(max_usd),
-            created=iso(now),
+            created=clock.stamp(now),
             pr=pr,
             sha=sha,
             rate_limited=not free,
         )
         budget.reservations.append(res)
         if not free:
-            budget.last_tier2_start = iso(now)
+            budget.last_tier2_start = clock.stamp(now)
         _save(path, budget)
     return res
 
@@ -435,7 +428,7 @@ def settle(
             pr=res.pr,
             sha=res.sha,
             start=start or res.created,
-            end=end or iso(utcnow()),
+            end=end or clock.stamp(),
             note=note,
         )
         budget.runs.append(rec)
@@ -484,7 +477,7 @@ def record_spend(
             hourly_rate=hourly_rate,
             kind=kind,
             pod_id=pod_id,
-            end=iso(utcnow()),
+            end=clock.stamp(),
             note=note,
         )
         budget.runs.append(rec)

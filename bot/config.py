@@ -26,7 +26,7 @@ from bot.errors import ConfigError
 
 ENV_PREFIX = "PGOLF_"
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
-_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL"})
+_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})
 
 
 @dataclass(frozen=True)

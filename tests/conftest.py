@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
+
+from bot import clock
+from tests.frozen import FROZEN_NOW
 
 SECRET_VARS = (
     "ANTHROPIC_API_KEY",
@@ -36,3 +40,11 @@ def _isolated_env(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     yield
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(_isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[datetime]:
+    """Pin pgolf's clock to ``FROZEN_NOW`` in this process and in every subprocess."""
+    monkeypatch.setenv(clock.ENV_VAR, clock.stamp(FROZEN_NOW))
+    with clock.pinned(FROZEN_NOW) as at:
+        yield at

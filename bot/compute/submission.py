@@ -25,10 +25,11 @@ import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.compute.gates import file_at
 from bot.compute.outcome import hardware_label
 from bot.compute.remote import strip_stamps
@@ -112,7 +113,7 @@ def build_submission(
             f"{settings.training_script} not found at commit {sha[:12] or '?'}", path=str(repo), field="sha"
         )
 
-    when = date or datetime.now(UTC)
+    when = date or clock.now()
     commit_msg = _git(repo, "log", "-1", "--format=%B", sha)
     subject = commit_msg.splitlines()[0].strip() if commit_msg else ""
     title = name or subject or f"pgolf run {res.get('run_id', '')}"

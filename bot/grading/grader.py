@@ -31,12 +31,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import anthropic
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.fileio import atomic_write_bytes, file_lock
@@ -93,10 +93,6 @@ class GradeRun:
                 for g in self.grades
             ]
         return out
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------- answers
@@ -185,7 +181,7 @@ class Grader:
             rationale=rationale.strip(),
             category=category,
             context_version=self.prompt.version,
-            graded_at=_now(),
+            graded_at=clock.stamp(),
         )
 
     def _ungradable(self, item: ResearchItem, reason: str) -> GradedItem:
@@ -199,14 +195,18 @@ class Grader:
             grader=self.label,
             content_hash=content_hash(item),
             context_version=self.prompt.version,
-            graded_at=_now(),
+            graded_at=clock.stamp(),
             error=reason,
             summary=item.summary[:500],
         )
 
     def offline(self, items: Sequence[ResearchItem]) -> None:
         grades = offline.grade_all(
-            items, self.prompt.context, self.frontier, context_version=self.prompt.version, graded_at=_now()
+            items,
+            self.prompt.context,
+            self.frontier,
+            context_version=self.prompt.version,
+            graded_at=clock.stamp(),
         )
         self._emit(grades)
 
@@ -455,7 +455,7 @@ def grade(
         mode=mode,
         model=settings.grader_model if llm else offline.GRADER,
         context_version=prompt.version,
-        started_at=_now(),
+        started_at=clock.stamp(),
         warnings=list(ctx.warnings),
     )
     fr = frontier.compute(ledger, existing_list)
@@ -494,7 +494,7 @@ def grade(
         run.cost = llm.meter.to_dict()
         run.cost["retry_log"] = llm.retry_log
     state.dir.mkdir(parents=True, exist_ok=True)
-    _write_run_log(state.dir / RUNS_LOG, {**run.to_dict(), "finished_at": _now()})
+    _write_run_log(state.dir / RUNS_LOG, {**run.to_dict(), "finished_at": clock.stamp()})
     if run.stopped == "budget" and run.graded == 0 and run.ungradable == 0 and todo:
         raise GradingError(
             f"budget of ${budget:.2f} is too small for even one grading request; nothing graded "

@@ -24,13 +24,13 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.grading import frontier, offline, taxonomy
@@ -144,10 +144,6 @@ class VerifyRun:
                 for b in self.verified
             ],
         }
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def arxiv_id(item: ResearchItem) -> str:
@@ -512,7 +508,9 @@ def _verify_all(
             enriched = ResearchItem(
                 source=item.source, id=item.id, title=item.title, url=item.url, summary=(full or item.summary)
             )
-            regraded = offline.grade_item(enriched, ctx, fr, context_version=prompt.version, graded_at=_now())
+            regraded = offline.grade_item(
+                enriched, ctx, fr, context_version=prompt.version, graded_at=clock.stamp()
+            )
             scores, category = regraded.scores, regraded.category
             fields_ = offline_brief(item, full, category, corroboration)
         after = sum(scores.values())
@@ -528,7 +526,7 @@ def _verify_all(
             tier=ctx.rubric.tier(after),
             corroboration=[c["url"] for c in corroboration],
             grader=grader_label,
-            verified_at=_now(),
+            verified_at=clock.stamp(),
             extra={
                 "content_hash": g.content_hash or content_hash(item),
                 "scores": scores,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from github import GithubException
 from github.ContentFile import ContentFile
 from github.Repository import Repository
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import SourceError
 from bot.research import competitors as comp
@@ -81,7 +81,7 @@ def _read_folder(repo: Repository, folder: str) -> tuple[CompetitorScore | None,
 def refresh(
     settings: Settings, state: ResearchState, env: Mapping[str, str], *, max_new: int = 40
 ) -> RefreshReport:
-    ctx = FetchContext(settings=settings, now=datetime.now(UTC), since_hours=settings.since_hours, env=env)
+    ctx = FetchContext(settings=settings, now=clock.now(), since_hours=settings.since_hours, env=env)
     gh, _authed = make_github(ctx)
     report = RefreshReport()
     known = {c.key for c in state.competitors()}

@@ -26,12 +26,13 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import PgolfError
 from bot.research import cache
@@ -215,7 +216,7 @@ async def run_cycle(
 ) -> CycleReport:
     """Fetch, dedup, filter and store one cycle (see the module docstring)."""
     started = time.monotonic()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     names = list(sources if sources is not None else settings.sources)
     chosen: dict[str, Source] = {}
     for name in names:
