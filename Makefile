@@ -1,5 +1,5 @@
 # The two commands of README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup demo test lint
+.PHONY: setup demo test test-corpus lint
 
 setup:
 	@bash scripts/setup.sh
@@ -14,3 +14,10 @@ lint: setup
 
 test: setup lint
 	.venv/bin/python -m pytest -q
+
+# The extra suite: the tests marked `corpus`, against the real upstream fixtures
+# (../shared/fixtures beside the repository, or FIXTURES_CORPUS=<folder>). Fails when absent.
+FIXTURES_CORPUS ?= $(abspath ../shared/fixtures)
+test-corpus: setup
+	@test -d "$(FIXTURES_CORPUS)/parameter-golf/records" || { echo "test-corpus: no fixture corpus at $(FIXTURES_CORPUS) (set FIXTURES_CORPUS=<folder>)" >&2; exit 1; }
+	FIXTURES_CORPUS="$(FIXTURES_CORPUS)" .venv/bin/python -m pytest -q -m corpus

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from bot import clock
+from tests.fixture_paths import CORPUS_ENV, corpus_root
 from tests.frozen import FROZEN_NOW
 
 SECRET_VARS = (
@@ -48,3 +49,12 @@ def frozen_now(_isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv(clock.ENV_VAR, clock.stamp(FROZEN_NOW))
     with clock.pinned(FROZEN_NOW) as at:
         yield at
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``corpus`` test fails loudly when the upstream corpus is absent (never a skip)."""
+    if item.get_closest_marker("corpus") is not None and not corpus_root().is_dir():
+        pytest.fail(
+            f"the upstream fixture corpus is not at {corpus_root()}: set {CORPUS_ENV} to its folder",
+            pytrace=False,
+        )

@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +14,10 @@ from bot.errors import SourceError
 from bot.research.http import DEFAULT_USER_AGENT
 from bot.state import ResearchState
 from tests.emulators.github import GitHubEmulator
+from tests.fixture_paths import OWN, modded_table
 from tests.research.helpers import cycle, fetch_one, settings_for
 
-FIXTURES = Path("/work/shared/fixtures/parameter-golf/records")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/parameter-golf/records"
+FIXTURES = OWN / "parameter-golf" / "records"  # the project's own (tests/fixtures)
 PG = "openai/parameter-golf"
 RECORD = "2026-04-14_MultiPhaseGlobalSGD_PhasedTTT"
 README_ONLY = "2026-03-20_11L_XSA4_EMA_Int6_MLP3x_WD04_1.1271"
@@ -39,9 +37,6 @@ def _files(name: str, *, readme: bool = True, submission: bool = True) -> dict[s
         out[f"{base}/README.md"] = (folder / "README.md").read_bytes()
     out[f"{base}/train_gpt.py"] = b"print('hello')\n"
     return out
-
-
-pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason="fixtures not found")
 
 
 @pytest.fixture
@@ -197,7 +192,7 @@ def test_competitors_refresh_from_github(seeded, tmp_path):
     files = {}
     for name in (RECORD, README_ONLY, "2026-03-17_NaiveBaseline"):
         files.update(_files(name, submission=name != README_ONLY))
-    modded = (FIXTURES.parents[1] / "modded-nanogpt/README_record_history_excerpt.md").read_bytes()
+    modded = modded_table(OWN).read_bytes()
     seeded.push(PG, "main", files)
     seeded.push("KellerJordan/modded-nanogpt", "main", {"README.md": modded})
     env = {"PGOLF_GITHUB_API_URL": seeded.url}
@@ -208,7 +203,7 @@ def test_competitors_refresh_from_github(seeded, tmp_path):
     assert res.exit_code == 0, res.output
     first = json.loads(res.stdout)
     assert first["records_seen"] == 3 and first["records_read"] == 2 and first["skipped"] == 1
-    assert first["modded_rows"] == 47
+    assert first["modded_rows"] == 13  # the rows of tests/fixtures' table
     res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "refresh", "--json"], env=env)
     second = json.loads(res.stdout)
     assert second["records_read"] == 1 and second["stored"] == 1  # only the folder left last time
