@@ -12,8 +12,11 @@ lint: setup
 	.venv/bin/ruff format --check bot tests benchmarks
 	.venv/bin/mypy
 
+# The suite runs in parallel (pytest-xdist; tests that share a server or a port are pinned to one
+# worker with xdist_group) inside a network namespace where only loopback exists.
+PYTEST_WORKERS ?= auto
 test: setup lint
-	.venv/bin/python -m pytest -q
+	scripts/loopback.sh .venv/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The extra suite: the tests marked `corpus`, against the real upstream fixtures
 # (../shared/fixtures beside the repository, or FIXTURES_CORPUS=<folder>). Fails when absent.

@@ -12,6 +12,8 @@ from bot import clock
 from tests.fixture_paths import CORPUS_ENV, corpus_root
 from tests.frozen import FROZEN_NOW
 
+pytest_plugins = ["tests.strict"]  # no skips under CI; loopback only
+
 SECRET_VARS = (
     "ANTHROPIC_API_KEY",
     "TAVILY_API_KEY",
