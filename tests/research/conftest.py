@@ -24,6 +24,7 @@ def _reset(emu: Emulator) -> None:
     """Servers live for the session (stopping one costs 0.5 s); tests get them clean."""
     emu.clear_faults()
     emu.latency = 0.0
+    emu.before_answer = None
     emu.requests.clear()
 
 

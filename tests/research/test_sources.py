@@ -52,7 +52,7 @@ def test_arxiv_pages_with_politeness_gap(arxiv_emu):
     assert len(times) == 3  # three full pages, max_arxiv_pages stops it
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(g >= 0.2 for g in gaps), gaps
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 10  # hang ceiling (~0.5 s expected)
     assert [int(r.q("start") or 0) for r in arxiv_emu.requests] == [0, 2, 4]
     assert len(items) == 6
 
