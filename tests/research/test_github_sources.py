@@ -179,9 +179,12 @@ def test_code_search_with_token(seeded):
 
 def test_state_json_is_valid(seeded, tmp_path):
     settings = settings_for({"github_prs": seeded})
-    cycle(settings, tmp_path, sources=["github_prs"], now=_now(seeded))
-    for line in ResearchState(tmp_path).competitors_path.read_text().splitlines():
-        assert json.loads(line)["source"] == "parameter-golf"
+    report = cycle(settings, tmp_path, sources=["github_prs"], now=_now(seeded))
+    lines = ResearchState(tmp_path).competitors_path.read_text().splitlines()
+    assert len(lines) == report.competitor_scores == 2  # the record PR and the README-only one
+    rows = [json.loads(line) for line in lines]
+    assert all(r["source"] == "parameter-golf" for r in rows)
+    assert sorted(round(r["val_bpb"], 4) for r in rows) == [1.0719, 1.1271]
 
 
 def test_competitors_refresh_from_github(seeded, tmp_path):
