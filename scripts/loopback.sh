@@ -18,7 +18,7 @@ if command -v unshare >/dev/null && command -v ip >/dev/null; then
   fi
   if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && command -v setpriv >/dev/null \
      && sudo -n unshare -n true 2>/dev/null; then
-    exec sudo -n --preserve-env unshare -n -- bash -c \
+    exec sudo -n --preserve-env unshare -n -- env PATH="$PATH" HOME="$HOME" bash -c \
       "ip link set lo up && exec setpriv --reuid=$(id -u) --regid=$(id -g) --init-groups -- \"\$@\"" loopback "$@"
   fi
   if unshare -rn true 2>/dev/null; then
