@@ -99,7 +99,7 @@ def test_abort_sends_sigterm_pod_terminated_and_settled(
         # /abort of the PR: the orchestrator runs on this host, so abort sends it SIGTERM
         stopper = threading.Thread(target=lambda: aborted.extend(abort(repo.root, s, 7, provider(s))))
         stopper.start()
-        # a hang ceiling (10x the 5 s the abort is meant to take)
+        # a hang ceiling (10x the 5 s target; the figure is benchmarks/abort_latency.py's)
         wait_for(lambda: emu.alive() == [], 50, "the pod to be terminated after SIGTERM")
         took = time.monotonic() - t0
         stopper.join(30)
