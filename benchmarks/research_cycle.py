@@ -26,11 +26,12 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot import clock
 from bot.research import cache
 from bot.research.pipeline import SourceOutcome, process, run_cycle
 from bot.research.sources import get_source
@@ -207,7 +208,7 @@ def keyword_rate(n: int = 20_000) -> float:
 def main() -> None:
     for name in ("arxiv", "openreview", "semantic_scholar", "rss", "tavily", "github_prs", "github_code"):
         get_source(name)  # imports are not part of a cycle
-    now = datetime.now(UTC)
+    now = clock.now()
     emus = seed(now)
     servers = list({id(e): e for e in emus.values()}.values())
     for e in servers:  # cancelled requests make the emulator threads print BrokenPipe tracebacks

@@ -53,14 +53,6 @@ from bot.fileio import atomic_write_text, file_lock
 VERSION = 1
 
 
-def utcnow() -> datetime:
-    return clock.now()
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_iso(text: str, where: str = "budget.json", name: str = "time") -> datetime:
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -350,7 +342,7 @@ def init(path: Path | str, settings: Settings) -> bool:
 # --------------------------------------------------------------------------- decisions
 def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) -> Decision:
     """May a Tier 2 run start now? Reserve floor, rate limit, then the low-balance warning."""
-    now = now or utcnow()
+    now = now or clock.now()
     floor = budget.reserve_floor
     free = budget.remaining - budget.reserved
     if settings.paused:
@@ -383,7 +375,7 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
         mins = math.ceil(wait.total_seconds() / 60)
         return Decision(
             False,
-            f"Rate limited: last Tier 2 start {iso(last)}; next allowed in {mins} min "
+            f"Rate limited: last Tier 2 start {clock.stamp(last)}; next allowed in {mins} min "
             f"(one run per {interval // 60} min)",
         )
     if free < 2 * floor:
@@ -439,7 +431,7 @@ def reserve(
     elif isinstance(max_usd, bool) or not math.isfinite(max_usd) or max_usd <= 0:
         raise InputError(f"{max_usd!r} must be a positive number", field="usd")
     path = Path(path)
-    now = now or utcnow()
+    now = now or clock.now()
     with file_lock(path):
         budget = load(path, settings)
         if any(r.run_id == run_id for r in budget.reservations) or any(
@@ -462,16 +454,16 @@ def reserve(
         res = Reservation(
             run_id=run_id,
             max_usd=float(max_usd),
-            created=iso(now),
+            created=clock.stamp(now),
             pr=pr,
             sha=sha,
             rate_limited=not free,
-            deadline=iso(deadline) if deadline is not None else "",
+            deadline=clock.stamp(deadline) if deadline is not None else "",
             provider=provider,
         )
         budget.reservations.append(res)
         if not free:
-            budget.last_tier2_start = iso(now)
+            budget.last_tier2_start = clock.stamp(now)
         _save(path, budget)
     return res
 
@@ -522,7 +514,7 @@ def settle(
             pr=res.pr,
             sha=res.sha,
             start=start or res.created,
-            end=end or iso(utcnow()),
+            end=end or clock.stamp(),
             note=note,
             reserved_usd=res.max_usd,
             overrun=round(cost, 6) > res.max_usd + 1e-6,
@@ -573,7 +565,7 @@ def record_spend(
             hourly_rate=hourly_rate,
             kind=kind,
             pod_id=pod_id,
-            end=iso(utcnow()),
+            end=clock.stamp(),
             note=note,
         )
         budget.runs.append(rec)
@@ -600,7 +592,7 @@ def pause(path: Path | str, settings: Settings, by: str, reason: str = "") -> Bu
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        budget.paused = {"by": by or "unknown", "at": iso(utcnow()), "reason": reason}
+        budget.paused = {"by": by or "unknown", "at": clock.stamp(), "reason": reason}
         _save(path, budget)
     return budget
 

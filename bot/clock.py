@@ -10,6 +10,11 @@ research windows, daily limits, deadlines. Three ways to read it, one source:
 The clock is pinned with ``pinned(at)`` (a context manager, for in-process tests) or, for a
 subprocess such as the CLI started by a test, with the environment variable ``PGOLF_NOW`` holding
 an ISO timestamp. Pinned time does not advance: code that needs elapsed time uses ``monotonic``.
+
+Not from here: pod lifetimes (``compute/``: deadlines, uptime, cost by wall-clock seconds) are
+epoch seconds (``time.time()``) shared with other processes and with the pods themselves, which
+count real seconds; they measure durations, not dates. ``tests/foundation/test_clock.py``
+checks that no other module of bot/ reads today's date.
 """
 
 from __future__ import annotations

@@ -46,14 +46,15 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.agent import gitops
 from bot.agent.pr import BRANCH_PREFIX, MLX_ONLY_LABEL
-from bot.agent.record import ProposalArchive, utcnow_iso
+from bot.agent.record import ProposalArchive
 from bot.compute.winners import winner_test
 from bot.config import Settings
 from bot.errors import ExperimentError, ForgeError, StateError
@@ -111,7 +112,7 @@ def capacity(
     now: datetime | None = None,
 ) -> Capacity:
     """May the scheduled experimenter propose one more experiment now?"""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     prs = forge.list_open_prs(BRANCH_PREFIX)
     numbers = [p.number for p in prs]
     spent = archive.spend_on(now.date())
@@ -176,7 +177,7 @@ class AutoPromoteDecision:
     reason: str
     head_sha: str = ""
     local_row: dict[str, Any] | None = None
-    at: str = field(default_factory=utcnow_iso)
+    at: str = field(default_factory=clock.stamp)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -208,11 +209,13 @@ def auto_promote(
 ) -> AutoPromoteDecision:
     """Apply the ``promote`` label to PR ``number`` when the policy allows (see module docs)."""
     root = Path(root)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     state_dir = settings.path("state_dir", root)
 
     def done(labelled: bool, reason: str, head: str = "", row: Row | None = None) -> AutoPromoteDecision:
-        d = AutoPromoteDecision(number, labelled, reason, head, row.to_dict() if row else None)
+        d = AutoPromoteDecision(
+            number, labelled, reason, head, row.to_dict() if row else None, clock.stamp(now)
+        )
         if record and settings.auto_promote:
             _append(state_dir / AUTO_PROMOTIONS, d.to_dict())
         return d
@@ -305,7 +308,7 @@ class WinnerDecision:
     val_bpb: float | None = None
     previous_best: float | None = None
     baseline_rows: list[dict[str, Any]] = field(default_factory=list)
-    at: str = field(default_factory=utcnow_iso)
+    at: str = field(default_factory=clock.stamp)
     test: dict[str, Any] | None = None  # the significance test against the Tier 2 baseline
     local_verdict: str = ""  # the latest local-tier status of the head (keep | discard | …)
 

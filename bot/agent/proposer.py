@@ -22,12 +22,12 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anthropic
 
+from bot import clock
 from bot.agent import gitops, offline
 from bot.agent.pr import ExperimentForge, publish, unique_slug
 from bot.agent.record import Proposal, ProposalArchive
@@ -276,7 +276,7 @@ class Experimenter:
         return self.archive.tried_items() | ledger_item_refs(ledger, [g.item_id for g in graded])
 
     def spent_today(self) -> float:
-        return self.archive.spend_on(datetime.now(UTC).date())
+        return self.archive.spend_on(clock.now().date())
 
     def _candidate(self, ws: Workspace, base: str, mlx_only: bool) -> Candidate:
         files = ws.current()

@@ -22,10 +22,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.errors import StateError
 from bot.fileio import atomic_write_text
 from bot.state import append_jsonl, iter_jsonl, to_dict
@@ -33,10 +34,6 @@ from bot.state import append_jsonl, iter_jsonl, to_dict
 PROPOSALS = "proposals.jsonl"
 PATCH_DIR = "proposals"
 STATUSES = ("opened", "dry-run", "crash", "stopped", "declined", "merged", "merge-pr")
-
-
-def utcnow_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -78,7 +75,7 @@ class Proposal:
     checks: list[dict[str, Any]] = field(default_factory=list)
     cost_usd: float = 0.0
     usage: dict[str, Any] = field(default_factory=dict)
-    created_at: str = field(default_factory=utcnow_iso)
+    created_at: str = field(default_factory=clock.stamp)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,7 +200,7 @@ class ProposalArchive:
             raise StateError(f"no proposal with slug {slug!r}", path=str(self.path))
         data = current.to_dict()
         data.update(changes)
-        data["updated_at"] = utcnow_iso()
+        data["updated_at"] = clock.stamp()
         return self.save(Proposal.from_dict(data, str(self.path)))
 
 

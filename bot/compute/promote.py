@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.compute.comment import render_comment
 from bot.compute.durable import Committer, make_committer
 from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
 from bot.compute.metrics import RunMetrics, default_parser
 from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
 from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, pod_name
-from bot.compute.remote import make_keypair, stamp, strip_stamps
+from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.significance import assess
 from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
 from bot.compute.winners import tier2_tags
@@ -67,7 +68,7 @@ def setup_command(settings: Settings) -> str:
 
 
 def make_run_id(pr: int | None, sha: str, now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     head = f"pr{pr}" if pr is not None else "manual"
     tag = secrets.token_hex(2)  # two promotions in the same second still differ
     return check_run_id(f"{head}-{sha[:7].lower()}-{now.strftime('%Y%m%d%H%M%S')}-{tag}")
@@ -100,7 +101,7 @@ class _RunLog:
     def __call__(self, msg: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(f"[{stamp()}] {msg}\n")
+            fh.write(f"[{clock.stamp()}] {msg}\n")
         if self.echo:
             self.echo(msg)
 

@@ -23,10 +23,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from bot import clock
 from bot.compute.provider import SSHEndpoint
 from bot.errors import RemoteError
 
@@ -48,10 +48,6 @@ def make_keypair(directory: Path) -> tuple[Path, str]:
     if proc.returncode != 0:
         raise RemoteError(f"ssh-keygen failed: {proc.stderr.strip()}")
     return key, key.with_suffix(".pub").read_text().strip()
-
-
-def stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def env_prefix(env: Mapping[str, str]) -> str:
@@ -303,7 +299,7 @@ def stream_to_log(
         with log_path.open("a", encoding="utf-8") as fh:
             for raw in iter(out.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                fh.write(f"[{stamp()}] {line}\n")
+                fh.write(f"[{clock.stamp()}] {line}\n")
                 fh.flush()
         rc = proc.wait()
     finally:

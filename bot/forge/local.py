@@ -14,7 +14,6 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +35,6 @@ from bot.forge.base import (
 
 LOCAL_BOT = "pgolf[bot]"
 _SCHEMA = 1
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LocalForge(Forge):
@@ -184,7 +179,7 @@ class LocalForge(Forge):
                 "labels": list(dict.fromkeys(labels or [])),
                 "state": "open",
                 "merged": False,
-                "created_at": _now(),
+                "created_at": clock.stamp(),
             }
             data["prs"][str(number)] = rec
             return rec
@@ -230,7 +225,7 @@ class LocalForge(Forge):
                     "merged": True,
                     "merged_head_sha": sha,
                     "merge_sha": merge_sha,
-                    "merged_at": _now(),
+                    "merged_at": clock.stamp(),
                 }
             )
 
@@ -260,7 +255,13 @@ class LocalForge(Forge):
             cid = int(data["next_comment_id"])
             data["next_comment_id"] = cid + 1
             data["comments"].setdefault(str(number), []).append(
-                {"id": cid, "body": body, "author": who, "created_at": _now(), "updated_at": _now()}
+                {
+                    "id": cid,
+                    "body": body,
+                    "author": who,
+                    "created_at": clock.stamp(),
+                    "updated_at": clock.stamp(),
+                }
             )
             return Comment(cid, body, who, who.endswith("[bot]"))
 
@@ -271,7 +272,7 @@ class LocalForge(Forge):
         def fn(data: dict[str, Any]) -> Comment:
             for c in data["comments"].get(str(number), []):
                 if int(c["id"]) == comment_id:
-                    c["body"], c["updated_at"] = body, _now()
+                    c["body"], c["updated_at"] = body, clock.stamp()
                     return Comment(comment_id, body, c["author"], c["author"].endswith("[bot]"))
             raise ForgeError(f"no comment {comment_id} on PR #{number}", path=str(self.state_path))
 
@@ -331,7 +332,7 @@ class LocalForge(Forge):
                     "context": report.context,
                     "description": report.description,
                     "target_url": report.target_url,
-                    "created_at": _now(),
+                    "created_at": clock.stamp(),
                 },
             )
 

@@ -112,10 +112,6 @@ class GradeRun:
         return out
 
 
-def _now() -> str:
-    return clock.stamp()
-
-
 # ------------------------------------------------------------------------- materiality
 @dataclass
 class Basis:
@@ -283,7 +279,7 @@ class Grader:
             rationale=rationale.strip(),
             category=category,
             context_version=self.prompt.version,
-            graded_at=_now(),
+            graded_at=clock.stamp(),
         )
 
     def _ungradable(self, item: ResearchItem, reason: str) -> GradedItem:
@@ -297,14 +293,18 @@ class Grader:
             grader=self.label,
             content_hash=content_hash(item),
             context_version=self.prompt.version,
-            graded_at=_now(),
+            graded_at=clock.stamp(),
             error=reason,
             summary=item.summary[:500],
         )
 
     def offline(self, items: Sequence[ResearchItem]) -> None:
         grades = offline.grade_all(
-            items, self.prompt.context, self.frontier, context_version=self.prompt.version, graded_at=_now()
+            items,
+            self.prompt.context,
+            self.frontier,
+            context_version=self.prompt.version,
+            graded_at=clock.stamp(),
         )
         self._emit(grades)
 
@@ -426,7 +426,7 @@ class Grader:
                 self.gstate.add_batch(
                     {
                         "id": batch.id,
-                        "created_at": _now(),
+                        "created_at": clock.stamp(),
                         "estimate_usd": round(planned, 6),
                         "context_version": self.prompt.version,
                         "requests": {cid: [i.id for i in chunk] for cid, chunk in by_cid.items()},
@@ -633,7 +633,7 @@ def grade(
         mode=mode,
         model=settings.grader_model if llm else offline.GRADER,
         context_version=prompt.version,
-        started_at=_now(),
+        started_at=clock.stamp(),
         warnings=list(ctx.warnings),
     )
     fr = frontier.compute(ledger, existing_list)
@@ -720,7 +720,7 @@ def grade(
         run.cost = llm.meter.to_dict()
         run.cost["retry_log"] = llm.retry_log
     state.dir.mkdir(parents=True, exist_ok=True)
-    _write_run_log(state.dir / RUNS_LOG, {**run.to_dict(), "finished_at": _now()})
+    _write_run_log(state.dir / RUNS_LOG, {**run.to_dict(), "finished_at": clock.stamp()})
     if run.stopped == "budget" and run.graded == 0 and run.ungradable == 0 and todo and not capped_by_day:
         raise GradingError(
             f"budget of ${budget:.2f} is too small for even one grading request; nothing graded "

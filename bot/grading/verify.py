@@ -95,10 +95,6 @@ class VerifyRun:
         }
 
 
-def _now() -> str:
-    return clock.stamp()
-
-
 VERIFIED = "verified"
 UNVERIFIED = "unverified: full text unreachable"
 
@@ -520,7 +516,9 @@ def _verify_all(
             enriched = ResearchItem(
                 source=item.source, id=item.id, title=item.title, url=item.url, summary=(full or item.summary)
             )
-            regraded = offline.grade_item(enriched, ctx, fr, context_version=prompt.version, graded_at=_now())
+            regraded = offline.grade_item(
+                enriched, ctx, fr, context_version=prompt.version, graded_at=clock.stamp()
+            )
             scores, category = regraded.scores, regraded.category
             fields_ = offline_brief(item, full, category, corroboration)
         after = sum(scores.values())
@@ -536,7 +534,7 @@ def _verify_all(
             tier=ctx.rubric.tier(after),
             corroboration=[c["url"] for c in corroboration],
             grader=grader_label,
-            verified_at=_now(),
+            verified_at=clock.stamp(),
             extra={
                 "content_hash": g.content_hash or content_hash(item),
                 "scores": scores,

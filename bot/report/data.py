@@ -23,11 +23,12 @@ import re
 import statistics
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.config import Settings
 from bot.errors import PgolfError
 from bot.ledger import Ledger, Row
@@ -494,7 +495,7 @@ def collect(root: Path | str, settings: Settings, *, now: datetime | None = None
     tiers = Counter(r.tier for r in ledger.rows)
     statuses = Counter(r.status for r in ledger.rows)
     return ReportData(
-        generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        generated_at=clock.stamp(now),
         repo_url=url,
         baseline_bpb=BASELINE_BPB,
         sota_bpb=sota,

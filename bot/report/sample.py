@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.config import Settings
 from bot.fileio import atomic_write_bytes
 from bot.ledger import HEADER, make_row
@@ -129,8 +130,8 @@ def make_sample_repo(
             rid,
             seconds=rng.uniform(500, 900),
             pod_id=f"pod{k}",
-            start=budget_mod.iso(when),
-            end=budget_mod.iso(when + timedelta(minutes=15)),
+            start=clock.stamp(when),
+            end=clock.stamp(when + timedelta(minutes=15)),
         )
 
     state = ResearchState(root / settings.state_dir)

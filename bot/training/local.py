@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.artifact import ArtifactReport, measure_artifact
 from bot.config import Settings
 from bot.errors import InputError, LogParseError, TrainingError
@@ -473,7 +474,7 @@ def run_local(
     script = script_for(root, settings, be)
     if not script.is_file():
         raise InputError("training script not found", path=str(script))
-    run_id = f"local-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_id = f"local-{clock.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     run_dir = (runs_dir or root / ".pgolf" / "runs") / run_id
     env = training_env(
         root,

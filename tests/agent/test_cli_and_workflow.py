@@ -148,7 +148,7 @@ def test_workflow_least_privilege_pins_and_env_only_untrusted_text(wf: dict[str,
 def test_zizmor_reports_nothing(tmp_path: Path) -> None:
     exe = shutil.which("zizmor") or str(Path(PROJECT / ".venv" / "bin" / "zizmor"))
     if not Path(exe).exists():
-        pytest.skip("zizmor is not installed")
+        pytest.skip("zizmor is not installed (a [dev] dependency: scripts/setup.sh installs it)")
     proc = subprocess.run([exe, "--offline", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

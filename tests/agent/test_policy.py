@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.agent import gitops, policy
 from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.validate import SMOKE_ENV
@@ -144,7 +145,7 @@ def test_auto_promotion_honours_the_rate_limit_and_the_reserve_floor(
     budget_mod.init(path, s)
     started = NOW - timedelta(minutes=20)
     budget_mod.reserve(path, s, "run-1", 15.0, now=started)
-    budget_mod.settle(path, s, "run-1", 600, end=budget_mod.iso(started + timedelta(minutes=11)))
+    budget_mod.settle(path, s, "run-1", 600, end=clock.stamp(started + timedelta(minutes=11)))
     d = policy.auto_promote(forge, pr.number, root=repo, settings=s, now=NOW)
     assert not d.labelled and "Rate limited" in d.reason
     assert "promote" not in forge.labels(pr.number)

@@ -99,7 +99,10 @@ def test_artifact_gate_uses_the_last_measured_weights(repo: Path) -> None:
         f.data["code_delta"] == 5003
         and f.data["estimated_total_bytes"] == s.artifact_limit_bytes - 1000 + 5003
     )
-    assert code > 0
+    # the weights are the measured artifact minus the base script's code: the candidate's code on top
+    assert f.data["code_bytes"] == code + 5003
+    assert f.data["estimated_weight_bytes"] == s.artifact_limit_bytes - 1000 - code
+    assert f.data["headroom"] == -4003
 
 
 def test_import_runs_candidate_code_without_secrets(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

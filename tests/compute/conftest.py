@@ -85,6 +85,7 @@ def make_repo(root: Path, train_src: str = FAKE_TRAIN) -> Repo:
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     if not sshd_available():
+        # a failure under CI=true (tests/strict.py): setup.sh installs them
         pytest.skip("openssh-server/rsync not installed (scripts/setup.sh installs them)")
     server = SSHServer(tmp_path_factory.mktemp("sshd")).start()
     yield server

@@ -67,9 +67,9 @@ def test_local_pod_deadline_kills_it_without_the_orchestrator(tmp_path: Path) ->
     t = threading.Thread(target=lambda: rc.append(ex.run("sleep 60", {}, tmp_path / "log", 120)))
     t0 = time.monotonic()
     t.start()
-    t.join(20)
+    t.join(60)
     assert not t.is_alive() and rc and rc[0] != 0
-    assert time.monotonic() - t0 < 15
+    assert time.monotonic() - t0 < 30  # hang ceiling (the deadline is 1.5 s away; sleep 60 is the hang)
     end = time.monotonic() + 10
     while prov.get(pod.id) is not None and time.monotonic() < end:
         time.sleep(0.05)

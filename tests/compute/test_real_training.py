@@ -40,8 +40,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_toy_train_gpt_under_torchrun_over_ssh(
     tmp_path: Path, emu: RunPodEmulator, sshd: SSHServer, tiny_data: Path
 ) -> None:
-    if not (ROOT / "training/train_gpt.py").is_file():
-        pytest.skip("training/train_gpt.py not present")
+    assert (ROOT / "training/train_gpt.py").is_file(), "training/train_gpt.py is part of the project"
     repo = make_repo(tmp_path / "research", (ROOT / "training/train_gpt.py").read_text())
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     env = [f"{k}={v}" for k, v in TOY.items()] + [

@@ -37,9 +37,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot import clock
 from tests.emulators.base import Emulator, Request, Response, json_response
 
 Blocks = list[dict[str, Any]]
@@ -327,7 +328,7 @@ class AnthropicEmulator(Emulator):
             problem = self.validate_params(r.get("params"))
             if problem:
                 return json_response(self._error(400, f"requests.{i}.params.{problem}"), 400)
-        b = Batch(f"msgbatch_emu{next(self._ids):08d}", requests, datetime.now(UTC))
+        b = Batch(f"msgbatch_emu{next(self._ids):08d}", requests, clock.now())
         with self._state:
             self.batches[b.id] = b
         return json_response(self._batch_json(b))
@@ -352,7 +353,7 @@ class AnthropicEmulator(Emulator):
             results.append({"custom_id": cid, "result": result})
         b.results = results
         b.status = "ended"
-        b.ended_at = datetime.now(UTC)
+        b.ended_at = clock.now()
 
     def _find(self, req: Request) -> tuple[Batch | None, Response | None]:
         denied = self._auth(req)
@@ -380,7 +381,7 @@ class AnthropicEmulator(Emulator):
             return err or Response(500)
         if b.status == "in_progress":
             b.status = "canceling"
-            b.cancel_initiated_at = datetime.now(UTC)
+            b.cancel_initiated_at = clock.now()
         return json_response(self._batch_json(b))
 
     def _batch_results(self, req: Request) -> Response:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from bot import clock
 from tests.emulators.base import Emulator, Request, Response
 
 ATOM = "application/atom+xml; charset=UTF-8"
@@ -82,7 +83,7 @@ class ArxivEmulator(Emulator):
         return Response(200, self._feed(query, page, len(hits), start, size), {}, ATOM)
 
     def _feed(self, query: str, papers: list[Paper], total: int, start: int, size: int) -> str:
-        now = _ts(datetime.now(UTC))
+        now = _ts(clock.now())
         entries = "".join(self._entry(p) for p in papers)
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'

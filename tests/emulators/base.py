@@ -4,6 +4,8 @@ An emulator subclasses :class:`Emulator`, registers routes with :meth:`Emulator.
 gets, for free, the fault switches every service test needs:
 
 * ``latency`` — seconds to sleep before answering every request;
+* ``before_answer`` — a callable run with each request before it is answered (e.g. a barrier
+  that proves requests to several servers are in flight at the same time);
 * :meth:`fail_next` — the next N matching requests answer with a fault instead of the route:
   ``"429"`` (with or without ``Retry-After``), ``"500"``, ``"503"``, ``"529"``, ``"malformed"``
   (broken JSON/XML), ``"truncated"`` (Content-Length larger than the body, connection closed),
@@ -90,6 +92,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.latency = 0.0
+        self.before_answer: Callable[[Request], None] | None = None
         self.requests: list[Request] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -192,6 +195,8 @@ class Emulator:
         )
         with self._lock:
             self.requests.append(req)
+        if self.before_answer is not None:
+            self.before_answer(req)
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(parts.path)

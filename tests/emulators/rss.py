@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from bot import clock
 from tests.emulators.base import Emulator, Request, Response
 
 
@@ -128,7 +129,7 @@ class FeedEmulator(Emulator):
             f"  <title>{escape(feed.title)}</title>\n"
             f'  <link href={quoteattr(self.url + feed.path)} rel="self"/>\n'
             f"  <id>{escape(self.url + feed.path)}</id>\n"
-            f"  <updated>{ts(datetime.now(UTC))}</updated>\n"
+            f"  <updated>{ts(clock.now())}</updated>\n"
             f"{''.join(entries)}"
             "</feed>\n"
         )

@@ -57,7 +57,16 @@ class SSHServer:
         os.chmod(self.authorized_keys, 0o600)
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
-        self.port = free_port()
+        for attempt in range(5):  # a port picked free can be taken by a parallel test worker
+            try:
+                return self._start_on(sshd, host_key, free_port())
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_on(self, sshd: str, host_key: Path, port: int) -> SSHServer:
+        self.port = port
         config = self.folder / "sshd_config"
         config.write_text(
             "\n".join(
@@ -90,7 +99,9 @@ class SSHServer:
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
-                return self
+                time.sleep(0.2)  # whoever answered: ours only if it is still running
+                if self.proc.poll() is None:
+                    return self
             time.sleep(0.05)
         raise RuntimeError("sshd did not start listening")
 

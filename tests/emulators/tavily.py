@@ -12,10 +12,11 @@ records each request's JSON body.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot import clock
 from tests.emulators.base import Emulator, Request, Response, json_response
 
 RANGES = {"day": 1, "d": 1, "week": 7, "w": 7, "month": 30, "m": 30, "year": 365, "y": 365}
@@ -79,7 +80,7 @@ class TavilyEmulator(Emulator):
             hits = [r for r in hits if any((urlsplit(r["url"]).hostname or "").endswith(d) for d in doms)]
         cutoff = None
         if body.get("time_range") in RANGES:
-            cutoff = (datetime.now(UTC) - timedelta(days=RANGES[body["time_range"]])).date().isoformat()
+            cutoff = (clock.now() - timedelta(days=RANGES[body["time_range"]])).date().isoformat()
         if body.get("start_date"):
             cutoff = max(cutoff or "", body["start_date"])
         if cutoff:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import budget
+from bot import budget, clock
 from bot.config import load_settings
 from bot.errors import BudgetBlocked, BudgetError, InputError
 
@@ -41,7 +41,7 @@ def test_reserve_settle_release_cycle(tmp_path: Path) -> None:
     s = settings()
     budget.reserve(p, s, "run-1", 15.0, pr=7, sha="abc", now=T0)
     b = budget.load(p, s)
-    assert b.reserved == 15 and b.last_tier2_start == budget.iso(T0)
+    assert b.reserved == 15 and b.last_tier2_start == clock.stamp(T0)
     rec = budget.settle(p, s, "run-1", 900, 8, 20)
     assert rec.cost_usd == pytest.approx(5.0) and rec.pr == 7 and rec.sha == "abc"
     b = budget.load(p, s)
@@ -60,11 +60,11 @@ def test_can_submit_rules(tmp_path: Path) -> None:
     s = settings()
     b = budget.defaults(s)
     assert budget.can_submit(b, s, T0).allowed
-    b.last_tier2_start = budget.iso(T0 - timedelta(minutes=30))
+    b.last_tier2_start = clock.stamp(T0 - timedelta(minutes=30))
     d = budget.can_submit(b, s, T0)
     assert not d.allowed and d.reason.startswith("Rate limited:") and "30 min" in d.reason
     assert budget.can_submit(b, settings(tier2_min_interval_seconds="0"), T0).allowed
-    b.last_tier2_start = budget.iso(T0 - timedelta(hours=2))
+    b.last_tier2_start = clock.stamp(T0 - timedelta(hours=2))
     b.spent = 420.0
     b.runs = [budget.RunRecord("r", 420.0)]
     d = budget.can_submit(b, s, T0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,9 +32,8 @@ def browser() -> Iterator[object]:
 
     binary = chromium_path()
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (scripts/setup.sh installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        # a failure under CI=true (tests/strict.py)
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
     b = Browser(binary)
     try:
         yield b

@@ -77,7 +77,7 @@ def test_builds_the_site_the_deploy_uploads() -> None:
 def test_zizmor_finds_nothing() -> None:
     exe = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
     if exe is None:
-        pytest.skip("zizmor is not installed")
+        pytest.skip("zizmor is not installed (a [dev] dependency: scripts/setup.sh installs it)")
     r = subprocess.run([exe, "--offline", "--no-progress", str(WORKFLOW)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -4,7 +4,7 @@ settings pointing every source at them (tiny politeness gap, backoff and timeout
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,8 +14,9 @@ from tests.emulators.openreview import OpenReviewEmulator
 from tests.emulators.rss import FeedEmulator
 from tests.emulators.semantic_scholar import SemanticScholarEmulator
 from tests.emulators.tavily import TavilyEmulator
+from tests.frozen import FROZEN_NOW
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = FROZEN_NOW  # the pinned clock (tests/conftest.py): fixtures never use the real date
 HOUR = timedelta(hours=1)
 
 
@@ -23,6 +24,7 @@ def _reset(emu: Emulator) -> None:
     """Servers live for the session (stopping one costs 0.5 s); tests get them clean."""
     emu.clear_faults()
     emu.latency = 0.0
+    emu.before_answer = None
     emu.requests.clear()
 
 

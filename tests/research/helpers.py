@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.config import Settings
 from bot.research.pipeline import CycleReport, run_cycle
 from bot.research.sources import FetchContext, get_source
@@ -57,7 +58,7 @@ def fetch_one(
     """Run one source directly (no pipeline); returns its items and the context (warnings)."""
     ctx = FetchContext(
         settings=settings,
-        now=now or datetime.now(UTC),
+        now=now or clock.now(),
         since_hours=since_hours,
         env=env or {},
         window_explicit=window_explicit,

@@ -1,5 +1,8 @@
 """Competitor parsing: every fixture record (submission.json and README.md), the
-modded-nanogpt table, the many README score shapes, and the store/leaderboard."""
+modded-nanogpt table, the many README score shapes, and the store/leaderboard.
+
+Fixture-driven tests run on the project's own fixtures (``tests/fixtures``) and, marked
+``corpus``, on the real upstream corpus (``make test-corpus``)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,11 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.research import competitors as comp
 from bot.state import ResearchState
+from tests.fixture_paths import modded_table, record_dirs, record_params, roots
 
-FIXTURES = Path("/work/shared/fixtures")
-if not FIXTURES.exists():  # a CI checkout keeps them beside the project
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-RECORDS = sorted((FIXTURES / "parameter-golf" / "records").iterdir()) if FIXTURES.exists() else []
-MODDED = FIXTURES / "modded-nanogpt" / "README_record_history_excerpt.md"
-
-pytestmark = pytest.mark.skipif(not RECORDS, reason="fixtures not found")
+RECORD_PARAMS = record_params()
+#: rows of the modded-nanogpt table in each root: ours (13 rows) and the upstream excerpt (47)
+MODDED_ROWS = {"own": 13, "corpus": 47}
 
 
 def _agree(readme_value: float, json_value: float) -> bool:
@@ -28,7 +28,7 @@ def _agree(readme_value: float, json_value: float) -> bool:
     return abs(readme_value - json_value) <= 0.5 * 10**-decimals + 1e-12
 
 
-@pytest.mark.parametrize("folder", RECORDS, ids=[p.name for p in RECORDS])
+@pytest.mark.parametrize("folder", RECORD_PARAMS)
 def test_every_record_readme_agrees_with_submission_json(folder: Path):
     (from_json,) = comp.parse_path(folder / "submission.json").scores
     (from_readme,) = comp.parse_path(folder / "README.md").scores
@@ -51,7 +51,7 @@ def test_every_record_readme_agrees_with_submission_json(folder: Path):
     assert from_json.track == "record"
 
 
-@pytest.mark.parametrize("folder", RECORDS, ids=[p.name for p in RECORDS])
+@pytest.mark.parametrize("folder", RECORD_PARAMS)
 def test_record_folder_merges_json_first(folder: Path):
     (score,) = comp.parse_path(folder).scores
     data = json.loads((folder / "submission.json").read_text())
@@ -61,11 +61,11 @@ def test_record_folder_merges_json_first(folder: Path):
     assert score.techniques
 
 
-def test_submission_field_variants():
+@pytest.mark.parametrize("root", roots())
+def test_submission_field_variants(root: Path):
     multi = json.loads(
         (
-            FIXTURES
-            / "parameter-golf/records/2026-03-31_ParallelResiduals_MiniDepthRecurrence/submission.json"
+            root / "parameter-golf/records/2026-03-31_ParallelResiduals_MiniDepthRecurrence/submission.json"
         ).read_text()
     )
     s = comp.score_from_submission(
@@ -133,11 +133,12 @@ def test_readme_prefers_own_score_over_quoted_ones():
     assert s.seeds == 3 and s.name == "Thing"
 
 
-def test_modded_nanogpt_table():
-    res = comp.parse_path(MODDED)
+@pytest.mark.parametrize("root", roots())
+def test_modded_nanogpt_table(root: Path, request: pytest.FixtureRequest):
+    res = comp.parse_path(modded_table(root))
     rows = res.scores
     assert not res.warnings
-    assert len(rows) == 47
+    assert len(rows) == MODDED_ROWS[request.node.callspec.id]
     first = rows[0]
     assert first.record_minutes == 45 and first.date == "2024-05-28" and first.name == "llm.c baseline"
     assert first.github_id == "karpathy" and first.url == "https://github.com/karpathy/llm.c/discussions/481"
@@ -177,10 +178,12 @@ def test_unparseable_files_warn_not_crash(tmp_path):
     assert comp.parse_path(empty).scores == []
 
 
-def test_store_and_leaderboard(tmp_path):
+@pytest.mark.parametrize("root", roots())
+def test_store_and_leaderboard(tmp_path, root: Path):
     state = ResearchState(tmp_path)
-    scores = [s for f in RECORDS for s in comp.parse_path(f).scores]
-    assert comp.save_scores(state, scores) == len(RECORDS)
+    records = record_dirs(root)
+    scores = [s for f in records for s in comp.parse_path(f).scores]
+    assert records and comp.save_scores(state, scores) == len(records)
     assert comp.save_scores(state, scores) == 0  # unchanged: nothing appended
     board = comp.leaderboard(state.competitors())
     assert [s.val_bpb for s in board] == sorted(s.val_bpb for s in board)  # type: ignore[type-var]
@@ -188,13 +191,15 @@ def test_store_and_leaderboard(tmp_path):
     assert board[-1].name == "Naive Baseline"
 
 
-def test_cli_parse_and_list(tmp_path):
+@pytest.mark.parametrize("root", roots())
+def test_cli_parse_and_list(tmp_path, root: Path, request: pytest.FixtureRequest):
     runner = CliRunner()
-    files = [str(RECORDS[0] / "README.md"), str(RECORDS[0] / "submission.json"), str(MODDED)]
+    first = record_dirs(root)[0]
+    files = [str(first / "README.md"), str(first / "submission.json"), str(modded_table(root))]
     res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "parse", *files, "--json", "--save"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert len(data) == 2 + 47
+    assert len(data) == 2 + MODDED_ROWS[request.node.callspec.id]
     assert data[0]["val_bpb"] == pytest.approx(1.2243657) and data[0]["source_file"] == files[0]
     assert data[2]["record_minutes"] == 45 and data[2]["source_file"] == files[2]
     bad = tmp_path / "junk.md"
@@ -286,8 +291,9 @@ def test_readme_author_pr_and_date():
     assert s.pr is None and s.author == ""
 
 
-def test_fixture_technique_summaries_are_not_generic_headings():
-    by_name = {f.name: comp.parse_path(f / "README.md").scores[0] for f in RECORDS}
+@pytest.mark.parametrize("root", roots())
+def test_fixture_technique_summaries_are_not_generic_headings(root: Path):
+    by_name = {f.name: comp.parse_path(f / "README.md").scores[0] for f in record_dirs(root)}
     generic = {"summary", "key idea", "results", "overview", "changes"}
     for name, s in by_name.items():
         assert s.techniques, name
@@ -307,7 +313,7 @@ def _bytes_agree(readme: comp.CompetitorScore, json_bytes: int) -> bool:
     return abs(readme.bytes_total - json_bytes) <= precision
 
 
-@pytest.mark.parametrize("folder", RECORDS, ids=[p.name for p in RECORDS])
+@pytest.mark.parametrize("folder", RECORD_PARAMS)
 def test_readme_only_artifact_bytes_agree_with_submission_json(folder: Path):
     (from_json,) = comp.parse_path(folder / "submission.json").scores
     (from_readme,) = comp.parse_path(folder / "README.md").scores
@@ -320,6 +326,7 @@ def test_readme_only_artifact_bytes_agree_with_submission_json(folder: Path):
     )
 
 
+@pytest.mark.parametrize("root", roots())
 @pytest.mark.parametrize(
     "name",
     [
@@ -328,10 +335,10 @@ def test_readme_only_artifact_bytes_agree_with_submission_json(folder: Path):
         "2026-04-29_SmearGateBOSFix_3Seed_1.06141",
     ],
 )
-def test_headline_megabytes_agree_within_their_precision(name: str):
+def test_headline_megabytes_agree_within_their_precision(name: str, root: Path):
     """Only the headline ("~15.99 MB"): 2 decimals of a MB → ± 5,000 bytes. (Other fixtures'
     headlines round the seeds' mean, not the largest artifact, so only exact figures agree.)"""
-    folder = FIXTURES / "parameter-golf/records" / name
+    folder = root / "parameter-golf/records" / name
     headline = "\n".join((folder / "README.md").read_text().splitlines()[:4])
     (from_readme,) = comp.parse_text("README.md", headline).scores
     (from_json,) = comp.parse_path(folder / "submission.json").scores
@@ -372,8 +379,9 @@ def test_cap_and_savings_megabytes_are_not_the_artifact():
     assert s.bytes_total is None
 
 
-def test_submission_bytes_total_is_the_largest_seed_artifact():
-    folder = FIXTURES / "parameter-golf/records"
+@pytest.mark.parametrize("root", roots())
+def test_submission_bytes_total_is_the_largest_seed_artifact(root: Path):
+    folder = root / "parameter-golf/records"
     caseops = folder / "2026-04-22_SP8192_CaseOps_GatedAttn_QuantGate_Loop45_PhasedTTT_MLPClip12"
     (s,) = comp.parse_path(caseops / "submission.json").scores
     assert s.bytes_total == 15_979_182  # artifact_bytes_max; the file's bytes_total is the mean

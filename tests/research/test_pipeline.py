@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
 
 from bot.research import cache
 from bot.research.keywords import keyword_score
-from bot.research.sources import get_source
 from bot.state import ResearchItem, ResearchState, append_jsonl
 from tests.research.conftest import MUON_ID, NOW
 from tests.research.helpers import cycle, settings_for
@@ -84,7 +84,9 @@ def test_failing_and_hanging_sources_do_not_lose_the_others(all_emus, tmp_path):
     settings = settings_for(all_emus)
     t0 = time.monotonic()
     report = cycle(settings, tmp_path, now=NOW, env=ENV, timeout=1.0)
-    assert time.monotonic() - t0 < 1.0 + 0.5
+    # a hang ceiling (10x the 1 s timeout; the hanging server never answers by itself): the
+    # cut-off itself is proven by the "timed out" error below; the speed is benchmarks/research_cycle.py's
+    assert time.monotonic() - t0 < 10
     assert set(report.errors) == {"openreview", "semantic_scholar"}
     assert "500" in report.errors["openreview"] and "timed out" in report.errors["semantic_scholar"]
     assert {i.source for i in report.new_items} >= {"arxiv", "rss", "tavily"}
@@ -92,16 +94,27 @@ def test_failing_and_hanging_sources_do_not_lose_the_others(all_emus, tmp_path):
 
 
 def test_sources_run_concurrently(all_emus, tmp_path):
-    for emu in all_emus.values():
-        emu.latency = 0.4
-    settings = settings_for(all_emus, arxiv_query_terms=["optimizer"], tavily_modes=["techniques"])
-    for name in all_emus:
-        get_source(name)  # imports (tavily-python, feedparser) are not part of a cycle's time
-    t0 = time.monotonic()
+    """Each server holds its first request until every source has sent one: sources that ran
+    one after another would wait there until their timeout (an error); concurrent ones all
+    get through. No clock involved (the speed figure is benchmarks/research_cycle.py's)."""
+    waiting = {name: threading.Event() for name in all_emus}
+
+    def hold_until_all_arrived(name: str):
+        def hook(_req) -> None:
+            waiting[name].set()
+            for ev in waiting.values():
+                ev.wait(20)
+
+        return hook
+
+    for name, emu in all_emus.items():
+        emu.before_answer = hold_until_all_arrived(name)
+    settings = settings_for(
+        all_emus, arxiv_query_terms=["optimizer"], tavily_modes=["techniques"], source_timeout_seconds=10
+    )
     report = cycle(settings, tmp_path, now=NOW, env=ENV)
-    # five sources each waiting 0.4 s (rss: two feeds, 0.8 s): concurrent, not 2.4 s in a row
-    assert time.monotonic() - t0 < 1.8, {o.name: o.seconds for o in report.outcomes}
-    assert not report.errors
+    assert not report.errors, report.errors
+    assert all(ev.is_set() for ev in waiting.values())
 
 
 def test_keyword_score_is_as_documented():

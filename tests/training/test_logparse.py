@@ -6,18 +6,13 @@ import pytest
 
 from bot.errors import LogParseError
 from bot.training.logparse import parse_log
-
-FIXTURE = Path("/work/shared/fixtures/parameter-golf/logs/naive_baseline_train.log")
-FIXTURE = (
-    FIXTURE
-    if FIXTURE.exists()
-    else Path(__file__).resolve().parents[3] / "shared/fixtures/parameter-golf/logs/naive_baseline_train.log"
-)
+from tests.fixture_paths import roots
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="upstream fixture log not available")
-def test_real_upstream_log() -> None:
-    r = parse_log(FIXTURE.read_text())
+@pytest.mark.parametrize("root", roots())
+def test_real_upstream_log(root: Path) -> None:
+    """The baseline's log: our condensed copy of its formats (default) and the upstream one (corpus)."""
+    r = parse_log((root / "parameter-golf" / "logs" / "naive_baseline_train.log").read_text())
     assert r.val_bpb == pytest.approx(1.22436570)
     assert r.val_loss == pytest.approx(2.07269931)
     assert r.tag == "int8_zlib_roundtrip"

@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from bot import clock
 from bot.config import Settings
 from bot.research.http import RetryPolicy, make_client
 from bot.state import ResearchItem
@@ -119,7 +120,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def iso(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
+    return clock.stamp(dt) if dt else ""
 
 
 def clean(text: Any) -> str:

@@ -140,6 +140,17 @@ async def search(
         return data
 
 
+def published_in_window(ctx: FetchContext, value: Any) -> bool:
+    """Whether a result's ``published_date`` falls in the window. A bare day (``2026-11-27``,
+    what general-topic results carry) is kept when that day meets the window, as Tavily's own
+    ``start_date`` filter does; read as midnight it would drop today's results after 06:00."""
+    when = parse_time(value)
+    text = str(value or "").strip()
+    if when is not None and len(text) == 10 and text[4] == "-":
+        return ctx.since.date() <= when.date() <= ctx.now.date()
+    return ctx.in_window(when)
+
+
 class TavilySource:
     name = NAME
 
@@ -164,7 +175,8 @@ class TavilySource:
                 kwargs["include_domains"] = list(mode.include_domains)
             data = await search(client, source=NAME, ctx=ctx, **kwargs)
             got = [result_to_item(r, source=NAME, mode=mode.name, query=mode.query) for r in data["results"]]
-            return [i for i in got if ctx.in_window(parse_time(i.published))]
+            dates = [r.get("published_date") for r in data["results"]]
+            return [i for i, d in zip(got, dates, strict=True) if published_in_window(ctx, d)]
 
         try:
             pages = await gather_all(run(MODES[m]) for m in s.tavily_modes)  # modes at once

@@ -7,8 +7,8 @@ Keeps Tavily's score and the article's ``published_date``; anything older than t
 
 from __future__ import annotations
 
-from bot.research.sources.base import FetchContext, parse_time
-from bot.research.sources.tavily import make_tavily, result_to_item, search
+from bot.research.sources.base import FetchContext
+from bot.research.sources.tavily import make_tavily, published_in_window, result_to_item, search
 from bot.state import ResearchItem
 
 NAME = "tavily_news"
@@ -37,7 +37,7 @@ class TavilyNewsSource:
         out = []
         for r in data["results"]:
             item = result_to_item(r, source=NAME, mode="news", query=s.tavily_news_query)
-            if ctx.in_window(parse_time(item.published)):
+            if published_in_window(ctx, r.get("published_date")):
                 out.append(item)
         return out
 
