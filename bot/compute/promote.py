@@ -106,16 +106,21 @@ def promote(
     pr: int | None,
     sha: str,
     seeds: int | list[int] = 1,
+    trust: Any,
+    parity_gate: ParityGate,
     repo: Path | None = None,
-    trust: Any = None,
-    parity_gate: ParityGate | None = None,
     log_parser: Callable[[str], RunMetrics] | None = None,
     reporter: Reporter | None = None,
     description: str = "",
     echo: Callable[[str], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> PromoteResult:
-    """Run one promotion end to end; see the module docstring."""
+    """Run one promotion end to end; see the module docstring.
+
+    ``trust`` (a decision with ``allowed``/``reason``/``sha``, e.g. the forge's, or
+    :func:`bot.compute.gates.operator_approval`) and ``parity_gate`` (normally
+    :func:`bot.compute.gates.default_parity_gate`; :func:`~bot.compute.gates.waived_parity_gate`
+    is an explicit, logged waiver) are required: there is no default that lets a commit through."""
     root = Path(root)
     repo = Path(repo or root)
     stage = on_stage or (lambda name: None)
@@ -138,9 +143,9 @@ def promote(
     log(f"promotion {run_id}: PR {pr} at {full_sha} with {len(seed_list)} seed(s) on {provider.name}")
     for note in artifact_gate(repo, full_sha, ledger, settings, run_dir):
         log(note)
-    if parity_gate is not None:
-        parity_gate(repo, full_sha)
-        log("parity gate: passed")
+    if not callable(parity_gate):
+        raise InputError("no parity gate was given: promotion fails closed", field="parity_gate")
+    log(parity_gate(repo, full_sha) or "parity gate: passed")
     setup = setup_command(settings)
 
     lifetime = pod_lifetime(settings, len(seed_list))

@@ -361,14 +361,15 @@ def _promote(
 def _default_promote(**kw: Any) -> Any:
     settings: Settings = kw["settings"]
     root: Path = kw["root"]
-    promote = _compute("promote")
-    reporter_cls = _compute("ForgeReporter", required=False)
-    gate_factory = _compute("default_parity_gate", required=False)
-    reporter = None
-    if reporter_cls is not None:
-        reporter = reporter_cls(
-            kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
-        )
+    # Plain imports (lazy only because the compute side pulls in the RunPod SDK): the parity
+    # gate and the trust decision are required parameters of promote(), never looked up.
+    from bot.compute.comment import ForgeReporter
+    from bot.compute.gates import default_parity_gate
+    from bot.compute.promote import promote
+
+    reporter = ForgeReporter(
+        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
+    )
     return promote(
         root,
         settings,
@@ -377,7 +378,7 @@ def _default_promote(**kw: Any) -> Any:
         sha=kw["sha"],
         seeds=kw["seeds"],
         trust=kw["trust"],
-        parity_gate=gate_factory(settings) if gate_factory is not None else None,
+        parity_gate=default_parity_gate(settings),
         reporter=reporter,
     )
 
