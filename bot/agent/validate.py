@@ -8,9 +8,14 @@ The checks, in order (the first failure stops the run; its message goes back to 
 ``patch``
     The proposal's diff applies with ``git apply`` to a pristine copy of the base commit's
     training scripts and reproduces the edited files exactly.
+``static``
+    :mod:`bot.agent.astrule` on what the proposal adds to its base commit: no new import or call
+    of os/subprocess/socket/urllib/http/importlib/ctypes/shutil, no ``__import__``/``exec``/
+    ``eval``/``compile``, nothing on builtins, no ``/proc`` or ``~`` path; the message names the
+    rule and the line. A second wall only (setting ``candidate_ast_rule``).
 ``import``
     Both scripts compile, and import (top-level code only, ``__name__`` is not ``"__main__"``) in
-    a fresh interpreter. The MLX script is only compiled when MLX is not installed.
+    a fresh interpreter inside :mod:`bot.sandbox` (as do the parity and smoke checks). The MLX script is only compiled when MLX is not installed.
 ``artifact``
     :func:`bot.artifact.measure_artifact` on the edited ``train_gpt.py``: its code bytes plus the
     weight bytes of the last measured artifact (the latest ledger row with ``artifact_bytes``, minus
@@ -42,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.agent import gitops
+from bot.agent import astrule, gitops
 from bot.agent.record import CheckOutcome
 from bot.agent.tools import TRAINING_SCRIPTS
 from bot.artifact import measure_artifact
@@ -180,6 +185,34 @@ def check_patch(ctx: CheckContext) -> CheckOutcome:
     )
 
 
+def check_static(ctx: CheckContext) -> CheckOutcome:
+    """The static rule (:mod:`bot.agent.astrule`) on what the candidate adds to its base: a second
+    wall only (``candidate_ast_rule = false`` switches it off; the sandbox holds without it)."""
+    if not ctx.settings.candidate_ast_rule:
+        return CheckOutcome("static", True, "switched off (candidate_ast_rule = false)")
+    cand = ctx.candidate
+    found: list[astrule.Finding] = []
+    for rel in cand.changed:
+        if not rel.endswith(".py"):
+            continue
+        try:
+            found += astrule.added_findings(cand.originals.get(rel), cand.files[rel], rel)
+        except SyntaxError as exc:
+            return CheckOutcome("static", False, f"{rel} line {exc.lineno}: SyntaxError: {exc.msg}")
+    if found:
+        lines = [str(f) for f in found[:10]]
+        more = f"\n(and {len(found) - 10} more)" if len(found) > 10 else ""
+        return CheckOutcome(
+            "static",
+            False,
+            "the change adds what a training script must not contain:\n" + "\n".join(lines) + more,
+            data={"findings": [{"rule": f.rule, "path": f.path, "line": f.line} for f in found]},
+        )
+    return CheckOutcome(
+        "static", True, "adds no import/call of os, subprocess, sockets, dynamic code or /proc"
+    )
+
+
 _IMPORT_SNIPPET = """
 import importlib.util, json, sys, traceback
 args = sys.argv[1:]
@@ -228,11 +261,16 @@ def check_import(ctx: CheckContext) -> CheckOutcome:
     with_parity = check_parity in ctx.checks
     with open_sandbox(ctx.settings, with_pgolf=True) as box:
         argv: list[str] = []
+        names: dict[str, str] = {}  # path inside the box → the repository path the model knows
         for rel, need in ((TORCH_SCRIPT, "torch"), (MLX_SCRIPT, "mlx")):
-            argv += [str(box.add_file(sources[rel], Path(rel).name)), need]
+            inside = str(box.add_file(sources[rel], Path(rel).name))
+            names[inside] = rel
+            argv += [inside, need]
         verdict = box.scratch / VERDICT_NAME
         flag = ["--parity", str(verdict)] if with_parity else []
         run = box.run([sys.executable, "-c", _IMPORT_SNIPPET, *flag, *argv], timeout=IMPORT_TIMEOUT_S)
+        for inside, rel in names.items():
+            run.stdout, run.stderr = run.stdout.replace(inside, rel), run.stderr.replace(inside, rel)
         if run.timed_out:
             return CheckOutcome("import", False, f"importing the scripts took over {IMPORT_TIMEOUT_S:.0f} s")
         if run.returncode != 0:
@@ -501,6 +539,7 @@ def _has_mlx() -> bool:
 DEFAULT_CHECKS: tuple[Check, ...] = (
     check_scope,
     check_patch,
+    check_static,
     check_import,
     check_artifact,
     check_parity,
