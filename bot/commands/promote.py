@@ -38,7 +38,11 @@ from bot.errors import TrustError
     help="Pod provider (default: setting pod_provider).",
 )
 @click.option("--actor", default=None, help="Who asked; must have write permission on the forge.")
-@click.option("--skip-parity", is_flag=True, help="Skip the MLX/PyTorch parity gate.")
+@click.option(
+    "--skip-parity",
+    is_flag=True,
+    help="Waive the MLX/PyTorch parity gate (written to the promotion log as a waiver).",
+)
 @click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
 @click.option("--description", default="", help="Text for the results.tsv row.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
