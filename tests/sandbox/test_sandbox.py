@@ -210,3 +210,28 @@ def test_copy_out_takes_regular_files_only(tmp_path: Path) -> None:
         copied = box.copy_out(["final_model.*", "logs/*.txt"], dest)
     assert [p.name for p in copied] == ["final_model.int8.ptz"]
     assert sorted(p.name for p in dest.rglob("*")) == ["final_model.int8.ptz"]
+
+
+def test_the_sudo_form_passes_only_the_box_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On GitHub-hosted runners pgolf is not root and reaches the wall through passwordless sudo,
+    which resets the environment: the box's environment travels on ``env -i``'s command line and
+    the scratch folder is given back afterwards. A stand-in for ``sudo -n`` that resets the
+    environment the same way exercises that form here (we are root already)."""
+    shim = tmp_path / "sudo"
+    shim.write_text(
+        '#!/bin/sh\n[ "$1" = -n ] && shift\nexec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"\n'
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv("GITHUB_TOKEN", "canary-sudo")
+    cap = Capability(True, "", (str(shim), "-n"), probe().tools)
+    code = "import os, json; open('out.json', 'w').write(json.dumps(dict(os.environ))); print(os.getuid())"
+    with Sandbox("required", capability=cap) as box:
+        run = box.run([sys.executable, "-c", code], env={"KNOB": "7", "RUNPOD_API_KEY": "canary"}, timeout=60)
+        assert run.returncode == 0, run.stderr
+        env = json.loads(box.read_bytes("out.json") or b"{}")
+        owner = (box.scratch / "out.json").stat().st_uid
+    assert run.mode == "isolated (sudo)" and run.stdout.strip() == "64999"
+    assert env["KNOB"] == "7" and not {"GITHUB_TOKEN", "RUNPOD_API_KEY"} & set(env)
+    assert owner == os.getuid()  # given back before reading
