@@ -17,7 +17,8 @@ Tier 1 local runs and baselines (:mod:`bot.training.local`) — goes through :cl
   leaves in ``.git/config``), ``.venv`` writes, ``$HOME`` and every other file of the orchestrator
   are simply absent;
 * as a separate uid/gid (``sandbox_uid``, no account needed) with no supplementary groups, no
-  capabilities (bounding set emptied), ``no_new_privs`` and a parent-death SIGKILL (``setpriv``);
+  capabilities (bounding set emptied), ``no_new_privs``, a parent-death SIGKILL (``setpriv``), a
+  cap on its tasks and no core files (``prlimit``);
 * with an environment built from nothing: ``PATH``, ``HOME`` (inside the scratch), ``TMPDIR``,
   locale, a few thread/GPU knobs, and the knobs the caller passes; a name that looks like a
   credential (:func:`bot.safeenv.is_secret_name`) is dropped even when a caller passes it.
@@ -72,6 +73,7 @@ log = logging.getLogger("pgolf.sandbox")
 POLICIES = ("auto", "required", "best-effort")
 DEFAULT_UID = 64999  # no account uses it; setpriv needs no passwd entry
 VERDICT_NAME = "verdict.json"
+NPROC = 4096  # tasks (processes and threads) the sandbox uid may have
 # Environment variables passed through from the orchestrator (no credential can hide in these).
 PASSTHROUGH = (
     "LANG",
@@ -88,11 +90,13 @@ _SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 # Runs as root inside the new namespaces (PID 1 of the new PID namespace), builds the new root
-# and drops to the sandbox uid. Arguments: newroot scratch uid cwd setpriv env chroot N, then N
-# read-only paths, "--" and the command.
-_SETUP = r"""
+# and drops to the sandbox uid. Arguments: newroot scratch uid cwd setpriv env chroot prlimit N,
+# then N read-only paths, "--" and the command. The task limit (per uid) stops a fork bomb; no
+# core files.
+_SETUP = (
+    r"""
 set -eu
-R="$1"; S="$2"; U="$3"; C="$4"; SETPRIV="$5"; ENVBIN="$6"; CHROOT="$7"; N="$8"; shift 8
+R="$1"; S="$2"; U="$3"; C="$4"; SETPRIV="$5"; ENVBIN="$6"; CHROOT="$7"; PRLIMIT="$8"; N="$9"; shift 9
 bind_ro() {  # $1 host path (file or folder), mounted read-only at the same path in the new root
   if [ -d "$1" ]; then mkdir -p "$R$1"; else mkdir -p "$R$(dirname "$1")"; : > "$R$1"; fi
   mount --bind "$1" "$R$1"
@@ -123,8 +127,12 @@ chown -R -h "$U:$U" "$S"
 mkdir -p "$R$S"; mount --bind "$S" "$R$S"; mount -o remount,bind,nosuid,nodev "$R$S"
 mount -o remount,ro,bind "$R"
 exec "$CHROOT" "$R" "$SETPRIV" --reuid="$U" --regid="$U" --clear-groups --inh-caps=-all \
-  --bounding-set=-all --no-new-privs --pdeathsig=SIGKILL -- "$ENVBIN" -C "$C" -- "$@"
-""".replace("SYSTEM_DIRS", " ".join(_SYSTEM_DIRS)).replace("DEVICES", " ".join(_DEVICES))
+  --bounding-set=-all --no-new-privs --pdeathsig=SIGKILL -- "$PRLIMIT" --nproc=NPROC --core=0 -- \
+  "$ENVBIN" -C "$C" -- "$@"
+""".replace("SYSTEM_DIRS", " ".join(_SYSTEM_DIRS))
+    .replace("DEVICES", " ".join(_DEVICES))
+    .replace("NPROC", str(NPROC))
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ class Capability:
         return cls(False, reason)
 
 
-_TOOLS = ("unshare", "setpriv", "mount", "chroot", "env", "chown", "sh")
+_TOOLS = ("unshare", "setpriv", "prlimit", "mount", "chroot", "env", "chown", "sh")
 
 
 @lru_cache(maxsize=1)
@@ -409,6 +417,7 @@ class Sandbox:
             tools["setpriv"],
             tools["env"],
             tools["chroot"],
+            tools["prlimit"],
             str(len(ro)),
             *ro,
             "--",

@@ -78,7 +78,8 @@ def test_box_env_is_built_from_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 PROBE = r"""
 import json, os, socket, sys
-out = {"uid": os.getuid(), "root": sorted(os.listdir("/")), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+import resource
+out = {"uid": os.getuid(), "nproc": resource.getrlimit(resource.RLIMIT_NPROC), "root": sorted(os.listdir("/")), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}
 out["sees"] = {p: os.path.exists(p) for p in sys.argv[1:4]}
 out["home"] = sorted(os.listdir(sys.argv[2])) if os.path.isdir(sys.argv[2]) else []
 for name, path in (("usr", "/usr/pgolf-x"), ("input", sys.argv[4] + "/x"), ("tmp", "/tmp/pgolf-box-tmp"), ("scratch", "x")):
@@ -119,6 +120,7 @@ def test_the_box_sees_only_what_it_is_given(tmp_path: Path) -> None:
     finally:
         listener.close()
     assert out["uid"] == 64999
+    assert out["nproc"] == [4096, 4096]  # a fork bomb stops there
     assert out["pids"] == ["1"]  # its own PID namespace: no ancestor to read
     assert out["sees"][argv[0]] is False and out["sees"][argv[2]] is False  # checkout's .git, a host folder
     # of the orchestrator's HOME, at most the path to the bound Python installation is there
