@@ -90,18 +90,21 @@ _SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 # Runs as root inside the new namespaces (PID 1 of the new PID namespace), builds the new root
-# and drops to the sandbox uid. Arguments: newroot scratch uid cwd setpriv env chroot prlimit N,
-# then N read-only paths, "--" and the command. The task limit (per uid) stops a fork bomb; no
-# core files.
+# and drops to the sandbox uid. Arguments: newroot uid cwd setpriv env chroot prlimit N, then N
+# entries (``r PATH`` read-only bind, ``w PATH`` writable bind handed to the uid, ``l PATH
+# TARGET`` symlink), "--" and the command. The private loopback is brought up when ``ip`` exists
+# (torchrun's rendezvous needs one; it is not the host's). The task limit (per uid) stops a fork
+# bomb; no core files.
 _SETUP = (
     r"""
 set -eu
-R="$1"; S="$2"; U="$3"; C="$4"; SETPRIV="$5"; ENVBIN="$6"; CHROOT="$7"; PRLIMIT="$8"; N="$9"; shift 9
+R="$1"; U="$2"; C="$3"; SETPRIV="$4"; ENVBIN="$5"; CHROOT="$6"; PRLIMIT="$7"; N="$8"; shift 8
 bind_ro() {  # $1 host path (file or folder), mounted read-only at the same path in the new root
   if [ -d "$1" ]; then mkdir -p "$R$1"; else mkdir -p "$R$(dirname "$1")"; : > "$R$1"; fi
   mount --bind "$1" "$R$1"
   mount -o remount,bind,ro,nosuid,nodev "$R$1"
 }
+if command -v ip >/dev/null 2>&1; then ip link set lo up 2>/dev/null || true; fi
 mount -t tmpfs -o mode=755,nosuid pgolf-sandbox-root "$R"
 for d in SYSTEM_DIRS; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"
@@ -121,10 +124,17 @@ done
 mkdir -p "$R/dev/shm"; mount -t tmpfs -o mode=1777,nosuid,nodev pgolf-sandbox-shm "$R/dev/shm"
 ln -s /proc/self/fd "$R/dev/fd"
 i=0
-while [ "$i" -lt "$N" ]; do bind_ro "$1"; shift; i=$((i + 1)); done
+while [ "$i" -lt "$N" ]; do
+  k="$1"; p="$2"; shift 2
+  case "$k" in
+    r) bind_ro "$p" ;;
+    w) chown -R -h "$U:$U" "$p"; mkdir -p "$R$p"; mount --bind "$p" "$R$p"
+       mount -o remount,bind,nosuid,nodev "$R$p" ;;
+    l) mkdir -p "$R$(dirname "$p")"; [ -e "$R$p" ] || ln -s "$1" "$R$p"; shift ;;
+  esac
+  i=$((i + 1))
+done
 [ "$1" = "--" ] && shift
-chown -R -h "$U:$U" "$S"
-mkdir -p "$R$S"; mount --bind "$S" "$R$S"; mount -o remount,bind,nosuid,nodev "$R$S"
 mount -o remount,ro,bind "$R"
 exec "$CHROOT" "$R" "$SETPRIV" --reuid="$U" --regid="$U" --clear-groups --inh-caps=-all \
   --bounding-set=-all --no-new-privs --pdeathsig=SIGKILL -- "$PRLIMIT" --nproc=NPROC --core=0 -- \
@@ -238,14 +248,15 @@ def _python_paths() -> list[Path]:
     return sorted(set(out))
 
 
-def box_python() -> str:
-    """The interpreter path that exists inside the sandbox (the venv's, resolved)."""
-    if sys.prefix != sys.base_prefix:
-        cand = Path(sys.prefix).resolve() / "bin" / Path(sys.executable).name
-        if cand.exists():
-            return str(cand)
-        return str(Path(sys.prefix).resolve() / "bin" / "python")
-    return str(Path(sys.executable).resolve())
+def _python_links() -> list[tuple[str, str]]:
+    """Symlinks that make ``sys.executable`` valid inside the box: a venv reached through a
+    symlinked folder (``.venv -> elsewhere``) gets the same link in the new root."""
+    links: list[tuple[str, str]] = []
+    for p in {sys.prefix, sys.exec_prefix}:
+        real = Path(p).resolve()
+        if Path(p) != real and Path(p).is_absolute():
+            links.append((str(Path(p)), str(real)))
+    return sorted(links)
 
 
 def pgolf_path() -> Path:
@@ -279,6 +290,7 @@ class Sandbox:
         *,
         uid: int = DEFAULT_UID,
         inputs: Iterable[Path | str] = (),
+        writable: Iterable[Path | str] = (),
         with_pgolf: bool = False,
         capability: Capability | None = None,
         keep: bool = False,
@@ -291,6 +303,9 @@ class Sandbox:
             )
         self.uid = uid
         self.inputs: list[Path] = [Path(p).resolve() for p in inputs]
+        # folders the box may write besides its scratch (handed to the sandbox uid for the run
+        # and given back afterwards; read what is in them as data, e.g. with read_inside)
+        self.writable: list[Path] = [Path(p).resolve() for p in writable]
         self.with_pgolf = with_pgolf
         self.keep = keep
         if not self.capability.isolated:
@@ -357,7 +372,8 @@ class Sandbox:
 
     @property
     def python(self) -> str:
-        return box_python() if self.isolated else sys.executable
+        """The interpreter to run in the box (the orchestrator's own: its paths exist there)."""
+        return sys.executable
 
     def add_file(self, src: Path | str | bytes, name: str) -> Path:
         """A private read-only copy of ``src`` (a path or the bytes) inside the box; its path."""
@@ -380,7 +396,7 @@ class Sandbox:
     # ------------------------------------------------------------------ running
     def command(self, argv: Sequence[str], cwd: Path | None = None) -> list[str]:
         """The full host command line for ``argv`` run inside the box."""
-        argv = [self.python if a == sys.executable else str(a) for a in argv]
+        argv = [str(a) for a in argv]
         if not self.isolated:
             return argv
         cap = self.capability
@@ -389,9 +405,14 @@ class Sandbox:
             ro.append(str(pgolf_path()))
         ro.append(str(self.root / "input"))
         ro += [str(p) for p in self.inputs]
-        ro = sorted(set(ro), key=lambda s: (s.count("/"), s))  # parents before children
         for p in ro:
             self._check_readable(Path(p))
+        entries = [("r", p) for p in set(ro)] + [("w", str(p)) for p in {self.scratch, *self.writable}]
+        entries.sort(key=lambda e: (e[1].count("/"), e[1]))  # parents before children
+        flat = [x for kind, path in entries for x in (kind, path)]
+        links = _python_links()
+        for link, target in links:
+            flat += ["l", link, target]
         tools = cap.tools
         return [
             *cap.prefix,
@@ -411,15 +432,14 @@ class Sandbox:
             _SETUP,
             "pgolf-sandbox",
             str(self.root / "root"),
-            str(self.scratch),
             str(self.uid),
             str(cwd or self.scratch),
             tools["setpriv"],
             tools["env"],
             tools["chroot"],
             tools["prlimit"],
-            str(len(ro)),
-            *ro,
+            str(len(entries) + len(links)),
+            *flat,
             "--",
             *argv,
         ]
@@ -460,7 +480,7 @@ class Sandbox:
             pairs = [f"{k}={v}" for k, v in full_env.items()]
             cmd = [*prefix, self.capability.tools["env"], "-i", *pairs, *cmd[len(prefix) :]]
         kw.setdefault("stdin", subprocess.DEVNULL)
-        self._reclaimed = not (self.isolated and self.capability.prefix)
+        self._reclaimed = False
         proc = subprocess.Popen(
             cmd,
             env=full_env,
@@ -521,10 +541,17 @@ class Sandbox:
         self._reclaim()
 
     def _reclaim(self) -> None:
-        """With sudo, the scratch belongs to the sandbox uid: give it back (symlinks not followed)."""
+        """Give the folders the box wrote back to the orchestrator's uid (symlinks not followed):
+        the writable folders always, the scratch too when the wall was reached through sudo."""
         if self._reclaimed or self._tmp is None:
             return
         self._reclaimed = True
+        if not self.isolated:
+            return
+        folders = [*self.writable, *([self.scratch] if self.capability.prefix else [])]
+        if not folders:
+            return
+        owner = f"{os.getuid()}:{os.getgid()}"
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(
                 [
@@ -532,11 +559,11 @@ class Sandbox:
                     self.capability.tools["chown"],
                     "-R",
                     "-h",
-                    f"{os.getuid()}:{os.getgid()}",
-                    str(self.scratch),
+                    owner,
+                    *map(str, folders),
                 ],
                 capture_output=True,
-                timeout=120,
+                timeout=300,
             )
 
     # ------------------------------------------------------------------ reading back (as data)

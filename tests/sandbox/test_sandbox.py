@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -88,13 +89,14 @@ for name, path in (("usr", "/usr/pgolf-x"), ("input", sys.argv[4] + "/x"), ("tmp
         out[name] = "written"
     except OSError as exc:
         out[name] = exc.strerror
-s = socket.socket()
-s.settimeout(2)
-try:
-    s.connect(("127.0.0.1", int(sys.argv[5])))
-    out["net"] = "connected"
-except OSError as exc:
-    out["net"] = exc.strerror
+for key, addr in (("net", ("127.0.0.1", int(sys.argv[5]))), ("outside", ("192.0.2.1", 9))):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(addr)
+        out[key] = "connected"
+    except OSError as exc:
+        out[key] = exc.strerror
 print(json.dumps(out))
 """
 
@@ -117,6 +119,10 @@ def test_the_box_sees_only_what_it_is_given(tmp_path: Path) -> None:
             assert run.returncode == 0, run.stderr
             out = json.loads(run.stdout)
             assert box.read_bytes("x") == b"x"  # the scratch folder is the one writable place
+        listener.settimeout(0.1)
+        accepted = []
+        with contextlib.suppress(OSError):
+            accepted.append(listener.accept())
     finally:
         listener.close()
     assert out["uid"] == 64999
@@ -130,7 +136,9 @@ def test_the_box_sees_only_what_it_is_given(tmp_path: Path) -> None:
     assert out["usr"] == "Read-only file system" and out["input"] == "Read-only file system"
     assert out["tmp"] == "written" and not Path("/tmp/pgolf-box-tmp").exists()  # a private /tmp
     assert out["scratch"] == "written"
-    assert out["net"] == "Network is unreachable"
+    # 127.0.0.1 in the box is the box's own loopback: the host's listener is not there
+    assert out["net"] == "Connection refused" and accepted == []
+    assert out["outside"] == "Network is unreachable"
 
 
 def _bound_python() -> list[str]:
