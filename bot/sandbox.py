@@ -218,7 +218,8 @@ def box_env(extra: Mapping[str, str] | None, home: Path) -> dict[str, str]:
     """The child's whole environment: a fixed base, a short pass-through list, then ``extra``
     minus any name that looks like a credential."""
     env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        # the interpreter's own bin first (torchrun, …): it exists inside the box
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
@@ -586,23 +587,32 @@ class Sandbox:
         """Copy the regular files matching ``patterns`` (relative globs) to ``dest``; symlinks and
         special files are skipped, so nothing the child planted points outside."""
         self._reclaim()
-        dest.mkdir(parents=True, exist_ok=True)
-        out: list[Path] = []
-        for pattern in patterns:
-            for p in sorted(self.scratch.glob(pattern)):
-                rel = p.relative_to(self.scratch).as_posix()
-                try:
-                    data = read_inside(self.scratch, rel, limit)
-                except SandboxError as exc:
-                    log.warning("sandbox: not copied: %s", exc)
-                    continue
-                if data is None:
-                    continue
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                out.append(target)
-        return out
+        return copy_regular(self.scratch, patterns, dest, limit)
+
+
+def copy_regular(base: Path, patterns: Sequence[str], dest: Path, limit: int = 1 << 31) -> list[Path]:
+    """Copy the regular files under ``base`` matching ``patterns`` (relative globs, ``**`` allowed)
+    to the same relative paths under ``dest``, through :func:`read_inside` (no symlink followed
+    anywhere, sizes capped). What untrusted code left in a folder is taken this way only."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    for pattern in patterns:
+        for p in sorted(base.glob(pattern)):
+            if p.is_dir() and not p.is_symlink():
+                continue
+            rel = p.relative_to(base).as_posix()
+            try:
+                data = read_inside(base, rel, limit)
+            except SandboxError as exc:
+                log.warning("sandbox: not copied: %s", exc)
+                continue
+            if data is None:
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            out.append(target)
+    return out
 
 
 def read_inside(base: Path, rel: str, limit: int) -> bytes | None:

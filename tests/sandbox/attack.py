@@ -47,6 +47,7 @@ PATHS = (
     "promote-parity-gate",
     "local-tier",
     "local-baseline",
+    "local-pod",
 )
 # Controls: the same attack without the wall (expected to leak; the tests assert it does).
 CONTROLS = ("control-plain-subprocess", "control-best-effort-unisolated")
@@ -356,7 +357,11 @@ def _run_path(path: str, scene: Scene) -> dict[str, Any]:
 
     repo = scene.repo
     block = hostile_block(
-        scene.port, scene.home, repo, scene.venv, fail=path not in ("local-tier", "local-baseline")
+        scene.port,
+        scene.home,
+        repo,
+        scene.venv,
+        fail=path not in ("local-tier", "local-baseline", "local-pod"),
     )
     # The AST rule is switched off: the sandbox alone is measured.
     settings = load_settings(
@@ -413,6 +418,39 @@ def _run_path(path: str, scene: Scene) -> dict[str, Any]:
         res["ledger"] = (repo / "results.tsv").read_text() if (repo / "results.tsv").is_file() else ""
         res["logs"] = [p.read_text(errors="replace") for p in sorted(runs.rglob("output.log"))]
         return res
+    if path == "local-pod":  # Tier 2 on the local pod provider (the demo; a user's own GPU box)
+        from bot.compute.factory import make_provider
+        from bot.compute.gates import operator_approval, waived_parity_gate
+        from bot.compute.promote import promote
+
+        standalone = with_block(FUTURE + "import os\n", block) + METRICS
+        standalone += "open('final_model.int8.ptz', 'wb').write(b'weights')\n"
+        sha = _commit_hostile(scene, {"training/train_gpt.py": standalone}, "hostile promotion")
+        pod = load_settings(
+            repo,
+            env={},
+            overrides={
+                "sandbox": "required",
+                "pod_provider": "local",
+                "pod_setup_command": "true",
+                "pod_train_command": f"{sys.executable} {{script}}",
+                "max_wallclock_seconds": "30",
+                "pod_eval_slack_seconds": "30",
+                "tier2_min_interval_seconds": "0",
+            },
+        )
+        res = promote(
+            repo,
+            pod,
+            provider=make_provider(pod, repo),
+            pr=1,
+            sha=sha,
+            trust=operator_approval(sha, "attack-test"),
+            parity_gate=waived_parity_gate("the promote-parity-gate path attacks the gate"),
+        )
+        out = res.to_dict()
+        out["logs"] = [p.read_text(errors="replace") for p in sorted((repo / ".pgolf").rglob("*.log"))]
+        return out
     if path in CONTROLS:  # the same attack without the wall: proves it is live
         from bot.safeenv import clean_env
         from bot.sandbox import Capability, Sandbox
