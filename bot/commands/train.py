@@ -214,6 +214,7 @@ def local_cmd(
         noise = f"{100 * out.noise:.2f}%" if out.noise is not None else "unmeasured"
         click.echo(f"baseline: {base}  noise floor: {noise}")
         click.echo(f"decision: {out.decision.outcome} — {out.decision.reason}")
+        click.echo(f"sandbox: {out.run.sandbox}")
         if out.decision.outcome == "crash":
             click.echo(f"log tail ({out.run.log_path}):\n{out.run.tail()}")
         else:
