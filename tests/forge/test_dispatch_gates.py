@@ -1,0 +1,58 @@
+"""The promotion that a `promote` label starts runs the real gates (issue 12 item 6): dispatch
+imports the parity gate plainly and promote() requires it, so a commit without its MLX twin is
+refused before anything is spent — the gate used to be looked up optionally and to pass when a
+script was absent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.budget import init as budget_init
+from bot.config import Settings
+from bot.errors import ParityError
+from bot.forge.dispatch import run_event
+from bot.forge.events import parse_payload
+from bot.forge.github import GitHubForge
+from bot.ledger import Ledger
+from tests.emulators.github import GitHubEmulator, Repo
+from tests.forge.conftest import AppKey, app_env, label_event
+
+FAST = Settings(github_seconds_between_requests=0, github_seconds_between_writes=0)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_a_label_promotion_without_the_mlx_script_is_refused_before_spending(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, tmp_path: Path
+) -> None:
+    root = tmp_path / "research"
+    (root / "training").mkdir(parents=True)
+    (root / "training" / "train_gpt.py").write_text((ROOT / "training" / "train_gpt.py").read_text())
+    (root / ".gitignore").write_text(".pgolf/\n")
+    Ledger.init(root / "results.tsv")
+    budget_init(root / "budget.json", FAST)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "exp: no MLX twin")
+    sha = _git(root, "rev-parse", "HEAD")
+    github_emu.add_pr(
+        seeded, 8, head_sha=sha, head_ref="exp/no-mlx", files={"training/train_gpt.py": b"x = 3\n"}
+    )
+    settings = replace(FAST, pod_provider="local")
+    forge = GitHubForge.from_env(settings, app_env(github_emu, app_key))
+    event = parse_payload(label_event("promote", sha, sender="writer", number=8), "pull_request")
+    with pytest.raises(ParityError, match="training/train_gpt_mlx.py does not exist"):
+        run_event(event, forge, settings, root)  # no hook: the real promote() and its real gates
+    budget = json.loads((root / "budget.json").read_text())
+    assert budget["reservations"] == [] and budget["runs"] == [] and budget["spent"] == 0
+    assert not (root / ".pgolf" / "localpods").exists()
