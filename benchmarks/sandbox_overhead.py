@@ -60,8 +60,9 @@ def main() -> int:
     ok = True
     for name, code in CASES.items():
         _plain(code), _boxed(code)  # warm the page cache
-        plain = statistics.median(_plain(code) for _ in range(RUNS))
-        boxed = statistics.median(_boxed(code) for _ in range(RUNS))
+        pairs = [(_plain(code), _boxed(code)) for _ in range(RUNS)]  # interleaved: load drifts
+        plain = statistics.median(p for p, _ in pairs)
+        boxed = statistics.median(b for _, b in pairs)
         added = boxed - plain
         fig[f"{name}_plain_s"] = round(plain, 3)
         fig[f"{name}_sandboxed_s"] = round(boxed, 3)
