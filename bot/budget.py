@@ -8,10 +8,20 @@ Schema (version 1)::
       "reserve_floor": 50.0,           # never spend below this
       "spent": 12.34,                  # sum of run costs (kept in step with "runs")
       "last_tier2_start": "2026-…Z",   # ISO 8601 UTC or null
-      "runs": [ {"run_id", "kind": "run"|"orphan", "pod_id", "pr", "sha", "start", "end",
-                 "seconds", "gpu_count", "hourly_rate", "cost_usd"} ],
-      "reservations": [ {"run_id", "max_usd", "created", "pr", "sha"} ]
+      "runs": [ {"run_id", "kind": "run"|"orphan"|"reaped", "pod_id", "pr", "sha", "start",
+                 "end", "seconds", "gpu_count", "hourly_rate", "cost_usd", "note",
+                 "reserved_usd", "overrun"} ],
+      "reservations": [ {"run_id", "max_usd", "created", "pr", "sha", "rate_limited",
+                         "pod_id", "deadline", "provider"} ],
+      "paused": null | {"by", "at", "reason"}   # the kill switch (pgolf pause)
     }
+
+A reservation is committed to the default branch before its pod is rented (see
+:mod:`bot.compute.durable`), so the scheduled reaper — which reads only the committed file —
+can settle it when the runner that opened it dies. A run whose real cost exceeds its
+reservation is an *overrun*: booked in full, marked ``overrun``, and new reservations stay
+blocked while what is left is below the reserve floor, until a maintainer raises
+``total_credits``.
 
 Cost of a run is ``seconds / 3600 × gpu_count × hourly_rate / 8`` (``hourly_rate`` is the price
 of 8 GPUs), from wall-clock pod time.
@@ -35,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetBlocked, BudgetError, InputError
 from bot.fileio import atomic_write_text, file_lock
@@ -43,7 +54,7 @@ VERSION = 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def iso(dt: datetime) -> str:
@@ -80,6 +91,12 @@ class RunRecord:
     start: str = ""
     end: str = ""
     note: str = ""
+    reserved_usd: float = 0.0  # what the reservation held back (0: none, e.g. an orphan)
+    overrun: bool = False  # the real cost exceeded the reservation
+
+    @property
+    def overrun_usd(self) -> float:
+        return max(0.0, self.cost_usd - self.reserved_usd) if self.overrun else 0.0
 
 
 @dataclass
@@ -90,6 +107,9 @@ class Reservation:
     pr: int | None = None
     sha: str = ""
     rate_limited: bool = True  # False for $0 runs (local pod provider): no Tier 2 start
+    pod_id: str = ""  # known once the pod exists (committed again then)
+    deadline: str = ""  # ISO time after which the pod removes itself (the reaper's cue)
+    provider: str = ""  # runpod | local | "" (older files: a paid reservation is RunPod's)
 
 
 @dataclass
@@ -111,6 +131,7 @@ class Budget:
     runs: list[RunRecord] = field(default_factory=list)
     reservations: list[Reservation] = field(default_factory=list)
     exists: bool = True  # False when built from defaults (no file yet)
+    paused: dict[str, str] | None = None  # the kill switch: {"by", "at", "reason"}
 
     # ------------------------------------------------------------------ derived figures
     @property
@@ -141,7 +162,12 @@ class Budget:
             "last_tier2_start": self.last_tier2_start,
             "runs": [asdict(r) for r in self.runs],
             "reservations": [asdict(r) for r in self.reservations],
+            "paused": self.paused,
         }
+
+    @property
+    def overruns(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.overrun]
 
     def status_dict(self, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         d = self.to_json()
@@ -155,6 +181,15 @@ class Budget:
                 "can_submit": dec.allowed,
                 "reason": dec.reason,
                 "warning": dec.warning,
+                "overruns": [
+                    {
+                        "run_id": r.run_id,
+                        "cost_usd": r.cost_usd,
+                        "reserved_usd": r.reserved_usd,
+                        "overrun_usd": round(r.overrun_usd, 6),
+                    }
+                    for r in self.overruns
+                ],
                 "hourly_rate_usd": settings.hourly_rate_usd,
                 "gpu_count": settings.gpu_count,
                 "tier2_min_interval_seconds": settings.tier2_min_interval_seconds,
@@ -226,6 +261,8 @@ def from_json(data: Any, where: str) -> Budget:
                 start=str(_need(r, "start", (str,), w, optional=True) or ""),
                 end=str(_need(r, "end", (str,), w, optional=True) or ""),
                 note=str(_need(r, "note", (str,), w, optional=True) or ""),
+                reserved_usd=float(_need(r, "reserved_usd", num, w, optional=True) or 0.0),
+                overrun=bool(_need(r, "overrun", (bool,), w, optional=True, allow_bool=True) or False),
             )
         )
     reservations: list[Reservation] = []
@@ -247,8 +284,16 @@ def from_json(data: Any, where: str) -> Budget:
                 pr=_need(r, "pr", (int,), w, optional=True),
                 sha=str(_need(r, "sha", (str,), w, optional=True) or ""),
                 rate_limited=True if rate_limited is None else bool(rate_limited),
+                pod_id=str(_need(r, "pod_id", (str,), w, optional=True) or ""),
+                deadline=str(_need(r, "deadline", (str,), w, optional=True) or ""),
+                provider=str(_need(r, "provider", (str,), w, optional=True) or ""),
             )
         )
+        if reservations[-1].deadline:
+            parse_iso(reservations[-1].deadline, w, "deadline")
+    paused = _need(data, "paused", (dict,), where, optional=True)
+    if paused is not None:
+        paused = {str(k): str(v) for k, v in paused.items()}
     total_runs = sum(r.cost_usd for r in runs)
     if abs(total_runs - spent) > 0.01:
         raise BudgetError(
@@ -258,7 +303,7 @@ def from_json(data: Any, where: str) -> Budget:
         )
     # spent > total_credits with consistent run records is a real overspend (a run that ran
     # past its reservation, an orphan pod): the file stays readable and can_submit blocks.
-    return Budget(total, floor, spent, last, runs, reservations, exists=True)
+    return Budget(total, floor, spent, last, runs, reservations, exists=True, paused=paused)
 
 
 def defaults(settings: Settings) -> Budget:
@@ -308,16 +353,28 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
     now = now or utcnow()
     floor = budget.reserve_floor
     free = budget.remaining - budget.reserved
+    if settings.paused:
+        return Decision(False, "Paused: the kill switch (repository variable PGOLF_PAUSED) is on")
+    if budget.paused:
+        p = budget.paused
+        return Decision(
+            False,
+            f"Paused by {p.get('by') or 'a maintainer'} at {p.get('at') or '?'}"
+            + (f": {p['reason']}" if p.get("reason") else "")
+            + "; `pgolf resume` (or budget.json paused: null) lifts the kill switch",
+        )
+    over = _overrun_note(budget)
     if budget.remaining < 0:
         return Decision(
             False,
             f"Overspent: ${budget.spent:.2f} spent of ${budget.total_credits:.2f} in credits "
-            f"(${-budget.remaining:.2f} over); raise total_credits to continue",
+            f"(${-budget.remaining:.2f} over){over}; raise total_credits to continue",
         )
     if free <= floor:
         return Decision(
             False,
-            f"Below reserve floor: ${free:.2f} left after open reservations, reserve floor ${floor:.2f}",
+            f"Below reserve floor: ${free:.2f} left after open reservations, reserve floor ${floor:.2f}"
+            + (f"{over}; raise total_credits to continue" if over else ""),
         )
     interval = settings.tier2_min_interval_seconds
     last = budget.last_start()
@@ -338,6 +395,19 @@ def can_submit(budget: Budget, settings: Settings, now: datetime | None = None) 
     return Decision(True, f"OK: ${free:.2f} available above the ${floor:.2f} reserve floor")
 
 
+def _overrun_note(budget: Budget) -> str:
+    """``" after overrun(s): run X cost $A against $B reserved"`` (empty without overruns)."""
+    runs = budget.overruns
+    if not runs:
+        return ""
+    last = runs[-1]
+    more = f" (+{len(runs) - 1} earlier)" if len(runs) > 1 else ""
+    return (
+        f" after an overrun: run {last.run_id} cost ${last.cost_usd:.2f} against "
+        f"${last.reserved_usd:.2f} reserved{more}"
+    )
+
+
 def check(path: Path | str, settings: Settings, now: datetime | None = None) -> Decision:
     return can_submit(load(path, settings), settings, now)
 
@@ -352,6 +422,8 @@ def reserve(
     sha: str = "",
     now: datetime | None = None,
     free: bool = False,
+    deadline: datetime | None = None,
+    provider: str = "",
 ) -> Reservation:
     """Hold back ``max_usd`` for ``run_id``; BudgetBlocked when any check refuses.
 
@@ -374,6 +446,8 @@ def reserve(
             r.run_id == run_id for r in budget.runs
         ):
             raise BudgetBlocked(f"run id {run_id!r} already used", path=str(path))
+        if budget.paused or settings.paused:
+            raise BudgetBlocked(can_submit(budget, settings, now).reason, path=str(path))
         if not free:
             decision = can_submit(budget, settings, now)
             if not decision.allowed:
@@ -392,6 +466,8 @@ def reserve(
             pr=pr,
             sha=sha,
             rate_limited=not free,
+            deadline=iso(deadline) if deadline is not None else "",
+            provider=provider,
         )
         budget.reservations.append(res)
         if not free:
@@ -412,11 +488,22 @@ def settle(
     start: str = "",
     end: str = "",
     note: str = "",
+    cost_usd: float | None = None,
+    kind: str = "run",
 ) -> RunRecord:
-    """Turn the reservation of ``run_id`` into a run record with its real cost."""
+    """Turn the reservation of ``run_id`` into a run record with its real cost.
+
+    ``cost_usd`` books a cost known otherwise (RunPod's billed uptime × costPerHr, or the
+    worst case when RunPod no longer knows the pod) instead of ``seconds × rate``. A cost
+    above the reservation is booked in full and marked ``overrun``.
+    """
     gpu_count = settings.gpu_count if gpu_count is None else gpu_count
     hourly_rate = settings.hourly_rate_usd if hourly_rate is None else hourly_rate
     cost = run_cost(seconds, gpu_count, hourly_rate)
+    if cost_usd is not None:
+        if isinstance(cost_usd, bool) or not math.isfinite(cost_usd) or cost_usd < 0:
+            raise InputError(f"{cost_usd!r} must be a non-negative number", field="cost_usd")
+        cost = float(cost_usd)
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
@@ -430,13 +517,15 @@ def settle(
             seconds=float(seconds),
             gpu_count=int(gpu_count),
             hourly_rate=float(hourly_rate),
-            kind="run",
-            pod_id=pod_id,
+            kind=kind,
+            pod_id=pod_id or res.pod_id,
             pr=res.pr,
             sha=res.sha,
             start=start or res.created,
             end=end or iso(utcnow()),
             note=note,
+            reserved_usd=res.max_usd,
+            overrun=round(cost, 6) > res.max_usd + 1e-6,
         )
         budget.runs.append(rec)
         budget.spent = round(budget.spent + rec.cost_usd, 6)
@@ -491,3 +580,38 @@ def record_spend(
         budget.spent = round(budget.spent + rec.cost_usd, 6)
         _save(path, budget)
     return rec
+
+
+def set_pod(path: Path | str, settings: Settings, run_id: str, pod_id: str) -> Reservation:
+    """Record the pod of ``run_id``'s open reservation (the reaper asks RunPod for it)."""
+    path = Path(path)
+    with file_lock(path):
+        budget = load(path, settings)
+        res = next((r for r in budget.reservations if r.run_id == run_id), None)
+        if res is None:
+            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res.pod_id = pod_id
+        _save(path, budget)
+    return res
+
+
+def pause(path: Path | str, settings: Settings, by: str, reason: str = "") -> Budget:
+    """Turn the kill switch on: every reservation (and so every paid run) is refused."""
+    path = Path(path)
+    with file_lock(path):
+        budget = load(path, settings)
+        budget.paused = {"by": by or "unknown", "at": iso(utcnow()), "reason": reason}
+        _save(path, budget)
+    return budget
+
+
+def resume(path: Path | str, settings: Settings) -> bool:
+    """Turn the kill switch off; False when it was not on."""
+    path = Path(path)
+    with file_lock(path):
+        budget = load(path, settings)
+        if not budget.paused:
+            return False
+        budget.paused = None
+        _save(path, budget)
+    return True

@@ -26,7 +26,7 @@ from bot.errors import ConfigError
 
 ENV_PREFIX = "PGOLF_"
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
-_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL"})
+_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,16 @@ class Settings:
     pod_artifact_globs: list[str] = field(default_factory=lambda: ["*.ptz"])
     pods_state_path: str = ".pgolf/pods.json"
     runs_dir: str = ".pgolf/runs"
+    # Commit budget.json to the default branch (ledger commit, pull-rebase-retry) right after a
+    # reservation and again once its pod id is known, before anything is rented: a runner that
+    # dies cannot lose the money (the reaper settles committed reservations). promote.yml sets it.
+    ledger_commit_reservations: bool = False
+    # The kill switch as a setting: workflows pass the repository variable PGOLF_PAUSED in, so a
+    # maintainer stops every paid or scheduled run with one variable (see `pgolf pause`).
+    paused: bool = False
+    # The reaper settles a committed reservation whose pod is gone only this long after the
+    # pod's deadline (the promotion itself settles first when its runner is alive).
+    reaper_settle_grace_seconds: int = 900
     submission_author: str = ""
     submission_github_id: str = ""
 
@@ -122,6 +132,7 @@ class Settings:
             "openreview",
             "semantic_scholar",
             "github_prs",
+            "github_leaderboard",
             "rss",
             "tavily",
             "github_code",
@@ -174,11 +185,20 @@ class Settings:
     program_max_chars: int = 12000
     history_rows: int = 8
     verified_rows: int = 5
+    # review mode: "commit" puts program.md on the default branch; "pr" proposes it on one
+    # standing branch with one "research" pull request, merged after the quiet period unless a
+    # maintainer requests changes or adds the hold label (the research state still goes to the
+    # default branch either way)
+    research_review: str = "commit"
+    research_review_branch: str = "pgolf/research"
+    research_review_quiet_hours: float = 24.0
+    research_hold_label: str = "hold"
 
     # --- grading ----------------------------------------------------------------------------
     grader_model: str = "claude-sonnet-4-6"  # claude-sonnet-4-5 reaches end-of-life 2026-11-30
     grader_max_tokens: int = 4096
-    grading_max_usd: float = 2.0
+    grading_max_usd: float = 2.0  # per run
+    grading_daily_max_usd: float = 6.0  # per UTC day, every grading run together
     grading_items_per_request: int = 10
     grading_use_cache: bool = True
     grading_use_batches: bool = True
@@ -207,6 +227,9 @@ class Settings:
     auto_promote: bool = False
     auto_promote_max_per_day: int = 2  # auto-applied promote labels per UTC day
     auto_merge_winners: bool = False
+    # merge-winner: one-sided Welch p-value a PR's ≥ 3 Tier 2 seeds must reach against the Tier 2
+    # baseline of the same configuration (bot.compute.winners)
+    winner_p_value: float = 0.05
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
@@ -296,6 +319,7 @@ def _validate(s: Settings) -> None:
         "hourly_rate_usd",
         "tier2_min_interval_seconds",
         "grading_max_usd",
+        "grading_daily_max_usd",
         "experimenter_max_usd",
         "experimenter_daily_usd",
     ]
@@ -326,6 +350,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
+    if s.research_review not in {"commit", "pr"}:
+        raise ConfigError("must be commit or pr", path="settings", field="research_review")
+    if s.research_review_quiet_hours < 0:
+        raise ConfigError("must not be negative", path="settings", field="research_review_quiet_hours")
+    if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
+        raise ConfigError("must be a branch name", path="settings", field="research_review_branch")
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:

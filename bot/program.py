@@ -54,6 +54,21 @@ def sanitize(text: str) -> str:
     return text
 
 
+def defuse_sota(text: str) -> str:
+    """Injected text never forms the SOTA line: a line that would match it gets a leading backslash
+    (Markdown shows the same text)."""
+    return SOTA_RE.sub(lambda m: "\\" + m.group(0), text)
+
+
+def field_text(text: str, limit: int = 300) -> str:
+    """One injected field: one line, no marker, never the SOTA line."""
+    return defuse_sota(sanitize(one_line(str(text), limit)))
+
+
+def _url(url: str) -> str:
+    return field_text(url, 300).replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """Collapse whitespace and cut at ``limit`` characters (on a word boundary)."""
     text = " ".join(text.split())
@@ -64,7 +79,7 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def _cell(text: str) -> str:
-    return one_line(text, 120).replace("|", "\\|")
+    return field_text(text, 120).replace("|", "\\|")
 
 
 @dataclass
@@ -109,15 +124,24 @@ def replace_sections(
     for name, span in sorted(spans.items(), key=lambda kv: kv[1].start, reverse=True):
         if name not in sections:
             continue
-        body = sanitize(sections[name]).strip("\n")
+        body = defuse_sota(sanitize(sections[name])).strip("\n")
         out = out[: span.start] + "\n" + body + "\n" + out[span.end :]
     if sota is not None:
-        matches = SOTA_RE.findall(out)
+        # Only a SOTA line outside every section counts (text inside sections is injected data).
+        inner = find_sections(out, path)
+        matches = [
+            m
+            for m in SOTA_RE.finditer(out)
+            if not any(sp.start <= m.start() < sp.end for sp in inner.values())
+        ]
         if not matches:
             raise ProgramError("the line '**SOTA: X bpb. Baseline: 1.2244 bpb.**' is missing", path=path)
         if len(matches) > 1:
             raise ProgramError("the SOTA line appears more than once", path=path)
-        out = SOTA_RE.sub(f"**SOTA: {sota:.4f} bpb. Baseline: {BASELINE_BPB:.4f} bpb.**", out, count=1)
+        m = matches[0]
+        out = (
+            out[: m.start()] + f"**SOTA: {sota:.4f} bpb. Baseline: {BASELINE_BPB:.4f} bpb.**" + out[m.end() :]
+        )
     find_sections(out, path)  # the result must still be well-formed
     return out
 
@@ -132,13 +156,13 @@ def render_research(graded: Sequence[GradedItem], max_items: int = 12, max_chars
     used = 0
     for g in items[:max_items]:
         label = " (offline grade)" if g.grader == "offline" else ""
-        head = f"- **[{g.tier} {g.total}/{g.max_total}] {one_line(g.title, 160)}**{label}"
+        head = f"- **[{g.tier} {g.total}/{g.max_total}] {field_text(g.title, 160)}**{label}"
         meta = (
-            f"  `{g.item_id}`"
-            + (f" · {g.category}" if g.category else "")
-            + (f" · <{g.url}>" if g.url else "")
+            f"  `{field_text(g.item_id, 120)}`"
+            + (f" · {field_text(g.category, 60)}" if g.category else "")
+            + (f" · <{_url(g.url)}>" if g.url else "")
         )
-        why = one_line(g.rationale or g.summary, 400)
+        why = field_text(g.rationale or g.summary, 400)
         entry = "\n".join([head, meta] + ([f"  {why}"] if why else []))
         if used + len(entry) + 1 > max_chars:
             lines.append(f"- … {len(items) - len(lines)} more graded item(s) left out (character budget).")
@@ -183,33 +207,50 @@ def render_experiments(
 
 
 def render_competitors(scores: Sequence[CompetitorScore], limit: int = 15) -> str:
-    pg = sorted(
-        (s for s in scores if s.val_bpb is not None),
-        key=lambda s: (s.val_bpb or 0.0, s.date),
-    )
-    mn = sorted(
-        (s for s in scores if s.record_minutes is not None),
-        key=lambda s: (s.record_minutes or 0.0, s.date),
-    )
-    if not pg and not mn:
+    """Accepted records (best first), then open claims marked as claims, the non-record board,
+    and each modded-nanogpt board; closed submissions never appear (bot.research.competitors)."""
+    from bot.research import competitors as comp
+
+    pg = comp.accepted(scores)
+    claims = comp.claims(scores)
+    nonrec = comp.accepted(scores, "non-record")
+    mn = comp.boards(scores)
+    if not pg and not claims and not nonrec and not mn:
         return "No competitor scores yet."
     out: list[str] = []
     if pg:
-        out.append("| # | val_bpb | Δ vs baseline | name | author | date | PR | track |")
+        out.append("Accepted records (the challenge's leaderboard and merged records), best first:")
+        out.append("")
+        out.append("| # | val_bpb | Δ vs baseline | name | author | date | PR | source |")
         out.append("|---|---|---|---|---|---|---|---|")
         for i, s in enumerate(pg[:limit], 1):
             delta = (s.val_bpb or 0.0) - BASELINE_BPB
             pr = f"#{s.pr}" if s.pr else ""
             out.append(
                 f"| {i} | {s.val_bpb:.4f} | {delta:+.4f} | {_cell(s.name)} | {_cell(s.author)} "
-                f"| {_cell(s.date[:10])} | {pr} | {_cell(s.track)} |"
+                f"| {_cell(s.date[:10])} | {pr} | {_cell(s.provenance)} |"
             )
-    if mn:
+    if claims:
         if out:
             out.append("")
-        out.append("modded-nanogpt speedrun records (fastest first):")
-        for s in mn[:5]:
-            out.append(f"- {s.record_minutes:.2f} min — {one_line(s.name, 120)} ({s.date[:10]})")
+        out.append("Open claims (not accepted yet; not SOTA):")
+        for s in claims[:5]:
+            pr = f" (PR #{s.pr})" if s.pr else ""
+            out.append(
+                f"- claim: {s.val_bpb:.4f} — {field_text(s.name, 120)}{pr}, from {field_text(s.provenance, 40)}"
+            )
+    if nonrec:
+        if out:
+            out.append("")
+        out.append("Non-record / unlimited-compute board (not ranked with records):")
+        for s in nonrec[:5]:
+            out.append(f"- {s.val_bpb:.4f} — {field_text(s.name, 120)} ({s.date[:10]})")
+    for board, rows in mn.items():
+        if out:
+            out.append("")
+        out.append(f"modded-nanogpt {field_text(board, 40)} speedrun records (fastest first):")
+        for s in rows[:5]:
+            out.append(f"- {s.record_minutes:.2f} min — {field_text(s.name, 120)} ({s.date[:10]})")
     return "\n".join(out)
 
 
@@ -219,12 +260,13 @@ def render_verified(briefs: Sequence[VerifiedBrief], limit: int = 5) -> str:
         return "Nothing verified yet."
     out: list[str] = []
     for b in items:
-        out.append(f"### {one_line(b.title, 160)}")
+        out.append(f"### {field_text(b.title, 160)}")
         out.append(
-            f"`{b.item_id}` · score {b.score_before} → {b.score_after}" + (f" · <{b.url}>" if b.url else "")
+            f"`{field_text(b.item_id, 120)}` · score {b.score_before} → {b.score_after}"
+            + (f" · <{_url(b.url)}>" if b.url else "")
         )
         out.append("")
-        out.append(b.brief.strip()[:2500])
+        out.append(field_text(b.brief, 2500))  # model-written: one line, data only
         out.append("")
     return "\n".join(out).rstrip()
 
@@ -252,7 +294,7 @@ def build_sections(
     research_notes: Sequence[str] = (),
 ) -> dict[str, str]:
     research = render_research(graded, max_items, max_chars)
-    notes = [n.strip() for n in research_notes if n and n.strip()]
+    notes = [field_text(n, 600) for n in research_notes if n and n.strip()]
     if notes:
         research = research + "\n\n" + "\n".join(notes)
     return {

@@ -130,6 +130,12 @@ class CompetitorScore:
     techniques: str = ""
     url: str = ""
     source_file: str = ""
+    # Where the score came from ("leaderboard", "submission.json", "README", "PR body", "log
+    # line") and what it is ("record", "non-record", "claim", "closed"; "" = not known: a claim).
+    # See bot.research.competitors.standings for how they combine.
+    provenance: str = ""
+    status: str = ""
+    board: str = ""  # the table it ranks on: "record", "non-record", "gpt2-small", "gpt2-medium"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -26,9 +26,13 @@ checks; nothing here spends money. Every decision is appended to
 ``<state_dir>/auto_promotions.jsonl``.
 
 **Winners into the baseline** (setting ``auto_merge_winners``, off by default). When a RunPod
-result of an experiment PR is the new best kept RunPod val_bpb, and — for a record claim — the
-multi-seed significance test says record-grade (:mod:`bot.compute.significance`), the bot merges
-the PR at the promoted head SHA. When the forge refuses because branch protection requires a
+result of an experiment PR is the new best kept RunPod val_bpb, its ≥ 3 Tier 2 seeds are
+significantly better (one-sided Welch, ``winner_p_value``) than a Tier 2 *baseline* measured at
+the same configuration (:mod:`bot.compute.winners`; without one the merge is refused with the
+reason), its latest local verdict is not ``discard`` (unless a maintainer adds the
+``merge-anyway`` label), and — for a record claim — the multi-seed significance test says
+record-grade (:mod:`bot.compute.significance`), the bot merges the PR at the promoted head SHA.
+The p-value and the effect go into the PR's sticky comment either way. When the forge refuses because branch protection requires a
 review, it opens a merge PR instead (branch ``winner/<slug>`` at the same SHA). After a merge it
 re-measures the local baseline on the new main (``baseline`` rows in results.tsv, so the running
 local baseline follows), and records the winner in ``<state_dir>/winners.jsonl``;
@@ -38,6 +42,7 @@ line that the new RunPod row already moves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,6 +54,7 @@ from bot import budget as budget_mod
 from bot.agent import gitops
 from bot.agent.pr import BRANCH_PREFIX, MLX_ONLY_LABEL
 from bot.agent.record import ProposalArchive, utcnow_iso
+from bot.compute.winners import winner_test
 from bot.config import Settings
 from bot.errors import ExperimentError, ForgeError, StateError
 from bot.ledger import Ledger, Row
@@ -300,9 +306,26 @@ class WinnerDecision:
     previous_best: float | None = None
     baseline_rows: list[dict[str, Any]] = field(default_factory=list)
     at: str = field(default_factory=utcnow_iso)
+    test: dict[str, Any] | None = None  # the significance test against the Tier 2 baseline
+    local_verdict: str = ""  # the latest local-tier status of the head (keep | discard | …)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+OVERRIDE_LABEL = "merge-anyway"  # a maintainer's "merge even though the local verdict is discard"
+
+
+def _report(forge: Any, number: int, d: WinnerDecision, summary: str) -> None:
+    """The decision, the p-value and the effect in the PR's sticky comment (never fatal)."""
+    from bot.forge import comments as sticky
+
+    verdict = {"merged": "**merged**", "merge-pr": "**merge PR opened**"}.get(d.action, "not merged")
+    text = f"{verdict}: {sticky.neutralize(d.reason)}"
+    if summary:
+        text += f"\n\n{sticky.neutralize(summary)}"
+    with contextlib.suppress(ForgeError):
+        sticky.upsert_sticky(forge, number, "winner", text)
 
 
 def _protection_refusal(exc: ForgeError) -> bool:
@@ -320,8 +343,14 @@ def merge_winner(
     significance: Any | None = None,
     run_baseline: BaselineFn | None = None,
     force: bool = False,
+    override_discard: bool = False,
 ) -> WinnerDecision:
-    """Merge PR ``number`` into the baseline when its RunPod result is the new best (module docs)."""
+    """Merge PR ``number`` into the baseline when its RunPod result is the new best (module docs).
+
+    Besides being the best kept RunPod result, a winner must (bot.compute.winners) have ≥ 3
+    Tier 2 seeds significantly better than a Tier 2 baseline of the same configuration, and its
+    latest local-tier verdict must not be ``discard`` unless a maintainer says so
+    (``override_discard``, or the ``merge-anyway`` label, which needs triage rights to add)."""
     root = Path(root)
     if not settings.auto_merge_winners and not force:
         return WinnerDecision(number, "none", "merging winners is off (setting auto_merge_winners)")
@@ -348,8 +377,28 @@ def merge_winner(
     ]
     previous = min(others) if others else None
     d = WinnerDecision(number, "none", "", pr.head_sha, val_bpb=best_mine, previous_best=previous)
+    local = [r for r in ledger.filter("local") if _same_commit(r.commit, pr.head_sha) and not r.is_baseline]
+    d.local_verdict = local[-1].status if local else ""
+    if d.local_verdict == "discard" and not override_discard:
+        labels: list[str] = []
+        with contextlib.suppress(ForgeError):
+            labels = list(forge.labels(number))
+        if OVERRIDE_LABEL not in labels:
+            d.reason = (
+                f"the latest local verdict for {pr.head_sha[:10]} is discard; a maintainer can add the "
+                f"`{OVERRIDE_LABEL}` label to merge it anyway"
+            )
+            _report(forge, number, d, "")
+            return d
+    test = winner_test(ledger, pr.head_sha, settings)
+    d.test = test.to_dict()
+    if not test.passed:
+        d.reason = test.reason
+        _report(forge, number, d, test.summary())
+        return d
     if previous is not None and best_mine >= previous:
         d.reason = f"{best_mine:.4f} bpb is not better than the best {previous:.4f}"
+        _report(forge, number, d, test.summary())
         return d
     if record_claim:
         if significance is None:
@@ -357,6 +406,7 @@ def merge_winner(
             return d
         if not getattr(significance, "record_grade", False):
             d.reason = f"not record-grade: {getattr(significance, 'verdict', '')}".strip()
+            _report(forge, number, d, test.summary())
             return d
     message = f"Merge winner #{number}: {pr.title} ({best_mine:.4f} bpb on RunPod)"
     try:
@@ -378,6 +428,7 @@ def merge_winner(
         archive.update(
             prop.slug, status="merged" if d.action == "merged" else "merge-pr", merge_sha=d.merge_sha
         )
+    _report(forge, number, d, test.summary())
     if d.action == "merged" and run_baseline is not None:
         rows = run_baseline(root, d.merge_sha)
         d.baseline_rows = [r.to_dict() for r in rows]

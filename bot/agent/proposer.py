@@ -35,7 +35,7 @@ from bot.agent.tools import TOOLS, TRAINING_SCRIPTS, Workspace, run_tool
 from bot.agent.validate import Candidate, ValidationReport, Validator
 from bot.config import Settings
 from bot.errors import BudgetBlocked, ConfigError, ExperimentError, InputError
-from bot.grading import calibration
+from bot.grading import calibration, untrusted
 from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
 
@@ -156,19 +156,20 @@ def outline(text: str, limit: int = 120) -> str:
 def item_message(
     item: GradedItem, brief: VerifiedBrief | None, files: Mapping[str, str], pick_reason: str
 ) -> str:
+    research = [f"Title: {item.title}"]
+    if item.url:
+        research.append(f"URL: {item.url}")
+    if item.summary:
+        research.append(f"Summary: {item.summary[:2000]}")
+    if item.rationale:
+        research.append(f"Grader's rationale: {item.rationale[:1500]}")
+    if brief is not None and brief.brief:
+        research.append(f"Verified implementation brief:\n{brief.brief[:4000]}")
     parts = [
         f"Research item `{item.item_id}` ({pick_reason}):",
-        f"Title: {item.title}",
         f"Grade: {grade_text(item)} · category: {item.category or offline.item_category(item)}",
+        untrusted.block("research-item", "\n".join(research)),
     ]
-    if item.url:
-        parts.append(f"URL: {item.url}")
-    if item.summary:
-        parts.append(f"Summary: {item.summary[:2000]}")
-    if item.rationale:
-        parts.append(f"Grader's rationale: {item.rationale[:1500]}")
-    if brief is not None and brief.brief:
-        parts.append(f"Verified implementation brief:\n{brief.brief[:4000]}")
     for rel, text in files.items():
         parts.append(f"\nOutline of {rel} ({len(text.splitlines())} lines):\n{outline(text)}")
     parts.append("\nImplement this item in both scripts, then call submit_proposal.")
@@ -246,6 +247,30 @@ class Experimenter:
         name = gitops.git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
         return "main" if name == "HEAD" else name
 
+    def program_text(self, base: str) -> str:
+        """program.md as committed at ``base`` (the default branch), never the working copy: a
+        research run may have injected changes there that, in review mode, wait in the research
+        pull request. Only reviewed text reaches the model."""
+        rel = Path(self.settings.program_path).as_posix()
+        try:
+            return gitops.show_file(self.root, base, rel)
+        except ExperimentError:
+            return "(no program.md)"
+
+    def check_base_is_reviewed(self) -> None:
+        """Refuse to start from the research review branch (unreviewed program.md)."""
+        review_branch = self.settings.research_review_branch
+        name = (
+            self.settings.experimenter_base_branch
+            or gitops.git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        )
+        if name == review_branch:
+            raise ExperimentError(
+                f"the experimenter starts from the default branch, not from the research review branch "
+                f"{review_branch!r} (its program.md is not reviewed yet); check out the default branch",
+                path=str(self.root),
+            )
+
     def tried(self, graded: Sequence[GradedItem]) -> set[str]:
         ledger = Ledger.load(self.settings.path("results_path", self.root))
         return self.archive.tried_items() | ledger_item_refs(ledger, [g.item_id for g in graded])
@@ -274,6 +299,7 @@ class Experimenter:
         check_settings(self.settings)
         if not gitops.is_repo(self.root):
             raise ExperimentError("not a git repository", path=str(self.root))
+        self.check_base_is_reviewed()
         graded = self.state.graded()
         ledger = Ledger.load(self.settings.path("results_path", self.root))
         pick = select_item(
@@ -362,20 +388,18 @@ class Experimenter:
         llm = self.llm
         assert llm is not None
         s = self.settings
-        program_path = s.path("program_path", self.root)
-        program_text = (
-            program_path.read_text(encoding="utf-8") if program_path.is_file() else "(no program.md)"
-        )
-        system = [
-            {"type": "text", "text": SYSTEM_RULES},
-            {
-                "type": "text",
-                "text": f"program.md (the repository's research brief):\n\n{program_text}",
-                "cache_control": {"type": "ephemeral"},
-            },
-        ]
+        program_text = self.program_text(base)
+        # program.md holds web-derived and model-written text: it is data in the user turn (a
+        # declared-untrusted block, the cached prefix), never system text.
+        system = [{"type": "text", "text": SYSTEM_RULES + "\n\n" + untrusted.NOTE}]
         messages: list[dict[str, Any]] = [
-            {"role": "user", "content": item_message(pick.item, brief, ws.originals, pick.reason)}
+            {
+                "role": "user",
+                "content": [
+                    untrusted.text_block("program.md", program_text, cache=True),
+                    {"type": "text", "text": item_message(pick.item, brief, ws.originals, pick.reason)},
+                ],
+            }
         ]
         proposer = f"anthropic:{llm.model}"
         attempts = 0

@@ -35,6 +35,15 @@ def status(app: AppContext, as_json: bool) -> None:
     click.echo(f"available:      ${b.available:.2f}")
     click.echo(f"last_tier2:     {b.last_tier2_start or 'never'}")
     click.echo(f"can_submit:     {'yes' if data['can_submit'] else 'no'} — {data['reason']}")
+    for o in b.overruns:
+        warn(
+            f"OVERRUN: run {o.run_id} cost ${o.cost_usd:.2f} against ${o.reserved_usd:.2f} reserved "
+            f"(+${o.overrun_usd:.2f})"
+        )
+    if b.paused:
+        warn(
+            f"PAUSED by {b.paused.get('by')} at {b.paused.get('at')}: {b.paused.get('reason') or 'no reason'}"
+        )
 
 
 @budget_group.command("check")
@@ -53,16 +62,72 @@ def check(app: AppContext, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+_COMMIT_HELP = (
+    "Commit budget.json to the default branch at once (pgolf ledger commit's pull-rebase-retry): "
+    "the record survives this runner."
+)
+
+
+def _commit(app: AppContext, message: str) -> None:
+    from bot.forge.ledger_commit import ledger_commit
+
+    res = ledger_commit(app.root, message, app.settings)
+    click.echo(
+        f"committed: {res.sha[:12]} on {res.branch} ({res.attempts} attempt(s))"
+        if res.pushed
+        else res.message
+    )
+
+
 @budget_group.command("reserve")
 @click.option("--run-id", required=True)
 @click.option("--usd", required=True, type=float, help="Worst-case cost to hold back.")
 @click.option("--pr", type=int, default=None)
 @click.option("--sha", default="")
+@click.option("--deadline-seconds", type=int, default=None, help="The pod's lifetime (the reaper's cue).")
+@click.option("--provider", default="runpod", show_default=True)
+@click.option("--commit", is_flag=True, help=_COMMIT_HELP)
 @pass_app
-def reserve(app: AppContext, run_id: str, usd: float, pr: int | None, sha: str) -> None:
+def reserve(
+    app: AppContext,
+    run_id: str,
+    usd: float,
+    pr: int | None,
+    sha: str,
+    deadline_seconds: int | None,
+    provider: str,
+    commit: bool,
+) -> None:
     """Hold back a worst-case cost for a run (refused below the floor or within the rate limit)."""
-    r = budget_mod.reserve(app.path("budget_path"), app.settings, run_id, usd, pr=pr, sha=sha)
+    from datetime import timedelta
+
+    from bot import clock
+
+    path = app.path("budget_path")
+    deadline = clock.now() + timedelta(seconds=deadline_seconds) if deadline_seconds else None
+    r = budget_mod.reserve(
+        path, app.settings, run_id, usd, pr=pr, sha=sha, deadline=deadline, provider=provider
+    )
     click.echo(f"reserved ${r.max_usd:.2f} for {r.run_id} at {r.created}")
+    if commit:
+        try:
+            _commit(app, f"reserve ${r.max_usd:.2f} for {r.run_id}")
+        except BaseException:
+            budget_mod.release(path, app.settings, run_id)  # not durable: nothing may be rented
+            raise
+
+
+@budget_group.command("set-pod")
+@click.option("--run-id", required=True)
+@click.option("--pod-id", required=True)
+@click.option("--commit", is_flag=True, help=_COMMIT_HELP)
+@pass_app
+def set_pod(app: AppContext, run_id: str, pod_id: str, commit: bool) -> None:
+    """Record the pod of an open reservation (the reaper asks RunPod about it)."""
+    budget_mod.set_pod(app.path("budget_path"), app.settings, run_id, pod_id)
+    click.echo(f"{run_id}: pod {pod_id}")
+    if commit:
+        _commit(app, f"pod {pod_id} for {run_id}")
 
 
 @budget_group.command("settle")
@@ -71,15 +136,45 @@ def reserve(app: AppContext, run_id: str, usd: float, pr: int | None, sha: str) 
 @click.option("--gpus", type=int, default=None, help="GPU count (default: setting gpu_count).")
 @click.option("--hourly-rate", type=float, default=None, help="USD per hour for 8 GPUs (default: setting).")
 @click.option("--pod-id", default="")
+@click.option(
+    "--cost-usd",
+    type=float,
+    default=None,
+    help="Book this cost (e.g. RunPod's billed uptime × costPerHr handed over by the paid job) "
+    "instead of seconds × rate.",
+)
+@click.option("--commit", is_flag=True, help=_COMMIT_HELP)
 @pass_app
 def settle(
-    app: AppContext, run_id: str, seconds: float, gpus: int | None, hourly_rate: float | None, pod_id: str
+    app: AppContext,
+    run_id: str,
+    seconds: float,
+    gpus: int | None,
+    hourly_rate: float | None,
+    pod_id: str,
+    cost_usd: float | None,
+    commit: bool,
 ) -> None:
-    """Turn a reservation into a run record with its real cost."""
+    """Turn a reservation into a run record with its real cost (marked overrun above it)."""
     rec = budget_mod.settle(
-        app.path("budget_path"), app.settings, run_id, seconds, gpus, hourly_rate, pod_id=pod_id
+        app.path("budget_path"),
+        app.settings,
+        run_id,
+        seconds,
+        gpus,
+        hourly_rate,
+        pod_id=pod_id,
+        cost_usd=cost_usd,
     )
+    if commit:
+        _commit(app, f"settle {run_id}: ${rec.cost_usd:.2f}")
     click.echo(f"settled {rec.run_id}: {rec.seconds:.0f} s × {rec.gpu_count} GPU → ${rec.cost_usd:.2f}")
+    if rec.overrun:
+        d = budget_mod.check(app.path("budget_path"), app.settings)
+        warn(
+            f"OVERRUN: ${rec.cost_usd:.2f} against ${rec.reserved_usd:.2f} reserved (+${rec.overrun_usd:.2f}); "
+            + ("new reservations are still allowed" if d.allowed else f"new reservations blocked: {d.reason}")
+        )
 
 
 @budget_group.command("release")

@@ -163,6 +163,62 @@ def local_result_cmd(
         click.echo(f"  - {action}")
 
 
+@command_group.command("local-report")
+@click.option("--run-id", type=int, required=True, help="The experiment workflow run (workflow_run.id).")
+@json_option
+@pass_app
+def local_report_cmd(app: AppContext, run_id: int, as_json: bool) -> None:
+    """Trusted half of the local tier: validate run RUN_ID's result artifact from scratch, then post
+    the sticky comment, status and label and append exactly one row to results.tsv.
+
+    Run it from a checkout of the default branch (experiment-report.yml); commit with
+    `pgolf ledger commit --only results.tsv`."""
+    from bot.forge.local_report import report_run
+
+    s = app.settings
+    forge = open_forge(s, app.root)
+    env = os.environ
+    server = env.get("GITHUB_SERVER_URL", "https://github.com")
+    repo = env.get("GITHUB_REPOSITORY", "")
+    log_url = f"{server}/{repo}/actions/runs/{run_id}" if repo else ""
+    out = report_run(forge, s, app.root, run_id, log_url=log_url)
+    sticky.write_step_summary(
+        f"### pgolf local report for run {run_id}\n\n- {sticky.neutralize(out.reason)}\n"
+        + "".join(f"- problem: {sticky.neutralize(p)}\n" for p in out.problems)
+    )
+    if as_json:
+        emit_json(out.to_dict())
+        return
+    where = f"#{out.pr} {out.sha[:12]}" if out.pr else f"run {run_id}"
+    click.echo(f"{where}: {'recorded' if out.recorded else 'not recorded'}: {out.reason}")
+    for p in out.problems:
+        click.echo(f"  ! {p}")
+    for action in out.actions:
+        click.echo(f"  - {action}")
+
+
+@command_group.command("baseline-report")
+@click.option("--run-id", type=int, required=True, help="The baseline workflow run (github.run_id).")
+@click.option("--default-branch", required=True, help="The repository's default branch.")
+@json_option
+@pass_app
+def baseline_report_cmd(app: AppContext, run_id: int, default_branch: str, as_json: bool) -> None:
+    """Trusted half of the baseline: validate run RUN_ID's baseline artifact from scratch and append
+    one row per seed to results.tsv (commit with `pgolf ledger commit --only results.tsv`)."""
+    from bot.forge.local_report import report_baseline
+
+    s = app.settings
+    out = report_baseline(open_forge(s, app.root), s, app.root, run_id, default_branch)
+    if as_json:
+        emit_json(out.to_dict())
+    else:
+        click.echo(f"run {run_id}: {'recorded' if out.recorded else 'not recorded'}: {out.reason}")
+        for p in out.problems:
+            click.echo(f"  ! {p}")
+    if not out.recorded and "already" not in out.reason:
+        raise InputError(out.reason, field="--run-id")
+
+
 def _run_url() -> str:
     env = os.environ
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):

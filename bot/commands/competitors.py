@@ -56,8 +56,9 @@ def parse_cmd(app: AppContext, paths: tuple[Path, ...], as_json: bool, save: boo
 )
 @pass_app
 def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
-    """Parse every record folder under ROOTS (e.g. a parameter-golf checkout) into the store."""
-    scores = _scores_of(comp.scan_records, roots)
+    """Parse every record folder under ROOTS (a checkout of the challenge's default branch: its
+    folders are merged, so they are stored as accepted records) into the store."""
+    scores = [comp.mark_merged(s) for s in _scores_of(comp.scan_records, roots)]
     n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
     click.echo(f"parsed {len(scores)} record(s); stored {n} new or changed")
 
@@ -70,7 +71,7 @@ def import_cmd(app: AppContext, roots: tuple[Path, ...]) -> None:
 @pass_app
 def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
     """Read merged challenge records and the modded-nanogpt table from GitHub into the store."""
-    from bot.research.competitors_github import refresh
+    from bot.research.competitors.github import refresh
 
     report = refresh(app.settings, ResearchState(app.path("state_dir")), os.environ, max_new=max_new)
     for w in report.warnings:
@@ -92,16 +93,21 @@ def refresh_cmd(app: AppContext, max_new: int, as_json: bool) -> None:
     default="all",
     show_default=True,
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Top N of each leaderboard.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Top N of each board.")
 @json_option
 @pass_app
 def list_cmd(app: AppContext, source: str, limit: int | None, as_json: bool) -> None:
-    """The stored leaderboards, best first."""
+    """The stored boards, best first: parameter-golf accepted records, open claims and the
+    non-record board (closed PRs are never listed), then each modded-nanogpt board."""
     stored = ResearchState(app.path("state_dir")).competitors()
-    boards = {}
-    for name in (comp.PG, comp.MNG):
-        if source in (name, "all"):
-            boards[name] = comp.leaderboard(stored, name)[:limit]
+    boards: dict[str, list[CompetitorScore]] = {}
+    if source in (comp.PG, "all"):
+        boards[comp.PG] = comp.accepted(stored)[:limit]
+        boards[f"{comp.PG} claims"] = comp.claims(stored)[:limit]
+        boards[f"{comp.PG} non-record"] = comp.accepted(stored, "non-record")[:limit]
+    if source in (comp.MNG, "all"):
+        for name, rows in comp.boards(stored).items():
+            boards[f"{comp.MNG} {name}"] = rows[:limit]
     if as_json:
         emit_json({k: [comp.score_json(s) for s in v] for k, v in boards.items()})
         return
@@ -129,6 +135,10 @@ def _line(s: CompetitorScore) -> str:
         extra.append(f"{s.bytes_total:,} B")
     if s.pr:
         extra.append(f"PR #{s.pr}")
+    if s.status or s.provenance:
+        extra.append(f"{s.status or 'claim'} from {s.provenance or 'file'}")
+    for d in s.extra.get("disagreements", []):
+        extra.append(f"disagreement: {d}")
     who = s.author or s.github_id
     tail = f" [{', '.join(extra)}]" if extra else ""
     return f"{s.val_bpb:.5f} bpb  {s.date}  {s.name}{' — ' + who if who else ''}{tail}  {s.source_file}"

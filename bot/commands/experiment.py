@@ -179,6 +179,11 @@ def _significance(path: Path | None) -> Any:
     help="JSON of the multi-seed test (bot.compute.significance, with record_grade).",
 )
 @click.option("--force", is_flag=True, help="Merge even when the auto_merge_winners policy is off.")
+@click.option(
+    "--override-discard",
+    is_flag=True,
+    help="A maintainer's word: merge even though the latest local verdict is discard.",
+)
 @click.option("--rebaseline/--no-rebaseline", default=True, help="Re-run the local baseline on the new main.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Baseline seeds after a merge.")
 @json_option
@@ -189,6 +194,7 @@ def merge_winner_cmd(
     record_claim: bool,
     sig_path: Path | None,
     force: bool,
+    override_discard: bool,
     rebaseline: bool,
     seeds: int,
     as_json: bool,
@@ -205,6 +211,7 @@ def merge_winner_cmd(
         significance=_significance(sig_path),
         run_baseline=run_baseline,
         force=force,
+        override_discard=override_discard,
     )
     if as_json:
         emit_json(d.to_dict())

@@ -7,6 +7,7 @@ import difflib
 import click
 
 from bot import program
+from bot import program_changes as pc
 from bot.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.inject_sources import gather_inputs
 
@@ -24,9 +25,14 @@ def inject_cmd(app: AppContext, dry_run: bool, as_json: bool) -> None:
     before = program.read_program(path) if path.is_file() else ""
     result = program.inject(path, inputs.sections, inputs.sota, dry_run=dry_run)
     if as_json:
-        emit_json(
-            {"path": str(result.path), "changed": result.changed, "sota": result.sota, "dry_run": dry_run}
+        after = (
+            program.replace_sections(before, inputs.sections, inputs.sota, str(path))
+            if result.changed
+            else before
         )
+        report = pc.compare(before, after).to_dict()
+        report.update({"path": str(result.path), "sota": result.sota, "dry_run": dry_run})
+        emit_json(report)
         return
     if dry_run and result.changed:
         after = program.replace_sections(before, inputs.sections, inputs.sota, str(path))

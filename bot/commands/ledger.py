@@ -14,7 +14,13 @@ def ledger_group() -> None:
 
 
 @ledger_group.command("commit")
-@click.option("-m", "--message", required=True, help="Commit message ([skip ci] is appended).")
+@click.option(
+    "-m",
+    "--message",
+    default=None,
+    help="Commit message ([skip ci] is appended). Without it, one is generated from what changed: "
+    "program.md items, tiers and SOTA, research-state rows.",
+)
 @click.option("--remote", default="origin", show_default=True)
 @click.option(
     "--branch",
@@ -22,13 +28,37 @@ def ledger_group() -> None:
     help="Branch to push to (default: the checked-out branch, else the remote's default).",
 )
 @click.option("--path", "extra", multiple=True, help="Another file to include (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    help="Commit only these ledger files (repeatable), e.g. the results.tsv row this job computed.",
+)
 @json_option
 @pass_app
 def commit(
-    app: AppContext, message: str, remote: str, branch: str | None, extra: tuple[str, ...], as_json: bool
+    app: AppContext,
+    message: str | None,
+    remote: str,
+    branch: str | None,
+    extra: tuple[str, ...],
+    only: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict."""
-    result = ledger_commit(app.root, message, app.settings, remote=remote, branch=branch, extra_paths=extra)
+    """Stage the ledger files, commit as the App and push with merge-and-retry on conflict.
+
+    Refuses a working copy that is not a checkout of the branch it pushes to (a PR checkout)."""
+    # Review mode: program.md reaches the default branch only through the research PR.
+    exclude = (app.settings.program_path,) if app.settings.research_review == "pr" else ()
+    result = ledger_commit(
+        app.root,
+        message,
+        app.settings,
+        remote=remote,
+        branch=branch,
+        extra_paths=extra,
+        only=only,
+        exclude_paths=exclude,
+    )
     for w in result.warnings:
         warn(w)
     if as_json:

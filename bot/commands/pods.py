@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -55,28 +56,80 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
     "(default: reap them only when the state file exists — a scheduled CI job on a fresh "
     "checkout does not share the orchestrators' state file).",
 )
+@click.option(
+    "--alerts",
+    "with_alerts",
+    is_flag=True,
+    help="Open or update the 'pgolf alerts' issue on failures, overruns, reaper-settled promotions "
+    "and booked-vs-RunPod differences (reaper.yml passes it).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def reap_cmd(
-    app: AppContext, provider_kind: str | None, dry_run: bool, reap_unknown: bool | None, as_json: bool
+    app: AppContext,
+    provider_kind: str | None,
+    dry_run: bool,
+    reap_unknown: bool | None,
+    with_alerts: bool,
+    as_json: bool,
 ) -> None:
-    """Terminate pgolf- pods past their deadline, unknown or orphaned; book their cost."""
+    """Terminate pgolf- pods past their deadline, unknown or orphaned; settle committed
+    reservations whose promotion died; reconcile budget.json with RunPod; book every cost."""
+    from bot.alerts import Alert, reap_alerts
+    from bot.compute.comment import post_alerts, tell_prs
+    from bot.compute.logstream import run_links
+    from bot.errors import PgolfError
+
     s = app.settings
-    report = reap(
-        app.root, s, make_provider(s, app.root, provider_kind), dry_run=dry_run, reap_unknown=reap_unknown
-    )
+    try:
+        report = reap(
+            app.root, s, make_provider(s, app.root, provider_kind), dry_run=dry_run, reap_unknown=reap_unknown
+        )
+    except PgolfError as exc:
+        if with_alerts:
+            post_alerts(
+                _forge(app),
+                [Alert("reaper-failure", str(exc))],
+                app.root / ".pgolf",
+                run_url=run_links().run_url,
+            )
+        raise
+    alerted = None
+    if with_alerts:
+        forge = _forge(app)
+        tell_prs(forge, report)
+        alerted = post_alerts(forge, reap_alerts(report), app.root / ".pgolf", run_url=run_links().run_url)
     if as_json:
-        emit_json(report.to_dict())
+        data = report.to_dict()
+        if alerted is not None:
+            data["alerts"] = alerted.to_dict()
+        emit_json(data)
     else:
         verb = "would terminate" if dry_run else "terminated"
         for a in report.actions:
             state = "" if dry_run or a.done else f" FAILED: {a.error}"
             click.echo(f"{verb} {a.pod_id} ({a.name}): {a.reason}; ${a.cost_usd:.2f}{state}")
+        for d in report.differences:
+            click.echo(f"DIFFERENCE: {d}")
         click.echo(
-            f"checked {report.checked} pgolf pod(s); {len(report.actions)} reaped; {len(report.kept)} kept"
+            f"checked {report.checked} pgolf pod(s); {len(report.actions)} reaped; {len(report.kept)} kept; "
+            f"{len(report.pending)} reservation(s) of running promotions left alone"
         )
+        if alerted is not None and alerted.alerts:
+            where = f"issue #{alerted.issue}" if alerted.issue else alerted.fallback
+            click.echo(f"{len(alerted.alerts)} alert(s) posted to {where}")
     if not report.ok:
         sys.exit(1)
+
+
+def _forge(app: AppContext) -> Any:
+    from bot.errors import PgolfError
+    from bot.forge import open_forge
+
+    try:
+        return open_forge(app.settings, app.root)
+    except PgolfError:
+        return None  # the alerts go to .pgolf/alerts.md
 
 
 def register(cli: click.Group) -> None:

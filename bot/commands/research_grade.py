@@ -63,6 +63,14 @@ def grade_cmd(
         f"Graded {run.graded} item(s) ({run.mode if run.mode == 'offline' else f'{run.mode}, {run.model}'}): A {tiers['A']}, B {tiers['B']}, C {tiers['C']}; "
         f"{run.ungradable} ungradable, {run.skipped} unchanged and skipped, {run.left} left for later."
     )
+    if run.graders:
+        click.echo("Graders that ran: " + ", ".join(f"{k} ({v})" for k, v in sorted(run.graders.items())))
+    if run.regraded_for:
+        click.echo("Re-graded because: " + "; ".join(f"{k} ({v})" for k, v in run.regraded_for.items()))
+    if run.collected or run.pending_batches:
+        click.echo(
+            f"Earlier batches: {len(run.collected)} collected, {len(run.pending_batches)} still processing."
+        )
     if run.cost:
         c = run.cost
         u, b = c["usage"], c["batch_usage"]
@@ -144,10 +152,12 @@ def verify_cmd(app: AppContext, as_json: bool, top: int | None, offline: bool, m
         warn(w)
     click.echo(
         f"Verified {len(run.verified)} of {run.candidates} tier-A candidate(s) ({run.mode}); "
-        f"{run.skipped} already verified."
+        f"{run.skipped} already verified"
+        + (f"; {run.unverified} unverified: full text unreachable." if run.unverified else ".")
     )
     for b in run.verified:
-        click.echo(f"  {b.score_before} → {b.score_after} [{b.tier}] {b.title[:90]}")
+        status = "" if b.extra.get("status", "verified") == "verified" else f" ({b.extra['status']})"
+        click.echo(f"  {b.score_before} → {b.score_after} [{b.tier}] {b.title[:90]}{status}")
 
 
 def register_research(group: click.Group) -> None:

@@ -1,10 +1,13 @@
-"""`pgolf submission build`: a records/track_10min_16mb/<date>_<name>/ folder from a run."""
+"""`pgolf submission build|lint`: an upstream records folder from a run (the record track only
+when the run meets upstream's bar, else track_non_record_16mb), and its layout check."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from bot.compute.submission import build_submission
+from bot.compute.submission import build_submission, lint_folder
 from bot.context import AppContext, emit_json, pass_app
 
 
@@ -42,6 +45,19 @@ def build_cmd(
         click.echo(f"wrote {built.folder}")
         for f in built.files:
             click.echo(f"  {f}")
+
+
+@submission_group.command("lint")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@pass_app
+def lint_cmd(app: AppContext, folder: Path) -> None:
+    """Check FOLDER against upstream's records layout; exit 1 with the problems."""
+    problems = lint_folder(folder)
+    for p in problems:
+        click.echo(p)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{folder}: lints clean")
 
 
 def register(cli: click.Group) -> None:

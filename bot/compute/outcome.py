@@ -48,6 +48,11 @@ class PromoteResult:
     comment: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     hardware: str = ""  # e.g. "8xH100 80GB HBM3" or "local CPU" (see hardware_label)
+    reserved_usd: float = 0.0  # what the reservation held back
+    overrun: bool = False  # the real cost exceeded the reservation (booked in full)
+    budget_warning: str = ""  # e.g. new reservations blocked after an overrun
+    run_url: str = ""  # the workflow run (its log and artifacts)
+    artifact_url: str = ""  # the uploaded logs + result JSON
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

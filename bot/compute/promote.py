@@ -4,10 +4,15 @@ Order of operations (each step refuses before anything is spent)::
 
     trust check → SHA pinned and present → artifact gate → parity gate
     → budget reservation of the worst case (deadline × rate; can_submit inside, under the lock)
-    → state entry → pod (named pgolf-<run-id>, in-pod deadline) → SSH up → ship git archive
+    → with ledger_commit_reservations: the reservation committed to the default branch (a
+      failed commit releases it and refuses: nothing is rented on a reservation a dead runner
+      could lose; see bot.compute.durable)
+    → state entry → pod (named pgolf-<run-id>, in-pod deadline; its id committed too)
+    → SSH up → ship git archive
     → per seed: training with MAX_WALLCLOCK_SECONDS, hard-killed at cap + eval slack
     → fetch logs/artifact → terminate (finally; atexit and SIGTERM/SIGINT as backstops)
-    → settle the real cost (wall-clock pod time) → results.tsv row → local row promoted
+    → settle the real cost (wall-clock pod time; committed at once; an overrun is marked and
+      reported) → results.tsv row (cfg= and per-seed bpbs= tags) → local row promoted
     → sticky comment
 
 A crash anywhere after the reservation still terminates, settles and writes a ``crash`` row
@@ -30,6 +35,7 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot.compute.comment import render_comment
+from bot.compute.durable import Committer, make_committer
 from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
 from bot.compute.metrics import RunMetrics, default_parser
 from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
@@ -37,8 +43,10 @@ from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, po
 from bot.compute.remote import make_keypair, stamp, strip_stamps
 from bot.compute.significance import assess
 from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
+from bot.compute.winners import tier2_tags
 from bot.config import Settings
 from bot.errors import (
+    BudgetBlocked,
     BudgetError,
     InputError,
     LogParseError,
@@ -114,6 +122,7 @@ def promote(
     description: str = "",
     echo: Callable[[str], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    commit_ledger: Committer | bool | None = True,
 ) -> PromoteResult:
     """Run one promotion end to end; see the module docstring.
 
@@ -171,13 +180,36 @@ def promote(
     # The state entry comes first: an orchestrator that dies right after reserving leaves a
     # trace the reaper resolves (no pod under that name → the reservation is released).
     state.add(new_record(run_id, pod_name(run_id), provider.name, deadline, pr=pr, sha=full_sha))
+    # Durable money: the reservation reaches the default branch before the pod is rented
+    # (``commit_ledger=True`` means "as settings.ledger_commit_reservations says").
+    committer = make_committer(root, settings) if commit_ledger is True else (commit_ledger or None)
     try:
         reserved = _worst_case(settings, provider, spec, lifetime) if spends else 0.0
-        budget_mod.reserve(budget_path, settings, run_id, reserved, pr=pr, sha=full_sha, free=not spends)
+        budget_mod.reserve(
+            budget_path, settings, run_id, reserved, pr=pr, sha=full_sha, free=not spends,
+            deadline=datetime.fromtimestamp(deadline, UTC), provider=provider.name,
+        )  # fmt: skip
     except BaseException:
         state.remove(run_id)
         raise
     log(f"budget: reserved ${reserved:.2f} (worst case: the pod's {lifetime} s lifetime)")
+    if committer is not None and spends:
+        try:
+            took = committer(f"reserve ${reserved:.2f} for {run_id}")
+        except BaseException as exc:
+            with contextlib.suppress(PgolfError):
+                budget_mod.release(budget_path, settings, run_id)
+            state.remove(run_id)
+            if isinstance(exc, PgolfError):
+                raise BudgetBlocked(
+                    f"the reservation of {run_id} could not be committed to the default branch "
+                    f"({exc}); nothing was rented",
+                    path=str(budget_path),
+                ) from None
+            raise
+        timings["reservation_commit_seconds"] = timings["start"] + took
+        log(f"budget: reservation committed to the default branch in {took:.2f} s")
+        stage("reserved")
 
     result = PromoteResult(run_id, pr, full_sha, provider.name, "crash", run_dir=str(run_dir))
     result.hardware = hardware_label(provider.name, spec.gpu_count, spec.gpu_type)
@@ -202,6 +234,8 @@ def promote(
             result.pod_id = pod.id
             guard.set_pod(pod.id)
             state.set(run_id, pod_id=pod.id, status="active")
+            stage("created")
+            _record_pod(budget_path, settings, run_id, pod.id, committer if spends else None, log)
             log(f"pod {pod.id} created ({pod.name}); waiting for it to run")
             if reporter is not None:
                 try:
@@ -245,6 +279,14 @@ def promote(
                 with contextlib.suppress(Exception):
                     executor.close()
             _finish(result, settings, provider, state, budget_path, created_at, pod, spends, log)
+            if committer is not None and spends and result.reserved_usd:
+                # the settled cost reaches the default branch at once (best effort: the final
+                # ledger commit and, failing that, the reaper's worst case still book it)
+                try:
+                    took = committer(f"settle {run_id}: ${result.cost_usd:.2f}")
+                    log(f"budget: settlement committed in {took:.2f} s")
+                except PgolfError as exc:
+                    log(f"budget: settlement not committed yet ({exc})")
             timings["terminated"] = time.time()
             shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
     # The row names the pinned commit's subject and its research item ([item:<id>] for calibration).
@@ -267,6 +309,25 @@ def promote(
     if isinstance(failure, (Interrupted, KeyboardInterrupt)):
         raise failure
     return result
+
+
+def _record_pod(
+    budget_path: Path,
+    settings: Settings,
+    run_id: str,
+    pod_id: str,
+    committer: Committer | None,
+    log: Callable[[str], None],
+) -> None:
+    """Put the pod id on the reservation (and on the default branch). Never raises: the pod
+    exists, and its name ``pgolf-<run-id>`` still leads the reaper to it if this is lost."""
+    try:
+        budget_mod.set_pod(budget_path, settings, run_id, pod_id)
+        if committer is not None:
+            took = committer(f"pod {pod_id} for {run_id}")
+            log(f"budget: pod id committed in {took:.2f} s")
+    except PgolfError as exc:
+        log(f"budget: pod id not recorded ({exc}); the reaper finds the pod by its name")
 
 
 def _run_seeds(
@@ -359,7 +420,22 @@ def _finish(
             note=("aborted: " if "Interrupted" in result.error else "") + result.error[:200],
         )
         result.cost_usd = rec.cost_usd
+        result.reserved_usd = rec.reserved_usd
+        result.overrun = rec.overrun
         log(f"budget: settled ${rec.cost_usd:.4f} for {result.pod_seconds:.0f} s")
+        if rec.overrun:
+            after = budget_mod.load(budget_path, settings)
+            decision = budget_mod.can_submit(after, settings)
+            result.budget_warning = (
+                f"OVERRUN: ${rec.cost_usd:.2f} against ${rec.reserved_usd:.2f} reserved "
+                f"(+${rec.overrun_usd:.2f}); available now ${after.available:.2f}"
+                + (
+                    f"; new promotions blocked: {decision.reason}"
+                    if not decision.allowed and not decision.reason.startswith("Rate limited")
+                    else ""
+                )
+            )
+            log(f"budget: {result.budget_warning}")
     except BudgetError as exc:  # already settled by /abort or the reaper
         log(f"budget: not settled here ({exc})")
     try:
@@ -418,7 +494,9 @@ def _record(
         std = f" std {result.significance.std_bpb:.5f}" if result.significance.std_bpb is not None else ""
         grade = " record-grade" if result.significance.record_grade else ""
         over_txt = " artifact over limit" if over else ""
-        desc = one_line(f"{what} {len(ok)}-seed mean{std}{grade}{over_txt} run={result.run_id}")
+        tags = f" {tier2_tags(settings, bpbs)} run={result.run_id}"
+        head = f"{what} {len(ok)}-seed mean{std}{grade}{over_txt}"
+        desc = one_line(head[: max(40, 299 - len(tags))] + tags)
         row = make_row(
             commit=short, tier="runpod", val_bpb=round(result.val_bpb, 6),
             artifact_bytes=result.artifact_bytes, memory_gb=max(mems) if mems else None,

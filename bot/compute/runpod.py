@@ -178,6 +178,18 @@ class RunPodProvider:
         raw = self._call("get pod", lambda: self._rp.get_pod(pod_id))
         return _pod_from(raw, self.ssh_user) if raw else None
 
+    def account(self) -> dict[str, Any]:
+        """What RunPod reports for the account: ``clientBalance`` and ``currentSpendPerHr``
+        (through the SDK's GraphQL client; the reaper reconciles them with budget.json)."""
+        from runpod.api.graphql import run_graphql_query
+
+        raw = self._call(
+            "account",
+            lambda: run_graphql_query("query myself { myself { clientBalance currentSpendPerHr } }"),
+        )
+        me = ((raw or {}).get("data") or {}).get("myself") or {}
+        return {k: float(v) for k, v in me.items() if isinstance(v, (int, float))}
+
     def list(self) -> list[PodInfo]:
         raw = self._call("list pods", lambda: self._rp.get_pods())
         return [_pod_from(p, self.ssh_user) for p in raw or []]

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.errors import ForgeError
+
 # Repository roles that may run commands and approve promotions (the collaborator-permission
 # endpoint's ``role_name``; its legacy ``permission`` folds maintain into write).
 TRUSTED_PERMISSIONS = frozenset({"write", "maintain", "admin"})
@@ -67,6 +69,16 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    author: str
+    state: str = "open"
+    body: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class ChangedFile:
     path: str
     status: str  # added | modified | removed | renamed
@@ -84,6 +96,43 @@ class StatusReport:
     description: str = ""
     target_url: str = ""
     summary: str = ""  # Markdown for check runs (ignored by plain statuses)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull-request review: ``state`` is APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED."""
+
+    user: str
+    state: str
+    user_type: str = "User"
+    submitted_at: str = ""
+    commit_id: str = ""
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """Who added (``labeled``) or removed (``unlabeled``) a label, from the issue's event log."""
+
+    label: str
+    action: str
+    actor: str
+    actor_type: str = "User"
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """An Actions workflow run as the API reports it (never as its artifacts claim)."""
+
+    id: int
+    name: str
+    path: str  # .github/workflows/<file>
+    event: str
+    conclusion: str  # success | failure | cancelled | … ("" while running)
+    head_sha: str
+    head_branch: str
+    head_repo: str  # owner/name (a fork for a fork's pull request)
+    pull_requests: tuple[int, ...] = ()  # empty for a fork's pull request (as on GitHub)
 
 
 @dataclass
@@ -148,6 +197,18 @@ class Forge(ABC):
                 return c
         return None
 
+    # ---- issues (the "pgolf alerts" issue); forges without issues say so
+    def find_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """Issues (never pull requests) carrying ``label``."""
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"the {type(self).__name__} has no issues")
+
+    def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"the {type(self).__name__} has no issues")
+
     # ---- labels
     @abstractmethod
     def labels(self, number: int) -> list[str]: ...
@@ -166,3 +227,48 @@ class Forge(ABC):
 
     @abstractmethod
     def set_status(self, report: StatusReport) -> None: ...
+
+    # ---- the standing research branch and its pull request (bot.research_review); optional:
+    # a forge without them raises ForgeError, and review mode says so.
+    def default_branch(self) -> str:
+        raise ForgeError(f"{type(self).__name__} cannot tell the default branch")
+
+    def update_pr(
+        self, number: int, *, title: str | None = None, body: str | None = None, state: str | None = None
+    ) -> PullRequest:
+        raise ForgeError(f"{type(self).__name__} cannot edit pull requests")
+
+    def put_branch_file(
+        self,
+        branch: str,
+        base: str,
+        path: str,
+        data: bytes,
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> str:
+        """Point ``branch`` at one new commit: ``base``'s tip with ``path`` set to ``data``.
+
+        ``expected_head``: the branch's head must still be this, otherwise ForgeError and nothing
+        changes; None: the branch is created, or taken over whatever it holds (the caller owns the
+        branch name and has no open pull request on it). Returns the new head SHA."""
+        raise ForgeError(f"{type(self).__name__} cannot write branches")
+
+    def reviews(self, number: int) -> list[Review]:
+        raise ForgeError(f"{type(self).__name__} cannot list reviews")
+
+    def label_events(self, number: int) -> list[LabelEvent]:
+        raise ForgeError(f"{type(self).__name__} cannot list label events")
+
+    # ---- Actions (only a hosted forge has them)
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"{type(self).__name__} has no Actions workflow runs (run {run_id})")
+
+    def run_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
+        """The zip archive of artifact ``name`` of run ``run_id`` (None: the run has none)."""
+        from bot.errors import ForgeError
+
+        raise ForgeError(f"{type(self).__name__} has no Actions artifacts (run {run_id}, {name})")

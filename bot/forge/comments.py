@@ -16,19 +16,49 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import PgolfError
 from bot.forge.base import Comment, Forge
 
 MARKER = "<!-- pgolf:sticky -->"
 GITHUB_COMMENT_LIMIT = 65_536
 BODY_BUDGET = 60_000  # leave headroom below the hard limit
 SECTION_LIMIT = 18_000
-SECTIONS = ("local", "promotion", "final")
-TITLES = {"local": "Local result (Apple Silicon)", "promotion": "Promotion", "final": "Final H100 result"}
+SECTIONS = ("local", "promotion", "final", "winner")
+TITLES = {
+    "local": "Local result (Apple Silicon)",
+    "promotion": "Promotion",
+    "final": "Final H100 result",
+    "winner": "Merge into the baseline",
+}
 PLACEHOLDER = {
     "local": "_No local run yet._",
     "promotion": "_Not promoted. A maintainer can add the `promote` label or comment `/promote`._",
     "final": "_No H100 result yet._",
+    "winner": "_Not considered yet: a winner needs ≥ 3 Tier 2 seeds against a Tier 2 baseline._",
 }
+
+
+ARTIFACT_NAME = "pgolf-run-logs"  # the upload-artifact step's name (promote.yml, experiment.yml)
+
+
+@dataclass(frozen=True)
+class RunLinks:
+    run_url: str = ""
+    artifact_url: str = ""
+
+
+def run_links(env: Mapping[str, str] | None = None) -> RunLinks:
+    """The workflow run's URL and its artifacts' anchor (empty outside Actions).
+
+    ``PGOLF_ARTIFACT_URL`` (the upload-artifact step's ``artifact-url`` output, when a later step
+    rewrites the comment) wins over the run page's ``#artifacts`` anchor."""
+    env = os.environ if env is None else env
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repo, run = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if not (server and repo and run):
+        return RunLinks("", env.get("PGOLF_ARTIFACT_URL", ""))
+    url = f"{server}/{repo}/actions/runs/{run}"
+    return RunLinks(url, env.get("PGOLF_ARTIFACT_URL", "") or f"{url}#artifacts")
 
 
 def _start(name: str) -> str:
@@ -115,6 +145,9 @@ class FinalResult:
     correlation: str = ""
     log_url: str = ""
     log_tail: str = ""
+    artifact_url: str = ""  # the workflow artifact holding the full logs and result JSON
+    budget_note: str = ""  # an overrun, or new promotions blocked (shown in bold)
+    significance: str = ""  # the test against the Tier 2 baseline (p-value, effect)
 
 
 def render_local(r: LocalResult) -> str:
@@ -151,8 +184,13 @@ def render_local(r: LocalResult) -> str:
                 ),
             )
         )
+    links = run_links()
     if r.log_url:
         rows.append(("log", f"[run log]({r.log_url})"))
+    elif links.run_url:
+        rows.append(("log", f"[workflow run]({links.run_url})"))
+    if links.artifact_url:
+        rows.append(("full logs", f"[logs and result JSON]({links.artifact_url})"))
     out = _table(rows)
     if r.log_tail:
         out += "\n\n" + log_block(r.log_tail)
@@ -197,9 +235,15 @@ def render_final(f: FinalResult) -> str:
         rows.append(("record-grade", "yes" if f.record_grade else "no"))
     if f.correlation:
         rows.append(("tier correlation", neutralize(f.correlation)))
+    if f.significance:
+        rows.append(("significance", neutralize(f.significance)))
     if f.log_url:
-        rows.append(("log", f"[run log]({f.log_url})"))
+        rows.append(("log", f"[workflow run]({f.log_url})"))
+    if f.artifact_url:
+        rows.append(("full logs", f"[logs and result JSON]({f.artifact_url})"))
     out = _table(rows)
+    if f.budget_note:
+        out = f"> [!WARNING]\n> **{neutralize(f.budget_note)}**\n\n" + out
     if f.log_tail:
         out += "\n\n" + log_block(f.log_tail)
     return out
@@ -241,11 +285,36 @@ def compose(sections: Mapping[str, str], pr: int | None = None) -> str:
     return body
 
 
-def find_sticky(forge: Forge, pr: int) -> Comment | None:
-    """Our sticky comment: the marker, written by a bot (a human quoting it does not count)."""
-    login = forge.bot_login
+# Workflows that post with the job's GITHUB_TOKEN (experiment.yml on the self-hosted runner)
+# write as this account; only this repository's own workflows can.
+ACTIONS_LOGIN = "github-actions[bot]"
+
+
+def pgolf_identities(forge: Forge, env: Mapping[str, str] | None = None) -> set[str]:
+    """Every login pgolf posts under: this forge's own, the GitHub App's (``<slug>[bot]`` from
+    ``GH_APP_SLUG``/``GITHUB_APP_SLUG``) and ``github-actions[bot]``. Humans cannot hold any
+    of them (``[bot]`` logins are GitHub's), so a pasted marker never counts."""
+    env = os.environ if env is None else env
+    ids = {ACTIONS_LOGIN}
+    try:
+        if forge.bot_login:
+            ids.add(forge.bot_login)
+    except PgolfError:  # an unreachable GET /user must not lose the other identities
+        pass
+    for name in ("GH_APP_SLUG", "GITHUB_APP_SLUG", "PGOLF_APP_SLUG"):
+        slug = env.get(name, "").strip()
+        if slug:
+            ids.add(slug if slug.endswith("[bot]") else f"{slug}[bot]")
+    return ids
+
+
+def find_sticky(forge: Forge, pr: int, env: Mapping[str, str] | None = None) -> Comment | None:
+    """Our sticky comment: the hidden marker AND an author among :func:`pgolf_identities` (a
+    human quoting or pasting the marker never counts). Whichever identity posted it first, every
+    path — experiment (GITHUB_TOKEN), promotion and commands (the App) — edits that one."""
+    ids = pgolf_identities(forge, env)
     for c in forge.list_comments(pr):
-        if MARKER in c.body and (c.author == login or (not login and c.author_is_bot)):
+        if MARKER in c.body and c.author in ids:
             return c
     return None
 

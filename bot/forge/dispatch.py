@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.errors import ComputeError, PgolfError
 from bot.forge import comments as sticky
 from bot.forge.base import Forge, StatusReport
-from bot.forge.events import COMMAND_HELP, Decision, Event, authorize, bind_head
+from bot.forge.events import COMMAND_HELP, Decision, Event, authorize, bind_head, promote_hint
 from bot.ledger import Ledger
 
 RETRAIN_LABEL = "retrain"
@@ -109,7 +109,8 @@ def help_text() -> str:
     lines += [f"- {text}" for text in COMMAND_HELP.values()]
     lines += [
         "",
-        "Adding the `promote` label is the same as `/promote`. Approval binds to the current head commit.",
+        "Adding the `promote` label approves the head commit at the moment of labeling. Either way only the "
+        "approved commit is trained, and only if it is still the head when the run starts.",
     ]
     return "\n".join(lines)
 
@@ -189,7 +190,7 @@ def run_event(
     out = Outcome(event.name, cmd, event.pr, event.actor, False, "")
 
     # New commits on a PR carrying the promote label: the approval was for the old head.
-    if event.name == "pull_request" and event.action == "synchronize" and event.pr:
+    if event.name in ("pull_request", "pull_request_target") and event.action == "synchronize" and event.pr:
         labels = event.labels or tuple(forge.labels(event.pr))
         if settings.promote_label in labels:
             forge.remove_label(event.pr, settings.promote_label)
@@ -273,7 +274,11 @@ def _refuse(event: Event, forge: Forge, settings: Settings, decision: Decision, 
             f"🚫 `/{event.command.name}` from @{event.actor} was not run: {sticky.neutralize(decision.reason)}.",
         )
         out.actions.append("replied with refusal")
-    elif event.name == "pull_request" and event.action == "labeled" and event.label == settings.promote_label:
+    elif (
+        event.name in ("pull_request", "pull_request_target")
+        and event.action == "labeled"
+        and event.label == settings.promote_label
+    ):
         forge.remove_label(event.pr, settings.promote_label)
         forge.create_comment(
             event.pr,
@@ -310,11 +315,21 @@ def _promote(
 ) -> Any:
     assert event.pr is not None and event.command is not None
     pr = event.pr
-    # The approval binds to the head the approver saw: the labeled event's head SHA, the
-    # dispatch input, or (for a comment, whose payload has none) the head right now.
-    approved = event.head_sha or forge.get_pr(pr).head_sha
-    sha = bind_head(forge, pr, approved, settings)
+    # The approval binds to the commit the approver saw: the SHA named in `/promote <sha>` (or the
+    # dispatch input), or the head SHA of the labeled event. A comment or dispatch that names no
+    # SHA starts nothing: it gets the exact command for the current head. The named SHA must still
+    # be the head when this job starts (bind_head), and only that SHA is shipped.
     seeds = int(event.command.args.get("seeds", 1))
+    is_label = event.name in ("pull_request", "pull_request_target")
+    named = str(event.command.args.get("sha") or (event.head_sha if is_label else "") or "")
+    if not named:
+        head = forge.get_pr(pr).head_sha
+        forge.create_comment(pr, promote_hint(pr, head, seeds))
+        out.allowed = False
+        out.reason = "no SHA named: replied with the exact /promote command for the current head"
+        out.actions.append("replied with the /promote command for the head")
+        return None
+    sha = bind_head(forge, pr, named, settings)
     approval = Approval(True, decision.reason, sha, event.actor)
     started = time.time()
 

@@ -33,7 +33,8 @@ from bot.forge.base import TRUSTED_PERMISSIONS, Forge
 
 COMMANDS = ("promote", "retrain", "status", "budget", "abort", "help")
 COMMAND_HELP = {
-    "promote": "`/promote [seeds=N]` — train this PR's head on RunPod H100s (N seeds, default 1)",
+    "promote": "`/promote <head sha> [seeds=N]` — train exactly that commit (this PR's head) on RunPod "
+    "H100s, N seeds (1-8, default 1); a bare `/promote` replies with the command for the current head",
     "retrain": "`/retrain` — re-run the local (Apple Silicon) tier on this PR's head",
     "status": "`/status` — refresh the sticky comment with this PR's results and promotion state",
     "budget": "`/budget` — show compute credits, spend, reservations and whether a run may start",
@@ -83,8 +84,31 @@ class Decision:
     permission: str | None = None
 
 
+SHA_RE = re.compile(r"[0-9a-f]{7,40}")
+SEEDS_RE = re.compile(r"[0-9]{1,2}")  # ASCII digits only: "²".isdigit() is True but int("²") fails
+
+
+def promote_usage() -> str:
+    return (
+        f"accepted: `/promote <head sha> [seeds=N]` with a 7-40 character hex SHA and N from 1 to {MAX_SEEDS}"
+    )
+
+
 def parse_command(body: str) -> SlashCommand | None:
-    """The slash command on the first non-blank line of ``body``; None when there is none."""
+    """The slash command on the first non-blank line of ``body``; None when there is none.
+
+    Never raises: any argument it does not accept becomes ``error`` (a reply that says what is
+    accepted)."""
+    try:
+        return _parse_command(body)
+    except Exception as exc:  # a parser bug must become a reply, not a crashed workflow
+        first = next((ln.strip() for ln in (body or "").splitlines() if ln.strip()), "")
+        return SlashCommand(
+            "unknown", {}, f"could not read the command ({type(exc).__name__}); try /help", first
+        )
+
+
+def _parse_command(body: str) -> SlashCommand | None:
     lines = [ln.strip() for ln in (body or "").splitlines() if ln.strip()]
     if not lines or not lines[0].startswith("/"):
         return None
@@ -94,18 +118,26 @@ def parse_command(body: str) -> SlashCommand | None:
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
         return None  # "/ something", a path like "/tmp/x"… is not a command
     if name not in COMMANDS:
-        return SlashCommand(name, {}, f"unknown command /{name} (try /help)", first)
+        return SlashCommand(name, {}, f"unknown command /{name[:40]} (try /help)", first)
     args: dict[str, Any] = {}
     for word in words[1:]:
         key, sep, value = word.partition("=")
+        shown = word if len(word) <= 60 else word[:60] + "…"
         if name == "promote" and sep and key.lower() == "seeds":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_SEEDS:
+            if not SEEDS_RE.fullmatch(value) or not 1 <= int(value) <= MAX_SEEDS:
                 return SlashCommand(
-                    name, {}, f"seeds must be a whole number from 1 to {MAX_SEEDS}, not {value!r}", first
+                    name,
+                    {},
+                    f"seeds must be a whole number from 1 to {MAX_SEEDS}, not {value[:20]!r} ({promote_usage()})",
+                    first,
                 )
             args["seeds"] = int(value)
+        elif name == "promote" and not sep and "sha" not in args and SHA_RE.fullmatch(word.lower()):
+            args["sha"] = word.lower()
+        elif name == "promote":
+            return SlashCommand(name, {}, f"/promote does not take {shown!r} ({promote_usage()})", first)
         else:
-            return SlashCommand(name, {}, f"/{name} does not take {word!r} (try /help)", first)
+            return SlashCommand(name, {}, f"/{name} takes no arguments, not {shown!r} (try /help)", first)
     if name == "promote":
         args.setdefault("seeds", 1)
     return SlashCommand(name, args, "", first)
@@ -153,6 +185,8 @@ def parse_payload(payload: Any, event_name: str, settings: Settings | None = Non
         command = (
             SlashCommand("promote", {"seeds": 1}, "", f"label:{label}")
             if action == "labeled" and label == s.promote_label
+            else SlashCommand("hold", {}, "", f"label:{label}")
+            if action == "labeled" and label == s.research_hold_label
             else None
         )
         return Event(
@@ -175,13 +209,29 @@ def parse_payload(payload: Any, event_name: str, settings: Settings | None = Non
     if event_name == "workflow_dispatch":
         inputs = payload.get("inputs") or {}
         pr_text = str(inputs.get("pr") or "").strip()
-        if not pr_text.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", pr_text):
             raise InputError(
                 f"workflow_dispatch input 'pr' must be a PR number, not {pr_text!r}", field="inputs.pr"
             )
         seeds_text = str(inputs.get("seeds") or "1").strip()
         # promote.yml dispatches promotions only; the seeds input goes through the same parser.
-        cmd = parse_command(f"/promote seeds={seeds_text}")
+        sha_text = str(inputs.get("sha") or "").strip().lower()
+        if not SEEDS_RE.fullmatch(seeds_text) or not 1 <= int(seeds_text) <= MAX_SEEDS:
+            cmd = SlashCommand(
+                "promote",
+                {},
+                f"seeds must be a whole number from 1 to {MAX_SEEDS}, not {seeds_text[:20]!r}",
+                "dispatch",
+            )
+        elif sha_text and not SHA_RE.fullmatch(sha_text):
+            cmd = SlashCommand(
+                "promote", {}, f"sha must be a 7-40 character hex SHA, not {sha_text[:60]!r}", "dispatch"
+            )
+        else:
+            args: dict[str, Any] = {"seeds": int(seeds_text)}
+            if sha_text:
+                args["sha"] = sha_text
+            cmd = SlashCommand("promote", args, "", "dispatch")
         return Event(
             name=event_name,
             action="dispatch",
@@ -262,8 +312,16 @@ def prefilter(event: Event, settings: Settings | None = None, *, bot_login: str 
     if event.name in ("pull_request", "pull_request_target"):
         if event.action != "labeled":
             return Decision(False, f"pull_request {event.action} is not a command")
+        if event.label == s.research_hold_label and event.label != s.promote_label:
+            # the research PR's brake (bot.research_review): a person with write permission
+            if event.actor_is_bot:
+                return Decision(False, f"labels added by bots are ignored ({event.actor})")
+            return Decision(True, "pre-filter passed; the labeler's collaborator permission decides")
         if event.label != s.promote_label:
-            return Decision(False, f"label {event.label!r} is not a command (only {s.promote_label!r} is)")
+            return Decision(
+                False,
+                f"label {event.label!r} is not a command (only {s.promote_label!r} and {s.research_hold_label!r} are)",
+            )
         if event.actor_is_bot:
             own = bool(bot_login) and event.actor == bot_login
             if not (s.auto_promote and (own or not bot_login)):
@@ -274,6 +332,15 @@ def prefilter(event: Event, settings: Settings | None = None, *, bot_login: str 
         if not event.head_sha:
             return Decision(False, "labeled event without a head SHA")
         return Decision(True, "pre-filter passed; the labeler's collaborator permission decides")
+    if event.name == "pull_request_review":
+        # a review that requests changes on the research PR (bot.research_review) holds its merge
+        if event.action != "submitted" or not event.is_pr or event.pr is None:
+            return Decision(
+                False, f"pull_request_review {event.action or 'event'} is not a request for changes"
+            )
+        if event.actor_is_bot:
+            return Decision(False, f"reviews by bots are ignored ({event.actor})")
+        return Decision(True, "pre-filter passed; the reviewer's collaborator permission decides")
     if event.name == "workflow_dispatch":
         if event.command is None or event.command.error:
             return Decision(False, event.command.error if event.command else "no command")
@@ -313,6 +380,16 @@ def require(event: Event, forge: Forge, settings: Settings | None = None) -> Dec
     if not d.allowed:
         raise TrustError(d.reason)
     return d
+
+
+def promote_hint(pr: int, head: str, seeds: int = 1) -> str:
+    """The reply to a bare ``/promote``: the exact command that approves the current head."""
+    extra = f" seeds={seeds}" if seeds != 1 else ""
+    return (
+        f"To promote #{pr}, approve the exact commit you reviewed. The head is now `{head}`:\n\n"
+        f"```\n/promote {head}{extra}\n```\n\n"
+        "Only that commit is trained; if the head moves before the run starts, the promotion is refused."
+    )
 
 
 def head_moved_message(pr: int, approved: str, current: str, label: str) -> str:

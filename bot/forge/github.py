@@ -34,7 +34,19 @@ from github.GithubException import (
 
 from bot.config import Settings
 from bot.errors import ConfigError, ForgeError
-from bot.forge.base import STATUS_STATES, ChangedFile, Comment, Forge, ForgeInfo, PullRequest, StatusReport
+from bot.forge.base import (
+    STATUS_STATES,
+    ChangedFile,
+    Comment,
+    Forge,
+    ForgeInfo,
+    Issue,
+    LabelEvent,
+    PullRequest,
+    Review,
+    StatusReport,
+    WorkflowRun,
+)
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
@@ -409,6 +421,28 @@ class GitHubForge(Forge):
             url=c.html_url or "",
         )
 
+    def find_issues(self, label: str, state: str = "open") -> list[Issue]:
+        def go() -> list[Issue]:
+            out = []
+            for i in self._repo.get_issues(state=state, labels=[label]):
+                if i.pull_request is not None:
+                    continue
+                out.append(
+                    Issue(int(i.number), i.title or "", i.user.login if i.user else "", i.state, i.body or "",
+                          i.html_url or "")
+                )  # fmt: skip
+            return out
+
+        return self._call(f"GET issues labelled {label}", go)
+
+    def create_issue(self, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        def go() -> Issue:
+            i = self._repo.create_issue(title=title, body=body, labels=list(labels or []))
+            return Issue(int(i.number), i.title or "", i.user.login if i.user else "", i.state, i.body or "",
+                         i.html_url or "")  # fmt: skip
+
+        return self._call("POST issue", go)
+
     def list_comments(self, number: int) -> list[Comment]:
         return self._call(
             f"GET comments #{number}",
@@ -476,3 +510,174 @@ class GitHubForge(Forge):
             commit.create_status(report.state, **kwargs)
 
         self._call(f"POST status {report.sha[:12]}", go)
+
+    # ------------------------------------------------------------------ the research branch and PR
+    def default_branch(self) -> str:
+        return str(self._repo.default_branch)
+
+    def update_pr(
+        self, number: int, *, title: str | None = None, body: str | None = None, state: str | None = None
+    ) -> PullRequest:
+        def go() -> PullRequest:
+            p = self._repo.get_pull(number)
+            kwargs: dict[str, Any] = {}
+            if title is not None:
+                kwargs["title"] = title
+            if body is not None:
+                kwargs["body"] = body
+            if state is not None:
+                kwargs["state"] = state
+            p.edit(**kwargs)
+            return self._to_pr(self._repo.get_pull(number))
+
+        return self._call(f"PATCH pull #{number}", go)
+
+    def put_branch_file(
+        self,
+        branch: str,
+        base: str,
+        path: str,
+        data: bytes,
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> str:
+        def go() -> str:
+            base_sha = self._repo.get_branch(base).commit.sha
+            try:
+                ref = self._repo.get_git_ref(f"heads/{branch}")
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+                ref = None
+            if ref is not None:
+                if expected_head is not None and ref.object.sha != expected_head:
+                    raise ForgeError(
+                        f"branch {branch} is at {ref.object.sha[:12]}, not at the commit pgolf last wrote "
+                        f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
+                    )
+                ref.edit(base_sha, force=True)
+            else:
+                self._repo.create_git_ref(f"refs/heads/{branch}", base_sha)
+            try:
+                current = self._repo.get_contents(path, ref=branch)
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+                current = None
+            if isinstance(current, list):
+                raise ForgeError(f"{path} on {branch} is a folder, not a file")
+            if current is None:
+                result = self._repo.create_file(path, message, data, branch=branch)
+            else:
+                result = self._repo.update_file(path, message, data, current.sha, branch=branch)
+            return str(result["commit"].sha)
+
+        return self._call(f"PUT {path} on {branch}", go)
+
+    def reviews(self, number: int) -> list[Review]:
+        def go() -> list[Review]:
+            out = []
+            for r in self._repo.get_pull(number).get_reviews():
+                user = r.user
+                out.append(
+                    Review(
+                        user=user.login if user else "",
+                        state=str(r.state or ""),
+                        user_type=str(user.type) if user else "User",
+                        submitted_at=r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else "",
+                        commit_id=str(r.commit_id or ""),
+                    )
+                )
+            return out
+
+        return self._call(f"GET reviews #{number}", go)
+
+    def label_events(self, number: int) -> list[LabelEvent]:
+        def go() -> list[LabelEvent]:
+            out = []
+            for e in self._repo.get_issue(number).get_events():
+                if e.event not in ("labeled", "unlabeled") or e.label is None:
+                    continue
+                actor = e.actor
+                out.append(
+                    LabelEvent(
+                        label=str(e.label.name),
+                        action=str(e.event),
+                        actor=actor.login if actor else "",
+                        actor_type=str(actor.type) if actor else "User",
+                        created_at=e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if e.created_at else "",
+                    )
+                )
+            return out
+
+        return self._call(f"GET events #{number}", go)
+
+    # ------------------------------------------------------------------ Actions
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        def go() -> WorkflowRun:
+            run = self._repo.get_workflow_run(run_id)
+            head = run.head_repository
+            return WorkflowRun(
+                id=int(run.id),
+                name=run.name or "",
+                path=run.path or "",
+                event=run.event or "",
+                conclusion=run.conclusion or "",
+                head_sha=run.head_sha or "",
+                head_branch=run.head_branch or "",
+                head_repo=head.full_name if head is not None else "",
+                pull_requests=tuple(int(p.number) for p in run.pull_requests or []),
+            )
+
+        return self._call(f"GET actions run {run_id}", go)
+
+    def run_artifact(self, run_id: int, name: str, max_bytes: int) -> bytes | None:
+        """Download artifact ``name`` of run ``run_id``: the API answers 302 to a storage URL,
+        which is fetched WITHOUT our token (it is signed; the token must not leave GitHub)."""
+        import httpx
+
+        def find() -> Any:
+            for art in self._repo.get_workflow_run(run_id).get_artifacts():
+                if art.name == name:
+                    return art
+            return None
+
+        art = self._call(f"GET artifacts of run {run_id}", find)
+        if art is None:
+            return None
+        if art.expired:
+            raise ForgeError(f"artifact {name!r} of run {run_id} has expired")
+        if int(art.size_in_bytes or 0) > max_bytes:
+            raise ForgeError(
+                f"artifact {name!r} of run {run_id} is {art.size_in_bytes} bytes (limit {max_bytes})"
+            )
+        token = self._tokens.token() if self._tokens is not None else (self._static_token or "")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+        try:
+            with httpx.Client(timeout=60, follow_redirects=False) as client:
+                resp = client.get(art.archive_download_url, headers=headers)
+                if resp.is_redirect:
+                    resp = _capped_get(client, resp.headers["location"], max_bytes)
+                if resp.status_code != 200:
+                    raise ForgeError(f"artifact {name!r} of run {run_id}: HTTP {resp.status_code}")
+                if len(resp.content) > max_bytes:
+                    raise ForgeError(f"artifact {name!r} of run {run_id} exceeds {max_bytes} bytes")
+                return resp.content
+        except httpx.HTTPError as exc:
+            raise ForgeError(f"artifact {name!r} of run {run_id}: {type(exc).__name__}") from None
+
+
+def _capped_get(client: Any, url: str, max_bytes: int) -> Any:
+    """GET ``url`` with no credentials, reading at most ``max_bytes`` + 1 bytes."""
+    import httpx
+
+    with client.stream("GET", url) as resp:
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in resp.iter_bytes():
+            total += len(chunk)
+            chunks.append(chunk)
+            if total > max_bytes:
+                break
+        return httpx.Response(resp.status_code, content=b"".join(chunks))

@@ -25,7 +25,11 @@ The merges are semantic, so nothing is lost:
 * anything else (program.md): ``git merge-file``; on a real conflict our version wins (it is the
   fresher injection) and a warning says so.
 
-Because the working copy is never rebased, this also works from a detached PR checkout.
+Trust: the working copy must be a checkout of the branch it pushes to (HEAD in that branch's
+history; a stale one is fine). A pull-request checkout is refused: its files, and any file the
+PR's code could have rewritten while it ran, never reach the default branch. Trusted writers
+(``pgolf experiment local-report``, research, promotion) append rows they computed themselves to a
+fresh checkout of the default branch, and name what they computed with ``only`` (``--only``).
 """
 
 from __future__ import annotations
@@ -243,7 +247,7 @@ def merge_budget(
     if not t:
         return ours or b""
     merged: dict[str, Any] = dict(t)
-    for key in ("total_credits", "reserve_floor", "version"):
+    for key in ("total_credits", "reserve_floor", "version", "paused"):
         if key in o and o.get(key) != b.get(key):
             merged[key] = o[key]
 
@@ -263,14 +267,23 @@ def merge_budget(
             runs.append(run)
     merged["runs"] = runs
     bres, ores = by_id(b.get("reservations")), by_id(o.get("reservations"))
+    settled = {str(r.get("run_id")) for r in runs}
+    # A reservation closes when we closed it or when its run is booked (by us or by them: a
+    # reservation committed early and settled later, or settled by the reaper meanwhile).
     reservations = [
-        x
+        dict(x)
         for x in t.get("reservations") or []
         if not (str(x.get("run_id")) in bres and str(x.get("run_id")) not in ores)
+        and str(x.get("run_id")) not in settled
     ]
-    have = {str(x.get("run_id")) for x in reservations}
+    have = {str(x.get("run_id")): i for i, x in enumerate(reservations)}
     for rid, res in ores.items():
-        if rid not in bres and rid not in have and rid not in {str(r.get("run_id")) for r in runs}:
+        if rid in settled:
+            continue
+        if rid in have:
+            if bres.get(rid) != res:  # we changed it (e.g. its pod id became known)
+                reservations[have[rid]] = res
+        elif rid not in bres:
             reservations.append(res)
     merged["reservations"] = reservations
     merged["spent"] = round(sum(float(r.get("cost_usd") or 0.0) for r in runs), 6)
@@ -373,21 +386,73 @@ def ledger_paths(root: Path, settings: Settings, git: _Git, extra: tuple[str, ..
     return sorted(out)
 
 
+def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], settings: Settings) -> str:
+    """The commit message when none is given: what changed in program.md (items, tiers, SOTA,
+    competitors; :mod:`bot.program_changes`), the research-state rows added, the research cycles
+    recorded (``Pgolf-Research-Cycle:`` trailers) and, in review mode, the research PR."""
+    from bot import program_changes as pc
+    from bot import program_git
+    from bot.program_git import read_review_state
+
+    def ours(rel: str) -> bytes | None:
+        return (root / rel).read_bytes() if (root / rel).is_file() else None
+
+    prog = settings.program_path
+    before = git.show(base_rev, prog)
+    after = ours(prog) if prog in paths else before
+    state_dir = settings.state_dir.strip("/") + "/"
+    state = [p for p in paths if p.startswith(state_dir) and p.endswith(".jsonl")]
+    rows = pc.state_changes({p: git.show(base_rev, p) for p in state}, {p: ours(p) for p in state})
+    changes = pc.compare(
+        None if before is None else before.decode("utf-8", "replace"),
+        None if after is None else after.decode("utf-8", "replace"),
+        rows,
+    )
+    raw = state_dir + "raw_cache.jsonl"
+    cycles = program_git.new_cycles(git.show(base_rev, raw), ours(raw)) if raw in state else []
+    review = read_review_state(root, settings) if prog not in paths else {}
+    pr = review.get("pr") if isinstance(review.get("pr"), int) else None
+    others = [p for p in paths if p != prog and p not in state and git.show(base_rev, p) != ours(p)]
+    prefix = "research:" if changes.changed or rows or prog not in paths else "ledger:"
+    lines = [pc.body(changes)]
+    if pr is not None:
+        lines.append(f"program.md changes are proposed in the research pull request #{pr}, not here.")
+    if others:
+        lines.append("Also changed: " + ", ".join(others))
+    lines.append(SKIP_CI)  # in the body, so that the subject keeps its 72 characters
+    trailers = pc.trailers(cycle=cycles[-1] if cycles else "", pr=pr)
+    head = pc.subject(changes, prefix=prefix)
+    if prog not in paths and ours(prog) not in (None, before):
+        where = f"PR #{pr}" if pr is not None else "the research PR"
+        head = pc.fit(
+            "research:",
+            [f"state only, program.md changes go to {where}", pc.state_note(rows)],
+            pc.SUBJECT_LIMIT,
+        )
+    return "\n\n".join([head, "\n".join(lines)] + (["\n".join(trailers)] if trailers else []))
+
+
 def ledger_commit(
     root: Path | str,
-    message: str,
+    message: str | None,
     settings: Settings,
     *,
     env: Mapping[str, str] | None = None,
     remote: str = "origin",
     branch: str | None = None,
     extra_paths: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
+    exclude_paths: tuple[str, ...] = (),
     sleep: Callable[[float], None] = time.sleep,
 ) -> CommitResult:
+    """Commit the ledger files of ``root`` to ``remote``/``branch``. ``message=None`` →
+    :func:`generated_message`; ``only`` restricts the commit to these ledger files (a trusted
+    writer names the files it computed); ``exclude_paths`` are never committed (review mode keeps
+    program.md off the default branch)."""
     env = os.environ if env is None else env
     root = Path(root).resolve()
-    if not message.strip():
-        raise LedgerError("a commit message is required (-m)")
+    if message is not None and not message.strip():
+        raise LedgerError("a commit message is required (-m), or leave -m out for a generated one")
     probe = _Git(root, {}, [])
     if probe.run("rev-parse", "--git-dir", check=False).returncode != 0:
         raise LedgerError(f"{root} is not a git repository")
@@ -400,7 +465,14 @@ def ledger_commit(
         attached = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
         branch = attached or _remote_default(git, remote)
     base_rev = git.out("rev-parse", "HEAD")
-    paths = ledger_paths(root, settings, git, extra_paths)
+    paths = [p for p in ledger_paths(root, settings, git, extra_paths) if p not in exclude_paths]
+    if only:
+        unknown = sorted(set(only) - set(paths))
+        if unknown:
+            raise LedgerError(f"--only {', '.join(unknown)}: not a ledger file of this checkout")
+        paths = sorted(set(only))
+    if message is None:
+        message = generated_message(git, root, base_rev, paths, settings)
     name, email = commit_identity(env)
     title = message.strip()
     if SKIP_CI not in title:
@@ -410,6 +482,7 @@ def ledger_commit(
     for attempt in range(1, attempts + 1):
         git.run("fetch", "--quiet", remote, f"refs/heads/{branch}")
         tip = git.out("rev-parse", "FETCH_HEAD")
+        _require_branch_checkout(git, base_rev, tip, remote, branch)
         with tempfile.TemporaryDirectory(prefix="pgolf-ledger-") as tmp:
             wt = Path(tmp) / "wt"
             git.run("worktree", "add", "--quiet", "--detach", str(wt), tip)
@@ -478,6 +551,17 @@ def ledger_commit(
         sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
     raise LedgerError(
         f"push to {remote}/{branch} still rejected after {attempts} attempts (the branch keeps moving)"
+    )
+
+
+def _require_branch_checkout(git: _Git, base_rev: str, tip: str, remote: str, branch: str) -> None:
+    """Refuse a working copy whose HEAD is not in ``remote/branch``'s history (a PR checkout)."""
+    if git.run("merge-base", "--is-ancestor", base_rev, tip, check=False).returncode == 0:
+        return
+    raise LedgerError(
+        f"the working copy (HEAD {base_rev[:12]}) is not a checkout of {remote}/{branch}: a "
+        "pull-request checkout never writes the ledger. Append the rows you computed to a fresh "
+        f"checkout of {branch} and commit from there."
     )
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import clock
 from bot.errors import ForgeError
 from bot.fileio import atomic_write_text, file_lock
 from bot.forge.base import (
@@ -25,7 +28,9 @@ from bot.forge.base import (
     Comment,
     Forge,
     ForgeInfo,
+    LabelEvent,
     PullRequest,
+    Review,
     StatusReport,
 )
 
@@ -277,21 +282,25 @@ class LocalForge(Forge):
     def labels(self, number: int) -> list[str]:
         return list(self._pr_record(self._load(), number).get("labels", []))
 
-    def add_label(self, number: int, label: str) -> None:
+    def add_label(self, number: int, label: str, *, actor: str | None = None) -> None:
+        """Add ``label`` (``actor``: who did, for the event log; default the bot)."""
+
         def fn(data: dict[str, Any]) -> None:
             self._pr_record(data, number)
             labels = data["prs"][str(number)].setdefault("labels", [])
             if label not in labels:
                 labels.append(label)
+                _label_event(data, number, label, "labeled", actor or LOCAL_BOT)
 
         self._update(fn)
 
-    def remove_label(self, number: int, label: str) -> bool:
+    def remove_label(self, number: int, label: str, *, actor: str | None = None) -> bool:
         def fn(data: dict[str, Any]) -> bool:
             self._pr_record(data, number)
             labels = data["prs"][str(number)].setdefault("labels", [])
             if label in labels:
                 labels.remove(label)
+                _label_event(data, number, label, "unlabeled", actor or LOCAL_BOT)
                 return True
             return False
 
@@ -330,6 +339,130 @@ class LocalForge(Forge):
 
     def statuses(self, sha: str) -> list[dict[str, Any]]:
         return list(self._load()["statuses"].get(sha, []))
+
+    # ---- the standing research branch and its pull request
+    def default_branch(self) -> str:
+        for name in ("main", "master"):
+            if self._branch_sha(name):
+                return name
+        current = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        if not current:
+            raise ForgeError(f"{self.root}: no main or master branch and HEAD is detached")
+        return current
+
+    def update_pr(
+        self, number: int, *, title: str | None = None, body: str | None = None, state: str | None = None
+    ) -> PullRequest:
+        if state is not None and state not in ("open", "closed"):
+            raise ForgeError(f"a pull request's state is open or closed, not {state!r}")
+
+        def fn(data: dict[str, Any]) -> dict[str, Any]:
+            self._pr_record(data, number)
+            rec = data["prs"][str(number)]
+            for key, value in (("title", title), ("body", body), ("state", state)):
+                if value is not None:
+                    rec[key] = value
+            rec["updated_at"] = clock.stamp()
+            return dict(rec)
+
+        return self._to_pr(self._update(fn))
+
+    def put_branch_file(
+        self,
+        branch: str,
+        base: str,
+        path: str,
+        data: bytes,
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> str:
+        base_sha = self._branch_sha(base)
+        if not base_sha:
+            raise ForgeError(f"base branch {base!r} does not exist in {self.root}")
+        current = self._branch_sha(branch)
+        if current and expected_head is not None and current != expected_head:
+            raise ForgeError(
+                f"branch {branch} is at {current[:12]}, not at the commit pgolf last wrote "
+                f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
+            )
+        blob = (
+            subprocess.run(
+                ["git", "hash-object", "-w", "--stdin"],
+                cwd=self.root,
+                input=data,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+        with tempfile.TemporaryDirectory(prefix="pgolf-index-") as tmp:
+            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+
+            def run(*args: str) -> str:
+                proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, env=env)
+                if proc.returncode != 0:
+                    raise ForgeError(f"git {args[0]} failed: {proc.stderr.strip()}")
+                return proc.stdout.strip()
+
+            run("read-tree", base_sha)
+            run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+            tree = run("write-tree")
+            sha = run("commit-tree", tree, "-p", base_sha, "-m", message)
+        self._git("update-ref", f"refs/heads/{branch}", sha, current or "")
+        return sha
+
+    def add_review(self, number: int, user: str, state: str, *, commit_id: str = "") -> Review:
+        """Record a review (the local forge's stand-in for a person reviewing on GitHub)."""
+        if state not in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"):
+            raise ForgeError(
+                f"a review state is APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED, not {state!r}"
+            )
+        review = Review(user, state, "Bot" if user.endswith("[bot]") else "User", clock.stamp(), commit_id)
+
+        def fn(data: dict[str, Any]) -> None:
+            self._pr_record(data, number)
+            data.setdefault("reviews", {}).setdefault(str(number), []).append(
+                {"user": user, "state": state, "submitted_at": review.submitted_at, "commit_id": commit_id}
+            )
+
+        self._update(fn)
+        return review
+
+    def reviews(self, number: int) -> list[Review]:
+        data = self._load()
+        self._pr_record(data, number)
+        return [
+            Review(
+                r["user"],
+                r["state"],
+                "Bot" if r["user"].endswith("[bot]") else "User",
+                r.get("submitted_at", ""),
+                r.get("commit_id", ""),
+            )
+            for r in data.get("reviews", {}).get(str(number), [])
+        ]
+
+    def label_events(self, number: int) -> list[LabelEvent]:
+        data = self._load()
+        self._pr_record(data, number)
+        return [
+            LabelEvent(
+                e["label"],
+                e["action"],
+                e["actor"],
+                "Bot" if e["actor"].endswith("[bot]") else "User",
+                e.get("created_at", ""),
+            )
+            for e in data.get("label_events", {}).get(str(number), [])
+        ]
+
+
+def _label_event(data: dict[str, Any], number: int, label: str, action: str, actor: str) -> None:
+    data.setdefault("label_events", {}).setdefault(str(number), []).append(
+        {"label": label, "action": action, "actor": actor, "created_at": clock.stamp()}
+    )
 
 
 def _git_user(root: Path) -> str:

@@ -23,6 +23,8 @@ from bot.fileio import atomic_write_bytes
 from bot.ledger import Ledger
 
 MANIFEST_NAME = "github-app-manifest.json"
+# Copies of the templates as written, the base of `pgolf init --upgrade`'s three-way merges.
+BASE_DIR = ".github/pgolf-base"
 TRAINING_FILES = ("train_gpt.py", "train_gpt_mlx.py", "prepare_data.py")
 GITIGNORE = """# pgolf
 .venv/
@@ -202,18 +204,26 @@ def manual_steps(repo_hint: str = "<owner>/<repo>") -> list[str]:
         "GitHub Apps → New GitHub App, with exactly the permissions listed there; webhooks off), "
         "generate a private key, and install the App on the repository.",
         "Repository variables: PGOLF_APP_ID (the App id) and PGOLF_APP_SLUG (its slug).",
-        "Repository secrets: PGOLF_APP_PRIVATE_KEY (the .pem), ANTHROPIC_API_KEY, TAVILY_API_KEY, "
-        "RUNPOD_API_KEY.",
-        "Register a self-hosted runner on an Apple Silicon Mac with the labels self-hosted, macOS, ARM64 "
-        "(Settings → Actions → Runners); only branches of this repository ever reach it.",
+        "Create the environment `pgolf` (Settings → Environments) with Deployment branches = the default "
+        "branch only, and put the secrets THERE, not in repository secrets: PGOLF_APP_PRIVATE_KEY (the "
+        ".pem), ANTHROPIC_API_KEY, TAVILY_API_KEY, RUNPOD_API_KEY. Only workflows that run the default "
+        "branch's files can then reach them (see docs/security.md).",
+        "FORKS: a fork's pull request brings its own workflow files, and no condition in them keeps it off "
+        "your self-hosted runner. Set Settings → Actions → General → 'Require approval for all outside "
+        "collaborators' (or keep the repository private), and review a fork's diff before approving its run.",
+        "Register the self-hosted runner on an Apple Silicon Mac with the labels self-hosted, macOS, ARM64 as "
+        "an EPHEMERAL runner under a dedicated macOS user: `pgolf runner --repo "
+        + repo_hint
+        + "` prints the exact commands (--ephemeral, a fresh work folder per job, the data folder read-only).",
         "Create the labels: " + ", ".join(f"`{k}` ({v})" for k, v in LABELS.items()) + ".",
-        "On the runner, put the data shards and tokenizer OUTSIDE the checkout (actions/checkout wipes "
-        "the workspace): `python training/prepare_data.py --out ~/pgolf-data` (the workflows read "
-        "PGOLF_DATA_DIR, default ~/pgolf-data; set the repository variable PGOLF_DATA_DIR to use "
-        "another folder), then measure the baseline: run the baseline workflow (Actions → baseline → "
-        "Run workflow), or there `PGOLF_DATA_DIR=~/pgolf-data pgolf train baseline --seeds 3` and commit "
-        "results.tsv.",
-        "Optional: protect the default branch but let the App push (the ledger commits are [skip ci]).",
+        "On the runner, put the data shards and tokenizer OUTSIDE the checkout, read-only to the runner's user "
+        "(`pgolf runner` shows how): `python training/prepare_data.py --out ~/pgolf-data` (the workflows read "
+        "PGOLF_DATA_DIR, default ~/pgolf-data; set the repository variable PGOLF_DATA_DIR to use another "
+        "folder), then measure the baseline: run the baseline workflow (Actions → baseline → Run workflow).",
+        "Protect the default branch and add the GitHub App to the bypass list (ruleset 'Bypass list' or "
+        "'Allow specified actors to bypass required pull requests'): every ledger commit is pushed by the "
+        "App (`<slug>[bot]`, [skip ci]); without the App configured they are pushed with the workflow's "
+        "GITHUB_TOKEN as github-actions[bot], which then needs the same exemption.",
     ]
 
 
@@ -287,7 +297,11 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
 
     for name, data in flows.items():
         _write(root, f".github/workflows/{name}", data, force, out)
+        if f".github/workflows/{name}" in out.created:
+            _write(root, f"{BASE_DIR}/workflows/{name}", data, True, out)
     _write(root, ".github/pgolf-app-manifest.json", manifest, force, out)
+    if ".github/pgolf-app-manifest.json" in out.created:
+        _write(root, f"{BASE_DIR}/pgolf-app-manifest.json", manifest, True, out)
     _write(root, s.program_path, program, force, out)
     if training is None:
         out.warnings.append(
@@ -318,10 +332,10 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         out.created.append(s.budget_path)
     state = root / s.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    keep = state / ".gitkeep"
-    if not keep.exists():
-        keep.write_bytes(b"")
-        out.created.append(f"{s.state_dir}/.gitkeep")
+    schema = state / "schema.json"  # the research state's schema version (see bot/forge/upgrade.py)
+    if not schema.exists():
+        schema.write_bytes(b'{"schema": 1}\n')
+        out.created.append(f"{s.state_dir.rstrip('/')}/schema.json")
 
     if git_init and not (root / ".git").exists():
         proc = subprocess.run(

@@ -3,8 +3,13 @@
 One run (:func:`grade`):
 
 1. reads the raw items and the latest grades, builds the cycle's prompt (:mod:`.prompt`);
-2. **skips unchanged items**: same content hash, same context version, same grader, not
-   ungradable (``grading_skip_unchanged``);
+2. **skips unchanged items** (``grading_skip_unchanged``): same content hash, same grader, not
+   ungradable, and no *material* context change for the item (:func:`material_change`): the
+   rubric/instructions/model are the same, our best RunPod val_bpb and the best accepted
+   competitor record have not moved by more than the noise floor, and no experiment of the
+   item's category was added to the ledger since its grade. Any other context change (an
+   unrelated ledger row, new calibration notes) re-grades nothing;
+   items in a batch that an earlier run submitted and has not collected yet wait for it;
 3. grades the rest — offline (:mod:`.offline`) without an API key, with ``--offline``, or when
    the API turns out to be unavailable; otherwise with Claude:
 
@@ -17,30 +22,38 @@ One run (:func:`grade`):
      (:meth:`Rubric.validate`); items whose grade is missing, malformed or out of range are
      re-asked once, with the reason, and then recorded as ``ungradable`` with that reason —
      never coerced;
-   * a per-run budget (``--max-usd`` / ``grading_max_usd``): no request is sent whose worst-case
-     cost could overrun it; the run stops cleanly, what is graded is kept and the rest waits;
+   * a per-run budget (``--max-usd`` / ``grading_max_usd``) and a daily cap across runs
+     (``grading_daily_max_usd``, recorded in ``grading_state.json``): no request is sent whose
+     worst-case cost could overrun either; the run stops cleanly, what is graded is kept and the
+     rest waits;
+   * a batch's id is saved (``grading_state.json``) before it is polled; a later run collects a
+     batch an earlier run submitted (and paid for) before sending anything new;
 
 4. appends the grades to ``graded.jsonl`` (after every request, so nothing paid for is lost),
-   and one line per run to ``grading_runs.jsonl`` with the token breakdown and dollars.
+   and one line per run to ``grading_runs.jsonl`` with the token breakdown and dollars, and the
+   graders that really ran (``graders``: grades per grader; ``mode``/``model`` name the grader
+   that graded, "offline" after a fall-back).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import anthropic
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.fileio import atomic_write_bytes, file_lock
 from bot.grading import frontier, offline
+from bot.grading.ledger_state import GradingState
 from bot.grading.prompt import TOOL_NAME, Prompt, build_context, build_prompt, content_hash, graded_item
 from bot.ledger import Ledger
 from bot.llm import LLM, estimate_cost, make_llm
@@ -67,8 +80,12 @@ class GradeRun:
     ungradable: int = 0
     left: int = 0  # not graded because the budget stopped the run
     retried: int = 0  # items re-asked after an invalid answer or a failed batch entry
-    stopped: str = ""  # "" | "budget"
+    stopped: str = ""  # "" | "budget" | "daily cap" | "batch pending"
     fell_back: str = ""  # why the run switched to the offline grader
+    graders: dict[str, int] = field(default_factory=dict)  # grades per grader that really ran
+    regraded_for: dict[str, int] = field(default_factory=dict)  # why graded items were re-graded
+    collected: list[str] = field(default_factory=list)  # earlier runs' batches collected now
+    pending_batches: list[str] = field(default_factory=list)  # batches left for a later run
     batch: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -96,7 +113,70 @@ class GradeRun:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.stamp()
+
+
+# ------------------------------------------------------------------------- materiality
+@dataclass
+class Basis:
+    """What an item's grade depends on in the context, beyond its own text (see module doc)."""
+
+    static: str  # hash of the model, the tool schema (rubric) and the instructions
+    best_bpb: float | None  # our best RunPod val_bpb
+    sota: float | None  # the best accepted competitor record
+    tried: dict[str, int]  # experiments per technique category in the ledger
+    floor: float  # bpb moves smaller than this are noise
+
+    def for_category(self, category: str) -> dict[str, Any]:
+        return {
+            "static": self.static,
+            "best_bpb": self.best_bpb,
+            "sota": self.sota,
+            "category": category,
+            "tried": self.tried.get(category, 0),
+        }
+
+
+MIN_FLOOR_BPB = 0.001
+
+
+def make_basis(prompt: Prompt, ledger: Ledger, fr: frontier.Frontier, baseline_window: int) -> Basis:
+    digest = hashlib.sha256()
+    for part in (
+        prompt.tool.get("name", ""),
+        json.dumps(prompt.tool, sort_keys=True),
+        prompt.system[0]["text"],
+    ):
+        digest.update(str(part).encode("utf-8") + b"\x00")
+    digest.update(str(prompt.context.rubric.to_dict()).encode("utf-8"))
+    ctx = prompt.context
+    sota = ctx.competitors[0]["val_bpb"] if ctx.competitors else None
+    rel = ledger.noise_floor(baseline_window)
+    ref = sota or ctx.best_bpb or 1.2244
+    floor = max(MIN_FLOOR_BPB, rel * ref) if rel else 2 * MIN_FLOOR_BPB
+    return Basis(
+        static=digest.hexdigest()[:16],
+        best_bpb=ctx.best_bpb,
+        sota=sota,
+        tried={name: c.tried for name, c in fr.categories.items()},
+        floor=floor,
+    )
+
+
+def material_change(old: Mapping[str, Any] | None, basis: Basis, category: str) -> str:
+    """Why the context change matters to an item graded under ``old`` ("" = it does not)."""
+    if not old:
+        return "graded before context bases were recorded"
+    now = basis.for_category(category)
+    if old.get("static") != now["static"]:
+        return "rubric, instructions or model changed"
+    for key, what in (("best_bpb", "our best val_bpb"), ("sota", "the best competitor record")):
+        a, b = old.get(key), now[key]
+        if (a is None) != (b is None) or (a is not None and b is not None and abs(a - b) > basis.floor):
+            return f"{what} moved beyond the noise floor ({basis.floor:.4f} bpb)"
+    if int(old.get("tried", 0) or 0) < int(now["tried"]):
+        return f"a {category} experiment was added to the ledger"
+    return ""
 
 
 # ------------------------------------------------------------------------------- answers
@@ -152,6 +232,8 @@ class Grader:
         llm: LLM | None,
         sink: Callable[[list[GradedItem]], object],
         fr: frontier.Frontier,
+        basis: Basis | None = None,
+        gstate: GradingState | None = None,
     ):
         self.settings = settings
         self.prompt = prompt
@@ -159,11 +241,27 @@ class Grader:
         self.llm = llm
         self.sink = sink
         self.frontier = fr
+        self.basis = basis
+        self.gstate = gstate
+        self.recorded_usd = 0.0
         self.label = f"anthropic:{settings.grader_model}" if llm else offline.GRADER
+
+    def record_spend(self) -> None:
+        """Add what the run spent since the last call to today's total (daily cap)."""
+        if self.llm is None or self.gstate is None:
+            return
+        delta = self.llm.meter.usd - self.recorded_usd
+        if delta > 0:
+            self.gstate.add_spend(delta)
+            self.recorded_usd = self.llm.meter.usd
 
     # -- records
     def _emit(self, grades: list[GradedItem]) -> None:
+        self.record_spend()
         for g in grades:
+            self.run.graders[g.grader] = self.run.graders.get(g.grader, 0) + 1
+            if self.basis is not None and g.tier != "ungradable":
+                g.extra["basis"] = self.basis.for_category(g.category)
             if g.tier != "ungradable":
                 bonus = self.frontier.bonus(g.category)
                 g.extra["selection_bonus"] = bonus
@@ -267,6 +365,37 @@ class Grader:
                 ]
             self._emit(out)
 
+    def collect(self, items: Mapping[str, ResearchItem]) -> set[str]:
+        """Collect the batches earlier runs submitted (and paid for). Returns the ids of items
+        still waiting in a batch that has not ended: they are not sent again this run."""
+        assert self.llm is not None
+        if self.gstate is None:
+            return set()
+        waiting: set[str] = set()
+        for rec in self.gstate.pending():
+            bid = str(rec["id"])
+            requests = {str(k): [str(i) for i in v] for k, v in dict(rec.get("requests") or {}).items()}
+            try:
+                batch = self.llm.retrieve_batch(bid)
+                if batch.processing_status != "ended":
+                    waiting |= {iid for ids in requests.values() for iid in ids}
+                    self.run.pending_batches.append(bid)
+                    continue
+                entries = list(self.llm.batch_results(bid))
+            except anthropic.NotFoundError:
+                self.run.warnings.append(
+                    f"batch {bid} of an earlier run is gone (404); its items are re-graded"
+                )
+                self.gstate.drop_batch(bid)
+                continue
+            except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+                raise ApiUnavailable(_describe(exc)) from None
+            by_cid = {cid: [items[i] for i in ids if i in items] for cid, ids in requests.items()}
+            self._take_batch(entries, by_cid)
+            self.gstate.drop_batch(bid)
+            self.run.collected.append(bid)
+        return waiting
+
     def _stop_for_budget(self, left: int) -> None:
         self.run.stopped = "budget"
         self.run.left += left
@@ -293,6 +422,16 @@ class Grader:
         try:
             batch = self.llm.create_batch(requests)
             self.run.batch = {"id": batch.id, "requests": len(requests)}
+            if self.gstate is not None:  # saved before polling: a killed run leaves it to the next
+                self.gstate.add_batch(
+                    {
+                        "id": batch.id,
+                        "created_at": _now(),
+                        "estimate_usd": round(planned, 6),
+                        "context_version": self.prompt.version,
+                        "requests": {cid: [i.id for i in chunk] for cid, chunk in by_cid.items()},
+                    }
+                )
             ended = self.llm.wait_for_batch(
                 batch.id,
                 poll_seconds=self.settings.grading_batch_poll_seconds,
@@ -304,6 +443,12 @@ class Grader:
             raise GradingError(f"the API refused the grading batch: {exc.message}") from None
         except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
             raise ApiUnavailable(_describe(exc)) from None
+        self._take_batch(entries, by_cid)
+        if self.gstate is not None:
+            self.gstate.drop_batch(batch.id)
+
+    def _take_batch(self, entries: Sequence[Any], by_cid: Mapping[str, Sequence[ResearchItem]]) -> None:
+        """Grades from an ended batch's results; failed entries are re-sent (Messages API)."""
         again: list[ResearchItem] = []
         reasons: dict[str, str] = {}
         seen: set[str] = set()
@@ -382,9 +527,19 @@ def _write_run_log(path: Path, record: Mapping[str, Any]) -> None:
 
 
 def select(
-    items: Sequence[ResearchItem], existing: Mapping[str, GradedItem], version: str, label: str, skip: bool
+    items: Sequence[ResearchItem],
+    existing: Mapping[str, GradedItem],
+    version: str,
+    label: str,
+    skip: bool,
+    basis: Basis | None = None,
+    why: dict[str, int] | None = None,
 ) -> tuple[list[ResearchItem], int]:
     """Items to grade now, most useful first, and how many were skipped as unchanged.
+
+    With a ``basis``, an item whose content and grader are unchanged is re-graded only when the
+    context change is material to it (:func:`material_change`); ``why`` counts the reasons.
+    Without one, any context version change re-grades.
 
     Order: never graded (newest first), then changed content or previously ungradable, then
     items whose only change is the grading context, best previous total first — so that a run
@@ -395,9 +550,17 @@ def select(
     for item in items:
         g = existing.get(item.id)
         same_content = g is not None and g.tier != "ungradable" and g.content_hash == content_hash(item)
-        if skip and same_content and g is not None and g.context_version == version and g.grader == label:
-            skipped += 1
-            continue
+        if skip and same_content and g is not None and g.grader == label:
+            if g.context_version == version:
+                skipped += 1
+                continue
+            if basis is not None:
+                reason = material_change(g.extra.get("basis"), basis, g.category)
+                if not reason:
+                    skipped += 1
+                    continue
+                if why is not None:
+                    why[reason] = why.get(reason, 0) + 1
         if g is None:
             ranked.append((0, 0.0, item))
         elif not same_content:
@@ -428,6 +591,15 @@ def grading_llm(
     return budget, llm
 
 
+def daily_left(settings: Settings, gstate: GradingState) -> float:
+    """Dollars today's cap (``grading_daily_max_usd``) still allows, every run together."""
+    return max(0.0, settings.grading_daily_max_usd - gstate.spent_today())
+
+
+def batches_pending(gstate: GradingState) -> bool:
+    return bool(gstate.pending())
+
+
 def grade(
     root: Path,
     settings: Settings,
@@ -447,7 +619,13 @@ def grade(
     existing = {g.item_id: g for g in existing_list}
     ctx = build_context(ledger, existing_list, state.competitors(), settings)
     prompt = build_prompt(ctx, settings.grader_model)
-    budget, llm = grading_llm(settings, env, max_usd, offline_only=offline_only, sleep=sleep)
+    gstate = GradingState(state.dir)
+    run_budget = settings.grading_max_usd if max_usd is None else max_usd
+    left_today = daily_left(settings, gstate)
+    capped_by_day = not offline_only and left_today < run_budget
+    budget, llm = grading_llm(
+        settings, env, min(run_budget, left_today), offline_only=offline_only, sleep=sleep
+    )
     batches = settings.grading_use_batches if use_batches is None else use_batches
     mode = "offline" if llm is None else ("batch" if batches else "messages")
     run = GradeRun(
@@ -459,8 +637,38 @@ def grade(
         warnings=list(ctx.warnings),
     )
     fr = frontier.compute(ledger, existing_list)
-    grader = Grader(settings, prompt, run, llm, lambda gs: append_jsonl(state.graded_path, gs), fr)
-    todo, run.skipped = select(items, existing, prompt.version, grader.label, settings.grading_skip_unchanged)
+    basis = make_basis(prompt, ledger, fr, settings.baseline_window)
+    grader = Grader(
+        settings, prompt, run, llm, lambda gs: append_jsonl(state.graded_path, gs), fr, basis, gstate
+    )
+    waiting: set[str] = set()
+    if llm is not None and batches_pending(gstate):
+        try:
+            waiting = grader.collect({i.id: i for i in items})
+        except ApiUnavailable as exc:
+            run.warnings.append(f"could not collect earlier batches ({exc}); they stay pending")
+            waiting = {iid for b in gstate.pending() for ids in b.get("requests", {}).values() for iid in ids}
+        if run.collected:
+            existing = {g.item_id: g for g in state.graded()}
+    todo, run.skipped = select(
+        items,
+        existing,
+        prompt.version,
+        grader.label,
+        settings.grading_skip_unchanged,
+        basis,
+        run.regraded_for,
+    )
+    if waiting:
+        before = len(todo)
+        todo = [i for i in todo if i.id not in waiting]
+        if before - len(todo):
+            run.warnings.append(
+                f"{before - len(todo)} item(s) wait for batch(es) {', '.join(run.pending_batches)} "
+                "submitted by an earlier run (collected by a later run)"
+            )
+            run.left += before - len(todo)
+            run.stopped = run.stopped or "batch pending"
     cap = settings.grading_max_items_per_run if limit is None else limit
     capped = max(0, len(todo) - cap) if cap else 0
     if capped:
@@ -470,6 +678,14 @@ def grade(
     run.considered = len(items)
     if llm is None:
         grader.offline(todo)
+    elif todo and capped_by_day and left_today <= 0:
+        run.stopped = "daily cap"
+        run.left += len(todo)
+        run.warnings.append(
+            f"today's grading cap of ${settings.grading_daily_max_usd:.2f} is spent; "
+            f"{len(todo)} item(s) wait for tomorrow"
+        )
+        todo = []
     elif todo:
         size = max(1, settings.grading_items_per_request)
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
@@ -486,16 +702,26 @@ def grade(
             grader.label = offline.GRADER
             grader.offline(rest)
     if run.stopped == "budget":
+        which = "today's remaining cap" if capped_by_day else "budget"
         run.warnings.append(
-            f"budget of ${budget:.2f} reached; {run.left - capped} item(s) left for the next run"
+            f"{which} of ${budget:.2f} reached; {run.left - capped} item(s) left for the next run"
         )
+        if capped_by_day:
+            run.stopped = "daily cap"
+    # Say which grader really ran: the API grader only if it graded something.
+    api = {k: v for k, v in run.graders.items() if k != offline.GRADER}
+    if run.graders and not api:
+        run.mode, run.model = "offline", offline.GRADER
+    elif api and offline.GRADER in run.graders:
+        run.mode = f"{run.mode}+offline"
     if llm is not None:
+        grader.record_spend()
         llm.close()
         run.cost = llm.meter.to_dict()
         run.cost["retry_log"] = llm.retry_log
     state.dir.mkdir(parents=True, exist_ok=True)
     _write_run_log(state.dir / RUNS_LOG, {**run.to_dict(), "finished_at": _now()})
-    if run.stopped == "budget" and run.graded == 0 and run.ungradable == 0 and todo:
+    if run.stopped == "budget" and run.graded == 0 and run.ungradable == 0 and todo and not capped_by_day:
         raise GradingError(
             f"budget of ${budget:.2f} is too small for even one grading request; nothing graded "
             f"({len(todo)} item(s) waiting)"

@@ -3,12 +3,15 @@
 Layout of a grading request (the order Anthropic's prompt cache reads: tools → system → messages):
 
 1. the ``record_grades`` tool (its JSON schema is the rubric);
-2. system block 1 — the static instructions and the rubric (:func:`instructions`);
-3. system block 2 — the dynamic context (:func:`context_text`): current best RunPod val_bpb,
+2. the system prompt — ONLY our static instructions, the rubric and the untrusted-data rule
+   (:func:`instructions`, :data:`bot.grading.untrusted.NOTE`);
+3. user block 1 — the dynamic context (:func:`context_text`): current best RunPod val_bpb,
    proven techniques, the last 10 failed experiments ("penalize re-attempts"), competitor scores
-   with technique and Δ from baseline, calibration notes and the frontier. It carries the
-   ``cache_control`` breakpoint, so 1–3 are one cached prefix shared by every request of a run;
-4. the user message — the items to grade (:func:`items_message`).
+   with technique and Δ from baseline, calibration notes and the frontier. It holds text from the
+   ledger and the web, so it is a declared-untrusted block (:mod:`bot.grading.untrusted`), never
+   system text. It carries the ``cache_control`` breakpoint, so 1–3 are one cached prefix shared
+   by every request of a run;
+4. user block 2 — the items to grade (:func:`items_message`), also an untrusted block.
 
 The **context version** is a hash of the model, the rubric, 2 and 3: an item whose content hash
 and context version are both unchanged is not re-graded.
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.grading import calibration, frontier, taxonomy
+from bot.grading import calibration, frontier, taxonomy, untrusted
 from bot.grading.rubric import Rubric, make_rubric
 from bot.ledger import Ledger
 from bot.program import BASELINE_BPB, one_line
@@ -48,6 +51,7 @@ class GradingContext:
     wallclock_seconds: int
     rubric: Rubric
     warnings: list[str] = field(default_factory=list)
+    speedrun: list[str] = field(default_factory=list)  # modded-nanogpt record-time trend, per board
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +61,7 @@ class GradingContext:
             "competitors": self.competitors,
             "calibration": self.calibration,
             "frontier": self.frontier,
+            "speedrun": self.speedrun,
             "rubric": self.rubric.to_dict(),
         }
 
@@ -64,9 +69,10 @@ class GradingContext:
 def competitor_rows(
     scores: Sequence[CompetitorScore], limit: int = COMPETITORS_SHOWN
 ) -> list[dict[str, Any]]:
-    rows = sorted(
-        (s for s in scores if s.val_bpb is not None), key=lambda s: (s.val_bpb or 0.0, s.date, s.name)
-    )
+    """Accepted records only, best first (closed PRs and open claims never rank here)."""
+    from bot.research.competitors import accepted
+
+    rows = accepted(scores)
     return [
         {
             "name": s.name,
@@ -75,6 +81,8 @@ def competitor_rows(
             "techniques": one_line(s.techniques, 240) if s.techniques else "",
             "author": s.author,
             "date": s.date[:10],
+            "status": s.status,
+            "provenance": s.provenance,
         }
         for s in rows[:limit]
     ]
@@ -110,7 +118,14 @@ def build_context(
         wallclock_seconds=settings.max_wallclock_seconds,
         rubric=make_rubric(bool(comps)),
         warnings=list(ledger.warnings),
+        speedrun=_speedrun(competitors),
     )
+
+
+def _speedrun(competitors: Sequence[CompetitorScore]) -> list[str]:
+    from bot.research.competitors import trend_lines
+
+    return trend_lines(competitors)
 
 
 def load_context(root: Path, settings: Settings) -> GradingContext:
@@ -213,13 +228,16 @@ def context_text(ctx: GradingContext) -> str:
             out.append(f"- [{f['tier']}, {f['status']}, val_bpb {bpb}] {f['description']} ({f['commit']})")
     else:
         out.append("- none")
-    out += ["", "## Competitor scores (best first; Δ from the 1.2244 baseline)"]
+    out += ["", "## Competitor records (accepted records only, best first; Δ from the 1.2244 baseline)"]
     if ctx.competitors:
         for c in ctx.competitors:
             tech = f" — techniques: {c['techniques']}" if c["techniques"] else ""
             out.append(f"- {c['val_bpb']:.4f} (Δ {c['delta']:+.4f}) {one_line(c['name'], 100)}{tech}")
     else:
         out.append("- none known (competitor_validated is not scored)")
+    if ctx.speedrun:
+        out += ["", "## modded-nanogpt speedrun trend (record time, lower is better)"]
+        out += [f"- {one_line(line, 400)}" for line in ctx.speedrun]
     out += ["", "## Calibration (how past grades fared)"]
     out += [f"- {line}" for line in ctx.calibration] or ["- no data"]
     out += ["", "## Frontier (technique categories)"]
@@ -269,8 +287,11 @@ def item_payload(item: ResearchItem) -> dict[str, Any]:
 
 
 def items_message(items: Sequence[ResearchItem], note: str = "") -> str:
-    body = "\n".join(json.dumps(item_payload(i), ensure_ascii=False) for i in items)
-    head = f"Grade these {len(items)} item(s). One JSON object per line:\n<items>\n{body}\n</items>"
+    # "<" escaped inside the JSON strings: no item text can form a tag.
+    body = "\n".join(json.dumps(item_payload(i), ensure_ascii=False).replace("<", "\\u003c") for i in items)
+    head = f"Grade these {len(items)} item(s). One JSON object per line:\n" + untrusted.block(
+        "research-items", f"<items>\n{body}\n</items>"
+    )
     return head + (f"\n\n{note}" if note else "")
 
 
@@ -321,6 +342,7 @@ class Prompt:
     tool: dict[str, Any]
     version: str
     context: GradingContext
+    context_block: dict[str, Any] = field(default_factory=dict)  # user block 1 (untrusted data)
 
     def params(
         self,
@@ -332,15 +354,17 @@ class Prompt:
         note: str = "",
     ) -> dict[str, Any]:
         system = [dict(b) for b in self.system]
+        ctx = dict(self.context_block)
         if cache:
-            system[-1]["cache_control"] = {"type": "ephemeral"}
+            ctx["cache_control"] = {"type": "ephemeral"}
+        content = [ctx, {"type": "text", "text": items_message(items, note)}]
         return {
             "model": model,
             "max_tokens": max_tokens,
             "system": system,
             "tools": [self.tool],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
-            "messages": [{"role": "user", "content": items_message(items, note)}],
+            "messages": [{"role": "user", "content": content}],
         }
 
 
@@ -353,5 +377,6 @@ def build_prompt(ctx: GradingContext, model: str) -> Prompt:
     for part in (model, json.dumps(tool, sort_keys=True), static, dynamic):
         digest.update(part.encode("utf-8"))
         digest.update(b"\x00")
-    system = [{"type": "text", "text": static}, {"type": "text", "text": dynamic}]
-    return Prompt(rubric, system, tool, digest.hexdigest()[:16], ctx)
+    system = [{"type": "text", "text": static + "\n\n" + untrusted.NOTE}]
+    block = untrusted.text_block("grading-context", dynamic)
+    return Prompt(rubric, system, tool, digest.hexdigest()[:16], ctx, block)

@@ -14,7 +14,13 @@ For the top ``grading_verify_top`` tier-A items (by selection score, see
 4. a **dense implementation brief** — what to change in train_gpt.py, expected effect on bytes,
    step time and val_bpb, risks, evidence — and the score change, written as a
    :class:`~bot.state.VerifiedBrief` to ``verified.jsonl``. program.md's VERIFIED section shows the
-   top 5.
+   top 5. The offline brief names only what the item itself says (its own sentences about the
+   change, bytes, speed, val_bpb and limits; "not stated by the item" otherwise), never a
+   category template that may not fit it.
+
+Every brief carries a status (``extra.status`` and its first line): ``verified`` when the full
+text was read, ``unverified: full text unreachable`` when only the item's summary was available
+— the re-grade then rests on the same text as the original grade and proves nothing more.
 """
 
 from __future__ import annotations
@@ -24,17 +30,18 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
-from bot.grading import frontier, offline, taxonomy
-from bot.grading.grader import grading_llm, parse_answer
+from bot.grading import frontier, offline, taxonomy, untrusted
+from bot.grading.grader import daily_left, grading_llm, parse_answer
+from bot.grading.ledger_state import GradingState
 from bot.grading.pdftext import extract_text
 from bot.grading.prompt import GradingContext, Prompt, build_context, build_prompt, content_hash
 from bot.ledger import Ledger
@@ -47,70 +54,6 @@ ARXIV_ID_RE = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 BRIEF_FIELDS = ("change", "bytes_effect", "step_time_effect", "val_bpb_effect", "risks")
 
 # Offline briefs: what a change in each category usually touches in train_gpt.py.
-CATEGORY_PLAYBOOK: dict[str, tuple[str, str, str, str]] = {
-    # (change, bytes, step time, risks)
-    "quantization": (
-        "Change the export path (quantize/dequantize of the state dict before compression) and, for QAT, "
-        "fake-quantize the large matrices in the forward pass during the last part of training.",
-        "fewer bytes per weight; headroom can buy more parameters",
-        "QAT adds a small per-step cost; post-training only is free",
-        "quality loss at low bit widths; check the round-trip val_bpb, not just the pre-export one",
-    ),
-    "optimizer": (
-        "Change the optimizer construction and the update step (param groups, Muon/Adam hyperparameters).",
-        "no change",
-        "small change per step; check the Newton–Schulz iterations",
-        "instability at the short 10-minute horizon; re-tune the LR",
-    ),
-    "architecture": (
-        "Change the model definition (block, MLP or embedding code) and the parameter count settings at the top.",
-        "depends on the parameter count; re-run the artifact gate",
-        "more compute per token slows each step",
-        "fewer steps in 10 minutes can cancel the gain",
-    ),
-    "attention": (
-        "Change the attention module (projections, positional encoding, masking, head layout).",
-        "usually small",
-        "attention variants can be slower without fused kernels",
-        "correctness of masks and positions; compare against the baseline at equal steps",
-    ),
-    "tokenizer": (
-        "Change the tokenizer and data preparation; keep the byte accounting of val_bpb exact.",
-        "embedding table size changes with the vocabulary",
-        "sequence length in tokens changes",
-        "a byte-accounting error invalidates the score",
-    ),
-    "schedule": (
-        "Change the learning-rate / warmup / warmdown schedule code and its settings at the top of the script.",
-        "no change",
-        "none",
-        "schedules tuned for long runs often hurt at 10 minutes",
-    ),
-    "evaluation": (
-        "Change the evaluation loop (context handling, test-time adaptation) within the evaluation time limit.",
-        "no change unless adapters are stored",
-        "training unchanged; evaluation slower",
-        "evaluation must stay within the challenge's rules and time",
-    ),
-    "data": (
-        "Change the data loader order or selection over the fixed FineWeb shards.",
-        "no change",
-        "loader overhead",
-        "must use only allowed training data",
-    ),
-    "systems": (
-        "Change the training loop's compilation, precision or communication settings.",
-        "no change",
-        "faster steps → more steps in 10 minutes",
-        "numerical differences; check parity with the MLX script",
-    ),
-    taxonomy.OTHER: (
-        "Read the source and identify the minimal change to train_gpt.py.",
-        "unknown",
-        "unknown",
-        "unclear applicability",
-    ),
-}
 
 
 @dataclass
@@ -123,10 +66,15 @@ class VerifyRun:
     warnings: list[str] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def unverified(self) -> int:
+        return sum(1 for b in self.verified if b.extra.get("status") == UNVERIFIED)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "candidates": self.candidates,
+            "unverified": self.unverified,
             "skipped": self.skipped,
             "stopped": self.stopped,
             "warnings": self.warnings,
@@ -140,6 +88,7 @@ class VerifyRun:
                     "tier": b.tier,
                     "grader": b.grader,
                     "corroboration": b.corroboration,
+                    "status": b.extra.get("status", ""),
                 }
                 for b in self.verified
             ],
@@ -147,7 +96,11 @@ class VerifyRun:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.stamp()
+
+
+VERIFIED = "verified"
+UNVERIFIED = "unverified: full text unreachable"
 
 
 def arxiv_id(item: ResearchItem) -> str:
@@ -285,19 +238,56 @@ def _sentences_with_numbers(text: str, limit: int = 3) -> list[str]:
     return out
 
 
+_SAYS = {
+    "change": re.compile(
+        r"\bwe (?:propose|introduce|present|replace|add|use|quantiz|train|show)|\b(?:replac|introduc|propos)\w*|"
+        r"\binstead of\b|\bby (?:\w+ing)\b",
+        re.I,
+    ),
+    "bytes": re.compile(
+        r"\bbytes?\b|\bMB\b|\bKB\b|compress|\bparameters?\b|\bsize\b|\bbits?\b|artifact|shrink", re.I
+    ),
+    "time": re.compile(
+        r"faster|slower|throughput|step time|\bms\b|speed|wall-?clock|latency|GPU-hours|overhead", re.I
+    ),
+    "risks": re.compile(
+        r"limitation|however|\brequires?\b|depends? on|unstable|instabilit|degrad|does not|fails?|costs?\b|"
+        r"library|\bonly\b",
+        re.I,
+    ),
+}
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+
+
+def _what_it_says(sentences: Sequence[str], kind: str, limit: int = 2) -> str:
+    hits = [s[:240] for s in sentences if _SAYS[kind].search(s)]
+    if kind != "change":  # a sentence with a figure says more than one without
+        hits.sort(key=lambda s: not re.search(r"\d", s))
+    return " ".join(hits[:limit])
+
+
 def offline_brief(
     item: ResearchItem, full: str, category: str, corroboration: Sequence[Mapping[str, str]]
 ) -> dict[str, str]:
-    change, bytes_, step, risks = CATEGORY_PLAYBOOK.get(category, CATEGORY_PLAYBOOK[taxonomy.OTHER])
+    """The brief's fields from the item's own words only (full text when read, else its summary).
+
+    ``category`` is not used to invent a change: a category template can be wrong for the item."""
+    del category, corroboration
+    sentences = _sentences(full or item.summary)
+    change = _what_it_says(sentences, "change") or (sentences[0][:240] if sentences else "")
     evidence = _sentences_with_numbers(full or item.summary)
     return {
-        "change": change,
-        "bytes_effect": bytes_,
-        "step_time_effect": step,
+        "change": f"as the item describes it: {item.title.strip()}" + (f" — {change}" if change else ""),
+        "bytes_effect": _what_it_says(sentences, "bytes", 1) or "not stated by the item",
+        "step_time_effect": _what_it_says(sentences, "time", 1) or "not stated by the item",
         "val_bpb_effect": (
             "; ".join(evidence) if evidence else "no figure reported; measure on the local tier first"
         ),
-        "risks": risks,
+        "risks": _what_it_says(sentences, "risks", 1)
+        or "not stated by the item; check the 16 MB artifact and the 10-minute limit on the local tier",
     }
 
 
@@ -310,7 +300,9 @@ def render_brief(
     after: int,
     max_total: int,
 ) -> str:
+    status = VERIFIED if full_chars else UNVERIFIED
     lines = [
+        f"**Status:** {status}",
         f"**Change in train_gpt.py:** {fields['change'].strip()}",
         f"**Expected effect:** bytes — {fields['bytes_effect'].strip()}; step time — "
         f"{fields['step_time_effect'].strip()}; val_bpb — {fields['val_bpb_effect'].strip()}",
@@ -364,8 +356,12 @@ def _llm_verify(
     item: ResearchItem,
     full: str,
     corroboration: Sequence[Mapping[str, str]],
+    context_block: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, int], str, dict[str, str]] | str | None:
-    """(scores, category, brief) or an error string; None when the budget stops it."""
+    """(scores, category, brief) or an error string; None when the budget stops it.
+
+    The page text and the corroborating sources are web text: they reach the model only inside
+    declared-untrusted blocks of the user turn (bot/grading/untrusted.py)."""
     tool = _tool(rubric.dims)
     corr = "\n".join(f"- {c['url']}: {c['title']} — {c['content']}" for c in corroboration) or "- none found"
     user = (
@@ -373,9 +369,14 @@ def _llm_verify(
         "item_id, every rubric dimension re-scored, category, rationale, and the brief fields: "
         "change (what exactly to change in train_gpt.py), bytes_effect, step_time_effect, "
         "val_bpb_effect (with numbers when the text gives them), risks.\n\n"
-        f"Item id: {item.id}\nTitle: {item.title}\nURL: {item.url}\n\nFull text:\n{full or item.summary}\n\n"
-        f"Corroborating sources:\n{corr}"
+        f"Item id: {item.id}\n\n"
+        + untrusted.block(
+            "research-item", f"Title: {item.title}\nURL: {item.url}\n\nFull text:\n{full or item.summary}"
+        )
+        + "\n\nCorroborating sources:\n"
+        + untrusted.block("corroboration", corr)
     )
+    prefix = [dict(context_block)] if context_block else []
     note = ""
     for _attempt in range(2):
         params = {
@@ -384,7 +385,7 @@ def _llm_verify(
             "system": prompt_system,
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
-            "messages": [{"role": "user", "content": user + note}],
+            "messages": [{"role": "user", "content": [*prefix, {"type": "text", "text": user + note}]}],
         }
         if not llm.meter.can_afford(estimate_cost(params)):
             return None
@@ -460,7 +461,11 @@ def verify(
     todo = todo[: settings.grading_verify_top if top is None else top]
     ctx = build_context(ledger, graded, state.competitors(), settings)
     prompt = build_prompt(ctx, settings.grader_model)
-    budget, llm = grading_llm(settings, env, max_usd, offline_only=offline_only, sleep=sleep)
+    gstate = GradingState(state.dir)  # verification spends from the same daily cap as grading
+    run_budget = settings.grading_max_usd if max_usd is None else max_usd
+    budget, llm = grading_llm(
+        settings, env, min(run_budget, daily_left(settings, gstate)), offline_only=offline_only, sleep=sleep
+    )
     run = VerifyRun(mode="anthropic" if llm else "offline", candidates=len(todo), skipped=skipped)
     fetcher = Fetcher(settings, env, http)
     try:
@@ -469,6 +474,7 @@ def verify(
         fetcher.close()
         if llm is not None:
             llm.close()
+            gstate.add_spend(llm.meter.usd)
     run.warnings.extend(fetcher.warnings)
     if llm is not None:
         run.cost = llm.meter.to_dict()
@@ -498,7 +504,9 @@ def _verify_all(
         corroboration = fetcher.corroborate(item)
         grader_label = offline.GRADER
         if llm is not None:
-            result = _llm_verify(llm, settings, system, ctx.rubric, item, full, corroboration)
+            result = _llm_verify(
+                llm, settings, system, ctx.rubric, item, full, corroboration, prompt.context_block
+            )
             if result is None:
                 run.stopped = "budget"
                 run.warnings.append(f"budget of ${budget:.2f} reached before verifying {item.id}")
@@ -536,6 +544,7 @@ def _verify_all(
                 "max_total": ctx.rubric.max_total,
                 "full_text_source": source,
                 "full_text_chars": len(full),
+                "status": VERIFIED if full else UNVERIFIED,
             },
         )
         append_jsonl(state.verified_path, [brief])

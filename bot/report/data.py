@@ -57,6 +57,8 @@ class ReportData:
     correlation_summary: str
     budget: dict[str, Any]
     funnel: dict[str, Any]
+    research_commits: list[dict[str, Any]]
+    research_review: dict[str, Any]
     competitors: list[dict[str, Any]]
     speedrun: list[dict[str, Any]]
     frontier: dict[str, Any]
@@ -288,17 +290,96 @@ def funnel_section(
     }
 
 
+MERGE_PR_RE = re.compile(r"\(#(\d{1,7})\)\s*$")
+
+
+def research_history(root: Path, url: str, limit: int = 400) -> list[dict[str, Any]]:
+    """The research commits of ``root``'s history, newest first: each with its subject, the
+    summary lines of its body, the research cycle(s) and review PR named by its trailers
+    (:mod:`bot.program_changes`), and links to the commit and PR when the repository URL is known.
+    Research-PR merges (``research: … (#N)``) count too. [] when ``root`` is not a git repository."""
+    import subprocess
+
+    from bot.program_changes import TRAILER_CYCLE, TRAILER_PR
+
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, timeout=30
+        )
+        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != Path(root).resolve():
+            return []  # not a repository of its own (a folder inside another one is not its history)
+        proc = subprocess.run(
+            ["git", "log", f"-n{limit}", "--format=%H%x1f%cI%x1f%B%x1e", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if proc.returncode != 0:
+        return []
+    out: list[dict[str, Any]] = []
+    for record in proc.stdout.decode("utf-8", "replace").split("\x1e"):
+        parts = record.strip("\n").split("\x1f")
+        if len(parts) != 3:
+            continue
+        sha, date, message = parts
+        lines = message.strip().splitlines()
+        if not lines:
+            continue
+        subject = lines[0].replace(" [skip ci]", "")
+        cycles = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(TRAILER_CYCLE + ":")]
+        prs = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(TRAILER_PR + ":")]
+        merged = MERGE_PR_RE.search(subject) if subject.startswith("research:") else None
+        if not (cycles or prs or merged or subject.startswith("research:")):
+            continue
+        pr_text = prs[0] if prs else merged.group(1) if merged else ""
+        pr = int(pr_text) if pr_text.isdigit() else None
+        summary = [
+            ln
+            for ln in lines[1:]
+            if ln.strip()
+            and ln.strip() != "[skip ci]"
+            and not ln.startswith((TRAILER_CYCLE + ":", TRAILER_PR + ":"))
+        ]
+        out.append(
+            {
+                "sha": sha,
+                "date": date,
+                "subject": subject,
+                "summary": summary[:40],
+                "cycles": cycles,
+                "pr": pr,
+                "merge": merged is not None,
+                "url": f"{url}/commit/{sha}" if url else "",
+                "pr_url": f"{url}/pull/{pr}" if url and pr is not None else "",
+            }
+        )
+    return out
+
+
+def link_cycles(funnel: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """Attach to each funnel cycle the research commit that recorded it (and its PR)."""
+    by_cycle: dict[str, dict[str, Any]] = {}
+    for c in reversed(history):  # oldest first: the first commit of a cycle is the one that recorded it
+        for cyc in c["cycles"]:
+            by_cycle.setdefault(cyc, c)
+    keys = ("sha", "subject", "summary", "url", "pr", "pr_url", "date")
+    for cyc in funnel.get("cycles", []):
+        found = by_cycle.get(str(cyc.get("cycle")))
+        cyc["commit"] = {k: found[k] for k in keys} if found else None
+
+
 def competitors_section(scores: list[CompetitorScore]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     def row(s: CompetitorScore) -> dict[str, Any]:
         d = asdict(s)
         d.pop("extra", None)
         return d
 
-    pg = sorted((s for s in scores if s.val_bpb is not None), key=lambda s: (s.val_bpb or 0.0, s.date))
-    mn = sorted(
-        (s for s in scores if s.val_bpb is None and s.record_minutes is not None),
-        key=lambda s: (s.record_minutes or 0.0, s.date),
-    )
+    from bot.research.competitors import accepted, boards
+
+    pg = accepted(scores)  # accepted records only: the SOTA below is the first of them
+    mn = [s for rows in boards(scores).values() for s in rows]
     return [row(s) for s in pg], [row(s) for s in mn]
 
 
@@ -399,13 +480,22 @@ def collect(root: Path | str, settings: Settings, *, now: datetime | None = None
     else:
         sota = sota_from_program(settings.path("program_path", root))
         sota_source = "program.md" if sota is not None else ""
+    url = repo_url(settings)
+    funnel = funnel_section(raw, graded, verified)
+    history = research_history(root, url)
+    link_cycles(funnel, history)
+    from bot.program_git import read_review_state
+
+    review = read_review_state(root, settings)
+    if review and isinstance(review.get("pr"), int) and url:
+        review["pr_url"] = f"{url}/pull/{review['pr']}"
     best_rp = ledger.best_row("runpod")
     best_lo = ledger.best_row("local")
     tiers = Counter(r.tier for r in ledger.rows)
     statuses = Counter(r.status for r in ledger.rows)
     return ReportData(
         generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        repo_url=repo_url(settings),
+        repo_url=url,
         baseline_bpb=BASELINE_BPB,
         sota_bpb=sota,
         sota_source=sota_source,
@@ -418,7 +508,9 @@ def collect(root: Path | str, settings: Settings, *, now: datetime | None = None
         correlation=corr.to_dict(),
         correlation_summary=corr.summary(),
         budget=budget,
-        funnel=funnel_section(raw, graded, verified),
+        funnel=funnel,
+        research_commits=history[:30],
+        research_review=review,
         competitors=competitors,
         speedrun=speedrun,
         frontier=frontier_section(ledger, graded),

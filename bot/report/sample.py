@@ -184,6 +184,8 @@ def make_sample_repo(
                 date="2026-03-17",
                 track="record",
                 author="openai",
+                status="record",
+                provenance="leaderboard",
             ),
             CompetitorScore(
                 source="parameter-golf",
@@ -194,6 +196,8 @@ def make_sample_repo(
                 track="record",
                 pr=1234,
                 author="someone",
+                status="record",
+                provenance="leaderboard",
             ),
             CompetitorScore(
                 source="modded-nanogpt", name="Record 1", key="mn:1", record_minutes=2.99, date="2025-01-01"

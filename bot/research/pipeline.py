@@ -21,20 +21,22 @@ still processed and saved. Then:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import PgolfError
-from bot.research import cache
+from bot.research import cache, cursors
 from bot.research.dedup import DedupIndex, keys_from, merge_into, no_gc
 from bot.research.http import warm_up
 from bot.research.keywords import keyword_score
@@ -76,6 +78,7 @@ class CycleReport:
     competitor_scores: int = 0
     compaction: dict[str, int] | None = None
     sources_updated: int = 0  # cached items that gained a source this cycle
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)  # per source: hours, why
 
     @property
     def errors(self) -> dict[str, str]:
@@ -95,6 +98,7 @@ class CycleReport:
             "competitor_scores": self.competitor_scores,
             "sources_updated": self.sources_updated,
             "compaction": self.compaction,
+            "windows": self.windows,
             "new_items": [
                 {
                     "id": i.id,
@@ -213,9 +217,12 @@ async def run_cycle(
     timeout: float | None = None,
     store: bool = True,
 ) -> CycleReport:
-    """Fetch, dedup, filter and store one cycle (see the module docstring)."""
+    """Fetch, dedup, filter and store one cycle (see the module docstring).
+
+    Each source's window comes from its cursor (:mod:`bot.research.cursors`) unless
+    ``since_hours`` is given; successful sources' cursors advance to ``now`` when ``store``."""
     started = time.monotonic()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     names = list(sources if sources is not None else settings.sources)
     chosen: dict[str, Source] = {}
     for name in names:
@@ -228,13 +235,23 @@ async def run_cycle(
         since_hours=settings.since_hours if since_hours is None else since_hours,
         env=dict(os.environ) if env is None else env,
         clients=dict(clients or {}),
+        window_explicit=since_hours is not None,
     )
     outcomes = {name: SourceOutcome(name) for name in chosen}
+    marks = cursors.load(state_dir)
+    windows: dict[str, cursors.Window] = {}
+    for name in chosen:
+        if since_hours is not None:
+            windows[name] = cursors.Window(name, float(since_hours), "override")
+        else:
+            windows[name] = cursors.window(name, marks, now, float(settings.since_hours))
+    # one context per source (its own window); clients and warnings are shared objects
+    contexts = {n: dataclasses.replace(ctx, since_hours=w.since_hours) for n, w in windows.items()}
 
     async def timed(name: str, src: Source) -> list[ResearchItem]:
         t0 = time.monotonic()
         try:
-            return await _run_one(src, ctx, timeout)
+            return await _run_one(src, contexts[name], timeout)
         finally:
             outcomes[name].seconds = time.monotonic() - t0
 
@@ -267,6 +284,7 @@ async def run_cycle(
         threshold=settings.relevance_threshold,
         seconds=0.0,
         started_at=fetched_at,
+        windows={n: {"since_hours": w.since_hours, "from": w.reason} for n, w in windows.items()},
     )
     if store:
         _, report.sources_updated = cache.store(state, new, index.source_updates)
@@ -277,6 +295,7 @@ async def run_cycle(
             from bot.research.competitors import save_scores
 
             report.competitor_scores = save_scores(state, scores)
+        cursors.record(state_dir, now, {o.name: o.error for o in outcomes.values()})
     report.seconds = time.monotonic() - started
     return report
 

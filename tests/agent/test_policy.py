@@ -14,6 +14,7 @@ from bot.agent import gitops, policy
 from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.validate import SMOKE_ENV
 from bot.compute.significance import assess
+from bot.compute.winners import tier2_tags
 from bot.config import Settings, load_settings
 from bot.errors import ForgeError
 from bot.forge.local import LocalForge
@@ -57,7 +58,9 @@ def local_row(sha: str, bpb: float, status: str = "keep") -> Any:
     )
 
 
-def runpod_row(sha: str, bpb: float) -> Any:
+def runpod_row(sha: str, bpb: float, *, spread: float = 0.0005, what: str = "runpod", seeds: int = 3) -> Any:
+    """A Tier 2 row as promote writes it: the configuration and the per-seed val_bpb tagged."""
+    bpbs = [bpb + spread * (i - (seeds - 1) / 2) for i in range(seeds)]
     return make_row(
         commit=sha[:7],
         tier="runpod",
@@ -66,7 +69,7 @@ def runpod_row(sha: str, bpb: float) -> Any:
         memory_gb=60.0,
         status="keep",
         cost_usd=3.3,
-        description=f"runpod {sha[:7]}",
+        description=f"{what} {sha[:7]} {tier2_tags(Settings(), bpbs)} run=x",
     )
 
 
@@ -197,7 +200,7 @@ def winner_setup(repo: Path, forge: LocalForge, bpb: float) -> Any:
     base = git(repo, "rev-parse", "main")
     Ledger.append(
         repo / "results.tsv",
-        runpod_row(base, 1.2244),
+        runpod_row(base, 1.2244, what="baseline"),  # the Tier 2 baseline at the same configuration
         local_row(pr.head_sha, 3.7),
         runpod_row(pr.head_sha, bpb),
     )
@@ -224,7 +227,7 @@ def test_not_the_new_best_is_not_merged(repo: Path) -> None:
     forge = LocalForge(repo)
     pr = winner_setup(repo, forge, 1.2300)
     d = policy.merge_winner(forge, pr.number, root=repo, settings=settings_for(repo, auto_merge_winners=True))
-    assert d.action == "none" and "not better than the best 1.2244" in d.reason
+    assert d.action == "none" and "not significantly better than the Tier 2 baseline" in d.reason
     assert not forge.get_pr(pr.number).merged
     off = policy.merge_winner(forge, pr.number, root=repo, settings=settings_for(repo))
     assert off.action == "none" and "off" in off.reason
@@ -316,7 +319,11 @@ def test_winner_merged_on_the_github_emulator(repo: Path) -> None:
             labels=["promote"],
         )
         forge = GitHubForge("golfer/pg", token=gh.add_token("golfer"), base_url=gh.url)
-        Ledger.append(repo / "results.tsv", runpod_row("1" * 40, 1.2244), runpod_row(issue.head_sha, 1.2100))
+        Ledger.append(
+            repo / "results.tsv",
+            runpod_row("1" * 40, 1.2244, what="baseline"),
+            runpod_row(issue.head_sha, 1.2100),
+        )
         s = settings_for(repo, auto_merge_winners=True)
         d = policy.merge_winner(forge, issue.number, root=repo, settings=s)
         assert d.action == "merged", d.reason
@@ -327,3 +334,57 @@ def test_winner_merged_on_the_github_emulator(repo: Path) -> None:
         assert len(put) == 1 and put[0].json()["sha"] == issue.head_sha  # merged only at the promoted head
         # a second call sees the merged PR and does nothing
         assert policy.merge_winner(forge, issue.number, root=repo, settings=s).action == "none"
+
+
+# --- winners that really won (issue 15 item 5) -----------------------------------------------
+def test_first_promotion_without_a_tier2_baseline_is_refused_with_the_reason(repo: Path) -> None:
+    forge = LocalForge(repo)
+    pr = open_exp_pr(repo, forge, "first", ["experiment", "promote"])
+    Ledger.append(repo / "results.tsv", local_row(pr.head_sha, 3.7), runpod_row(pr.head_sha, 1.20))
+    s = settings_for(repo, auto_merge_winners=True)
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s)
+    assert d.action == "none" and "no Tier 2 baseline at cfg=t2-8xh10080gbhbm3-600s-plain" in d.reason
+    assert "pgolf promote --description baseline --seeds 3" in d.reason
+    assert not forge.get_pr(pr.number).merged
+    body = forge.list_comments(pr.number)[0].body
+    assert "no Tier 2 baseline" in body and "Merge into the baseline" in body
+
+
+def test_one_seed_or_a_baseline_at_another_configuration_does_not_count(repo: Path) -> None:
+    forge = LocalForge(repo)
+    pr = open_exp_pr(repo, forge, "oneseed", ["experiment", "promote"])
+    other_cfg = make_row(
+        commit="1111111", tier="runpod", val_bpb=1.30, artifact_bytes=1, memory_gb=1.0, status="keep",
+        description="baseline cfg=t2-1xh100-600s-plain bpbs=1.30/1.31/1.29 run=y",
+    )  # fmt: skip
+    Ledger.append(repo / "results.tsv", other_cfg, runpod_row(pr.head_sha, 1.10, seeds=1))
+    s = settings_for(repo, auto_merge_winners=True)
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s)
+    assert d.action == "none" and "1 seed(s) on Tier 2; a winner needs ≥ 3" in d.reason
+    Ledger.append(repo / "results.tsv", runpod_row(pr.head_sha, 1.10))
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s)
+    assert d.action == "none" and "no Tier 2 baseline at cfg=" in d.reason  # the 1-GPU one is not it
+
+
+def test_a_local_discard_is_never_merged_unless_a_maintainer_says_so(repo: Path) -> None:
+    forge = LocalForge(repo)
+    pr = winner_setup(repo, forge, 1.2000)
+    Ledger.append(repo / "results.tsv", local_row(pr.head_sha, 3.9, status="discard"))  # latest verdict
+    git(repo, "commit", "-q", "-am", "ledger [skip ci]")
+    s = settings_for(repo, auto_merge_winners=True)
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s)
+    assert d.action == "none" and d.local_verdict == "discard" and "merge-anyway" in d.reason
+    assert not forge.get_pr(pr.number).merged
+    forge.add_label(pr.number, policy.OVERRIDE_LABEL)  # a maintainer's word
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s)
+    assert d.action == "merged", d.reason
+
+
+def test_a_significant_winner_is_merged_with_p_value_and_effect_in_the_comment(repo: Path) -> None:
+    forge = LocalForge(repo)
+    pr = winner_setup(repo, forge, 1.2000)
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=settings_for(repo, auto_merge_winners=True))
+    assert d.action == "merged", d.reason
+    assert d.test is not None and d.test["p_value"] < 0.05 and d.test["effect_bpb"] == pytest.approx(0.0244)
+    body = forge.list_comments(pr.number)[0].body
+    assert "**merged**" in body and "one-sided Welch p = " in body and "effect +0.02440 bpb" in body

@@ -117,6 +117,14 @@ def test_good_edit_becomes_a_pr_with_three_sections(
     usage = [m["usage"] for m in anthropic_emu.messages]
     assert usage[0]["cache_creation_input_tokens"] > 0
     assert all(u["cache_read_input_tokens"] == usage[0]["cache_creation_input_tokens"] for u in usage[1:])
+    # Issue 13: program.md (web- and model-written text) is never system text; it is the first,
+    # declared-untrusted block of the user turn.
+    body = anthropic_emu.messages[0]["body"]
+    program = (repo / "program.md").read_text()
+    marker_line = next(ln for ln in program.splitlines() if ln.strip())
+    assert all(marker_line not in b["text"] for b in body["system"])
+    first = body["messages"][0]["content"][0]
+    assert first["text"].startswith('<untrusted source="program.md">') and marker_line in first["text"]
 
     # The PR: branch exp/<slug>, one commit on main, both scripts changed, body in three sections.
     pr = forge.get_pr(p.pr)

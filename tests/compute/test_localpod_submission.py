@@ -97,7 +97,8 @@ def test_submission_build_is_read_back_by_competitor_parser(three_seed_run: tupl
     repo, run_id = three_seed_run
     s = local_settings(repo)
     built = build_submission(repo.root, s, run_id, name="Wider MLP", date=datetime(2026, 11, 27, tzinfo=UTC))
-    assert built.folder == repo.root / "records/track_10min_16mb/2026-11-27_Wider_MLP"
+    # a local CPU run is never record-grade: the non-record track (see test_submission_upstream)
+    assert built.folder == repo.root / "records/track_non_record_16mb/2026-11-27_Wider_MLP"
     assert built.files == [
         "README.md",
         "submission.json",
@@ -129,7 +130,9 @@ def test_submission_build_is_read_back_by_competitor_parser(three_seed_run: tupl
     mean = sum(bpbs) / 3
     assert sub["val_bpb"] == pytest.approx(mean, abs=1e-8) and sub["author"] == "Ada Lovelace"
     assert sub["seeds"] == [1, 2, 3] and set(sub["seed_results"]) == {"1", "2", "3"}
-    assert sub["bytes_total"] == 15_000_000 and sub["date"] == "2026-11-27" and sub["track"] == "10min_16mb"
+    assert (
+        sub["bytes_total"] == 15_000_000 and sub["date"] == "2026-11-27" and sub["track"] == "non_record_16mb"
+    )
     assert sub["seed_results"]["2"]["val_bpb"] == pytest.approx(bpbs[1], abs=1e-8)
     # the hardware is what the run used (the local provider), never a claim of 8xH100
     readme = (built.folder / "README.md").read_text()

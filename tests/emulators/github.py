@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import itertools
 import json
+import secrets
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,8 +134,12 @@ class Repo:
     permissions: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # PR number -> reviews
+    issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # labeled/unlabeled
     installation_id: int | None = None
     fork_of: str | None = None
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # Actions workflow runs
+    artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)  # run artifacts (+ "_zip")
 
     @property
     def full_name(self) -> str:
@@ -361,6 +368,98 @@ class GitHubEmulator(Emulator):
             pr.head_sha = sha
             return sha
 
+    # ------------------------------------------------------------------ Actions
+    # Which workflow FILE GitHub runs for an event (docs: "Events that trigger workflows"): for
+    # pull_request the file of the PR's merge commit, i.e. the PR's own version (a fork PR brings
+    # its own workflow file); for workflow_run, issue_comment, schedule, push to the default
+    # branch, the file on the default branch.
+    FILE_FROM_DEFAULT_BRANCH = frozenset({"workflow_run", "issue_comment", "schedule", "workflow_dispatch"})
+
+    def workflow_file_for(
+        self, repo: Repo | str, event: str, path: str, *, pr: int | None = None
+    ) -> bytes | None:
+        r = self.repo(repo)
+        if event in ("pull_request", "pull_request_review") and pr is not None:
+            return r.commits[r.issues[pr].head_sha].tree.get(path)
+        return self.file_at(r, r.default_branch, path)
+
+    def comment_payload(self, repo: Repo | str, comment: Comment) -> dict[str, Any]:
+        """The ``issue_comment`` (created) webhook payload GitHub sends for ``comment``."""
+        r = self.repo(repo)
+        issue = r.issues[comment.issue]
+        return {
+            "action": "created",
+            "issue": self._issue_json(r, issue),
+            "comment": self._comment_json(r, comment),
+            "repository": self._repo_json(r),
+            "sender": self._user_json(comment.user),
+        }
+
+    def add_workflow_run(
+        self,
+        repo: Repo | str,
+        *,
+        name: str,
+        path: str,
+        event: str,
+        head_sha: str,
+        head_branch: str,
+        head_repo: str | None = None,
+        conclusion: str | None = "success",
+        artifacts: dict[str, dict[str, bytes]] | None = None,
+        expired: bool = False,
+    ) -> int:
+        """A completed workflow run with artifacts (name -> {file name: bytes}, zipped as GitHub
+        serves them). Like GitHub, a run of a fork's PR lists no ``pull_requests``."""
+        r = self.repo(repo)
+        with self.state_lock:
+            run_id = self.next_id()
+            head_repo = head_repo or r.full_name
+            prs = []
+            if event.startswith("pull_request") and head_repo == r.full_name:
+                for i in r.issues.values():
+                    if i.is_pr and i.state == "open" and i.head_sha == head_sha:
+                        prs.append(
+                            {
+                                "number": i.number,
+                                "head": {"ref": i.head_ref, "sha": i.head_sha},
+                                "base": {"ref": i.base_ref, "sha": i.base_sha},
+                            }
+                        )
+            now = _iso(self.now())
+            r.runs[run_id] = {
+                "id": run_id,
+                "name": name,
+                "path": path,
+                "event": event,
+                "status": "completed",
+                "conclusion": conclusion,
+                "head_sha": head_sha,
+                "head_branch": head_branch,
+                "head_repository": {"full_name": head_repo},
+                "pull_requests": prs,
+                "run_number": len(r.runs) + 1,
+                "run_attempt": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for art_name, files in (artifacts or {}).items():
+                buf = io.BytesIO()
+                with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                    for fname, data in files.items():
+                        z.writestr(fname, data)
+                aid = self.next_id()
+                r.artifacts[aid] = {
+                    "id": aid,
+                    "run_id": run_id,
+                    "name": art_name,
+                    "expired": expired,
+                    "head_sha": head_sha,
+                    "_zip": buf.getvalue(),
+                    "_sig": secrets.token_hex(8),
+                }
+            return run_id
+
     def add_issue(
         self,
         repo: Repo | str,
@@ -399,6 +498,63 @@ class GitHubEmulator(Emulator):
         r = self.repo(repo)
         with self.state_lock:
             return [c for c in r.comments.values() if c.issue == number]
+
+    def add_review(
+        self,
+        repo: Repo | str,
+        number: int,
+        user: str,
+        state: str,
+        *,
+        body: str = "",
+        commit_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a review on PR ``number`` (``state``: APPROVED, CHANGES_REQUESTED, COMMENTED)."""
+        if state not in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"):
+            raise ValueError(f"review state {state!r}")
+        r = self.repo(repo)
+        with self.state_lock:
+            self.add_user(user)
+            pr = r.issues[number]
+            review = {
+                "id": self.next_id(),
+                "user": user,
+                "body": body,
+                "state": state,
+                "commit_id": commit_id or pr.head_sha,
+                "submitted_at": self.now(),
+                "author_association": self._association(r, user),
+            }
+            r.reviews.setdefault(number, []).append(review)
+            return review
+
+    def label_issue(
+        self, repo: Repo | str, number: int, label: str, actor: str, *, remove: bool = False
+    ) -> None:
+        """A person (or bot) adds or removes a label through the web UI: the label and its event."""
+        r = self.repo(repo)
+        with self.state_lock:
+            self.add_user(actor)
+            issue = r.issues[number]
+            if remove:
+                if label in issue.labels:
+                    issue.labels.remove(label)
+                    self._record_label_event(r, number, label, "unlabeled", actor)
+            elif label not in issue.labels:
+                r.labels.setdefault(label, "ededed")
+                issue.labels.append(label)
+                self._record_label_event(r, number, label, "labeled", actor)
+
+    def _record_label_event(self, r: Repo, number: int, label: str, event: str, actor: str) -> None:
+        r.issue_events.setdefault(number, []).append(
+            {
+                "id": self.next_id(),
+                "event": event,
+                "label": label,
+                "actor": actor or r.owner,
+                "created_at": self.now(),
+            }
+        )
 
     def add_token(self, login: str, *, ttl: float | None = None, value: str | None = None) -> str:
         """A user (or GITHUB_TOKEN-like) token acting as ``login``; ``ttl`` None = never expires."""
@@ -1130,6 +1286,14 @@ class GitHubEmulator(Emulator):
                 return self._err(422, "Update is not a fast forward")
             with self.state_lock:
                 r.branches[name] = sha
+                for issue in r.issues.values():  # open PRs from this branch follow it
+                    if (
+                        issue.is_pr
+                        and issue.state == "open"
+                        and issue.head_ref == name
+                        and issue.head_repo == r.full_name
+                    ):
+                        issue.head_sha = sha
             return json_response(self._ref_json(r, name))
 
         @self.api("DELETE", R + r"/git/refs/(?P<ref>heads/.+)", auth="write")
@@ -1335,6 +1499,56 @@ class GitHubEmulator(Emulator):
                 sha = c.parents[0] if c.parents else None
             return self._paginate(req, [self._commit_json(head_repo, c) for c in reversed(chain)])
 
+        @self.api("GET", R + r"/pulls/(?P<number>\d+)/reviews")
+        def list_reviews(req: Request) -> Response:
+            found = self._issue_or_error(req, pull=True)
+            if isinstance(found, Response):
+                return found
+            r, pr = found
+            return self._paginate(
+                req,
+                [
+                    {
+                        "id": rv["id"],
+                        "node_id": f"PRR_{rv['id']}",
+                        "user": self._user_json(rv["user"]),
+                        "body": rv["body"],
+                        "state": rv["state"],
+                        "html_url": f"https://github.com/{r.full_name}/pull/{pr.number}#pullrequestreview-{rv['id']}",
+                        "pull_request_url": f"{self.url}/repos/{r.full_name}/pulls/{pr.number}",
+                        "author_association": rv["author_association"],
+                        "submitted_at": _iso(rv["submitted_at"]),
+                        "commit_id": rv["commit_id"],
+                    }
+                    for rv in r.reviews.get(pr.number, [])
+                ],
+            )
+
+        @self.api("GET", R + r"/issues/(?P<number>\d+)/events")
+        def issue_events(req: Request) -> Response:
+            found = self._issue_or_error(req)
+            if isinstance(found, Response):
+                return found
+            r, issue = found
+            return self._paginate(
+                req,
+                [
+                    {
+                        "id": e["id"],
+                        "node_id": f"LE_{e['id']}",
+                        "url": f"{self.url}/repos/{r.full_name}/issues/events/{e['id']}",
+                        "actor": self._user_json(e["actor"]),
+                        "event": e["event"],
+                        "commit_id": None,
+                        "commit_url": None,
+                        "created_at": _iso(e["created_at"]),
+                        "label": {"name": e["label"], "color": r.labels.get(e["label"], "ededed")},
+                        "performed_via_github_app": None,
+                    }
+                    for e in r.issue_events.get(issue.number, [])
+                ],
+            )
+
         @self.api("GET", R + r"/pulls/(?P<number>\d+)/merge")
         def is_merged(req: Request) -> Response:
             r = self._repo_or_404(req)
@@ -1356,11 +1570,20 @@ class GitHubEmulator(Emulator):
                 head = r.commits.get(pr.head_sha) or self.repos[pr.head_repo].commits[pr.head_sha]
                 base_sha = r.branches[pr.base_ref]
                 tree = dict(r.commits[base_sha].tree)
-                for f in self._diff(r, pr):
-                    if f["status"] == "removed":
-                        tree.pop(f["filename"], None)
+                # a three-way merge from the merge base, as git does: the base branch's own later
+                # changes survive, a path changed differently on both sides is a conflict
+                mb_sha = self._merge_base(r, base_sha, pr.head_sha) or pr.base_sha
+                mb = r.commits[mb_sha].tree if mb_sha in r.commits else {}
+                for path in sorted(set(mb) | set(head.tree)):
+                    old, theirs, ours = mb.get(path), head.tree.get(path), tree.get(path)
+                    if theirs in (old, ours):
+                        continue
+                    if ours != old:
+                        return self._err(405, "Pull Request is not mergeable")
+                    if theirs is None:
+                        tree.pop(path, None)
                     else:
-                        tree[f["filename"]] = head.tree[f["filename"]]
+                        tree[path] = theirs
                 message = (
                     body.get("commit_title")
                     or f"Merge pull request #{pr.number} from {pr.head_repo.split('/')[0]}/{pr.head_ref}"
@@ -1530,6 +1753,9 @@ class GitHubEmulator(Emulator):
                     r.labels.setdefault(n, "ededed")
                     if n not in issue.labels:
                         issue.labels.append(n)
+                        self._record_label_event(
+                            r, issue.number, n, "labeled", req.params.get("_login") or ""
+                        )
                 issue.updated_at = self.now()
             return json_response([self._label_json(r, n) for n in issue.labels])
 
@@ -1553,6 +1779,7 @@ class GitHubEmulator(Emulator):
                 return self._err(404, "Label does not exist")
             with self.state_lock:
                 issue.labels.remove(name)
+                self._record_label_event(r, issue.number, name, "unlabeled", req.params.get("_login") or "")
             return json_response([self._label_json(r, n) for n in issue.labels])
 
         # ---- statuses and check runs
@@ -1743,6 +1970,84 @@ class GitHubEmulator(Emulator):
             items = [{**self._issue_json(r, i), "score": 1.0} for r, i in hits]
             return self._paginate(req, items, wrap={"total_count": len(items), "incomplete_results": False})
 
+        # ---------------------------------------------------------------- Actions runs/artifacts
+        def _run_json(r: Repo, run: dict[str, Any]) -> dict[str, Any]:
+            base = f"{self.url}/repos/{r.full_name}/actions/runs/{run['id']}"
+            head = self.repos.get(run["head_repository"]["full_name"])
+            return {
+                **run,
+                "node_id": f"WFR_{run['id']}",
+                "workflow_id": 1,
+                "url": base,
+                "html_url": f"https://github.com/{r.full_name}/actions/runs/{run['id']}",
+                "artifacts_url": base + "/artifacts",
+                "repository": self._repo_json(r),
+                "head_repository": self._repo_json(head) if head else run["head_repository"],
+            }
+
+        def _artifact_json(r: Repo, a: dict[str, Any]) -> dict[str, Any]:
+            base = f"{self.url}/repos/{r.full_name}/actions/artifacts/{a['id']}"
+            return {
+                "id": a["id"],
+                "node_id": f"A_{a['id']}",
+                "name": a["name"],
+                "size_in_bytes": len(a["_zip"]),
+                "url": base,
+                "archive_download_url": base + "/zip",
+                "expired": a["expired"],
+                "created_at": _iso(self.now()),
+                "expires_at": _iso(self.now() + 90 * 86400),
+                "updated_at": _iso(self.now()),
+                "workflow_run": {"id": a["run_id"], "head_sha": a["head_sha"]},
+            }
+
+        @self.api("GET", R + r"/actions/runs/(?P<run_id>\d+)")
+        def get_run(req: Request) -> Response:
+            r = self._repo_or_404(req)
+            run = r.runs.get(int(req.params["run_id"])) if r else None
+            if r is None or run is None:
+                return self._not_found()
+            return json_response(_run_json(r, run))
+
+        @self.api("GET", R + r"/actions/runs/(?P<run_id>\d+)/artifacts")
+        def run_artifacts(req: Request) -> Response:
+            r = self._repo_or_404(req)
+            if r is None or int(req.params["run_id"]) not in r.runs:
+                return self._not_found()
+            items = [
+                _artifact_json(r, a) for a in r.artifacts.values() if a["run_id"] == int(req.params["run_id"])
+            ]
+            return self._paginate(req, items, wrap={"total_count": len(items)}, key="artifacts")
+
+        @self.api("GET", R + r"/actions/artifacts/(?P<artifact_id>\d+)/zip")
+        def artifact_zip(req: Request) -> Response:
+            # Documented: 302 to a short-lived storage URL; anonymous callers get 401 even on
+            # public repositories.
+            r = self._repo_or_404(req)
+            a = r.artifacts.get(int(req.params["artifact_id"])) if r else None
+            if r is None or a is None:
+                return self._not_found()
+            if not req.params.get("_login") and not req.params.get("_token"):
+                return self._err(401, "You must have the actions scope to download artifacts.")
+            if a["expired"]:
+                return self._err(410, "Artifact has expired")
+            where = f"{self.url}/_storage/artifacts/{a['id']}?sig={a['_sig']}"
+            return Response(302, b"", {"Location": where}, "text/plain")
+
+        def storage(req: Request) -> Response:
+            # The storage host rejects an Authorization header (a client must not forward the token).
+            if req.header("authorization"):
+                return Response(
+                    400, "<Error><Code>InvalidAuthenticationInfo</Code></Error>", {}, "application/xml"
+                )
+            for r in self.repos.values():
+                a = r.artifacts.get(int(req.params["artifact_id"]))
+                if a is not None and req.q("sig") == a["_sig"]:
+                    return Response(200, a["_zip"], {}, "application/zip")
+            return Response(403, "<Error><Code>AuthenticationFailed</Code></Error>", {}, "application/xml")
+
+        self.add_route("GET", r"/_storage/artifacts/(?P<artifact_id>\d+)", storage)
+
     def _ref_json(self, r: Repo, name: str) -> dict[str, Any]:
         return {
             "ref": f"refs/heads/{name}",
@@ -1769,6 +2074,20 @@ class GitHubEmulator(Emulator):
             "html_url": f"https://github.com/{r.full_name}/blob/{ref}/{path}",
             "download_url": f"https://raw.githubusercontent.com/{r.full_name}/{ref}/{path}",
         }
+
+    def _merge_base(self, r: Repo, a: str, b: str) -> str | None:
+        """The nearest common ancestor of ``a`` and ``b`` (breadth-first from ``b``)."""
+        ours = self._ancestors(r, a)
+        queue, seen = [b], set()
+        while queue:
+            s = queue.pop(0)
+            if s in seen or s not in r.commits:
+                continue
+            if s in ours:
+                return s
+            seen.add(s)
+            queue.extend(r.commits[s].parents)
+        return None
 
     def _ancestors(self, r: Repo, sha: str) -> set[str]:
         seen: set[str] = set()

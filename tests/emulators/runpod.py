@@ -9,7 +9,8 @@ selection sets) and answers with exactly the selected fields, as a GraphQL serve
 an unknown field is a GraphQL error, like the real API's validation.
 
 Supported operations: ``podFindAndDeployOnDemand``, ``podTerminate``, ``podStop``,
-``pod(input: {podId})``, ``myself { pods … }``, ``gpuTypes(input: {id})``.
+``pod(input: {podId})``, ``myself { pods … clientBalance currentSpendPerHr }``,
+``gpuTypes(input: {id})``.
 
 State and faults:
 
@@ -215,6 +216,7 @@ class EmuPod:
     last_change: str = ""
     deadline_after: float | None = None
     removed_by: str = ""
+    removed_at: float | None = None  # time.monotonic() when it was terminated/removed
 
 
 class RunPodEmulator(Emulator):
@@ -240,6 +242,8 @@ class RunPodEmulator(Emulator):
         self.pods: dict[str, EmuPod] = {}
         self.gone: dict[str, EmuPod] = {}
         self.calls: list[str] = []  # root field names, in order
+        self.client_balance = 1000.0
+        self.extra_spend_per_hr = 0.0  # billing outside the listed pods (storage, …)
         self._op_faults: dict[str, list[str]] = {}
         self._state_lock = threading.RLock()
         self.add_route("POST", "/graphql", self._graphql)
@@ -264,6 +268,21 @@ class RunPodEmulator(Emulator):
             self._tick()
             return [p for p in self.pods.values() if p.status != "TERMINATED"]
 
+    def billed_usd(self, name: str) -> float:
+        """What RunPod charges for the pods named ``name``: the running time (uptime, from the end
+        of the boot to removal or now, unrounded) × costPerHr — the truth a booked cost is
+        checked against."""
+        with self._state_lock:
+            self._tick()
+            now = time.monotonic()
+            return sum(
+                max(0.0, (p.removed_at if p.removed_at is not None else now) - p.created - self.boot_delay)
+                / 3600.0
+                * p.cost_per_hr
+                for p in [*self.pods.values(), *self.gone.values()]
+                if p.name == name
+            )
+
     def count(self, op: str) -> int:
         return self.calls.count(op)
 
@@ -274,6 +293,7 @@ class RunPodEmulator(Emulator):
             if p.deadline_after is not None and now - p.created >= p.deadline_after:
                 p.status = "TERMINATED"
                 p.removed_by = "deadline"
+                p.removed_at = p.created + p.deadline_after
                 self.gone[pid] = self.pods.pop(pid)
 
     def _runtime(self, p: EmuPod) -> dict[str, Any] | None:
@@ -394,6 +414,7 @@ class RunPodEmulator(Emulator):
                 raise GraphQLError("Pod not found")  # what the API says for an unknown/removed pod
             p.status = "TERMINATED"
             p.removed_by = "api"
+            p.removed_at = time.monotonic()
             self.gone[p.id] = self.pods.pop(p.id)
             return None, "Void"
         if op == "mutation" and f.name == "podStop":
@@ -407,10 +428,14 @@ class RunPodEmulator(Emulator):
             return (self._pod_obj(p) if p else None), "Pod"
         if op == "query" and f.name == "myself":
             self._tick()
+            running = [p for p in self.pods.values() if p.status == "RUNNING"]
             return {
                 "id": "user_1",
+                "pubKey": "",
                 "pods": [self._pod_obj(p) for p in self.pods.values()],
                 "networkVolumes": [],
+                "clientBalance": round(self.client_balance, 4),
+                "currentSpendPerHr": round(sum(p.cost_per_hr for p in running) + self.extra_spend_per_hr, 4),
             }, "User"
         if op == "query" and f.name == "gpuTypes":
             want = (f.args.get("input") or {}).get("id")

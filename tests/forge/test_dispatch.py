@@ -110,7 +110,7 @@ def test_help_budget_status_retrain(
     append_local_row(root, head[:7], 1.25, "rope", artifact_bytes=15_000_000)
     res = run_cli(github_emu, app_key, root, comment_event("/help", user="writer"))
     assert json.loads(res.output)["actions"] == ["replied with help"]
-    assert "/promote [seeds=N]" in bodies(github_emu)[-1]
+    assert "/promote <head sha> [seeds=N]" in bodies(github_emu)[-1]
     res = run_cli(github_emu, app_key, root, comment_event("/budget", user="writer"))
     assert "$500.00" in bodies(github_emu)[-1] and "reserve floor" in bodies(github_emu)[-1]
     res = run_cli(github_emu, app_key, root, comment_event("/status", user="writer"))
@@ -164,8 +164,20 @@ def test_promote_comment_binds_the_current_head(
     github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
 ) -> None:
     hook = Recorder()
-    ev = parse_payload(comment_event("/promote seeds=3", user="maintainer"), "issue_comment")
-    out = run_event(ev, forge_for(github_emu, app_key), FAST, root, promote_hook=hook)
+    head = seeded.issues[7].head_sha
+    forge = forge_for(github_emu, app_key)
+    # A bare /promote starts nothing: it replies with the exact command for the current head.
+    bare = run_event(
+        parse_payload(comment_event("/promote seeds=3"), "issue_comment"),
+        forge,
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert not bare.allowed and hook.calls == []
+    assert f"/promote {head} seeds=3" in bodies(github_emu)[-1]
+    ev = parse_payload(comment_event(f"/promote {head[:12]} seeds=3", user="maintainer"), "issue_comment")
+    out = run_event(ev, forge, FAST, root, promote_hook=hook)
     assert out.allowed and out.reason == "maintainer has maintain permission"
     (call,) = hook.calls
     assert call["sha"] == seeded.issues[7].head_sha and call["seeds"] == 3 and call["pr"] == 7
@@ -181,7 +193,7 @@ def test_promote_label_by_writer_runs_and_by_reader_is_removed(
     hook = Recorder()
     forge = forge_for(github_emu, app_key)
     out = run_event(
-        parse_payload(label_event("promote", head, sender="writer"), "pull_request"),
+        parse_payload(label_event("promote", head, sender="writer"), "pull_request_target"),
         forge,
         FAST,
         root,
@@ -222,7 +234,10 @@ def test_synchronize_removes_a_stale_promote_label(
 ) -> None:
     seeded.issues[7].labels.append("promote")
     new_head = github_emu.move_head(seeded, 7, {"training/train_gpt.py": b"x = 5\n"})
-    res = run_cli(github_emu, app_key, root, sync_event(new_head, ["promote"]))
+    # commands.yml receives it as pull_request_target (the default branch's copy of the file runs)
+    res = run_cli(
+        github_emu, app_key, root, sync_event(new_head, ["promote"]), "--event-name", "pull_request_target"
+    )
     out = json.loads(res.output)
     assert out["actions"] == ["removed label promote"]
     assert (
@@ -303,7 +318,8 @@ def test_default_promotion_entry_point_is_wired(
     not in this folder's git history) before anything is reserved or started."""
     from bot.errors import InputError
 
-    ev = parse_payload(comment_event("/promote", user="maintainer"), "issue_comment")
+    head = seeded.issues[7].head_sha
+    ev = parse_payload(comment_event(f"/promote {head}", user="maintainer"), "issue_comment")
     with pytest.raises(InputError, match="commit"):
         run_event(ev, forge_for(github_emu, app_key), replace(FAST, pod_provider="local"), root)
     assert json.loads((root / "budget.json").read_text())["reservations"] == []
@@ -395,3 +411,75 @@ def test_commands_run_offline_on_the_local_forge(tmp_path: Path) -> None:
     assert (
         json.loads(res.output)["allowed"] is False and "none permission" in json.loads(res.output)["reason"]
     )
+
+
+def test_promote_then_push_trains_nothing(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
+) -> None:
+    """`/promote <sha>` approves that commit only: a push before the queued job starts refuses it."""
+
+    hook = Recorder()
+    approved = seeded.issues[7].head_sha
+    ev = parse_payload(comment_event(f"/promote {approved}"), "issue_comment")
+    new_head = github_emu.move_head(seeded, 7, {"training/train_gpt.py": b"x = 666\n"})
+    with pytest.raises(TrustError, match="head moved"):
+        run_event(ev, forge_for(github_emu, app_key), FAST, root, promote_hook=hook)
+    assert hook.calls == []
+    assert f"approval was for `{approved[:12]}`" in bodies(github_emu)[-1]
+    assert new_head[:12] in bodies(github_emu)[-1]
+
+
+@pytest.mark.parametrize(
+    "body", ["/promote seeds=\u00b2", "/promote seeds=99", "/promote HEAD", "/abort now"]
+)
+def test_bad_arguments_get_a_reply_and_run_nothing(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path, body: str
+) -> None:
+    hook = Recorder()
+    out = run_event(
+        parse_payload(comment_event(body), "issue_comment"),
+        forge_for(github_emu, app_key),
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert not out.allowed and hook.calls == []
+    reply = bodies(github_emu)[-1]
+    assert "was not run" in reply and ("accepted" in reply or "takes no arguments" in reply)
+
+
+def test_hold_label_event_is_decided_by_the_trust_function_and_runs_nothing(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
+) -> None:
+    """The research PR's `hold` label goes through THE trust function like every command; as a
+    webhook it is a no-op (the research run reads it), never a crash or a refusal comment."""
+    from bot.forge.events import Event, authorize
+
+    head = seeded.issues[7].head_sha
+    hook = Recorder()
+    forge = forge_for(github_emu, app_key)
+    before = len(bodies(github_emu))
+    out = run_event(
+        parse_payload(label_event("hold", head, sender="writer"), "pull_request"),
+        forge,
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert out.allowed and out.command == "hold" and out.actions == [] and hook.calls == []
+    out = run_event(
+        parse_payload(label_event("hold", head, sender="reader"), "pull_request"),
+        forge,
+        FAST,
+        root,
+        promote_hook=hook,
+    )
+    assert not out.allowed and "read permission" in out.reason
+    assert len(bodies(github_emu)) == before  # no refusal comment, the label is left alone
+    bot = parse_payload(label_event("hold", head, sender="other[bot]", sender_type="Bot"), "pull_request")
+    assert not authorize(bot, forge, FAST).allowed
+    review = Event("pull_request_review", "submitted", REPO, 7, True, "maintainer", "User", "")
+    assert authorize(review, forge, FAST).allowed
+    outsider = Event("pull_request_review", "submitted", REPO, 7, True, "reader", "User", "")
+    decision = authorize(outsider, forge, FAST)
+    assert not decision.allowed and decision.stage == "permission"

@@ -29,7 +29,17 @@ from tests.forge.conftest import comment_event, label_event, sync_event, write_e
         ("/budget", "budget", {}, ""),
         ("/abort", "abort", {}, ""),
         ("/help", "help", {}, ""),
-        ("/status extra", "status", {}, "does not take"),
+        ("/status extra", "status", {}, "takes no arguments"),
+        ("/promote ABCDEF1 seeds=2", "promote", {"sha": "abcdef1", "seeds": 2}, ""),
+        ("/promote " + "a" * 40, "promote", {"sha": "a" * 40, "seeds": 1}, ""),
+        # Issue 15 item 8: every bad argument is a reply saying what is accepted, never an exception.
+        ("/promote seeds=\u00b2", "promote", {}, "seeds must be a whole number from 1 to 8"),
+        ("/promote seeds=\u0663", "promote", {}, "accepted: `/promote <head sha> [seeds=N]`"),
+        ("/promote seeds=" + "9" * 400, "promote", {}, "seeds must be"),
+        ("/promote abc", "promote", {}, "accepted: `/promote <head sha>"),
+        ("/promote abcdef1 abcdef2", "promote", {}, "does not take 'abcdef2'"),
+        ("/promote seeds=", "promote", {}, "seeds must be"),
+        ("/promote =3", "promote", {}, "does not take"),
         ("/deploy", "deploy", {}, "unknown command"),
     ],
 )
@@ -100,8 +110,23 @@ def test_workflow_dispatch_payload(tmp_path: Path) -> None:
     }
     ev = load_event(write_event(tmp_path / "e.json", payload), "workflow_dispatch", env={})
     assert (
-        ev.pr == 7 and ev.head_sha == "abc1234" and ev.command is not None and ev.command.args == {"seeds": 2}
+        ev.pr == 7
+        and ev.head_sha == "abc1234"
+        and ev.command is not None
+        and ev.command.args == {"seeds": 2, "sha": "abc1234"}
     )
+    for inputs, why in (
+        ({"pr": "\u00b2"}, "PR number"),
+        ({"pr": "7", "seeds": "\u00b2"}, "seeds must be"),
+        ({"pr": "7", "sha": "HEAD~1"}, "sha must be"),
+    ):
+        path = write_event(tmp_path / "odd.json", {**payload, "inputs": inputs})
+        try:
+            odd = load_event(path, "workflow_dispatch", env={})
+        except InputError as exc:
+            assert why in str(exc)
+        else:
+            assert odd.command is not None and why in odd.command.error
     bad = write_event(tmp_path / "bad.json", {**payload, "inputs": {"pr": "7; rm -rf /"}})
     with pytest.raises(InputError, match="bad.json"):
         load_event(bad, "workflow_dispatch", env={})

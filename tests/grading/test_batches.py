@@ -82,7 +82,9 @@ def test_malformed_batch_answer_is_retried_via_messages(
     run = grade(repo, settings_for(repo), env)
     assert run.graded == 12 and run.retried == 1
     retry = [m for m in emu.messages if m["tier"] == "standard"]
-    assert len(retry) == 1 and "novelty: 9 is outside 0..3" in retry[0]["body"]["messages"][0]["content"]  # type: ignore[index]
+    content = retry[0]["body"]["messages"][0]["content"]  # type: ignore[index]
+    text = " ".join(b["text"] for b in content) if isinstance(content, list) else content
+    assert len(retry) == 1 and "novelty: 9 is outside 0..3" in text
 
 
 def test_timeout_cancels_the_batch_and_resends(

@@ -71,10 +71,17 @@ def test_skip_unchanged_then_regrade_what_changed(
     third = grade(repo, s, env, use_batches=False)
     assert (third.skipped, third.graded) == (11, 1)
     assert [i["id"] for i in request_items(emu.messages[-1]["body"])] == [item.id]  # type: ignore[arg-type]
-    # The grading context changes (a failed experiment): everything is re-graded.
+    # The context changes in a way immaterial to these items (all graded "quantization"): an
+    # architecture experiment fails. Nothing is re-graded although the prompt changed.
     add_row(repo, commit="dead123", status="discard", description="SwiGLU 3x")
     fourth = grade(repo, s, env, use_batches=False)
-    assert fourth.graded == 12 and fourth.context_version != third.context_version
+    assert fourth.graded == 0 and fourth.skipped == 12 and fourth.context_version != third.context_version
+    # A quantization experiment is material to every quantization item: all are re-graded.
+    add_row(repo, commit="beef456", status="discard", description="int6 QAT with zstd")
+    fifth = grade(repo, s, env, use_batches=False)
+    assert fifth.graded == 12 and fifth.regraded_for == {
+        "a quantization experiment was added to the ledger": 12
+    }
     # Switched off: re-grades everything although nothing changed.
     assert grade(repo, settings_for(repo, grading_skip_unchanged=False), env, use_batches=False).graded == 12
 
@@ -89,7 +96,8 @@ def test_out_of_range_answer_is_retried_once_then_accepted(
     assert len(sent) == 3  # 10 + 2 items, and the retry right after the first request
     retry = sent[1]
     assert [i["id"] for i in request_items(retry)] == ["arxiv:2501.00002"]  # type: ignore[arg-type]
-    assert "novelty: 9 is outside 0..3" in retry["messages"][0]["content"]  # type: ignore[index]
+    content = retry["messages"][0]["content"]  # type: ignore[index]
+    assert "novelty: 9 is outside 0..3" in " ".join(b["text"] for b in content)
     g = {g.item_id: g for g in ResearchState(repo / "research").graded()}["arxiv:2501.00002"]
     assert g.scores["novelty"] <= 3
 
@@ -190,14 +198,18 @@ def test_no_key_grades_offline(repo: Path) -> None:
 def test_cap_per_run_grades_new_items_first(repo: Path) -> None:
     s = settings_for(repo)
     grade(repo, s, {})
-    add_row(repo, commit="dead123", status="discard", description="SwiGLU 3x")  # every grade is now stale
+    stale = sum(1 for g in ResearchState(repo / "research").graded() if g.category == "architecture")
+    assert stale >= 2
+    add_row(
+        repo, commit="dead123", status="discard", description="SwiGLU 3x"
+    )  # architecture grades are stale
     fresh = make_items(2, prefix="rss:new-")
     fresh[1].published = "2026-11-26T00:00:00Z"  # newer than fresh[0]
     append_jsonl(repo / "research" / "raw_cache.jsonl", fresh)
     run = grade(repo, settings_for(repo, grading_max_items_per_run=3), {})
     assert [g.item_id for g in run.grades][:2] == ["rss:new-00001", "rss:new-00000"]
-    assert run.graded == 3 and run.left == 11
-    assert any("11 item(s) wait for a later run (at most 3 per run)" in w for w in run.warnings)
+    assert run.graded == 3 and run.left == 2 + stale - 3
+    assert any(f"{2 + stale - 3} item(s) wait for a later run (at most 3 per run)" in w for w in run.warnings)
 
 
 def test_the_key_never_reaches_state_or_logs(repo: Path, emu: AnthropicEmulator, env: dict[str, str]) -> None:

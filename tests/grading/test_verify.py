@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,7 +185,13 @@ def test_offline_verification_writes_briefs(
     assert run.mode == "offline" and run.candidates == 2 and len(run.verified) == 2
     briefs = {b.item_id: b for b in ResearchState(tier_a / "research").verified()}
     q = briefs["arxiv:2501.00001"]
-    assert "**Change in train_gpt.py:**" in q.brief and "quantize" in q.brief
+    assert q.brief.startswith("**Status:** verified\n") and q.extra["status"] == "verified"
+    # the brief names what the item itself says, not a category template
+    assert "**Change in train_gpt.py:** as the item describes it: Int6 QAT for tiny LMs" in q.brief
+    assert "We train 20M-parameter models with int6 QAT and zstd." in q.brief
+    assert "step time — Training is 3% slower per step." in q.brief
+    assert re.search(r"bytes — [^;]*(20M-parameter|artifact shrinks)", q.brief)  # the item's words
+    assert "Change the export path" not in q.brief  # the old quantization template
     assert "val bpb improves by 0.012" in q.brief  # a figure taken from the full text
     assert q.extra["full_text_source"].endswith("/abs/2501.00001 + " + servers[0].url + "/pdf/2501.00001")
     assert q.extra["full_text_chars"] > 200
@@ -222,6 +229,10 @@ def test_fetch_failures_are_warnings(tier_a: Path, servers: tuple[ArxivAbs, Tavi
     assert (
         q.extra["full_text_source"] == "arXiv unreachable" and "no full text (arXiv unreachable)" in q.brief
     )
+    # without the full text nothing is verified: it says so, and names only what the summary says
+    assert q.brief.startswith("**Status:** unverified: full text unreachable\n")
+    assert q.extra["status"] == "unverified: full text unreachable" and run.unverified == 1
+    assert "bytes — not stated by the item" in q.brief
     e = briefs["rss:ema"]  # Tavily failed: a plain GET of the page, HTML stripped
     assert e.extra["full_text_source"] == f"{servers[0].url}/blog/ema"
     assert "lowered val_bpb by 0.004" in e.brief
@@ -257,10 +268,32 @@ def test_llm_verification_with_one_retry(
     assert b.grader == "anthropic:claude-sonnet-4-6" and (b.score_before, b.score_after) == (11, 12)
     assert "CastedLinear" in b.brief and "-25% weight bytes" in b.brief and "outlier channels" in b.brief
     sent = emu.messages[-1]["body"]
-    user = sent["messages"][0]["content"]  # type: ignore[index]
+    user = " ".join(b["text"] for b in sent["messages"][0]["content"])  # type: ignore[index]
     assert "val bpb improves by 0.012" in user and "https://other.example/ema" in user
     assert "rejected" in user and sent["system"][-1]["cache_control"] == {"type": "ephemeral"}  # type: ignore[index]
     assert run.cost["requests"] == 2
+
+
+def test_llm_verification_counts_against_the_daily_cap(
+    tier_a: Path, servers: tuple[ArxivAbs, TavilyExtractEmulator], emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    from bot.grading.ledger_state import GradingState
+
+    emu.answer_with(_answer("arxiv:2501.00001"))
+    gs = GradingState(tier_a / "research")
+    run = verify(tier_a, _settings(tier_a, servers), {**env, "TAVILY_API_KEY": "tvly-test-key"}, top=1)
+    assert len(run.verified) == 1 and gs.spent_today() == pytest.approx(run.cost["usd"])
+    # today's cap already spent (by grading): verification sends nothing
+    s = settings_for(
+        tier_a,
+        arxiv_abs_base_url=servers[0].url,
+        tavily_base_url=servers[1].url,
+        grading_daily_max_usd=gs.spent_today(),
+    )
+    (tier_a / "research" / "verified.jsonl").write_text("")
+    sent = len(emu.messages)
+    again = verify(tier_a, s, {**env, "TAVILY_API_KEY": "tvly-test-key"}, top=1)
+    assert again.stopped == "budget" and again.verified == [] and len(emu.messages) == sent
 
 
 def test_llm_verification_invalid_twice_is_skipped(
@@ -290,5 +323,5 @@ def test_llm_sees_the_pdf_method_section(
 ) -> None:
     emu.answer_with(_answer("arxiv:2501.00001"))
     verify(tier_a, _settings(tier_a, servers), env, top=1)
-    user = emu.messages[-1]["body"]["messages"][0]["content"]  # type: ignore[index]
+    user = " ".join(b["text"] for b in emu.messages[-1]["body"]["messages"][0]["content"])  # type: ignore[index]
     assert "int6 (per-row scales) during the last 30% of steps" in user

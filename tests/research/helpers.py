@@ -40,7 +40,7 @@ def settings_for(emus: dict[str, Any], **over: Any) -> Settings:
             urls["rss_feeds"] = [emu.url + p for p in emu.feeds]
         elif name in ("tavily", "tavily_news"):
             urls["tavily_base_url"] = emu.url
-        elif name in ("github_prs", "github_code"):
+        elif name in ("github_prs", "github_code", "github_leaderboard"):
             urls["github_api_url"] = emu.url
     return make_settings(sources=list(emus), **{**urls, **over})
 
@@ -52,10 +52,15 @@ def fetch_one(
     now: datetime | None = None,
     since_hours: float = 6,
     env: dict[str, str] | None = None,
+    window_explicit: bool = False,
 ) -> tuple[list[ResearchItem], FetchContext]:
     """Run one source directly (no pipeline); returns its items and the context (warnings)."""
     ctx = FetchContext(
-        settings=settings, now=now or datetime.now(UTC), since_hours=since_hours, env=env or {}
+        settings=settings,
+        now=now or datetime.now(UTC),
+        since_hours=since_hours,
+        env=env or {},
+        window_explicit=window_explicit,
     )
 
     async def go() -> list[ResearchItem]:

@@ -18,15 +18,20 @@ def test_fetch_snapshot_json_then_duplicates(tmp_path):
     res = _run(tmp_path, "fetch", "--source", "snapshot", "--since-hours", "50000", "--json")
     assert res.exit_code == 0, res.output
     first = json.loads(res.stdout)
-    assert first["new"] == 9 and first["duplicates"] == 2 and first["below_threshold"] == 2
-    assert first["sources"]["snapshot"]["fetched"] == 13 and first["errors"] == {}
-    assert len(ResearchState(tmp_path / "research").raw_items()) == 9
-    assert first["competitor_scores"] == 2  # the snapshot's PR items carry record scores
+    assert first["new"] == 10 and first["duplicates"] == 2 and first["below_threshold"] == 2
+    assert first["sources"]["snapshot"]["fetched"] == 14 and first["errors"] == {}
+    assert len(ResearchState(tmp_path / "research").raw_items()) == 10
+    # the snapshot's PR items carry 2 record scores, its leaderboard item 7 rows
+    assert first["competitor_scores"] == 9
     board = CliRunner().invoke(cli, ["--repo", str(tmp_path), "competitors", "list", "--json"], env={})
-    assert [s["pr"] for s in json.loads(board.stdout)["parameter-golf"]] == [1851, 1736]
+    boards = json.loads(board.stdout)
+    # PRs 1851 and 1736 are on the leaderboard: one accepted row each, not a claim beside it
+    assert [s.get("pr") for s in boards["parameter-golf"]] == [1855, 1851, 1787, 1769, 1736, None]
+    assert boards["parameter-golf claims"] == []
+    assert [s["val_bpb"] for s in boards["parameter-golf non-record"]] == [1.1239]
     res = _run(tmp_path, "fetch", "--source", "snapshot", "--since-hours", "50000")
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith("research fetch: 0 new, 11 duplicates dropped, 2 below threshold (0.40)")
+    assert res.stdout.startswith("research fetch: 0 new, 12 duplicates dropped, 2 below threshold (0.40)")
     assert "snapshot" in res.stdout
 
 

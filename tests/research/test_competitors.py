@@ -204,7 +204,7 @@ def test_cli_parse_and_list(tmp_path):
     assert "warning:" in res.stderr
     res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "list", "--json"])
     board = json.loads(res.stdout)
-    assert len(board["parameter-golf"]) == 1 and board["modded-nanogpt"][0][
+    assert len(board["parameter-golf"]) == 1 and board["modded-nanogpt gpt2-small"][0][
         "record_minutes"
     ] == pytest.approx(2.248)
     res = runner.invoke(cli, ["--repo", str(tmp_path), "competitors", "parse", str(tmp_path / "missing.md")])

@@ -452,13 +452,15 @@
     }
     if (F.per_cycle) {
       host.appendChild(el("h3", { text: "Per cycle (newest first)" }));
-      simpleTable("chart-funnel", ["cycle", "items", "per source", "graded", "A", "B", "C", "ungradable", "verified"],
+      simpleTable("chart-funnel", ["cycle", "items", "per source", "graded", "A", "B", "C", "ungradable", "verified", "commit"],
         F.cycles.slice().reverse().map(function (c) {
           return [c.cycle, String(c.items), Object.keys(c.per_source).map(function (k) { return k + " " + c.per_source[k]; }).join(", "),
-                  String(c.graded), String(c.tiers.A), String(c.tiers.B), String(c.tiers.C), String(c.tiers.ungradable), String(c.verified)];
+                  String(c.graded), String(c.tiers.A), String(c.tiers.B), String(c.tiers.C), String(c.tiers.ungradable), String(c.verified),
+                  commitCell(c.commit)];
         }).concat([["all cycles", String(F.overall.items), "", String(F.overall.graded), String(F.overall.tiers.A),
-                    String(F.overall.tiers.B), String(F.overall.tiers.C), String(F.overall.tiers.ungradable), String(F.overall.verified)]]), "");
+                    String(F.overall.tiers.B), String(F.overall.tiers.C), String(F.overall.tiers.ungradable), String(F.overall.verified), ""]]), "");
     }
+    renderResearchHistory(host);
     if (F.top_graded.length) {
       host.appendChild(el("h3", { text: "Best graded items" }));
       host.appendChild(el("div", { "class": "tablewrap" }, el("table", null, [
@@ -468,6 +470,28 @@
             el("td", null, link(g.url, g.title)), el("td", { text: g.category }), el("td", { text: g.grader })]);
         }))])));
     }
+  }
+
+  // one research commit: its subject (linked to the commit) and its review PR
+  function commitCell(c) {
+    if (!c) return el("span", { "class": "note", text: "not committed yet" });
+    var parts = [link(c.url, c.subject || (c.sha || "").slice(0, 10))];
+    if (isNum(c.pr)) { parts.push(" · "); parts.push(link(c.pr_url, "PR #" + c.pr)); }
+    return el("span", { "class": "research-commit" }, parts);
+  }
+  function renderResearchHistory(host) {
+    var R = DATA.research_review || {}, commits = DATA.research_commits || [];
+    if (R.action) {
+      var line = [el("strong", { text: "Research PR: " }), R.action + " — " + (R.reason || "")];
+      if (isNum(R.pr)) { line.push(" "); line.push(link(R.pr_url, "#" + R.pr)); }
+      host.appendChild(el("p", { "class": "note", id: "research-review" }, line));
+    }
+    if (!commits.length) return;
+    host.appendChild(el("h3", { text: "Research commits (newest first): what each run changed in program.md" }));
+    host.appendChild(el("ul", { id: "research-commits", "class": "research-commits" }, commits.map(function (c) {
+      var head = el("summary", null, [(c.date || "").slice(0, 16).replace("T", " ") + " ", commitCell(c)]);
+      return el("li", null, el("details", null, [head, el("pre", { text: (c.summary || []).join("\n") })]));
+    })));
   }
 
   // ------------------------------------------------------------------ competitors, frontier

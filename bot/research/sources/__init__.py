@@ -5,6 +5,7 @@ arxiv              arXiv API (Atom), categories × query terms, 3-second politen
 openreview         OpenReview API v2 note search
 semantic_scholar   Semantic Scholar Graph API bulk search in a publication-date window
 github_prs         PRs of the watched repositories (PyGithub); challenge records scored
+github_leaderboard the challenge README's Leaderboard tables (PyGithub contents API)
 rss                RSS 2.0 / Atom feeds (``rss_feeds``)
 tavily             Tavily search (tavily-python), three modes, Tavily's own score
 github_code        GitHub code search (PyGithub) for the challenge's terms
@@ -25,6 +26,7 @@ SOURCE_NAMES = (
     "openreview",
     "semantic_scholar",
     "github_prs",
+    "github_leaderboard",
     "rss",
     "tavily",
     "github_code",

@@ -50,6 +50,7 @@ class FetchContext:
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     warnings: dict[str, list[str]] = field(default_factory=dict)
     _owned: list[httpx.AsyncClient] = field(default_factory=list)
+    window_explicit: bool = False  # since_hours was asked for (``--since-hours``), not derived
 
     @property
     def since(self) -> datetime:

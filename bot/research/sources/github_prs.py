@@ -5,7 +5,9 @@ For each repository: ``GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction
 For the challenge repository (``challenge_repo``) each PR's changed files are listed
 (``GET …/pulls/{n}/files``); for every ``records/**`` folder it touches, ``submission*.json``
 and ``README.md`` are read **at the PR head** (``GET …/contents/{path}?ref=<head sha>``, base64)
-and parsed by :mod:`bot.research.competitors`; the scores ride on the item
+and parsed by :mod:`bot.research.competitors` (a PR without record files: its body, provenance
+``PR body``); each score's status follows the PR (merged → record / non-record by track, open →
+claim, closed → closed); the scores ride on the item
 (``extra.competitor_scores``) and the pipeline stores them in ``competitors.jsonl``. A PR with
 a parsed score gets relevance 1.0 (kind ``competitor``).
 
@@ -25,7 +27,7 @@ from github.Repository import Repository
 from bot.research import competitors
 from bot.research.sources.base import FetchContext, clean, iso
 from bot.research.sources.github_common import make_github, run_blocking
-from bot.state import ResearchItem, to_dict
+from bot.state import CompetitorScore, ResearchItem, to_dict
 
 NAME = "github_prs"
 MAX_RECORD_FOLDERS = 4
@@ -86,9 +88,31 @@ def record_scores(repo: Repository, pr: PullRequest, ctx: FetchContext) -> list[
         score.key = f"{competitors.PG}:pr#{pr.number}:{folder}"
         score.author = score.author or pr.user.login
         score.github_id = score.github_id or pr.user.login
-        score.extra = {**score.extra, "pr_state": "merged" if pr.merged_at else pr.state, "head_sha": head}
+        _stamp(score, pr, head)
         out.append(to_dict(score))
+    if not out and pr.body:  # no record folder: the PR body's own claim, if it makes one
+        body = competitors.score_from_readme(pr.body, source_file=f"PR #{pr.number} body")
+        if body is not None:
+            body.provenance = "PR body"
+            body.key = f"{competitors.PG}:pr#{pr.number}:body"
+            body.name = body.name or clean(pr.title)
+            body.pr, body.url = pr.number, pr.html_url
+            body.author = body.author or (pr.user.login if pr.user else "")
+            body.github_id = body.github_id or (pr.user.login if pr.user else "")
+            _stamp(body, pr, head, in_records=False)
+            out.append(to_dict(body))
     return out
+
+
+def _stamp(score: CompetitorScore, pr: PullRequest, head: str, *, in_records: bool = True) -> None:
+    """The PR's state decides the score's status: merged into records/ → accepted, open (or a
+    merged PR that added no record) → claim, closed → closed."""
+    state = "merged" if pr.merged_at else pr.state
+    score.extra = {**score.extra, "pr_state": state, "head_sha": head}
+    if state == "merged" and in_records:
+        competitors.mark_merged(score)
+    else:
+        score.status = competitors.STATUS_CLOSED if state == "closed" else competitors.STATUS_CLAIM
 
 
 class GithubPrsSource:

@@ -1,9 +1,10 @@
 """A bundled JSON snapshot of research items, for the offline demo and for tests.
 
 The file (setting ``research_snapshot_path``; empty means ``bot/research/data/snapshot.json``)
-is ``{"as_of": "<ISO time>", "items": [<ResearchItem fields>…]}``. The ``since_hours`` window
-is measured back from ``as_of`` (not from the clock), so the demo gives the same items on any
-day. Each item keeps its original ``source`` name (``arxiv``, ``tavily``…) in ``raw.origin``
+is ``{"as_of": "<ISO time>", "items": [<ResearchItem fields>…]}``. A recording has no "new since
+the last run": by default every item is returned, whatever today's date or the source's cursor
+(so offline use works outside the demo, on any day). Only an explicit ``--since-hours`` window
+applies, measured back from ``as_of`` (not from the clock). Each item keeps its original ``source`` name (``arxiv``, ``tavily``…) in ``raw.origin``
 and is reported as coming from ``snapshot``.
 """
 
@@ -55,7 +56,7 @@ class SnapshotSource:
         for n, raw in enumerate(data["items"]):
             item = from_dict(ResearchItem, raw, where=f"{where} items[{n}]")
             when = parse_time(item.published)
-            if when is not None and not (since <= when <= as_of):
+            if ctx.window_explicit and when is not None and not (since <= when <= as_of):
                 continue
             item.raw = {**item.raw, "origin": item.source}
             item.source = NAME

@@ -1,229 +1,44 @@
-"""Competitor intelligence: parameter-golf records and the modded-nanogpt record table.
+"""A record's ``README.md`` → :class:`CompetitorScore`, read the way a person reads it.
 
-**Parameter-golf records** (a ``records/**/<date>_<name>/`` folder, or the files of a PR):
+The score is the figure the README presents as its result, never a baseline, a comparison, an
+ablation, a pre-quantisation or standard-eval figure when a final/sliding one is given. The
+parser tries, in order: a bold headline (``**val_bpb: 1.1063**``, ``**1.3281 val_bpb**``), a
+heading that states the score (``# Record: … — val_bpb 1.08563``, ``# 1.1712 BPB: …``), the
+exact printed metric (``final_int8_zlib_roundtrip_exact val_bpb:1.22436570``), a "mean" statement
+(``Mean val_bpb (sliding): 1.1598``, ``3-seed mean … 1.1598 bpb``), then tables: the ``Mean``
+row of a results table (its post-quant/sliding column), the row or column naming this
+submission in an ours-vs-baseline table, the value column of a metric/value table; then any
+other labelled value (``val_bpb: 1.15``, ``bpb=1.195``, ``1.3595 BPB``). A value whose sentence
+(or table column) calls it a baseline, previous/compared/flat-comparison/SOTA/PR-to-beat,
+pre-quant/pre-TTT or an ablation is never the score. When the README states several different
+"final" figures without saying which is the result, the parser abstains: no number is better
+than a wrong one. A headline value is refined by a more precise figure that rounds to it.
 
-* ``submission.json`` first. Its fields vary between records, so each value is looked up under
-  every spelling seen upstream (``val_bpb``/``mean_val_bpb``/``mean_bpb``…, ``val_loss``/
-  ``mean_val_loss_nats``…, ``val_bpb_std``/``std_bpb``…, ``bytes_total``/``artifact_bytes``…,
-  ``bytes_code``/``code_bytes``), seeds are counted from ``seeds`` (a list, a dict or a number)
-  or ``seed_results``, and a missing top-level score falls back to the mean of the per-seed
-  scores. Other file names (``submission_*.json``, ``results.json``) are accepted in a folder.
-* ``README.md`` as fallback (or to fill gaps). Scores are written in many shapes; the parser
-  tries, in order: a bold headline (``**val_bpb: 1.1063**``, ``**val bpb = …**``,
-  ``**val\\_bpb**: …``), a heading that states the score (``# Record: … — val_bpb 1.08563``,
-  ``# Record: 1.1712 bpb``, ``# 1.1712 BPB: …``), the exact printed metric
-  (```final_int8_zlib_roundtrip_exact val_bpb:1.22436570```), a "mean val_bpb" statement,
-  then tables: the ``Mean`` row of a results table (the post-quant/post-TTT column, never a
-  "pre-" column), the row or column naming this submission in an ours-vs-baseline table, the
-  value column of a metric/value table; then any other labelled value or ``| val_bpb | … |``
-  row. A value whose sentence (or table column) says it is a baseline, a previous/compared/
-  merged/SOTA/PR-to-beat or a pre-quant/pre-TTT figure is never taken as the score ("previous
-  SOTA val_bpb=1.0900. Our val_bpb=1.1000" → 1.1000). A headline value is then refined by a
-  more precise figure that rounds to it (``**1.10625353 BPB**`` for ``1.1063``).
-  Artifact bytes, most exact first: a stated total in bytes, the largest artifact of a
-  per-seed table, this submission's column of a comparison table, the headline's
-  ``~15.95 MB`` (``extra.bytes_total_precision`` = ± half its last digit). Author/GitHub
-  handle, PR number and date come from labelled lines or table rows (``**Author:** Jane
-  (@jd)``, ``PR: …/pull/123``, ``| PR | #55 |``) or the title (``… (PR #123)``, ``… by @jd``);
-  the technique summary is a title that lists techniques, else the subject of a "Key idea: X"
-  heading and the bold lead-ins of a summary's list (generic headings are never a title).
-* ``bytes_total`` means the largest seed's artifact where seeds' sizes are given (upstream
-  files write the mean or the max; a different stated figure stays in
-  ``extra.bytes_total_stated``).
-
-**modded-nanogpt** — the record table of its README: rows with or without a leading ``|``,
-record time in seconds, minutes or hours (→ ``record_minutes``), ``MM/DD/YY`` dates (→ ISO),
-markdown links (description link, ``[PR](…/pull/N)`` → ``pr``), contributor handles.
-
-**Store** — ``competitors.jsonl`` in the research state folder (:class:`bot.state.CompetitorScore`,
-latest line per ``key`` wins); :func:`leaderboard` orders best first.
+Artifact bytes, most exact first: a stated total in bytes, the largest artifact of a per-seed
+table, this submission's column of a comparison table, the headline's ``~15.95 MB``
+(``extra.bytes_total_precision`` = ± half its last digit). Author, PR and date come from labelled
+lines or table rows or the title; the technique summary is a title that lists techniques, else
+the subject of a "Key idea: X" heading and the bold lead-ins of a summary's list.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import InputError
-from bot.state import CompetitorScore, ResearchState, append_jsonl, to_dict
-
-PG = "parameter-golf"
-MNG = "modded-nanogpt"
-BPB_RANGE = (0.3, 5.0)
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        m = re.search(r"-?\d+(?:[.,]\d+)?", value.replace(",", ""))
-        return float(m.group(0)) if m else None
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, str):
-        value = value.replace(",", "").replace("_", "")
-    n = _num(value)
-    return int(n) if n is not None else None
-
-
-def _bpb_ok(v: float | None) -> bool:
-    return v is not None and BPB_RANGE[0] < v < BPB_RANGE[1]
-
-
-def _first(data: dict[str, Any], *keys: str) -> Any:
-    for k in keys:
-        if k in data and data[k] not in (None, ""):
-            return data[k]
-    return None
-
-
-def _track_from(*hints: str) -> tuple[str, str]:
-    """(record | non-record, upstream track name) from a track field and/or a path."""
-    upstream = ""
-    for h in hints:
-        if not h:
-            continue
-        for part in re.split(r"[/\\]", h):
-            if part.startswith("track_"):
-                upstream = upstream or part[len("track_") :]
-        if "/" not in h and "\\" not in h and not upstream:
-            upstream = h
-    low = " ".join(hints).lower().replace("_", "-")
-    kind = "non-record" if ("non-record" in low or "nonrecord" in low or "unlimited" in low) else "record"
-    return kind, upstream
-
-
-def _record_key(path: Path) -> str:
-    parts = path.parts
-    if "records" in parts:
-        i = len(parts) - 1 - list(reversed(parts)).index("records")
-        return f"{PG}:" + "/".join(parts[i:])
-    return f"{PG}:{path.name}"
-
-
-def _date_from_name(name: str) -> str:
-    m = re.match(r"(\d{4}-\d{2}-\d{2})", name)
-    return m.group(1) if m else ""
-
-
-# --------------------------------------------------------------------------- submission.json
-
-_BPB_KEYS = ("val_bpb", "mean_val_bpb", "val_bpb_mean", "mean_bpb", "bpb", "score", "final_val_bpb")
-_LOSS_KEYS = (
-    "val_loss",
-    "mean_val_loss",
-    "val_loss_mean",
-    "mean_val_loss_nats",
-    "val_loss_nats",
-    "mean_loss",
+from bot.research.competitors.common import (
+    PG,
+    PROV_README,
+    bpb_ok,
+    date_from_name,
+    record_key,
+    to_int,
+    track_from,
 )
-_STD_KEYS = ("val_bpb_std", "std_bpb", "bpb_std", "std_val_bpb", "std")
-_BYTES_KEYS = ("bytes_total", "artifact_bytes", "total_bytes", "artifact_bytes_max", "submission_bytes")
-_CODE_KEYS = ("bytes_code", "code_bytes")
-
-
-def _seed_runs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    for key in ("seed_results", "seeds", "per_seed", "runs"):
-        v = data.get(key)
-        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
-            return {str(k): x for k, x in v.items()}
-        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            return {str(x.get("seed", n)): x for n, x in enumerate(v)}
-    return {}
-
-
-def _seed_bpbs(runs: dict[str, dict[str, Any]]) -> list[float]:
-    out = []
-    for r in runs.values():
-        v = _num(r.get("val_bpb"))
-        if v is not None and _bpb_ok(v):
-            out.append(v)
-    return out
-
-
-def score_from_submission(data: Any, *, source_file: str = "") -> CompetitorScore | None:
-    """A score from a parsed submission.json, or None when it holds no val_bpb at all."""
-    if not isinstance(data, dict):
-        raise InputError("submission.json must be a JSON object", path=source_file or None)
-    runs = _seed_runs(data)
-    bpb = _num(_first(data, *_BPB_KEYS))
-    if not _bpb_ok(bpb):
-        vals = _seed_bpbs(runs)
-        bpb = round(statistics.fmean(vals), 8) if vals else None
-    if not _bpb_ok(bpb):
-        return None
-    loss = _num(_first(data, *_LOSS_KEYS))
-    std = _num(_first(data, *_STD_KEYS))
-    seeds_v = data.get("seeds")
-    if isinstance(seeds_v, (list, dict)) and seeds_v:
-        seeds: int | None = len(seeds_v)
-    elif isinstance(seeds_v, int) and not isinstance(seeds_v, bool):
-        seeds = seeds_v
-    else:
-        seeds = _int(data.get("num_seeds")) or (len(runs) or None)
-    if std is None and len(runs) >= 2:
-        vals = _seed_bpbs(runs)
-        std = round(statistics.stdev(vals), 8) if len(vals) >= 2 else None
-    # bytes_total: the largest seed's artifact when the seeds' sizes are given (each must fit
-    # the cap; upstream records write either the mean or the max as bytes_total), else the
-    # stated total. A differing stated figure is kept in extra["bytes_total_stated"].
-    stated = _int(_first(data, *_BYTES_KEYS))
-    sizes = [_int(_first(r, "artifact_bytes", "bytes_total")) for r in runs.values()]
-    known = [s for s in sizes if s]
-    bytes_total = _int(data.get("artifact_bytes_max")) or (max(known) if known else stated)
-    path = Path(source_file) if source_file else None
-    folder = path.parent if path else None
-    kind, upstream = _track_from(str(data.get("track") or ""), str(folder or ""))
-    pr = _int(_first(data, "pr", "pr_number", "pull_request"))
-    known_keys = set(_BPB_KEYS + _LOSS_KEYS + _STD_KEYS + _BYTES_KEYS + _CODE_KEYS) | {
-        "author",
-        "github_id",
-        "name",
-        "date",
-        "track",
-        "seeds",
-        "seed_results",
-        "blurb",
-        "technique_summary",
-    }
-    extra = {k: v for k, v in data.items() if k not in known_keys and isinstance(v, (str, int, float, bool))}
-    if upstream:
-        extra["upstream_track"] = upstream
-    if stated is not None and stated != bytes_total:
-        extra["bytes_total_stated"] = stated
-    return CompetitorScore(
-        source=PG,
-        name=str(data.get("name") or (folder.name if folder else "")),
-        key=_record_key(folder) if folder else f"{PG}:{data.get('name', '')}",
-        val_bpb=bpb,
-        val_loss=loss,
-        seeds=seeds,
-        std=std,
-        bytes_total=bytes_total,
-        bytes_code=_int(_first(data, *_CODE_KEYS)),
-        author=str(data.get("author") or ""),
-        github_id=str(data.get("github_id") or ""),
-        pr=pr,
-        date=str(data.get("date") or (_date_from_name(folder.name) if folder else ""))[:10],
-        track=kind,
-        techniques=str(_first(data, "technique_summary", "blurb", "name") or "")[:600],
-        source_file=source_file,
-        extra=extra,
-    )
-
-
-# --------------------------------------------------------------------------- README.md
+from bot.state import CompetitorScore
 
 _LABEL = r"(?:val(?:\\?_|[ \-])?bpb)"
 _NUMBER = r"(\d\.\d{2,10})"
@@ -244,7 +59,8 @@ _POST = re.compile(r"post|final|roundtrip|sliding|ttt|\bour\b|\bthis\b|mean", re
 def _excluded(text: str, start: int, window: int = 90) -> bool:
     """Does the text before ``start`` (same line and sentence) call the number a baseline?"""
     line_start = text.rfind("\n", 0, start) + 1
-    prefix = text[max(line_start, start - window) : start]
+    # link targets do not count towards the window: "Current merged SOTA ([title](long url)): 1.11"
+    prefix = re.sub(r"\]\([^)\s]*\)", "]", text[line_start:start])[-window:]
     cuts = list(_SENTENCE_END.finditer(prefix))
     if cuts:
         prefix = prefix[cuts[-1].end() :]
@@ -286,7 +102,7 @@ def _candidates(text: str, pattern: str, how: str, flags: int = re.I) -> Iterabl
     for m in re.finditer(pattern, text, flags):
         g = m.group(1)
         v = float(g)
-        if _bpb_ok(v) and not _excluded(text, m.start(1)):
+        if bpb_ok(v) and not _excluded(text, m.start(1)):
             yield _Found(v, g, how, m.start(1))
 
 
@@ -345,7 +161,7 @@ def _value_column(header: list[str]) -> int | None:
 
 def _bpb_in(cell: str) -> float | None:
     m = re.search(_NUMBER, cell)
-    return float(m.group(1)) if m and _bpb_ok(float(m.group(1))) else None
+    return float(m.group(1)) if m and bpb_ok(float(m.group(1))) else None
 
 
 def _column_is_ours(text: str, pos: int) -> bool:
@@ -412,10 +228,16 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             if v is not None:
                 m = re.search(_NUMBER, row[col])
                 assert m is not None
-                hits.append((bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
+                is_bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
+                hits.append((is_bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
         if hits:
-            post = [f for p, f in hits if p]
-            return (post or [f for _p, f in hits])[0], None
+            # a bolded row is the README's own pick; else the last post-quant/final row (tables
+            # list pre-quant, then each post-quant variant, the submitted one last)
+            bolded = [f for b, _p, f in hits if b]
+            post = [f for _b, p, f in hits if p]
+            if bolded:
+                return bolded[0], None
+            return (post[-1] if post else hits[0][2]), None
     return None, None
 
 
@@ -546,27 +368,83 @@ def _people(text: str, title_line: str, scan: ReadmeScan) -> None:
 # ------------------------------------------------------------------ the scan
 
 
+def _blank_code(text: str) -> str:
+    """``text`` with fenced code blocks blanked (same length: offsets stay valid). A ``#`` line
+    in a code block is a comment, not a heading."""
+    return re.sub(r"^```.*?^```", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.M | re.S)
+
+
+def _submitted_seed(text: str) -> _Found | None:
+    """ "Submitted: seed 1337" → that seed's row of the per-seed results table."""
+    m = re.search(r"submitted\W{0,6}(?:with\s+)?seed\s*\**\s*(\d+)", text, re.I)
+    if not m:
+        return None
+    for t in _tables(text):
+        if not t.header or not re.match(r"^\**\s*seed", _plain(t.header[0]), re.I):
+            continue
+        cols = [
+            j
+            for j, h in enumerate(t.header)
+            if re.search(r"bpb", h, re.I) and not re.search(r"pre|gain|delta|standard", h, re.I)
+        ]
+        for row, pos in zip(t.rows, t.pos, strict=True):
+            if row and _plain(row[0]) == m.group(1):
+                for j in reversed(cols):
+                    v = _bpb_in(row[j]) if j < len(row) else None
+                    num = re.search(_NUMBER, row[j]) if j < len(row) else None
+                    if v is not None and num:
+                        return _Found(v, num.group(1), "submitted seed", pos)
+    return None
+
+
+def _agree_all(found: list[_Found]) -> bool:
+    """Do these figures agree (each rounds to the least precise one)?"""
+    d = min(_decimals(f.text) for f in found)
+    return len({round(f.value, d) for f in found}) == 1
+
+
 def scan_readme(text: str) -> ReadmeScan:
     """Everything the README says about its own score (see the module docstring)."""
     scan = ReadmeScan(title=_title(text))
-    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
+    prose = _blank_code(text)
+    qual = r"(?:\s*\([^)\n]{1,40}\))?"  # "val_bpb (sliding, stride=64)"
+    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
+    bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
+    final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#+[^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
     heading_rev = rf"^#+[^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
     exact = rf"final_\w*exact\b[^`\n]*?val_bpb\s*[:=]\s*{_NUMBER}"
-    mean1 = rf"mean\s+{_LABEL}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
+    mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
     mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
     labelled = rf"{_LABEL}\s*(?:\*\*)?\s*[:=]\s*`?\s*(?:\*\*)?\s*{_NUMBER}"
     row = rf"^\|[^|\n]*{_LABEL}[^|\n]*\|\s*`?(?:\*\*)?\s*{_NUMBER}"
+    scan.bpb = _submitted_seed(text)
+    if scan.bpb is None:
+        headline = sorted(
+            [*_candidates(prose, bold, "bold headline"), *_candidates(prose, bold_rev, "bold headline")],
+            key=lambda f: f.pos,
+        )
+        if headline and not _agree_all(headline):
+            # several bold figures that disagree, none said to be the result: unsure → nothing
+            scan.notes.append(
+                "abstained: bold figures disagree (" + ", ".join(f.text for f in headline[:4]) + ")"
+            )
+            _sizes(text, scan)
+            return scan
+        if headline:
+            scan.bpb = headline[0]
     order = [
-        (bold, "bold headline", re.I),
-        (heading, "heading", re.I | re.M),
-        (heading_rev, "heading", re.I | re.M),
-        (exact, "exact printed metric", re.I),
-        (mean1, "mean statement", re.I),
-        (mean2, "mean statement", re.I),
+        (final, "final statement", re.I, prose),
+        (heading, "heading", re.I | re.M, prose),
+        (heading_rev, "heading", re.I | re.M, prose),
+        (exact, "exact printed metric", re.I, text),
+        (mean1, "mean statement", re.I, text),
+        (mean2, "mean statement", re.I, text),
     ]
-    for pattern, how, flags in order:
-        found = list(_candidates(text, pattern, how, flags))
+    for pattern, how, flags, where in order:
+        if scan.bpb is not None:
+            break
+        found = list(_candidates(where, pattern, how, flags))
         if found:
             scan.bpb = found[0]
             break
@@ -575,6 +453,19 @@ def scan_readme(text: str) -> ReadmeScan:
     if scan.bpb is None:  # "val_bpb: 1.15" anywhere, or a bare "| val_bpb | 1.15 |" row
         found = list(_candidates(text, labelled, "labelled value"))
         found += [f for f in _candidates(text, row, "table row", re.I | re.M) if _column_is_ours(text, f.pos)]
+        # "bpb=1.195", "1.3595 BPB" in prose — not a threshold ("submitting at bpb=1.195", "< 1.2")
+        for f in [
+            *_candidates(prose, rf"(?<![\w.])bpb\s*[:=]\s*`?{_NUMBER}", "labelled value"),
+            *_candidates(prose, rf"(?<![\w.]){_NUMBER}\s*BPB\b", "labelled value", 0),
+        ]:
+            before = text[max(0, f.pos - 25) : f.pos].lower()
+            ranged = re.search(r"\d\s*[-–]\s*$", before) or re.match(
+                r"\s*[-–]\s*\d", text[f.pos + len(f.text) :]
+            )
+            if not ranged and not re.search(
+                r"\bat\b|<|>|≤|threshold|p-value|target|under|below|above", before
+            ):
+                found.append(f)
         found.sort(key=lambda f: f.pos)
         post = [
             f for f in found if _POST.search(text[max(text.rfind("\n", 0, f.pos) + 1, f.pos - 60) : f.pos])
@@ -645,7 +536,7 @@ def _bytes_in(cell: str) -> tuple[int | None, int]:
         d = _decimals(m.group(1))
         return round(float(m.group(1)) * scale), int(0.5 * scale / 10**d)
     m = re.search(r"(\d{1,3}(?:,\d{3})+|\d{5,})", c)
-    return (_int(m.group(1)), 0) if m else (None, 0)
+    return (to_int(m.group(1)), 0) if m else (None, 0)
 
 
 def _sizes(text: str, scan: ReadmeScan) -> None:
@@ -661,7 +552,7 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
     ):
         for m in re.finditer(pat, text, re.I):
             if not _excluded(text, m.start(1)):
-                found = (_int(m.group(1)) or 0, 0, "stated total")
+                found = (to_int(m.group(1)) or 0, 0, "stated total")
                 break
         if found:
             break
@@ -729,7 +620,7 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
         scan.bytes_total, scan.bytes_precision, scan.bytes_how = found
     cm = re.search(r"code(?: size)?\s*[:|]\s*`?\**\s*([\d,]{4,})(?:\s*bytes)?", text, re.I)
     if cm:
-        scan.bytes_code = _int(cm.group(1))
+        scan.bytes_code = to_int(cm.group(1))
     elif code:
         scan.bytes_code = max(code)
 
@@ -739,8 +630,8 @@ def score_from_readme(text: str, *, source_file: str = "") -> CompetitorScore | 
     if scan.bpb is None:
         return None
     folder = Path(source_file).parent if source_file else None
-    kind, upstream = _track_from(str(folder or ""))
-    extra: dict[str, Any] = {"parsed_as": scan.bpb.how}
+    kind, upstream = track_from(str(folder or ""))
+    extra: dict[str, Any] = {"parsed_as": scan.bpb.how, "score_text": scan.bpb.text}
     if upstream:
         extra["upstream_track"] = upstream
     if scan.bytes_total is not None:
@@ -751,7 +642,7 @@ def score_from_readme(text: str, *, source_file: str = "") -> CompetitorScore | 
     return CompetitorScore(
         source=PG,
         name=name,
-        key=_record_key(folder) if folder else f"{PG}:{name}",
+        key=record_key(folder) if folder else f"{PG}:{name}",
         val_bpb=scan.bpb.value,
         val_loss=scan.loss,
         seeds=scan.seeds,
@@ -761,253 +652,10 @@ def score_from_readme(text: str, *, source_file: str = "") -> CompetitorScore | 
         author=scan.author,
         github_id=scan.github_id,
         pr=scan.pr,
-        date=(_date_from_name(folder.name) if folder else "") or scan.date,
+        date=(date_from_name(folder.name) if folder else "") or scan.date,
         track=kind,
         techniques=scan.techniques,
         source_file=source_file,
+        provenance=PROV_README,
         extra=extra,
     )
-
-
-def merge(primary: CompetitorScore, fallback: CompetitorScore) -> CompetitorScore:
-    """``primary`` with its empty fields filled from ``fallback``."""
-    data = to_dict(primary)
-    other = to_dict(fallback)
-    for k, v in other.items():
-        if data.get(k) in (None, "", [], {}):
-            data[k] = v
-    from bot.state import from_dict
-
-    return from_dict(CompetitorScore, data, where=primary.source_file)
-
-
-# --------------------------------------------------------------------------- modded-nanogpt
-
-_ROW = re.compile(r"^\|?\s*(\d+)\s*\|")
-_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
-
-
-def _minutes(text: str) -> float | None:
-    m = re.search(r"(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b", text, re.I)
-    if not m:
-        return None
-    v = float(m.group(1))
-    unit = m.group(2).lower()
-    if unit.startswith("h"):
-        return round(v * 60, 4)
-    if unit.startswith("s"):
-        return round(v / 60, 4)
-    return v
-
-
-def _us_date(text: str) -> str:
-    m = re.search(r"(\d{1,2})/(\d{1,2})/(\d{2,4})", text)
-    if not m:
-        return ""
-    mo, day, yr = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if yr < 100:
-        yr += 2000
-    return f"{yr:04d}-{mo:02d}-{day:02d}"
-
-
-def is_modded_nanogpt(text: str) -> bool:
-    return bool(re.search(r"\|\s*#\s*\|\s*record time\s*\|", text, re.I))
-
-
-def parse_modded_nanogpt(text: str, *, source_file: str = "") -> list[CompetitorScore]:
-    """Every row of the record table, in table order."""
-    out: list[CompetitorScore] = []
-    in_table = False
-    for line in text.splitlines():
-        if re.search(r"\|\s*#\s*\|\s*record time\s*\|", line, re.I):
-            in_table = True
-            continue
-        if not in_table:
-            continue
-        if re.match(r"^\s*\|?\s*-+\s*\|", line):
-            continue
-        if not _ROW.match(line):
-            if line.strip():
-                in_table = False
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 4:
-            continue
-        number = int(cells[0])
-        minutes = _minutes(cells[1])
-        if minutes is None:
-            continue
-        desc_cell = cells[2]
-        links = _LINK.findall(desc_cell)
-        description = _LINK.sub(lambda m: m.group(1), desc_cell).strip()
-        date = _us_date(cells[3])
-        rest = " | ".join(cells[4:])
-        pr_url = ""
-        pr = None
-        for _label, url in _LINK.findall(rest) + links:
-            pm = re.search(r"/pull/(\d+)", url)
-            if pm:
-                pr, pr_url = int(pm.group(1)), url
-                break
-        contributors_cell = cells[5] if len(cells) > 5 else ""
-        handles = re.findall(r"@([A-Za-z0-9_.\-]+[A-Za-z0-9_])", contributors_cell)
-        retiming = "not a new record" in contributors_cell.lower()
-        log_links = [
-            u for label, u in _LINK.findall(cells[4] if len(cells) > 4 else "") if label.lower() == "log"
-        ]
-        out.append(
-            CompetitorScore(
-                source=MNG,
-                name=description,
-                key=f"{MNG}:#{number}:{date}",
-                record_minutes=minutes,
-                author=_LINK.sub(lambda m: m.group(1), contributors_cell).strip(),
-                github_id=handles[0] if handles else "",
-                pr=pr,
-                date=date,
-                track="re-timing" if retiming else "record",
-                techniques=description,
-                url=pr_url or (links[0][1] if links else ""),
-                source_file=source_file,
-                extra={
-                    "record_number": number,
-                    "contributors": handles,
-                    "log": log_links[0] if log_links else "",
-                    "description_url": links[0][1] if links else "",
-                },
-            )
-        )
-    return out
-
-
-# --------------------------------------------------------------------------- files and folders
-
-
-@dataclass
-class ParseResult:
-    scores: list[CompetitorScore]
-    warnings: list[str]
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return path.read_bytes().decode("latin-1")
-
-
-def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
-    """Parse one file's text by its name (``*.json`` or a README/markdown file)."""
-    warnings: list[str] = []
-    where = source_file or name
-    if name.lower().endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return ParseResult([], [f"{where}: not JSON ({exc.msg}, line {exc.lineno})"])
-        try:
-            score = score_from_submission(data, source_file=source_file)
-        except InputError as exc:
-            return ParseResult([], [str(exc)])
-        if score is None:
-            warnings.append(f"{where}: no val_bpb (or mean, or per-seed scores) found")
-        return ParseResult([score] if score else [], warnings)
-    if is_modded_nanogpt(text):
-        rows = parse_modded_nanogpt(text, source_file=source_file)
-        if not rows:
-            warnings.append(f"{where}: record table found but no rows parsed")
-        return ParseResult(rows, warnings)
-    score = score_from_readme(text, source_file=source_file)
-    if score is None:
-        warnings.append(f"{where}: no val_bpb score found")
-    return ParseResult([score] if score else [], warnings)
-
-
-def _submission_files(folder: Path) -> list[Path]:
-    names = ["submission.json"]
-    found = [folder / n for n in names if (folder / n).is_file()]
-    found += sorted(p for p in folder.glob("submission*.json") if p not in found)
-    found += [p for p in (folder / "results.json",) if p.is_file()]
-    return found
-
-
-def parse_record_folder(folder: Path) -> ParseResult:
-    """submission.json first (any spelling), README.md to fill gaps or as the fallback."""
-    warnings: list[str] = []
-    primary: CompetitorScore | None = None
-    for f in _submission_files(folder):
-        res = parse_text(f.name, _read(f), source_file=str(f))
-        warnings += res.warnings
-        if res.scores:
-            primary = res.scores[0]
-            break
-    readme = folder / "README.md"
-    fallback = None
-    if readme.is_file():
-        res = parse_text(readme.name, _read(readme), source_file=str(readme))
-        fallback = res.scores[0] if res.scores else None
-        if primary is None:
-            warnings += res.warnings
-    if primary and fallback:
-        return ParseResult([merge(primary, fallback)], warnings)
-    if primary or fallback:
-        return ParseResult([primary or fallback], warnings)  # type: ignore[list-item]
-    if not warnings:
-        warnings.append(f"{folder}: no submission.json or README.md with a score")
-    return ParseResult([], warnings)
-
-
-def parse_path(path: Path | str) -> ParseResult:
-    """A file (README.md, submission.json, a modded-nanogpt README) or a record folder."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file or folder", path=str(p))
-    if p.is_dir():
-        return parse_record_folder(p)
-    return parse_text(p.name, _read(p), source_file=str(p))
-
-
-def scan_records(root: Path | str) -> ParseResult:
-    """Every record folder (a folder holding submission*.json or README.md) under ``root``."""
-    root = Path(root)
-    scores: list[CompetitorScore] = []
-    warnings: list[str] = []
-    folders = sorted(
-        {p.parent for p in root.rglob("*") if p.name == "README.md" or p.name.startswith("submission")}
-    )
-    for folder in folders:
-        res = parse_record_folder(folder)
-        scores += res.scores
-        warnings += res.warnings
-    return ParseResult(scores, warnings)
-
-
-# --------------------------------------------------------------------------- store
-
-
-def save_scores(state: ResearchState, scores: Sequence[CompetitorScore]) -> int:
-    """Append the scores that are new or changed (by ``key``); returns how many were written."""
-    current = {c.key or c.name: to_dict(c) for c in state.competitors()}
-    fresh = []
-    for s in scores:
-        if not s.key:
-            s.key = f"{s.source}:{s.name}"
-        if current.get(s.key) != to_dict(s):
-            fresh.append(s)
-            current[s.key] = to_dict(s)
-    return append_jsonl(state.competitors_path, fresh)
-
-
-def leaderboard(scores: Iterable[CompetitorScore], source: str = PG) -> list[CompetitorScore]:
-    """Best first: lowest val_bpb (parameter-golf) or fewest minutes (modded-nanogpt)."""
-    if source == MNG:
-        rows = [s for s in scores if s.source == MNG and s.record_minutes is not None]
-        return sorted(rows, key=lambda s: (s.record_minutes or 0.0, s.date))
-    rows = [s for s in scores if s.source == source and s.val_bpb is not None]
-    return sorted(rows, key=lambda s: (s.val_bpb or 0.0, s.date))
-
-
-def score_json(s: CompetitorScore) -> dict[str, Any]:
-    """The JSON object ``pgolf competitors parse`` prints (empty fields left out)."""
-    data = to_dict(s)
-    return {k: v for k, v in data.items() if v not in (None, "", [], {})}

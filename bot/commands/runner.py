@@ -1,0 +1,36 @@
+"""`pgolf runner`: print the setup of an ephemeral self-hosted Mac runner (see bot/forge/runner.py)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.context import AppContext, pass_app
+from bot.forge.runner import RunnerPlan, setup_script
+
+
+@click.command("runner")
+@click.option("--repo", "repo", default=None, help="OWNER/REPO (default: settings.github_repository).")
+@click.option(
+    "--user", default="pgolf-runner", show_default=True, help="The dedicated macOS user jobs run as."
+)
+@click.option(
+    "--data-dir", default="/Users/Shared/pgolf-data", show_default=True, help="Read-only data folder."
+)
+@click.option("--home", default=None, help="The runner user's home (default: /Users/<user>).")
+@click.option(
+    "--runner-sha256", default="", help="SHA-256 of the actions/runner tarball (from its release page)."
+)
+@pass_app
+def runner_cmd(
+    app: AppContext, repo: str | None, user: str, data_dir: str, home: str | None, runner_sha256: str
+) -> None:
+    """Print the commands that register an EPHEMERAL runner under a dedicated macOS user, one fresh
+    work folder per job, with the data folder read-only to it. Nothing is run: read, then run them
+    as an admin."""
+    target = repo or app.settings.github_repository or ""
+    plan = RunnerPlan(target, user, data_dir, home or f"/Users/{user}", runner_sha256=runner_sha256)
+    click.echo(setup_script(plan), nl=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(runner_cmd)

@@ -1,0 +1,35 @@
+"""Money that survives a dead runner: commit budget.json to the default branch at once.
+
+A promotion reserves its worst case in ``budget.json`` and — with ``ledger_commit_reservations``
+on (promote.yml sets ``PGOLF_LEDGER_COMMIT_RESERVATIONS=true``) — pushes that file to the default
+branch with ``pgolf ledger commit``'s pull-rebase-retry before the pod is rented, and again once
+the pod id is known. The scheduled reaper works from a fresh checkout of the default branch, so
+whatever happens to the runner afterwards (SIGKILL, a cancelled job, a lost machine), the
+reservation is there for it to settle at RunPod's billed time or the worst case.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from bot.config import Settings
+
+Committer = Callable[[str], float]
+
+
+def make_committer(root: Path, settings: Settings, env: Mapping[str, str] | None = None) -> Committer | None:
+    """A function that commits the ledger with a message and returns the seconds it took;
+    None when ``ledger_commit_reservations`` is off (a local run: the file is the record)."""
+    if not settings.ledger_commit_reservations:
+        return None
+
+    def commit(message: str) -> float:
+        from bot.forge.ledger_commit import ledger_commit
+
+        t0 = time.monotonic()
+        ledger_commit(root, message, settings, env=env)
+        return time.monotonic() - t0
+
+    return commit

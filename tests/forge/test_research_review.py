@@ -1,0 +1,315 @@
+"""Review mode on the GitHub emulator: the research PR is opened, updated, held and auto-merged.
+
+PyGithub talks to the emulator; time is bot.clock's pinned clock (never the real date).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import clock, program, program_git
+from bot import research_review as rr
+from bot.config import Settings
+from bot.errors import ForgeError
+from bot.forge.github import GitHubForge
+from bot.ledger import Ledger
+from bot.state import GradedItem
+from tests.emulators.github import GitHubEmulator, Repo
+from tests.forge.conftest import REPO, AppKey, app_env
+
+T0 = datetime(2026, 3, 1, 6, 17, tzinfo=UTC)
+S = Settings(
+    research_review="pr",
+    research_review_quiet_hours=24,
+    github_seconds_between_requests=0,
+    github_seconds_between_writes=0,
+)
+
+
+def _graded(i: int, tier: str = "A") -> GradedItem:
+    return GradedItem(
+        item_id=f"arxiv:{i}", title=f"Paper {i}", url=f"https://arxiv.org/abs/{i}", total=12, tier=tier
+    )
+
+
+def render(tmp: Path, items: list[int], sota: float = 1.2244) -> str:
+    led = Ledger(tmp / "none.tsv", [], [], True)
+    sections = program.build_sections(led, [_graded(i) for i in items], [], [])
+    return program.replace_sections(program.template(), sections, sota)
+
+
+@pytest.fixture
+def repo(github_emu: GitHubEmulator, app_key: AppKey, tmp_path: Path) -> Repo:
+    gh = github_emu
+    r = gh.add_repo(
+        REPO,
+        files={
+            "program.md": render(tmp_path, [1]).encode(),
+            "research/graded.jsonl": b'{"item_id": "arxiv:1"}\n',
+        },
+    )
+    gh.set_permission(r, "maintainer", "maintain")
+    gh.set_permission(r, "reader", "read")
+    gh.add_app(4242, app_key.public_pem, slug="pgolf-bot", installations=[77], repos=[r])
+    return r
+
+
+@pytest.fixture
+def forge(github_emu: GitHubEmulator, app_key: AppKey, repo: Repo) -> GitHubForge:
+    return GitHubForge.from_env(S, app_env(github_emu, app_key))
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    root = tmp_path / "checkout"
+    (root / "research").mkdir(parents=True)
+    return root
+
+
+def run_at(at: datetime, forge: GitHubForge, root: Path, text: str | None = None) -> list[rr.ReviewOutcome]:
+    if text is not None:
+        (root / "program.md").write_text(text, encoding="utf-8")
+    with clock.pinned(at):
+        return rr.run_review(forge, root, S)
+
+
+def research_prs(gh: GitHubEmulator, repo: Repo) -> list:
+    return [i for i in repo.issues.values() if i.is_pr and i.head_ref == S.research_review_branch]
+
+
+def test_pr_created_then_updated_then_merged_after_quiet_period(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    gh = github_emu
+    main_program = gh.file_at(repo, "main", "program.md")
+    first = render(tmp_path, [1, 2, 3], sota=1.0634)
+    out = run_at(T0, forge, work, first)
+    assert [o.action for o in out] == ["opened", "waiting"]
+    (pr,) = research_prs(gh, repo)
+    assert pr.title == "research: +2 (A 2); SOTA 1.2244 \u2192 1.0634" == out[0].subject
+    assert "<!-- pgolf:research-pr head=" in pr.body and "| added | RESEARCH | Paper 2 |" in pr.body
+    assert gh.file_at(repo, S.research_review_branch, "program.md") == first.encode()
+    assert gh.file_at(repo, "main", "program.md") == main_program  # nothing unreviewed on main
+    assert out[1].quiet_until == "2026-03-02T06:17:00Z"
+
+    # two hours later the next run finds one more item: the same PR is updated, the clock restarts
+    second = render(tmp_path, [1, 2, 3, 4], sota=1.0611)
+    out = run_at(T0 + timedelta(hours=2), forge, work, second)
+    assert [o.action for o in out] == ["updated", "waiting"]
+    assert len(research_prs(gh, repo)) == 1
+    assert pr.title == "research: +3 (A 3); SOTA 1.2244 \u2192 1.0611"
+    assert gh.file_at(repo, S.research_review_branch, "program.md") == second.encode()
+
+    # meanwhile the research state moves on, on main (it is data; the next run must read it)
+    gh.push(repo, "main", {"research/graded.jsonl": b'{"item_id": "arxiv:1"}\n{"item_id": "arxiv:4"}\n'})
+
+    # 23 h after the update: same program.md, still quiet
+    out = run_at(T0 + timedelta(hours=25), forge, work, second)
+    assert [o.action for o in out] == ["unchanged", "waiting"]
+    assert out[1].quiet_until == "2026-03-02T08:17:00Z"
+    assert pr.state == "open"
+
+    # 24 h after the update: merged, with a subject that still fits and names the PR
+    out = run_at(T0 + timedelta(hours=26), forge, work, second)
+    assert [o.action for o in out] == ["unchanged", "merged"]
+    assert pr.merged and pr.state == "closed"
+    assert gh.file_at(repo, "main", "program.md") == second.encode()
+    # the state committed to main after the PR's base is kept by the merge
+    assert gh.file_at(repo, "main", "research/graded.jsonl").count(b"\n") == 2
+    subject = out[1].subject
+    assert subject.endswith(f"(#{pr.number})") and len(subject) <= 72
+    assert repo.commits[repo.branches["main"]].message == subject
+    # the outcome is recorded for the dashboard and the state commit
+    assert program_git.read_review_state(work, S)["action"] == "merged"
+
+    # the next change reuses the standing branch with a new PR
+    out = run_at(T0 + timedelta(hours=32), forge, work, render(tmp_path, [1, 2, 3, 4, 5], sota=1.0611))
+    assert out[0].action == "opened" and out[0].pr != pr.number
+    assert out[0].subject == "research: +1 (A 1)"
+
+
+@pytest.mark.parametrize(("actor", "held"), [("maintainer", True), ("reader", False)])
+def test_hold_label_from_a_maintainer_stops_the_merge(
+    github_emu: GitHubEmulator,
+    repo: Repo,
+    forge: GitHubForge,
+    work: Path,
+    tmp_path: Path,
+    actor: str,
+    held: bool,
+) -> None:
+    text = render(tmp_path, [1, 5])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    github_emu.label_issue(repo, pr.number, "hold", actor)
+    out = run_at(T0 + timedelta(days=3), forge, work, text)
+    if held:
+        assert out[-1].action == "held" and "@maintainer added the `hold` label" in out[-1].reason
+        assert not pr.merged and pr.state == "open"
+        # removing the label lets the next run merge it
+        github_emu.label_issue(repo, pr.number, "hold", "maintainer", remove=True)
+        out = run_at(T0 + timedelta(days=3, hours=6), forge, work, text)
+    # a label from someone without write permission does not count (the one trust function)
+    assert out[-1].action == "merged" and pr.merged
+
+
+def test_changes_requested_by_a_maintainer_is_respected(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    text = render(tmp_path, [1, 6])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    github_emu.add_review(repo, pr.number, "reader", "CHANGES_REQUESTED")  # not a maintainer
+    github_emu.add_review(repo, pr.number, "maintainer", "CHANGES_REQUESTED", body="not this paper")
+    github_emu.add_review(repo, pr.number, "maintainer", "COMMENTED")  # a comment keeps the verdict
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "held"
+    assert "@maintainer requested changes" in out[-1].reason and "reader" not in out[-1].reason
+    assert not pr.merged
+    github_emu.add_review(repo, pr.number, "maintainer", "APPROVED")
+    out = run_at(T0 + timedelta(days=2, hours=6), forge, work, text)
+    assert out[-1].action == "merged" and pr.merged
+
+
+def test_a_branch_someone_else_pushed_to_is_left_alone(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    run_at(T0, forge, work, render(tmp_path, [1, 7]))
+    (pr,) = research_prs(github_emu, repo)
+    human = github_emu.push(
+        repo, S.research_review_branch, {"program.md": b"hand edit\n"}, author="maintainer"
+    )
+    out = run_at(T0 + timedelta(days=2), forge, work, render(tmp_path, [1, 7, 8]))
+    assert [o.action for o in out] == ["blocked"]
+    assert repo.branches[S.research_review_branch] == human and not pr.merged
+    with pytest.raises(ForgeError, match="someone else pushed"):
+        forge.put_branch_file(
+            S.research_review_branch, "main", "program.md", b"x", "m", expected_head="0" * 40
+        )
+
+
+def test_nothing_to_review_opens_nothing_and_closes_a_stale_pr(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    same = github_emu.file_at(repo, "main", "program.md")
+    assert same is not None
+    out = run_at(T0, forge, work, same.decode())
+    assert [o.action for o in out] == ["none"] and research_prs(github_emu, repo) == []
+    run_at(T0, forge, work, render(tmp_path, [1, 9]))
+    (pr,) = research_prs(github_emu, repo)
+    out = run_at(T0 + timedelta(hours=6), forge, work, same.decode())
+    assert [o.action for o in out] == ["closed"] and pr.state == "closed" and not pr.merged
+
+
+def test_commit_mode_is_the_default_and_touches_nothing(
+    github_emu: GitHubEmulator, repo: Repo, work: Path, tmp_path: Path
+) -> None:
+    (work / "program.md").write_text(render(tmp_path, [1, 2]))
+    out = rr.run_review(None, work, Settings())
+    assert [o.action for o in out] == ["off"]
+    assert research_prs(github_emu, repo) == []
+    assert not program_git.review_state_path(work, Settings()).exists()
+
+
+def test_local_forge_review_mode(tmp_path: Path) -> None:
+    """The same flow on the local forge (a plain git repository): branch, PR, hold, merge."""
+    import subprocess
+
+    from bot.forge.local import LocalForge
+
+    root = tmp_path / "repo"
+    root.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q", "-b", "main")
+    (root / "program.md").write_text(render(tmp_path, [1]))
+    git("add", "program.md")
+    git("commit", "-qm", "seed")
+    forge = LocalForge(root, owner="maintainer")
+    new = render(tmp_path, [1, 2])
+    (root / "program.md").write_text(new)
+    with clock.pinned(T0):
+        out = rr.run_review(forge, root, S)
+    assert [o.action for o in out] == ["opened", "waiting"]
+    assert git("show", f"{S.research_review_branch}:program.md") == new
+    assert git("show", "main:program.md") != new
+    git("checkout", "-q", "--", "program.md")  # the working copy goes back to main's version
+    (root / "program.md").write_text(new)
+    number = out[0].pr
+    assert number is not None
+    forge.add_label(number, "hold", actor="maintainer")
+    with clock.pinned(T0 + timedelta(days=2)):
+        assert rr.run_review(forge, root, S)[-1].action == "held"
+    forge.remove_label(number, "hold", actor="maintainer")
+    forge.add_review(number, "stranger", "CHANGES_REQUESTED")  # no permission: does not count
+    git("checkout", "-q", "-b", "scratch")  # (the local forge merges into a branch not checked out)
+    (root / "program.md").write_text(new)
+    with clock.pinned(T0 + timedelta(days=2)):
+        out = rr.run_review(forge, root, S)
+    assert [o.action for o in out] == ["unchanged", "merged"]
+    assert git("show", "main:program.md") == new
+    git("checkout", "-q", "--", "program.md")
+    with clock.pinned(T0 + timedelta(days=2)):
+        # the working copy is older than main now: a new research PR proposes it again
+        assert rr.run_review(forge, root, S)[0].action == "opened"
+
+
+def test_cli_review_writes_the_job_summary(
+    github_emu: GitHubEmulator, repo: Repo, app_key: AppKey, work: Path, tmp_path: Path
+) -> None:
+    """`pgolf program review --step-summary` as research.yml runs it, time from PGOLF_NOW."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.forge.conftest import cli_env
+
+    (work / "program.md").write_text(render(tmp_path, [1, 11], sota=1.0611))
+    summary = tmp_path / "summary.md"
+    env = cli_env(github_emu, app_key, PGOLF_NOW="2026-03-01T06:17:00Z", GITHUB_STEP_SUMMARY=str(summary))
+    args = ["--repo", str(work), "-c", "research_review=pr", "program", "review", "--step-summary", "--json"]
+    r = CliRunner().invoke(cli, args, env=env)
+    assert r.exit_code == 0, r.output
+    outcomes = json.loads(r.output)
+    assert [o["action"] for o in outcomes] == ["opened", "waiting"]
+    assert outcomes[1]["quiet_until"] == "2026-03-02T06:17:00Z"
+    text = summary.read_text()
+    assert text.startswith("### Research pull request")
+    assert f"[#{outcomes[0]['pr']}](https://github.com/{REPO}/pull/{outcomes[0]['pr']})" in text
+    # commit mode (the default): the same step does nothing and writes no summary
+    summary.unlink()
+    r = CliRunner().invoke(cli, ["--repo", str(work), "program", "review", "--step-summary"], env=env)
+    assert r.exit_code == 0 and r.output.startswith("off:") and not summary.exists()
+
+
+def test_pr_body_fence_cannot_be_closed_by_a_title(tmp_path: Path) -> None:
+    from bot import program_changes as pc
+
+    before = render(tmp_path, [1])
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+    evil = GradedItem(
+        item_id="arxiv:66", title="x ```` ![img](https://evil.example/t.png)", total=12, tier="A"
+    )
+    after = program.replace_sections(program.template(), program.build_sections(led, [evil], [], []), 1.2244)
+    with clock.pinned(T0):
+        body = rr.pr_body(pc.compare(before, after), "a" * 40, S)
+    fence = "`" * 5
+    assert body.count(f"\n{fence}\n") == 2 and f"\n{fence}\n</details>" in body  # open and close
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("research_review", "maybe"), ("research_review_quiet_hours", "-1"), ("research_review_branch", "-x")],
+)
+def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        load_settings(tmp_path, env={}, overrides={key: value})

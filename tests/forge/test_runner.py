@@ -1,0 +1,44 @@
+"""`pgolf runner` prints an ephemeral, dedicated-user runner setup; `pgolf init` tells the truth
+about forks."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.errors import InputError
+
+
+def test_runner_script_is_ephemeral_dedicated_and_read_only_data(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--data-dir", "/Users/Shared/golf data"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "--ephemeral" in out and 'sudo -u "$RUNNER_USER" ./config.sh' in out
+    assert "sysadminctl -addUser pgolf-runner" in out and "UserShell /usr/bin/false" in out
+    assert "chmod -R a+rX,go-w '/Users/Shared/golf data'" in out  # quoted, read-only to the runner
+    assert 'rm -rf "$RUNNER_HOME/runner"' in out  # a fresh work folder per job
+    assert "pip install numpy sentencepiece huggingface_hub" in out and "python3.11 -m venv" in out
+    assert "System.keychain" in out and "ADMIN_TOKEN" not in out.split("sudo -u")[-1].split("\n")[0]
+    script = tmp_path / "setup.sh"
+    script.write_text(out)
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def test_runner_refuses_bad_input() -> None:
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab; rm -rf /"])
+    assert res.exit_code == InputError.exit_code and "--repo" in res.output
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--user", "Root Admin"])
+    assert res.exit_code == InputError.exit_code and "--user" in res.output
+
+
+def test_init_output_tells_the_truth_about_forks_and_keys(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["init", str(tmp_path / "lab"), "--no-git"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "Require approval for all outside collaborators" in text
+    assert "environment `pgolf`" in text and "Deployment branches = the default branch only" in text
+    assert "EPHEMERAL" in text and "pgolf runner" in text
+    assert "bypass list" in text  # branch protection consistent with the App pushing every ledger commit

@@ -1,0 +1,159 @@
+"""Grading that costs what it should: re-grade only on material change, a daily cap across
+runs, batches collected by a later run, reports that say which grader ran."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import clock
+from bot.grading.grader import grade
+from bot.grading.ledger_state import FILE, GradingState
+from bot.state import CompetitorScore, ResearchState, append_jsonl
+from tests.emulators.anthropic import AnthropicEmulator
+from tests.grading.conftest import add_row, settings_for
+from tests.grading.responders import grading_responder
+
+DAY = "2026-12-01T10:00:00Z"
+
+
+def _record(root: Path, bpb: float, key: str) -> None:
+    append_jsonl(
+        root / "research" / "competitors.jsonl",
+        [
+            CompetitorScore(
+                source="parameter-golf",
+                name=key,
+                key=key,
+                val_bpb=bpb,
+                status="record",
+                provenance="leaderboard",
+            )
+        ],
+    )
+
+
+def test_one_unrelated_ledger_row_regrades_nothing(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    """Reproduces the report (one appended row re-graded every item), then the fix."""
+    emu.responder = grading_responder()
+    s = settings_for(repo)
+    _record(repo, 1.0800, "pg:a")
+    first = grade(repo, s, env, use_batches=False)
+    assert first.graded == 12
+    sent = len(emu.messages)
+    # an unrelated row: a local architecture experiment (every item here is graded "quantization")
+    add_row(repo, commit="aaa1111", description="SwiGLU 3x MLP", status="keep", val_bpb=1.30)
+    second = grade(repo, s, env, use_batches=False)
+    assert (second.graded, second.skipped) == (0, 12) and len(emu.messages) == sent
+    assert second.context_version != first.context_version  # the prompt did change
+    # a competitor record within the noise floor: still nothing
+    _record(repo, 1.0795, "pg:b")
+    assert grade(repo, s, env, use_batches=False).graded == 0
+    # the best accepted record moves by more than the floor: material to every item
+    _record(repo, 1.0600, "pg:c")
+    third = grade(repo, s, env, use_batches=False)
+    assert third.graded == 12
+    assert list(third.regraded_for) == [
+        "the best competitor record moved beyond the noise floor (0.0020 bpb)"
+    ]
+    # an open claim is not a record: it moves nothing
+    append_jsonl(
+        repo / "research" / "competitors.jsonl",
+        [CompetitorScore(source="parameter-golf", name="c", key="pg:claim", val_bpb=0.9, status="claim")],
+    )
+    assert grade(repo, s, env, use_batches=False).graded == 0
+
+
+def test_daily_cap_holds_across_runs(repo: Path, emu: AnthropicEmulator, env: dict[str, str]) -> None:
+    emu.responder = grading_responder()
+    with clock.pinned(DAY):
+        s = settings_for(
+            repo, grading_items_per_request=3, grader_max_tokens=800, grading_daily_max_usd=0.025
+        )
+        first = grade(repo, s, env, use_batches=False, max_usd=0.03)  # the day's cap is tighter
+        assert 0 < first.graded < 12 and first.stopped == "daily cap"
+        spent = GradingState(repo / "research").spent_today()
+        assert spent == pytest.approx(first.cost["usd"], abs=1e-6) and 0 < spent <= 0.025
+        sent = len(emu.messages)
+        second = grade(repo, s, env, use_batches=False, max_usd=0.03)  # a new run, same day
+        assert second.stopped == "daily cap" and second.graded == 0 and len(emu.messages) == sent
+        assert second.left == 12 - first.graded
+        assert GradingState(repo / "research").spent_today() == pytest.approx(spent)
+        s0 = settings_for(repo, grading_daily_max_usd=0.0)
+        third = grade(repo, s0, env, use_batches=False)
+        assert third.stopped == "daily cap" and any("cap of $0.00 is spent" in w for w in third.warnings)
+    with clock.pinned("2026-12-02T10:00:00Z"):  # a new day: the cap is fresh
+        assert grade(repo, s, env, use_batches=False, max_usd=0.03).graded > 0
+    data = json.loads((repo / "research" / FILE).read_text())
+    assert set(data["spend"]) == {"2026-12-01", "2026-12-02"}
+
+
+class Killed(BaseException):
+    """The job's timeout killing the process."""
+
+
+def test_a_batch_left_polling_is_collected_by_the_next_run(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    emu.polls_until_ended = 2
+    emu.responder = grading_responder()
+    s = settings_for(repo, grading_items_per_request=6)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed)  # dies while polling its batch
+    pending = GradingState(repo / "research").pending()
+    assert len(pending) == 1 and sum(len(v) for v in pending[0]["requests"].values()) == 12
+    assert ResearchState(repo / "research").graded() == []
+    bid = pending[0]["id"]
+    run = grade(repo, s, env)
+    assert run.collected == [bid] and run.graded == 12
+    assert [r.path for r in emu.requests if r.method == "POST"] == ["/v1/messages/batches"]  # paid once
+    assert GradingState(repo / "research").pending() == []
+    assert GradingState(repo / "research").spent_today() == pytest.approx(run.cost["usd"], abs=1e-6)
+
+
+def test_a_batch_still_running_keeps_its_items_waiting(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    emu.polls_until_ended = 10_000
+    emu.responder = grading_responder()
+    s = settings_for(repo, grading_items_per_request=6)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed)
+    run = grade(repo, s, env)
+    assert run.graded == 0 and run.left == 12 and run.stopped == "batch pending"
+    assert len([r for r in emu.requests if r.method == "POST"]) == 1  # nothing re-sent
+    # its estimate counts against today's cap until it is collected
+    assert GradingState(repo / "research").spent_today() > 0
+
+
+def test_fallback_reports_the_offline_grader(repo: Path, emu: AnthropicEmulator, env: dict[str, str]) -> None:
+    emu.responder = grading_responder()
+    emu.fail_next("529", times=50, retry_after="0")
+    run = grade(repo, settings_for(repo, llm_max_retries=1), env)
+    assert run.fell_back and run.mode == "offline" and run.model == "offline"
+    assert run.graders == {"offline": 12}
+    log = json.loads((repo / "research" / "grading_runs.jsonl").read_text().splitlines()[-1])
+    assert log["mode"] == "offline" and log["graders"] == {"offline": 12}
+
+
+def test_corrupt_grading_state_is_an_error_not_a_reset(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    from bot.errors import StateError
+
+    (repo / "research" / FILE).write_text('{"spend": {"2026-12-01": "lots"}}')
+    with pytest.raises(StateError, match="grading_state.json"):
+        grade(repo, settings_for(repo), env)
+    assert (repo / "research" / FILE).read_text() == '{"spend": {"2026-12-01": "lots"}}'

@@ -1,0 +1,46 @@
+"""README score forms a person reads without effort (tests/fixtures/parameter-golf/readme_forms/,
+invented READMEs in upstream shapes): the headline/bold/final/mean figure over standard-eval,
+pre-quant, comparison and threshold figures; nothing when the README itself is ambiguous."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.research import competitors as comp
+
+FORMS = Path(__file__).resolve().parents[1] / "fixtures" / "parameter-golf" / "readme_forms"
+
+EXPECTED: dict[str, float | None] = {
+    "number_first_bold.md": 1.3412,  # **1.3412 val_bpb**, not the reference 1.2244
+    "mean_sliding_qualifier.md": 1.1583,  # **Mean val_bpb (sliding): 1.1583**
+    "prose_bpb_and_range.md": 1.3604,  # "1.3604 BPB", not a range of other runs
+    "bpb_equals_threshold.md": 1.1911,  # `bpb=1.1911`, not the line "at bpb=1.2000"
+    "metric_table_bold_sliding.md": 1.1584,  # the bolded sliding row over the standard one
+    "metric_table_last_post.md": 1.2290,  # the last post-quant row, never the pre-quant one
+    "submitted_seed.md": 1.1236,  # "Submitted: seed 11" → that seed's row, not the mean
+    "disagreeing_headlines.md": None,  # two bold results, neither the submission: abstain
+    "heading_in_code.md": 1.1801,  # "Final best", not the comparison or a # comment in code
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_readme_form(name: str) -> None:
+    res = comp.parse_path(FORMS / name)
+    want = EXPECTED[name]
+    if want is None:
+        assert res.scores == [] and "no val_bpb" in res.warnings[0]
+        assert (
+            comp.scan_readme((FORMS / name).read_text())
+            .notes[0]
+            .startswith("abstained: bold figures disagree")
+        )
+        return
+    (score,) = res.scores
+    assert score.val_bpb == pytest.approx(want), score.extra
+    assert score.provenance == "README" and score.extra["score_text"]
+
+
+def test_every_form_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in FORMS.glob("*.md")) == sorted(EXPECTED)
