@@ -505,3 +505,30 @@ def _record(
     Ledger.append(results_path, row)
     changed = Ledger.mark_promoted(results_path, result.sha, "yes")
     log(f"results.tsv: {result.status} row written; {changed} local row(s) marked promoted")
+
+
+def promote_for_event(**kw: Any) -> PromoteResult:
+    """The promotion a forge event approved (``bot.forge.dispatch.run_event``'s ``promote_hook``):
+    :func:`promote` with the forge's trust decision, the real parity gate
+    (:func:`bot.compute.gates.default_parity_gate`, imported plainly, never looked up) and the
+    pod provider and sticky-comment reporter of the settings."""
+    from bot.compute.comment import ForgeReporter
+    from bot.compute.factory import make_provider
+    from bot.compute.gates import default_parity_gate
+
+    settings: Settings = kw["settings"]
+    root = Path(kw["root"])
+    reporter = ForgeReporter(
+        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
+    )
+    return promote(
+        root,
+        settings,
+        provider=make_provider(settings, root),
+        pr=kw["pr"],
+        sha=kw["sha"],
+        seeds=kw["seeds"],
+        trust=kw["trust"],
+        parity_gate=default_parity_gate(settings),
+        reporter=reporter,
+    )

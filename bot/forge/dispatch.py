@@ -352,7 +352,7 @@ def _promote(
 
     stage("approved")
     out.actions.append(f"approved {sha[:12]} by {event.actor}")
-    fn = hook or _default_promote
+    fn = hook or _no_promote
     try:
         result = fn(
             root=root,
@@ -373,28 +373,13 @@ def _promote(
     return result
 
 
-def _default_promote(**kw: Any) -> Any:
-    settings: Settings = kw["settings"]
-    root: Path = kw["root"]
-    # Plain imports (lazy only because the compute side pulls in the RunPod SDK): the parity
-    # gate and the trust decision are required parameters of promote(), never looked up.
-    from bot.compute.comment import ForgeReporter
-    from bot.compute.gates import default_parity_gate
-    from bot.compute.promote import promote
-
-    reporter = ForgeReporter(
-        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
-    )
-    return promote(
-        root,
-        settings,
-        provider=make_provider(settings, root),
-        pr=kw["pr"],
-        sha=kw["sha"],
-        seeds=kw["seeds"],
-        trust=kw["trust"],
-        parity_gate=default_parity_gate(settings),
-        reporter=reporter,
+def _no_promote(**kw: Any) -> Any:
+    """The promotion entry point when the caller gave none: a refusal (fail closed). The forge
+    sits below compute, so the caller — the command, the demo — hands in
+    :func:`bot.compute.promote.promote_for_event`, whose gates are plain imports there."""
+    raise ComputeError(
+        "no promotion entry point was given to run_event (pass promote_hook="
+        "bot.compute.promote.promote_for_event): refusing to promote"
     )
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.budget import init as budget_init
+from bot.compute.promote import promote_for_event
 from bot.config import Settings
-from bot.errors import ParityError
+from bot.errors import ComputeError, ParityError
 from bot.forge.dispatch import run_event
 from bot.forge.events import parse_payload
 from bot.forge.github import GitHubForge
@@ -51,8 +52,24 @@ def test_a_label_promotion_without_the_mlx_script_is_refused_before_spending(
     settings = replace(FAST, pod_provider="local")
     forge = GitHubForge.from_env(settings, app_env(github_emu, app_key))
     event = parse_payload(label_event("promote", sha, sender="writer", number=8), "pull_request")
+    # the entry point `pgolf command run` hands in: the real promote() and its real gates
     with pytest.raises(ParityError, match="training/train_gpt_mlx.py does not exist"):
-        run_event(event, forge, settings, root)  # no hook: the real promote() and its real gates
+        run_event(event, forge, settings, root, promote_hook=promote_for_event)
     budget = json.loads((root / "budget.json").read_text())
     assert budget["reservations"] == [] and budget["runs"] == [] and budget["spent"] == 0
     assert not (root / ".pgolf" / "localpods").exists()
+
+
+def test_without_an_entry_point_dispatch_refuses(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, tmp_path: Path
+) -> None:
+    """The forge sits below compute and looks nothing up by name: no hook, no promotion."""
+    root = tmp_path / "research"
+    root.mkdir()
+    Ledger.init(root / "results.tsv")
+    budget_init(root / "budget.json", FAST)
+    forge = GitHubForge.from_env(FAST, app_env(github_emu, app_key))
+    head = seeded.issues[7].head_sha
+    event = parse_payload(label_event("promote", head, sender="writer"), "pull_request")
+    with pytest.raises(ComputeError, match="no promotion entry point was given"):
+        run_event(event, forge, FAST, root)
