@@ -73,3 +73,27 @@ def test_without_an_entry_point_dispatch_refuses(
     event = parse_payload(label_event("promote", head, sender="writer"), "pull_request")
     with pytest.raises(ComputeError, match="no promotion entry point was given"):
         run_event(event, forge, FAST, root)
+
+
+def test_pgolf_command_run_hands_in_the_real_entry_point(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, tmp_path: Path
+) -> None:
+    """`pgolf command run` on a label event reaches the real promote() and its gates: here the
+    commit is not in the folder's history, an input error (exit 2) — not 'no entry point' (20)."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.forge.conftest import cli_env, write_event
+
+    root = tmp_path / "research"
+    root.mkdir()
+    Ledger.init(root / "results.tsv")
+    budget_init(root / "budget.json", FAST)
+    head = seeded.issues[7].head_sha
+    event = write_event(tmp_path / "event.json", label_event("promote", head, sender="writer"))
+    env = cli_env(github_emu, app_key, PGOLF_POD_PROVIDER="local")
+    res = CliRunner().invoke(
+        cli, ["--repo", str(root), "command", "run", "--event", str(event), "--json"], env=env
+    )
+    assert res.exit_code == 2, res.output
+    assert "no promotion entry point" not in res.output and "commit" in res.output
