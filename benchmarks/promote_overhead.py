@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.compute.gates import operator_approval, waived_parity_gate  # noqa: E402
 from bot.compute.promote import promote  # noqa: E402
 from bot.compute.runpod import RunPodProvider  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -34,6 +35,12 @@ from tests.emulators.runpod import RunPodEmulator  # noqa: E402
 from tests.emulators.sshd import SSHServer, sshd_available  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+# The stand-in script has no MLX twin: the benchmark waives parity explicitly (promote() has no
+# permissive default).
+OK = {
+    "trust": operator_approval("", "benchmark"),
+    "parity_gate": waived_parity_gate("benchmark stand-in script"),
+}
 TARGET_S = 5.0
 TRAIN = (
     'print("final_int8_zlib_roundtrip_exact val_loss:2.07269931 val_bpb:1.22436570")\n'
@@ -82,7 +89,7 @@ def main() -> int:
         to_done: list[float] = []
         try:
             for _ in range(RUNS):
-                res = promote(repo, settings, provider=provider, pr=1, sha=sha)
+                res = promote(repo, settings, provider=provider, pr=1, sha=sha, **OK)
                 if res.status == "crash":
                     raise SystemExit(f"promotion crashed: {res.error}")
                 t = res.timings

@@ -103,6 +103,15 @@ class Settings:
     local_timeout_seconds: int = 7200  # a local run is killed (crash row) after this long
     local_env: list[str] = field(default_factory=list)  # extra KEY=VALUE knobs for Tier 1 runs
 
+    # --- untrusted code (bot.sandbox) ------------------------------------------------------
+    # required: PR/model-written scripts run only behind the wall (namespaces, own uid, no
+    # network); best-effort: without it where the platform cannot (logged, mode "unisolated: …");
+    # auto: required on Linux, best-effort elsewhere (macOS)
+    sandbox: str = "auto"
+    sandbox_uid: int = 64999  # the uid sandboxed code runs as (needs no account)
+    # the static rule on what a candidate adds (bot.agent.astrule); a second wall only
+    candidate_ast_rule: bool = True
+
     # --- paths (relative to the research repository root) ----------------------------------
     results_path: str = "results.tsv"
     budget_path: str = "budget.json"
@@ -335,6 +344,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError("must be positive", path="settings", field=key)
     if s.local_backend not in {"auto", "mlx", "torch"}:
         raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
+    if s.sandbox not in {"auto", "required", "best-effort"}:
+        raise ConfigError("must be auto, required or best-effort", path="settings", field="sandbox")
+    if not 0 < s.sandbox_uid < 2**31:
+        raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
     if s.research_review not in {"commit", "pr"}:

@@ -559,6 +559,8 @@ class Demo:
                 f"the gate said {outcome!r}, not 'qualifies': on a real repository a maintainer could still "
                 "promote it; the demo does, to show Tier 2",
             )
+        from bot.compute.promote import promote_for_event
+
         user = forge.owner
         forge.add_label(pr_number, self.s.promote_label)
         pr = forge.get_pr(pr_number)
@@ -576,7 +578,7 @@ class Demo:
         }
         event = events.parse_payload(payload, "pull_request", self.s)
         self.say(res, f"label `{self.s.promote_label}` added by {user} ({forge.permission(user)} permission)")
-        result = dispatch.run_event(event, forge, self.s, self.workdir).result
+        result = dispatch.run_event(event, forge, self.s, self.workdir, promote_hook=promote_for_event).result
         if result is None:
             raise PgolfError("the promotion did not run")
         after = budget_mod.load(self.s.path("budget_path", self.workdir), self.s)

@@ -159,3 +159,9 @@ class ReportError(PgolfError):
     """The dashboard could not be generated."""
 
     exit_code = 24
+
+
+class SandboxError(PgolfError):
+    """Untrusted code cannot be run behind the wall (or what it left behind is refused)."""
+
+    exit_code = 25

@@ -273,8 +273,11 @@ SUBMIT_TOOL: dict[str, Any] = {
     "name": "submit_proposal",
     "description": (
         "Call once the edits are complete (after editing BOTH scripts, unless the change is "
-        "MLX-only). The edits are then validated: patch, import, artifact gate, MLX↔PyTorch "
-        "parity gate and a short CPU smoke run. If a check fails you get the error back once."
+        "MLX-only). The edits are then validated: patch; a static rule (add no import or call of "
+        "os/subprocess/socket/urllib/http/importlib/ctypes/shutil, no exec/eval/compile/__import__, "
+        "nothing on builtins, no /proc or ~ paths); import; artifact gate; MLX↔PyTorch parity gate; "
+        "a short CPU smoke run (the scripts run isolated: no network, no files outside their own "
+        "folder). If a check fails you get the error back once."
     ),
     "input_schema": {
         "type": "object",

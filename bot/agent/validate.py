@@ -8,9 +8,14 @@ The checks, in order (the first failure stops the run; its message goes back to 
 ``patch``
     The proposal's diff applies with ``git apply`` to a pristine copy of the base commit's
     training scripts and reproduces the edited files exactly.
+``static``
+    :mod:`bot.agent.astrule` on what the proposal adds to its base commit: no new import or call
+    of os/subprocess/socket/urllib/http/importlib/ctypes/shutil, no ``__import__``/``exec``/
+    ``eval``/``compile``, nothing on builtins, no ``/proc`` or ``~`` path; the message names the
+    rule and the line. A second wall only (setting ``candidate_ast_rule``).
 ``import``
     Both scripts compile, and import (top-level code only, ``__name__`` is not ``"__main__"``) in
-    a fresh interpreter. The MLX script is only compiled when MLX is not installed.
+    a fresh interpreter inside :mod:`bot.sandbox` (as do the parity and smoke checks). The MLX script is only compiled when MLX is not installed.
 ``artifact``
     :func:`bot.artifact.measure_artifact` on the edited ``train_gpt.py``: its code bytes plus the
     weight bytes of the last measured artifact (the latest ledger row with ``artifact_bytes``, minus
@@ -30,9 +35,9 @@ list of them, so tests and callers can run a subset.
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,14 +47,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.agent import gitops
+from bot.agent import astrule, gitops
 from bot.agent.record import CheckOutcome
 from bot.agent.tools import TRAINING_SCRIPTS
 from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ExperimentError, PgolfError
 from bot.ledger import Ledger
-from bot.safeenv import clean_env
+from bot.sandbox import VERDICT_NAME, BoxRun, Sandbox, open_sandbox
+from bot.training.parity import check_verdict, parity_in_sandbox
 
 TORCH_SCRIPT, MLX_SCRIPT = TRAINING_SCRIPTS
 SMOKE_ITERATIONS = 3
@@ -179,12 +185,40 @@ def check_patch(ctx: CheckContext) -> CheckOutcome:
     )
 
 
+def check_static(ctx: CheckContext) -> CheckOutcome:
+    """The static rule (:mod:`bot.agent.astrule`) on what the candidate adds to its base: a second
+    wall only (``candidate_ast_rule = false`` switches it off; the sandbox holds without it)."""
+    if not ctx.settings.candidate_ast_rule:
+        return CheckOutcome("static", True, "switched off (candidate_ast_rule = false)")
+    cand = ctx.candidate
+    found: list[astrule.Finding] = []
+    for rel in cand.changed:
+        if not rel.endswith(".py"):
+            continue
+        try:
+            found += astrule.added_findings(cand.originals.get(rel), cand.files[rel], rel)
+        except SyntaxError as exc:
+            return CheckOutcome("static", False, f"{rel} line {exc.lineno}: SyntaxError: {exc.msg}")
+    if found:
+        lines = [str(f) for f in found[:10]]
+        more = f"\n(and {len(found) - 10} more)" if len(found) > 10 else ""
+        return CheckOutcome(
+            "static",
+            False,
+            "the change adds what a training script must not contain:\n" + "\n".join(lines) + more,
+            data={"findings": [{"rule": f.rule, "path": f.path, "line": f.line} for f in found]},
+        )
+    return CheckOutcome(
+        "static", True, "adds no import/call of os, subprocess, sockets, dynamic code or /proc"
+    )
+
+
 _IMPORT_SNIPPET = """
 import importlib.util, json, sys, traceback
 args = sys.argv[1:]
-parity = args and args[0] == "--parity"
+parity = args[1] if args and args[0] == "--parity" else ""
 if parity:
-    args = args[1:]
+    args = args[2:]
 for i in range(0, len(args), 2):
     path, need = args[i], args[i + 1]
     if importlib.util.find_spec(need) is None:
@@ -201,23 +235,18 @@ for i in range(0, len(args), 2):
         raise SystemExit(3)
     print(path + ": imported")
 if parity:
-    from bot.errors import PgolfError
-    from bot.training.parity import run_parity
-    try:
-        data = run_parity(args[0], args[2]).to_dict()
-    except PgolfError as exc:
-        data = {"error": str(exc)}
-    except Exception as exc:
-        data = {"error": "the parity gate crashed: %s: %s" % (type(exc).__name__, exc)}
-    print("PARITY:" + json.dumps(data, default=str))
+    from bot.training.parity import verdict_of, write_verdict
+    write_verdict(parity, verdict_of(args[0], args[2]))
 """
 
 
 def check_import(ctx: CheckContext) -> CheckOutcome:
-    """Both scripts compile, then import in one fresh interpreter (top-level code only)."""
+    """Both scripts compile, then import in one fresh interpreter (top-level code only), inside
+    :mod:`bot.sandbox`; with the parity check next, the same interpreter runs the gate and leaves
+    its verdict as a file that :func:`bot.training.parity.check_verdict` re-validates here."""
     start = time.monotonic()
-    argv: list[str] = []
-    for rel, need in ((TORCH_SCRIPT, "torch"), (MLX_SCRIPT, "mlx")):
+    sources: dict[str, bytes] = {}
+    for rel in (TORCH_SCRIPT, MLX_SCRIPT):
         path = ctx.script(rel)
         if not path.is_file():
             return CheckOutcome("import", False, f"{rel} is missing")
@@ -227,32 +256,46 @@ def check_import(ctx: CheckContext) -> CheckOutcome:
             return CheckOutcome(
                 "import", False, f"{rel} line {exc.lineno}: SyntaxError: {exc.msg}\n{exc.text or ''}"
             )
-        argv += [rel, need]
-    env = clean_env()
+        sources[rel] = path.read_bytes()
     # With the parity gate coming next, the same interpreter runs it (one torch import, not two).
     with_parity = check_parity in ctx.checks
+    with open_sandbox(ctx.settings, with_pgolf=True) as box:
+        argv: list[str] = []
+        names: dict[str, str] = {}  # path inside the box → the repository path the model knows
+        for rel, need in ((TORCH_SCRIPT, "torch"), (MLX_SCRIPT, "mlx")):
+            inside = str(box.add_file(sources[rel], Path(rel).name))
+            names[inside] = rel
+            argv += [inside, need]
+        verdict = box.scratch / VERDICT_NAME
+        flag = ["--parity", str(verdict)] if with_parity else []
+        run = box.run([sys.executable, "-c", _IMPORT_SNIPPET, *flag, *argv], timeout=IMPORT_TIMEOUT_S)
+        for inside, rel in names.items():
+            run.stdout, run.stderr = run.stdout.replace(inside, rel), run.stderr.replace(inside, rel)
+        if run.timed_out:
+            return CheckOutcome("import", False, f"importing the scripts took over {IMPORT_TIMEOUT_S:.0f} s")
+        if run.returncode != 0:
+            return CheckOutcome("import", False, _tail(run.stderr or run.stdout))
+        if with_parity:
+            ctx.cache["parity"] = _read_verdict(box, run)
+        mode = box.mode
+    notes = [line for line in run.stdout.strip().splitlines() if line.endswith(("imported", "installed)"))]
+    return CheckOutcome("import", True, "; ".join([*notes, f"sandbox: {mode}"]), time.monotonic() - start)
+
+
+def _read_verdict(box: Sandbox, run: BoxRun) -> dict[str, Any]:
+    """The parity verdict the sandboxed run left, re-validated; ``{"error": …}`` when unusable."""
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _IMPORT_SNIPPET, *(["--parity"] if with_parity else []), *argv],
-            cwd=ctx.tree,
-            capture_output=True,
-            text=True,
-            timeout=IMPORT_TIMEOUT_S,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return CheckOutcome("import", False, f"importing the scripts took over {IMPORT_TIMEOUT_S:.0f} s")
-    if proc.returncode != 0:
-        return CheckOutcome("import", False, _tail(proc.stderr or proc.stdout))
-    lines = proc.stdout.strip().splitlines()
-    for line in lines:
-        if line.startswith("PARITY:"):
-            try:
-                ctx.cache["parity"] = json.loads(line[len("PARITY:") :])
-            except ValueError:
-                ctx.cache["parity"] = {"error": f"unreadable parity output: {line[:300]}"}
-    notes = [line for line in lines if not line.startswith("PARITY:")]
-    return CheckOutcome("import", True, "; ".join(notes), time.monotonic() - start)
+        raw = box.read_json(VERDICT_NAME)
+        data = check_verdict(raw) if raw is not None else None
+    except PgolfError as exc:
+        return {"error": str(exc), "sandbox": box.mode}
+    if data is None:
+        return {
+            "error": f"the parity gate left no verdict (exit {run.returncode}):\n{_tail(run.stderr or run.stdout)}",
+            "sandbox": box.mode,
+        }
+    data["sandbox"] = box.mode
+    return data
 
 
 def estimated_weight_bytes(ctx: CheckContext) -> tuple[int | None, str]:
@@ -294,43 +337,15 @@ def check_artifact(ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome("artifact", ok, detail, data=data)
 
 
-_PARITY_SNIPPET = """
-import json, sys
-from bot.errors import PgolfError
-from bot.training.parity import run_parity
-try:
-    result = run_parity(sys.argv[1], sys.argv[2])
-except PgolfError as exc:
-    print(json.dumps({"error": str(exc)}))
-    raise SystemExit(0)
-print(json.dumps(result.to_dict(), default=str))
-"""
 PARITY_TIMEOUT_S = 300.0
 
 
-def parity_result(torch_script: Path, mlx_script: Path, cwd: Path) -> dict[str, Any]:
-    """:func:`bot.training.parity.run_parity` in a fresh interpreter without secrets (the scripts are
-    candidate code); its ``to_dict()``, or ``{"error": …}`` when the scripts cannot be compared."""
-    env = clean_env()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _PARITY_SNIPPET, str(torch_script), str(mlx_script)],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=PARITY_TIMEOUT_S,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"the parity gate took over {PARITY_TIMEOUT_S:.0f} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"the parity gate crashed:\n{_tail(proc.stderr or proc.stdout)}"}
-    try:
-        data = json.loads(lines[-1])
-    except ValueError:
-        return {"error": f"unreadable parity output: {lines[-1][:300]}"}
-    return data if isinstance(data, dict) else {"error": "unreadable parity output"}
+def parity_result(
+    torch_script: Path, mlx_script: Path, settings: Settings, *, timeout: float = PARITY_TIMEOUT_S
+) -> dict[str, Any]:
+    """:func:`bot.training.parity.parity_in_sandbox` on the two scripts: the re-validated verdict,
+    or ``{"error": …}`` when the scripts cannot be compared."""
+    return parity_in_sandbox(settings, torch_script.read_bytes(), mlx_script.read_bytes(), timeout=timeout)
 
 
 def check_parity(ctx: CheckContext) -> CheckOutcome:
@@ -339,7 +354,7 @@ def check_parity(ctx: CheckContext) -> CheckOutcome:
     data = (
         cached
         if isinstance(cached, dict)
-        else parity_result(ctx.script(TORCH_SCRIPT), ctx.script(MLX_SCRIPT), ctx.tree)
+        else parity_result(ctx.script(TORCH_SCRIPT), ctx.script(MLX_SCRIPT), ctx.settings)
     )
     elapsed = time.monotonic() - start
     mlx_only = ctx.candidate.mlx_only
@@ -375,8 +390,10 @@ def check_parity(ctx: CheckContext) -> CheckOutcome:
     )
 
 
-def tiny_dataset(dest: Path, repo: Path, python: str = sys.executable, timeout: float = 300) -> Path:
-    """Build (once) the tiny offline dataset with ``training/prepare_data.py --from-stdlib``."""
+def tiny_dataset(dest: Path, repo: Path, settings: Settings | None = None, timeout: float = 300) -> Path:
+    """Build (once) the tiny offline dataset with the repository's ``training/prepare_data.py
+    --from-stdlib``. That script is repository (possibly PR) code: it runs in :mod:`bot.sandbox`
+    and only the regular files it wrote under its output folder are copied to ``dest``."""
     marker = dest / "tokenizers" / "fineweb_1024_bpe.model"
     if marker.is_file():
         return dest
@@ -385,14 +402,22 @@ def tiny_dataset(dest: Path, repo: Path, python: str = sys.executable, timeout: 
         raise ExperimentError(
             "cannot build the smoke-test dataset: training/prepare_data.py is missing", path=str(repo)
         )
-    for flag in ("--from-stdlib", "--from-text-stdlib"):
-        proc = subprocess.run(
-            [python, str(script), flag, "--out", str(dest)], capture_output=True, text=True, timeout=timeout
-        )
-        if "unrecognized arguments" not in proc.stderr:
-            break
-    if proc.returncode != 0 or not marker.is_file():
-        raise ExperimentError(f"building the smoke-test dataset failed: {_tail(proc.stderr or proc.stdout)}")
+    with open_sandbox(settings or Settings()) as box:
+        inside = box.add_file(script, "prepare_data.py")
+        out = box.scratch / "out"
+        for flag in ("--from-stdlib", "--from-text-stdlib"):
+            run = box.run([sys.executable, str(inside), flag, "--out", str(out)], timeout=timeout)
+            if "unrecognized arguments" not in run.stderr:
+                break
+        if run.returncode == 0:
+            box.copy_out(["out/tokenizers/*", "out/datasets/*/*"], dest / ".incoming")
+    incoming = dest / ".incoming" / "out"
+    if run.returncode != 0 or not (incoming / "tokenizers" / "fineweb_1024_bpe.model").is_file():
+        raise ExperimentError(f"building the smoke-test dataset failed: {_tail(run.stderr or run.stdout)}")
+    for sub in ("datasets", "tokenizers"):
+        if (incoming / sub).is_dir():
+            shutil.copytree(incoming / sub, dest / sub, dirs_exist_ok=True)
+    shutil.rmtree(dest / ".incoming", ignore_errors=True)
     return dest
 
 
@@ -430,42 +455,51 @@ def smoke_env(data: Path, iterations: int = SMOKE_ITERATIONS) -> dict[str, str]:
 
 
 def run_smoke(
-    script: Path, data: Path, *, iterations: int = SMOKE_ITERATIONS, timeout: float = SMOKE_TIMEOUT_S
+    script: Path,
+    data: Path,
+    *,
+    iterations: int = SMOKE_ITERATIONS,
+    timeout: float = SMOKE_TIMEOUT_S,
+    settings: Settings | None = None,
 ) -> tuple[bool, str, dict[str, Any]]:
-    """Run ``script`` at toy size in a scratch folder; ``(ok, detail, figures)``."""
+    """Run ``script`` at toy size inside :mod:`bot.sandbox` (its scratch folder is the working
+    directory; the dataset is read-only); ``(ok, detail, figures)``. The log is parsed here."""
     from bot.training.logparse import parse_log
 
-    env = clean_env()  # secrets never reach candidate code
-    env.update(smoke_env(data, iterations))
+    env = smoke_env(data, iterations)
     env.setdefault("OMP_NUM_THREADS", "2")
-    with tempfile.TemporaryDirectory(prefix="pgolf-smoke-") as tmp:
-        start = time.monotonic()
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(script)],
-                cwd=tmp,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            return False, f"{script.name}: smoke run took over {timeout:.0f} s", {}
-        elapsed = time.monotonic() - start
-        out = proc.stdout + "\n" + proc.stderr
-        if proc.returncode != 0:
-            return False, f"{script.name}: exit code {proc.returncode}\n{_tail(out)}", {"seconds": elapsed}
-        try:
-            result = parse_log(proc.stdout)
-        except PgolfError as exc:
-            return False, f"{script.name}: no final metric ({exc})\n{_tail(out)}", {"seconds": elapsed}
+    with open_sandbox(settings or Settings()) as box:
+        for key in ("DATA_PATH", "TOKENIZER_PATH"):
+            box.bind(env[key])
+        inside = box.add_file(script, script.name)
+        run = box.run([sys.executable, str(inside)], env=env, timeout=timeout)
+        mode = box.mode
+    elapsed = run.seconds
+    if run.timed_out:
+        return False, f"{script.name}: smoke run took over {timeout:.0f} s", {"sandbox": mode}
+    out = run.stdout + "\n" + run.stderr
+    if run.returncode != 0:
+        return (
+            False,
+            f"{script.name}: exit code {run.returncode}\n{_tail(out)}",
+            {"seconds": elapsed, "sandbox": mode},
+        )
+    try:
+        result = parse_log(run.stdout)
+    except PgolfError as exc:
+        return (
+            False,
+            f"{script.name}: no final metric ({exc})\n{_tail(out)}",
+            {"seconds": elapsed, "sandbox": mode},
+        )
     bpb = result.val_bpb
     if bpb is None or not math.isfinite(bpb):
-        return False, f"{script.name}: final val_bpb is {bpb}", {"seconds": elapsed}
+        return False, f"{script.name}: final val_bpb is {bpb}", {"seconds": elapsed, "sandbox": mode}
     figures = {
         "val_bpb": bpb,
         "seconds": round(elapsed, 2),
         "step_avg_ms": getattr(result, "step_avg_ms", None),
+        "sandbox": mode,
     }
     return True, f"{script.name}: val_bpb {bpb:.4f} after {iterations} steps ({elapsed:.1f} s)", figures
 
@@ -484,7 +518,10 @@ def check_smoke(ctx: CheckContext) -> CheckOutcome:
     start = time.monotonic()
     for rel in targets:
         ok, detail, figures = run_smoke(
-            ctx.script(rel), ctx.smoke_data, iterations=ctx.settings.experimenter_smoke_iterations
+            ctx.script(rel),
+            ctx.smoke_data,
+            iterations=ctx.settings.experimenter_smoke_iterations,
+            settings=ctx.settings,
         )
         details.append(detail)
         data[rel] = figures
@@ -502,6 +539,7 @@ def _has_mlx() -> bool:
 DEFAULT_CHECKS: tuple[Check, ...] = (
     check_scope,
     check_patch,
+    check_static,
     check_import,
     check_artifact,
     check_parity,
@@ -582,4 +620,4 @@ def resolve_smoke_data(root: Path | str, settings: Settings) -> Path:
                 field="experimenter_smoke_data",
             )
         return path
-    return tiny_dataset(default_smoke_cache(), root)
+    return tiny_dataset(default_smoke_cache(), root, settings)

@@ -105,7 +105,9 @@ def run_cmd(
             click.echo(msg)
         return
     forge = open_forge(s, app.root)
-    outcome = run_event(ev, forge, s, app.root, run_url=_run_url())
+    from bot.compute.promote import promote_for_event  # lazily: it pulls in the RunPod SDK
+
+    outcome = run_event(ev, forge, s, app.root, promote_hook=promote_for_event, run_url=_run_url())
     verdict = "done" if outcome.allowed else "refused"
     summary = (
         f"### pgolf command: {outcome.command or '(none)'} on #{outcome.pr or '-'}\n\n"

@@ -9,7 +9,7 @@ import click
 
 from bot.compute.comment import ForgeReporter
 from bot.compute.factory import PROVIDERS, make_provider
-from bot.compute.gates import default_parity_gate
+from bot.compute.gates import default_parity_gate, operator_approval, waived_parity_gate
 from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
 from bot.compute.promote import MAX_SEEDS, promote
@@ -38,7 +38,11 @@ from bot.errors import TrustError
     help="Pod provider (default: setting pod_provider).",
 )
 @click.option("--actor", default=None, help="Who asked; must have write permission on the forge.")
-@click.option("--skip-parity", is_flag=True, help="Skip the MLX/PyTorch parity gate.")
+@click.option(
+    "--skip-parity",
+    is_flag=True,
+    help="Waive the MLX/PyTorch parity gate (written to the promotion log as a waiver).",
+)
 @click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
 @click.option("--description", default="", help="Text for the results.tsv row.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -83,7 +87,7 @@ def promote_group(
         else None
     )
     try:
-        result = _run(app, s, provider, pr, sha, seeds, skip_parity, reporter, description, echo)
+        result = _run(app, s, provider, pr, sha, seeds, skip_parity, reporter, description, echo, actor)
     except Interrupted as exc:
         click.echo(f"error: {exc}; the pod was terminated and the cost settled", err=True)
         sys.exit(128 + exc.signum)
@@ -108,6 +112,7 @@ def _run(
     reporter: ForgeReporter | None,
     description: str,
     echo: Callable[[str], None] | None,
+    actor: str | None = None,
 ) -> PromoteResult:
     return promote(
         app.root,
@@ -116,7 +121,12 @@ def _run(
         pr=pr,
         sha=sha,
         seeds=seeds,
-        parity_gate=None if skip_parity else default_parity_gate(s),
+        trust=operator_approval(sha, actor or ""),
+        parity_gate=(
+            waived_parity_gate(f"--skip-parity by {actor or 'the local operator'}")
+            if skip_parity
+            else default_parity_gate(s)
+        ),
         reporter=reporter,
         description=description,
         echo=echo,

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.errors import ParityError
 from bot.training.local import Progress, run_baseline, run_local
-from bot.training.parity import run_parity
+from bot.training.parity import parity_in_sandbox
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -72,19 +73,30 @@ def train_group() -> None:
 @json_option
 @pass_app
 def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, as_json: bool) -> None:
-    """Load identical weights into both scripts and compare logits and loss (fp32, CPU)."""
-    tp = torch_path or app.path("training_script")
-    mp = mlx_path or app.path("mlx_script")
-    res = run_parity(tp, mp)
+    """Load identical weights into both scripts and compare logits and loss (fp32, CPU).
+
+    The scripts may be pull-request or model-written code: the comparison runs in the sandbox
+    (setting ``sandbox``) and its verdict is re-validated here."""
+    tp = Path(torch_path or app.path("training_script"))
+    mp = Path(mlx_path or app.path("mlx_script"))
+    for path in (tp, mp):
+        if not path.is_file():
+            raise ParityError("training script not found", path=str(path))
+    res = parity_in_sandbox(app.settings, tp.read_bytes(), mp.read_bytes())
+    if "error" in res:
+        raise ParityError(str(res["error"]))
+    res["torch"], res["mlx"] = str(tp), str(mp)
     if as_json:
-        emit_json(res.to_dict())
+        emit_json(res)
     else:
-        click.echo(res.message)
-        for d in res.layers:
+        click.echo(res["message"])
+        for d in res["layers"]:
             click.echo(
-                f"  {d.name:<10} max|Δ| {d.max_abs_diff:.3e}  tol {d.tolerance:.1e}  {'ok' if d.ok else 'DIVERGES'}"
+                f"  {d['name']:<10} max|Δ| {d['max_abs_diff']:.3e}  tol {d['tolerance']:.1e}  "
+                f"{'ok' if d['ok'] else 'DIVERGES'}"
             )
-    if not res.ok:
+        click.echo(f"  sandbox: {res.get('sandbox', '?')}")
+    if not res["ok"]:
         sys.exit(1)
 
 
@@ -202,6 +214,7 @@ def local_cmd(
         noise = f"{100 * out.noise:.2f}%" if out.noise is not None else "unmeasured"
         click.echo(f"baseline: {base}  noise floor: {noise}")
         click.echo(f"decision: {out.decision.outcome} — {out.decision.reason}")
+        click.echo(f"sandbox: {out.run.sandbox}")
         if out.decision.outcome == "crash":
             click.echo(f"log tail ({out.run.log_path}):\n{out.run.tail()}")
         else:

@@ -32,5 +32,10 @@ def make_provider(
     if kind == "local":
         from bot.compute.localpod import LocalPodProvider
 
-        return LocalPodProvider(settings.path("runs_dir", root).parent / "localpods", log=log)
+        return LocalPodProvider(
+            settings.path("runs_dir", root).parent / "localpods",
+            log=log,
+            sandbox=settings.sandbox,
+            sandbox_uid=settings.sandbox_uid,
+        )
     raise ConfigError(f"must be one of {', '.join(PROVIDERS)}, not {kind!r}", field="pod_provider")

@@ -3,13 +3,10 @@ artifact limit and MLX/PyTorch parity; and the challenge SOTA the result is comp
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +14,9 @@ from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ArtifactError, InputError, ParityError, TrustError
 from bot.ledger import Ledger
-from bot.safeenv import clean_env
+from bot.training.parity import parity_in_sandbox
 
-ParityGate = Callable[[Path, str], None]  # (repo, sha) → None or raise ParityError
+ParityGate = Callable[[Path, str], str]  # (repo, sha) → a note for the log, or raise ParityError
 
 
 def resolve_sha(repo: Path, sha: str) -> str:
@@ -41,16 +38,33 @@ def file_at(repo: Path, sha: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+@dataclass(frozen=True)
+class Approval:
+    """A trust decision: who approved which commit, and whether that is allowed."""
+
+    allowed: bool
+    reason: str
+    sha: str = ""
+    actor: str = ""
+
+
+def operator_approval(sha: str, actor: str = "") -> Approval:
+    """The approval of the operator running ``pgolf promote`` at their own keyboard (the CLI has
+    already checked ``--actor``'s permission on the forge when one is given)."""
+    who = actor or "the local operator"
+    return Approval(True, f"approved by {who} at the command line", sha, actor)
+
+
 def check_trust(trust: Any, sha: str) -> None:
-    """``trust`` is None (a local user at their own keyboard), a bool, or a decision object
-    with ``allowed``/``reason`` (and optionally the approved ``sha``, which must match)."""
-    if trust is None:
-        return
-    if isinstance(trust, bool):
-        if not trust:
-            raise TrustError("promotion not approved")
-        return
-    if not getattr(trust, "allowed", False):
+    """``trust`` is a decision object with ``allowed``/``reason`` and, optionally, the approved
+    ``sha`` (which must match). Anything else — ``None``, a bare bool, a missing decision — is a
+    refusal: promotion fails closed."""
+    if trust is None or isinstance(trust, bool) or not hasattr(trust, "allowed"):
+        raise TrustError(
+            f"promotion not approved: no trust decision was given ({type(trust).__name__}); "
+            "pass the forge's decision or gates.operator_approval()"
+        )
+    if trust.allowed is not True:
         raise TrustError(f"promotion not approved: {getattr(trust, 'reason', '') or 'untrusted actor'}")
     approved = getattr(trust, "sha", "") or getattr(trust, "head_sha", "")
     if approved and not (approved.startswith(sha) or sha.startswith(approved)):
@@ -91,61 +105,54 @@ def artifact_gate(repo: Path, sha: str, ledger: Ledger, settings: Settings, tmp:
 PARITY_TIMEOUT_S = 900.0
 
 
-def parity_subprocess(
-    torch_script: Path, mlx_script: Path, *, cwd: Path, timeout: float = PARITY_TIMEOUT_S
+def parity_verdict(
+    settings: Settings, torch_src: bytes, mlx_src: bytes, *, timeout: float = PARITY_TIMEOUT_S
 ) -> dict[str, Any]:
-    """``pgolf train parity --json`` on the two scripts in a fresh interpreter whose environment
-    holds no credential (the scripts are PR code; their module-level code runs on import).
-
-    Returns the parity result's ``to_dict()``; raises ParityError when the scripts cannot be
-    compared (a script that fails to load, a crash, a timeout)."""
-    env = clean_env({"PYTHONDONTWRITEBYTECODE": "1"})
-    argv = [sys.executable, "-P", "-m", "bot", "--repo", str(cwd), "train", "parity"]
-    argv += ["--torch", str(torch_script), "--mlx", str(mlx_script), "--json"]
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise ParityError(f"parity gate took over {timeout:.0f} s") from exc
-    data: Any = None
-    # The JSON document is the last thing printed (indented: it starts at a line "{"); anything
-    # the scripts print on import comes before it.
-    lines = proc.stdout.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("{")]
-    if starts:
-        with contextlib.suppress(ValueError):
-            data = json.loads("\n".join(lines[starts[-1] :]))
-    if not isinstance(data, dict) or "ok" not in data:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise ParityError(
-            "parity gate could not compare the scripts (exit "
-            f"{proc.returncode}): " + (" | ".join(detail) or "no output")
-        )
+    """The parity gate on the two scripts inside :mod:`bot.sandbox` (they are PR code: their
+    module-level code runs on import), re-validated on this side; ParityError when the scripts
+    cannot be compared (a script that fails to load, a crash, a timeout, a malformed verdict)."""
+    data = parity_in_sandbox(settings, torch_src, mlx_src, timeout=timeout)
+    if "error" in data:
+        raise ParityError(f"parity gate could not compare the scripts: {data['error']}")
     return data
 
 
 def default_parity_gate(settings: Settings, *, timeout: float = PARITY_TIMEOUT_S) -> ParityGate:
-    """Run the MLX/PyTorch parity gate on both scripts at the SHA (skipped if either is absent).
+    """The MLX/PyTorch parity gate on both scripts at the SHA, run in the sandbox.
 
-    The scripts are written to a scratch folder and compared by ``pgolf train parity --json`` in a
-    subprocess with a credential-free environment (:func:`parity_subprocess`): PR code never runs
-    inside this process, next to the forge and RunPod credentials."""
+    Fails closed: a script missing at the commit is a ParityError naming it, as is a divergence
+    or a pair that cannot be compared. Returns the note the promotion log records."""
 
-    def gate(repo: Path, sha: str) -> None:
-        torch_src = file_at(repo, sha, settings.training_script)
-        mlx_src = file_at(repo, sha, settings.mlx_script)
-        if torch_src is None or mlx_src is None:
-            return
-        with tempfile.TemporaryDirectory(prefix="pgolf-parity-") as d:
-            folder = Path(d)
-            t, m = folder / "train_gpt.py", folder / "train_gpt_mlx.py"
-            t.write_bytes(torch_src)
-            m.write_bytes(mlx_src)
-            res = parity_subprocess(t, m, cwd=folder, timeout=timeout)
+    def gate(repo: Path, sha: str) -> str:
+        sources: dict[str, bytes] = {}
+        for key in ("training_script", "mlx_script"):
+            rel = getattr(settings, key)
+            src = file_at(repo, sha, rel)
+            if src is None:
+                raise ParityError(
+                    f"parity gate refused {sha[:12]}: {rel} does not exist at that commit "
+                    "(both training scripts are needed to compare them)",
+                    field=key,
+                )
+            sources[key] = src
+        res = parity_verdict(settings, sources["training_script"], sources["mlx_script"], timeout=timeout)
         if not res.get("ok"):
             layer = res.get("first_diverging_layer") or "unknown"
             raise ParityError(
                 f"parity gate failed at {sha[:12]}: first diverging layer {layer}: {res.get('message', '')}"
             )
+        return f"parity gate: passed ({res.get('message', '')}; sandbox: {res.get('sandbox', '?')})"
+
+    return gate
+
+
+def waived_parity_gate(reason: str) -> ParityGate:
+    """An explicit, logged waiver (``pgolf promote --skip-parity`` by the operator)."""
+    if not reason.strip():
+        raise InputError("a parity waiver needs a reason", field="parity_gate")
+
+    def gate(repo: Path, sha: str) -> str:
+        return f"parity gate: WAIVED for {sha[:12]} ({reason})"
 
     return gate
 

@@ -4,8 +4,10 @@ Used by the offline demo and by users who own a GPU box. It has the same interfa
 RunPod provider: a pod is a folder ``<pods_dir>/<pod-id>/`` with a ``pod.json`` record, the
 run's files under ``work/``, and a detached watchdog process (its "start command") that kills
 every process of the pod and marks it terminated when the deadline passes, even if the
-orchestrator was killed with SIGKILL. Commands run with a clean environment (PATH and HOME
-only, plus what the caller names), each in its own process group recorded in ``pod.json``.
+orchestrator was killed with SIGKILL. The shipped commit is pull-request code, so every command
+runs in :mod:`bot.sandbox` (own uid, no network but a private loopback, the work folder its only
+writable folder, an environment built from nothing plus what the caller names), each box in its
+own process group recorded in ``pod.json``; logs and artifacts come back as regular files only.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.compute.provider import DEADLINE_ENV, RUN_ID_ENV, PodInfo, PodSpec
 from bot.compute.remote import stream_to_log
 from bot.errors import PodError, RemoteError
 from bot.fileio import atomic_write_text, file_lock
+from bot.sandbox import DEFAULT_UID, Sandbox, copy_regular
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -86,9 +89,18 @@ def stop_pod(record: Path, status: str = "TERMINATED") -> None:
 class LocalPodProvider:
     name = "local"
 
-    def __init__(self, pods_dir: Path, *, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        pods_dir: Path,
+        *,
+        log: Callable[[str], None] | None = None,
+        sandbox: str = "auto",
+        sandbox_uid: int = DEFAULT_UID,
+    ):
         self.pods_dir = Path(pods_dir)
         self.log = log or (lambda msg: None)
+        self.sandbox = sandbox  # the shipped commit is PR code: its commands run in bot.sandbox
+        self.sandbox_uid = sandbox_uid
 
     def _record(self, pod_id: str) -> Path:
         return self.pods_dir / pod_id / "pod.json"
@@ -171,13 +183,24 @@ class LocalPodProvider:
             stop_pod(record)
 
     def executor(self, pod: PodInfo, run_id: str, key_path: Path | None) -> LocalExecutor:
-        return LocalExecutor(self._record(pod.id), log=self.log)
+        return LocalExecutor(
+            self._record(pod.id), log=self.log, sandbox=self.sandbox, sandbox_uid=self.sandbox_uid
+        )
 
 
 class LocalExecutor:
-    def __init__(self, record: Path, *, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        record: Path,
+        *,
+        log: Callable[[str], None] | None = None,
+        sandbox: str = "auto",
+        sandbox_uid: int = DEFAULT_UID,
+    ):
         self.record = record
         self.log = log or (lambda msg: None)
+        self.sandbox = sandbox
+        self.sandbox_uid = sandbox_uid
         self._workdir = record.parent / "work"
         self._procs: list[subprocess.Popen[bytes]] = []
 
@@ -202,33 +225,33 @@ class LocalExecutor:
             tar.extractall(self._workdir, filter="data")
 
     def run(self, command: str, env: Mapping[str, str], log_path: Path, timeout: float) -> int:
+        """Run ``command`` (the shipped commit's setup or training) in :mod:`bot.sandbox`: the
+        pod's work folder is its one writable folder besides the box's scratch, and the files or
+        folders named by ``*_PATH``/``*_DIR``/``*_FILE`` variables are visible read-only."""
         if _read(self.record).get("status") == "TERMINATED":
             raise RemoteError("local pod was terminated")
-        clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
-        clean.update(env)
-        proc = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=self._workdir,
-            env=clean,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self._procs.append(proc)
-        _update(self.record, add_pgid=proc.pid)
-        return stream_to_log(proc, log_path, timeout, self.log)
+        inputs = [
+            Path(v)
+            for k, v in env.items()
+            if k.endswith(("_PATH", "_DIR", "_FILE")) and v.startswith("/") and v != "/" and Path(v).exists()
+        ]
+        with Sandbox(self.sandbox, uid=self.sandbox_uid, inputs=inputs, writable=[self._workdir]) as box:
+            proc = box.popen(
+                ["bash", "-c", command],
+                env=dict(env),
+                cwd=self._workdir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            self._procs.append(proc)
+            _update(self.record, add_pgid=proc.pid)
+            return stream_to_log(proc, log_path, timeout, self.log)
 
     def fetch(self, dest: Path, globs: list[str]) -> list[Path]:
-        dest.mkdir(parents=True, exist_ok=True)
-        logs = self._workdir / "logs"
-        if logs.is_dir():
-            shutil.copytree(logs, dest / "logs", dirs_exist_ok=True)
-        for g in globs:
-            for p in self._workdir.glob(g):
-                if p.is_file():
-                    shutil.copy2(p, dest / p.name)
-        return sorted(p for p in dest.rglob("*") if p.is_file())
+        """The run's logs and artifacts, as regular files only (the work folder was written by
+        the shipped commit's code: a symlink there is not followed)."""
+        copied = copy_regular(self._workdir, ["logs/**/*", *globs], dest)
+        return sorted({*copied, *(p for p in dest.rglob("*") if p.is_file() and not p.is_symlink())})
 
     def close(self) -> None:
         for p in self._procs:

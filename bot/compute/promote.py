@@ -115,9 +115,9 @@ def promote(
     pr: int | None,
     sha: str,
     seeds: int | list[int] = 1,
+    trust: Any,
+    parity_gate: ParityGate,
     repo: Path | None = None,
-    trust: Any = None,
-    parity_gate: ParityGate | None = None,
     log_parser: Callable[[str], RunMetrics] | None = None,
     reporter: Reporter | None = None,
     description: str = "",
@@ -125,7 +125,12 @@ def promote(
     on_stage: Callable[[str], None] | None = None,
     commit_ledger: Committer | bool | None = True,
 ) -> PromoteResult:
-    """Run one promotion end to end; see the module docstring."""
+    """Run one promotion end to end; see the module docstring.
+
+    ``trust`` (a decision with ``allowed``/``reason``/``sha``, e.g. the forge's, or
+    :func:`bot.compute.gates.operator_approval`) and ``parity_gate`` (normally
+    :func:`bot.compute.gates.default_parity_gate`; :func:`~bot.compute.gates.waived_parity_gate`
+    is an explicit, logged waiver) are required: there is no default that lets a commit through."""
     root = Path(root)
     repo = Path(repo or root)
     stage = on_stage or (lambda name: None)
@@ -148,9 +153,9 @@ def promote(
     log(f"promotion {run_id}: PR {pr} at {full_sha} with {len(seed_list)} seed(s) on {provider.name}")
     for note in artifact_gate(repo, full_sha, ledger, settings, run_dir):
         log(note)
-    if parity_gate is not None:
-        parity_gate(repo, full_sha)
-        log("parity gate: passed")
+    if not callable(parity_gate):
+        raise InputError("no parity gate was given: promotion fails closed", field="parity_gate")
+    log(parity_gate(repo, full_sha) or "parity gate: passed")
     setup = setup_command(settings)
 
     lifetime = pod_lifetime(settings, len(seed_list))
@@ -501,3 +506,30 @@ def _record(
     Ledger.append(results_path, row)
     changed = Ledger.mark_promoted(results_path, result.sha, "yes")
     log(f"results.tsv: {result.status} row written; {changed} local row(s) marked promoted")
+
+
+def promote_for_event(**kw: Any) -> PromoteResult:
+    """The promotion a forge event approved (``bot.forge.dispatch.run_event``'s ``promote_hook``):
+    :func:`promote` with the forge's trust decision, the real parity gate
+    (:func:`bot.compute.gates.default_parity_gate`, imported plainly, never looked up) and the
+    pod provider and sticky-comment reporter of the settings."""
+    from bot.compute.comment import ForgeReporter
+    from bot.compute.factory import make_provider
+    from bot.compute.gates import default_parity_gate
+
+    settings: Settings = kw["settings"]
+    root = Path(kw["root"])
+    reporter = ForgeReporter(
+        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
+    )
+    return promote(
+        root,
+        settings,
+        provider=make_provider(settings, root),
+        pr=kw["pr"],
+        sha=kw["sha"],
+        seeds=kw["seeds"],
+        trust=kw["trust"],
+        parity_gate=default_parity_gate(settings),
+        reporter=reporter,
+    )

@@ -352,7 +352,7 @@ def _promote(
 
     stage("approved")
     out.actions.append(f"approved {sha[:12]} by {event.actor}")
-    fn = hook or _default_promote
+    fn = hook or _no_promote
     try:
         result = fn(
             root=root,
@@ -373,27 +373,13 @@ def _promote(
     return result
 
 
-def _default_promote(**kw: Any) -> Any:
-    settings: Settings = kw["settings"]
-    root: Path = kw["root"]
-    promote = _compute("promote")
-    reporter_cls = _compute("ForgeReporter", required=False)
-    gate_factory = _compute("default_parity_gate", required=False)
-    reporter = None
-    if reporter_cls is not None:
-        reporter = reporter_cls(
-            kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
-        )
-    return promote(
-        root,
-        settings,
-        provider=make_provider(settings, root),
-        pr=kw["pr"],
-        sha=kw["sha"],
-        seeds=kw["seeds"],
-        trust=kw["trust"],
-        parity_gate=gate_factory(settings) if gate_factory is not None else None,
-        reporter=reporter,
+def _no_promote(**kw: Any) -> Any:
+    """The promotion entry point when the caller gave none: a refusal (fail closed). The forge
+    sits below compute, so the caller — the command, the demo — hands in
+    :func:`bot.compute.promote.promote_for_event`, whose gates are plain imports there."""
+    raise ComputeError(
+        "no promotion entry point was given to run_event (pass promote_hook="
+        "bot.compute.promote.promote_for_event): refusing to promote"
     )
 
 

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from bot.config import Settings
 from bot.errors import InputError, LogParseError, TrainingError
 from bot.grading.calibration import with_item_refs
 from bot.ledger import Ledger, Row, make_row
-from bot.safeenv import clean_env
+from bot.sandbox import open_sandbox
 from bot.training.logparse import TrainResult, parse_log
 
 OUTCOMES = ("qualifies", "keep", "discard", "crash")
@@ -59,6 +59,9 @@ LEDGER_STATUS = {"qualifies": "keep", "keep": "keep", "discard": "discard", "cra
 DATASET = "datasets/fineweb10B_sp1024"
 TOKENIZER = "tokenizers/fineweb_1024_bpe.model"
 TAIL_LINES = 12
+# What a run leaves that is kept (copied out of the sandbox as regular files): the weights and
+# the script's own log folder.
+RUN_OUTPUTS = ("final_model.*", "logs/*.txt")
 
 # Finishes in a few seconds per script on a CPU (used by tests, the demo and docs).
 TOY_ENV: dict[str, str] = {
@@ -179,10 +182,10 @@ def training_env(
     tokenizer_path: Path | None = None,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of a Tier 1 run: local-tier knobs over the caller's environment."""
+    """The knobs of a Tier 1 run. Only these reach the script: :mod:`bot.sandbox` builds the rest
+    of its environment from nothing (the script is PR code or model-written)."""
     data_dir = settings.path("data_dir", root)
-    # The training script is PR code (or model-written): it never sees a credential.
-    env = clean_env()
+    env: dict[str, str] = {}
     env.update(
         {
             "RUN_ID": run_id,
@@ -283,6 +286,7 @@ class RunOutput:
     seconds: float
     max_rss_gb: float | None
     timed_out: bool = False
+    sandbox: str = ""  # the wall the run had (bot.sandbox mode)
 
     def tail(self, n: int = TAIL_LINES) -> str:
         lines = [ln for ln in self.log_text.splitlines() if ln.strip()]
@@ -296,22 +300,35 @@ def run_script(
     *,
     timeout: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    launcher: list[str] | None = None,
+    settings: Settings | None = None,
+    inputs: Sequence[Path] = (),
+    outputs: Sequence[str] = RUN_OUTPUTS,
 ) -> RunOutput:
-    """Run a training script in ``run_dir``; stdout+stderr are kept in ``run_dir/output.log``."""
+    """Run a training script inside :mod:`bot.sandbox` (a private copy of the script, ``inputs``
+    read-only, the box's scratch folder as working directory); stdout+stderr are kept in
+    ``run_dir/output.log`` (written here, from the pipe), and the regular files matching
+    ``outputs`` that the run left are copied to ``run_dir`` afterwards."""
     from bot.training.logparse import _STEP, _step_point
 
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "output.log"
     batch_tokens = int(env.get("TRAIN_BATCH_TOKENS", "0") or 0)
-    cmd = [*(launcher or [sys.executable]), str(Path(script).resolve())]
     t0 = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     lines: list[str] = []
     timed_out = False
-    with open(log_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    with open_sandbox(settings or Settings()) as box, open(log_path, "w", encoding="utf-8") as out:
+        for p in inputs:
+            box.bind(p)
+        inside = box.add_file(script, Path(script).name)
+        proc = box.popen(
+            [sys.executable, str(inside)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
         )
         timer = None
         if timeout:
@@ -343,6 +360,9 @@ def run_script(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        box.finished()
+        box.copy_out(outputs, run_dir)
+        mode = box.mode
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1024**3 if sys.platform == "darwin" else 1024**2  # bytes on macOS, KiB on Linux
     text = "".join(lines)
@@ -356,6 +376,7 @@ def run_script(
         seconds=time.monotonic() - t0,
         max_rss_gb=(max(rss, before) / scale) if rss else None,
         timed_out=timed_out,
+        sandbox=mode,
     )
 
 
@@ -441,6 +462,7 @@ class LocalOutcome:
             "seconds": round(self.run.seconds, 2),
             "error": self.error,
             "config": self.config,
+            "sandbox": self.run.sandbox,
         }
 
 
@@ -496,7 +518,15 @@ def run_local(
     noise = led.noise_floor(settings.baseline_window, config=cfg) if led else None
     shrank = script_shrank(root, script, default_base_ref(root) if base_ref == "auto" else base_ref)
 
-    run = run_script(script, env, run_dir, timeout=settings.local_timeout_seconds, on_progress=on_progress)
+    run = run_script(
+        script,
+        env,
+        run_dir,
+        timeout=settings.local_timeout_seconds,
+        on_progress=on_progress,
+        settings=settings,
+        inputs=[Path(env["DATA_PATH"]), Path(env["TOKENIZER_PATH"])],
+    )
     result: TrainResult | None = None
     error: str | None = None
     try:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import ParityError
+from bot.errors import ParityError, PgolfError
 
 LOGIT_TOL = 1e-4
 LOSS_TOL = 1e-5
@@ -312,3 +312,144 @@ def run_parity(
         first = first or ("logits" if (logit or 0) > LOGIT_TOL else "loss")
         msg = f"parity FAILED: first diverging layer {first} (max |Δlogit| {logit:.2e}, |Δloss| {loss:.2e})"
     return ParityResult(ok, logit, loss, None if ok else first, msg, layers, tp, mp)
+
+
+# ----------------------------------------------------------------------------- verdicts
+# The gate runs inside bot.sandbox next to the candidate scripts (their module-level code runs on
+# import), so its result crosses back as a JSON file that the trusted side re-validates with
+# :func:`check_verdict`: types, finiteness, and ``ok`` recomputed from the numbers.
+
+
+def write_verdict(path: Path | str, data: dict[str, Any]) -> None:
+    """Inside the sandbox: the gate's result (or ``{"error": …}``) as the verdict file."""
+    import json
+
+    Path(path).write_text(json.dumps(data, default=str), encoding="utf-8")
+
+
+def verdict_of(torch_path: Path | str, mlx_path: Path | str) -> dict[str, Any]:
+    """Inside the sandbox: :func:`run_parity` as a verdict dict (``{"error": …}`` when the scripts
+    cannot be compared)."""
+    try:
+        return run_parity(torch_path, mlx_path).to_dict()
+    except ParityError as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # the candidate's code raised something of its own
+        return {"error": f"the parity gate crashed: {type(exc).__name__}: {exc}"}
+
+
+def _text(value: Any, limit: int = 2000) -> str:
+    return " ".join(str(value).split())[:limit]
+
+
+def _num(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParityError(f"parity verdict: {key} is not a number: {_text(value, 80)!r}")
+    out = float(value)
+    if out != out or out in (float("inf"), float("-inf")) or out < 0:
+        raise ParityError(f"parity verdict: {key} is not a finite non-negative number: {out}")
+    return out
+
+
+def check_verdict(data: Any) -> dict[str, Any]:
+    """Re-validate a parity verdict that crossed the sandbox wall; the clean dict (same keys as
+    :meth:`ParityResult.to_dict`, or ``{"error": text}``). ``ok`` is recomputed: it holds only when
+    both differences are present and within :data:`LOGIT_TOL`/:data:`LOSS_TOL` and no layer is
+    over its tolerance. ParityError when the verdict is malformed."""
+    if not isinstance(data, dict):
+        raise ParityError("parity verdict is not a JSON object")
+    if "error" in data:
+        return {"error": _text(data["error"])}
+    logit, loss = _num(data, "max_abs_logit_diff"), _num(data, "abs_loss_diff")
+    layers_in = data.get("layers", [])
+    if not isinstance(layers_in, list) or len(layers_in) > 10_000:
+        raise ParityError("parity verdict: layers is not a list")
+    layers: list[dict[str, Any]] = []
+    first_bad: str | None = None
+    for entry in layers_in:
+        if not isinstance(entry, dict):
+            raise ParityError("parity verdict: a layer entry is not an object")
+        diff, tol = _num(entry, "max_abs_diff"), _num(entry, "tolerance")
+        if diff is None or tol is None:
+            raise ParityError("parity verdict: a layer entry lacks max_abs_diff/tolerance")
+        name = _text(entry.get("name", ""), 200)
+        ok = diff <= tol
+        if not ok and first_bad is None:
+            first_bad = name
+        layers.append({"name": name, "max_abs_diff": diff, "tolerance": tol, "ok": ok})
+    claimed = data.get("ok")
+    if not isinstance(claimed, bool):
+        raise ParityError("parity verdict: ok is not a boolean")
+    ok = (
+        claimed
+        and logit is not None
+        and loss is not None
+        and logit <= LOGIT_TOL
+        and loss <= LOSS_TOL
+        and first_bad is None
+    )
+    layer = data.get("first_diverging_layer")
+    return {
+        "ok": ok,
+        "max_abs_logit_diff": logit,
+        "abs_loss_diff": loss,
+        "first_diverging_layer": None if ok else _text(layer or first_bad or "unknown", 200),
+        "message": _text(data.get("message", "")),
+        "logit_tolerance": LOGIT_TOL,
+        "loss_tolerance": LOSS_TOL,
+        "layers": layers,
+        "torch": _text(data.get("torch", ""), 500),
+        "mlx": _text(data.get("mlx", ""), 500),
+        "claimed_ok": claimed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot.training.parity TORCH MLX VERDICT``: the sandboxed side of the gate."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        sys.stderr.write("usage: python -m bot.training.parity TORCH MLX VERDICT\n")
+        return 2
+    write_verdict(args[2], verdict_of(args[0], args[1]))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run inside the sandbox
+    raise SystemExit(main())
+
+
+def parity_in_sandbox(
+    settings: Any, torch_src: bytes, mlx_src: bytes, *, timeout: float = 900.0
+) -> dict[str, Any]:
+    """Trusted side: run the gate on the two scripts' bytes inside :mod:`bot.sandbox` and return
+    the re-validated verdict (:func:`check_verdict`), or ``{"error": …}`` when the scripts could
+    not be compared (a crash, a timeout, no or a malformed verdict). The dict's ``sandbox`` key
+    holds the wall's mode. SandboxError when policy forbids running here."""
+    from bot.sandbox import VERDICT_NAME, open_sandbox
+
+    with open_sandbox(settings, with_pgolf=True) as box:
+        t = box.add_file(torch_src, "train_gpt.py")
+        m = box.add_file(mlx_src, "train_gpt_mlx.py")
+        verdict = box.scratch / VERDICT_NAME
+        run = box.run(
+            [sys.executable, "-P", "-m", "bot.training.parity", str(t), str(m), str(verdict)],
+            timeout=timeout,
+        )
+        if run.timed_out:
+            return {"error": f"the parity gate took over {timeout:.0f} s", "sandbox": box.mode}
+        try:
+            raw = box.read_json(VERDICT_NAME)
+            data = check_verdict(raw) if raw is not None else None
+        except PgolfError as exc:
+            return {"error": str(exc), "sandbox": box.mode}
+        if data is None:
+            tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-5:])
+            return {
+                "error": f"the parity gate left no verdict (exit {run.returncode}): {tail or 'no output'}",
+                "sandbox": box.mode,
+            }
+        data["sandbox"] = box.mode
+        return data

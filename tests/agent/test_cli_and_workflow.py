@@ -36,7 +36,15 @@ def test_offline_propose_opens_a_validated_pr(repo: Path, tiny_data: Path) -> No
     assert out["ok"] and out["pushed"] and p["status"] == "opened" and p["proposer"] == "offline"
     # highest graded untried item: the schedule paper (12/15) → the warmdown entry of the menu
     assert p["item_id"] == "arxiv:2401.00001" and p["menu_key"] == "warmdown-longer"
-    assert [c["name"] for c in p["checks"]] == ["scope", "patch", "import", "artifact", "parity", "smoke"]
+    assert [c["name"] for c in p["checks"]] == [
+        "scope",
+        "patch",
+        "static",
+        "import",
+        "artifact",
+        "parity",
+        "smoke",
+    ]
     pr = LocalForge(repo).get_pr(p["pr"])
     assert pr.head_ref == f"exp/{p['slug']}" and "Research-Item: arxiv:2401.00001" in pr.body
     assert '"WARMDOWN_ITERS", 1800' in git(repo, "show", f"{pr.head_ref}:training/train_gpt_mlx.py")

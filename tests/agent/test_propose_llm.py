@@ -93,7 +93,15 @@ def test_good_edit_becomes_a_pr_with_three_sections(
     p = result.proposal
     assert result.ok and result.pushed, p.reason
     assert p.status == "opened" and p.pr is not None
-    assert [c["name"] for c in p.checks] == ["scope", "patch", "import", "artifact", "parity", "smoke"]
+    assert [c["name"] for c in p.checks] == [
+        "scope",
+        "patch",
+        "static",
+        "import",
+        "artifact",
+        "parity",
+        "smoke",
+    ]
     assert all(c["ok"] for c in p.checks)
     smoke = next(c for c in p.checks if c["name"] == "smoke")
     assert 0 < smoke["data"][A]["val_bpb"] < 20

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.compute.gates import operator_approval, waived_parity_gate
 from bot.compute.runpod import RunPodProvider
 from bot.config import Settings, load_settings
 from tests.emulators.runpod import RunPodEmulator
@@ -134,3 +135,10 @@ def provider(settings: Settings, **kw: Any) -> RunPodProvider:
         retry_wait=kw.pop("retry_wait", 0.05),
         **kw,
     )
+
+
+# promote() has no permissive defaults: every test states its trust decision and parity gate.
+# The fake training script above has no MLX twin, so these tests waive parity explicitly.
+OK_TRUST = operator_approval("", "pgolf-test")
+OK_PARITY = waived_parity_gate("test fixture: FAKE_TRAIN has no MLX twin")
+OK = {"trust": OK_TRUST, "parity_gate": OK_PARITY}

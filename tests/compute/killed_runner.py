@@ -42,6 +42,7 @@ import json, sys, time
 from pathlib import Path
 from bot.compute.promote import promote
 from bot.compute.runpod import RunPodProvider
+from tests.compute.conftest import OK
 from bot.config import load_settings
 from bot.forge.ledger_commit import ledger_commit
 
@@ -54,7 +55,7 @@ def stage(name):
         marker.write_text(name)
         time.sleep(3600)
 
-r = promote(root, s, provider=p, pr=7, sha=sha, seeds=1, trust=True, on_stage=stage)
+r = promote(root, s, provider=p, pr=7, sha=sha, seeds=1, on_stage=stage, **OK)
 print(json.dumps({"status": r.status, "cost": r.cost_usd, "timings": r.timings}), flush=True)
 stage("ledger")
 ledger_commit(root, "promotion", s)

@@ -20,7 +20,7 @@ from bot.compute.tracker import PodState
 from bot.config import Settings
 from bot.errors import BudgetBlocked
 from bot.ledger import Ledger
-from tests.compute.conftest import Repo, make_settings, provider
+from tests.compute.conftest import OK, Repo, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer, free_port
 
@@ -54,7 +54,8 @@ def orchestrator(repo: Repo, s: Settings) -> subprocess.Popen[bytes]:
         "from bot.compute.factory import make_provider; from bot.compute.promote import promote;"
         f"root = Path({str(repo.root)!r}); s = load_settings(root, env={{}}, overrides={overrides!r});"
         "from bot.compute.tracker import Interrupted\n"
-        f"try: promote(root, s, provider=make_provider(s, root), pr=7, sha={repo.sha!r})\n"
+        "from tests.compute.conftest import OK\n"
+        f"try: promote(root, s, provider=make_provider(s, root), pr=7, sha={repo.sha!r}, **OK)\n"
         "except Interrupted as e: sys.exit(128 + e.signum)  # as `pgolf promote` does"
     )
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -154,7 +155,7 @@ def test_ssh_never_comes_up(
         monkeypatch.setenv("RUNPOD_API_BASE_URL", e.url)
         monkeypatch.setenv("RUNPOD_API_KEY", e.add_key())
         s = make_settings(repo, sshd, tmp_path, pod_ssh_timeout_seconds=2)
-        res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+        res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
         assert res.status == "crash" and "did not come up" in res.error
         assert res.terminated
         b = assert_clean(repo, s, e)
@@ -172,7 +173,7 @@ def test_ssh_port_never_published_times_out_and_terminates(
         monkeypatch.setenv("RUNPOD_API_BASE_URL", e.url)
         monkeypatch.setenv("RUNPOD_API_KEY", e.add_key())
         s = make_settings(repo, sshd, tmp_path, pod_ready_timeout_seconds=1)
-        res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+        res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
         assert res.status == "crash" and "not ready after" in res.error and "not published" in res.error
         assert_clean(repo, s, e)
     finally:
@@ -183,7 +184,7 @@ def test_training_crash_writes_crash_row_with_log_tail(
     repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
 ) -> None:
     s = make_settings(repo, sshd, tmp_path, pod_train_env=["FAKE_MODE=crash"])
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert res.status == "crash" and "exited with status 1" in res.error
     assert "illegal memory access" in res.log_tail and "illegal memory access" in res.comment
     assert_clean(repo, s, emu)
@@ -197,7 +198,7 @@ def test_wallclock_cap_hit_kills_training(
 ) -> None:
     s = hanging_settings(repo, sshd, tmp_path, 1)
     t0 = time.monotonic()
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert time.monotonic() - t0 < 60  # hang ceiling: the hard limit is 2 s; "hard limit" proves it
     assert res.status == "crash" and "hard limit of 2 s" in res.error
     assert res.seeds[0].rc == 124
@@ -210,7 +211,7 @@ def test_terminate_fails_once_is_retried(
 ) -> None:
     s = make_settings(repo, sshd, tmp_path, pod_train_env=["FAKE_MODE=ok"])
     emu.fail_op("podTerminate", 1)
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert res.status == "keep" and res.terminated
     assert emu.count("podTerminate") == 2
     assert_clean(repo, s, emu)
@@ -229,7 +230,7 @@ def test_two_promotions_budget_allows_one(
     def one() -> None:
         barrier.wait()
         try:
-            outcomes.append(promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha))
+            outcomes.append(promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK))
         except BudgetBlocked as exc:
             outcomes.append(exc)
 
@@ -252,7 +253,7 @@ def test_auth_failure_refuses_cleanly(
 ) -> None:
     monkeypatch.setenv("RUNPOD_API_KEY", "rp_wrong")
     s = make_settings(repo, sshd, tmp_path)
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert res.status == "crash" and "authentication failed" in res.error
     assert "rp_wrong" not in res.error and "rp_wrong" not in Path(res.run_dir, "promote.log").read_text()
     b = assert_clean(repo, s, emu)
@@ -264,7 +265,7 @@ def test_no_capacity_is_a_crash_without_cost(
 ) -> None:
     emu.capacity = 0
     s = make_settings(repo, sshd, tmp_path)
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert "no longer any instances available" in res.error
     b = assert_clean(repo, s, emu)
     assert b.runs[0].cost_usd == 0.0

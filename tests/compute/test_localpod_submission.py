@@ -21,7 +21,7 @@ from bot.compute.submission import build_submission
 from bot.errors import InputError
 from bot.ledger import Ledger
 from bot.research.competitors import score_from_readme, score_from_submission
-from tests.compute.conftest import Repo, make_repo
+from tests.compute.conftest import OK, Repo, make_repo
 
 
 def local_settings(repo: Repo, **extra: object):  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def local_settings(repo: Repo, **extra: object):  # type: ignore[no-untyped-def]
 def test_local_provider_promotion_costs_nothing_and_leaves_no_process(repo: Repo) -> None:
     s = local_settings(repo, pod_train_env=["FAKE_MODE=ok"])
     prov = LocalPodProvider(repo.root / ".pgolf/localpods")
-    res = promote(repo.root, s, provider=prov, pr=4, sha=repo.sha, seeds=3)
+    res = promote(repo.root, s, provider=prov, pr=4, sha=repo.sha, seeds=3, **OK)
     assert res.status == "keep", res.error
     assert res.cost_usd == 0.0 and prov.list() == []
     rec = json.loads((repo.root / ".pgolf/localpods" / res.pod_id / "pod.json").read_text())
@@ -81,7 +81,13 @@ def test_local_pod_deadline_kills_it_without_the_orchestrator(tmp_path: Path) ->
 def three_seed_run(repo: Repo) -> tuple[Repo, str]:
     s = local_settings(repo, pod_train_env=["FAKE_MODE=ok"])
     res = promote(
-        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha, seeds=3
+        repo.root,
+        s,
+        provider=LocalPodProvider(repo.root / ".pgolf/localpods"),
+        pr=4,
+        sha=repo.sha,
+        seeds=3,
+        **OK,
     )
     assert res.status == "keep"
     return repo, res.run_id
@@ -160,7 +166,7 @@ def test_submission_cli_and_bad_runs(three_seed_run: tuple[Repo, str], tmp_path:
     # a crashed run has nothing to submit, and nothing is written
     other = make_repo(tmp_path / "other")
     crashed = promote(other.root, local_settings(other, pod_train_env=["FAKE_MODE=crash"]),
-                      provider=LocalPodProvider(other.root / ".pgolf/localpods"), pr=1, sha=other.sha)  # fmt: skip
+                      provider=LocalPodProvider(other.root / ".pgolf/localpods"), pr=1, sha=other.sha, **OK)  # fmt: skip
     assert crashed.status == "crash"
     with pytest.raises(InputError, match="crashed"):
         build_submission(other.root, local_settings(other), crashed.run_id)

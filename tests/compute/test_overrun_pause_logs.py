@@ -18,7 +18,7 @@ from bot.compute.promote import promote
 from bot.config import Settings
 from bot.forge import comments as sticky
 from bot.forge.local import LocalForge
-from tests.compute.conftest import Repo, make_settings, provider
+from tests.compute.conftest import OK, Repo, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
 
@@ -90,7 +90,7 @@ def test_overrun_of_a_promotion_reaches_the_sticky_comment(
     forge = LocalForge(repo.root)
     pr = forge.open_pr("main", "main", "exp", "body").number
     res = promote(
-        repo.root, s, provider=provider(s), pr=pr, sha=repo.sha, trust=True,
+        repo.root, s, provider=provider(s), pr=pr, sha=repo.sha, **OK,
         reporter=ForgeReporter(forge, pr, approved_by="alice"),
     )  # fmt: skip
     b = budget_mod.load(repo.root / "budget.json", s)

@@ -25,7 +25,7 @@ from bot.forge.comments import find_sticky
 from bot.forge.events import Decision
 from bot.forge.local import LocalForge
 from bot.ledger import Ledger
-from tests.compute.conftest import Repo, git, make_settings, provider
+from tests.compute.conftest import OK, OK_PARITY, OK_TRUST, Repo, git, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
 
@@ -41,7 +41,7 @@ def test_promotion_happy_path(repo: Repo, emu: RunPodEmulator, sshd: SSHServer, 
     forge = LocalForge(repo.root)
     pr = forge.open_pr("exp/wide", "main", "exp: wide", "body").number
     res = promote(repo.root, s, provider=provider(s), pr=pr, sha=repo.sha[:10], seeds=2,
-                  reporter=ForgeReporter(forge, pr, approved_by="alice"))  # fmt: skip
+                  reporter=ForgeReporter(forge, pr, approved_by="alice"), **OK)  # fmt: skip
     assert res.status == "keep", res.error
     assert res.terminated and emu.alive() == []
     assert res.hardware == "8xH100 80GB HBM3"  # from the pod, for the submission README
@@ -103,24 +103,43 @@ def test_refusals_spend_nothing(repo: Repo, emu: RunPodEmulator, sshd: SSHServer
     p = provider(s)
     with pytest.raises(TrustError, match="not approved"):
         promote(
-            repo.root, s, provider=p, pr=7, sha=repo.sha, trust=Decision(False, "mallory has read permission")
+            repo.root,
+            s,
+            provider=p,
+            pr=7,
+            sha=repo.sha,
+            trust=Decision(False, "mallory has read permission"),
+            parity_gate=OK_PARITY,
         )
     with pytest.raises(TrustError, match="head moved"):
         promote(
-            repo.root, s, provider=p, pr=7, sha=repo.sha, trust=SimpleNamespace(allowed=True, sha="0" * 40)
+            repo.root,
+            s,
+            provider=p,
+            pr=7,
+            sha=repo.sha,
+            trust=SimpleNamespace(allowed=True, sha="0" * 40),
+            parity_gate=OK_PARITY,
         )
 
-    def bad_parity(root: Path, sha: str) -> None:
+    # fails closed (issue 12): no decision, a bare bool, or no parity gate is a refusal
+    for no_decision in (None, True):
+        with pytest.raises(TrustError, match="no trust decision was given"):
+            promote(repo.root, s, provider=p, pr=7, sha=repo.sha, trust=no_decision, parity_gate=OK_PARITY)
+    with pytest.raises(InputError, match="no parity gate was given"):
+        promote(repo.root, s, provider=p, pr=7, sha=repo.sha, trust=OK_TRUST, parity_gate=None)  # type: ignore[arg-type]
+
+    def bad_parity(root: Path, sha: str) -> str:
         raise ParityError(f"logits differ at {sha[:7]}")
 
     with pytest.raises(ParityError, match="logits differ"):
-        promote(repo.root, s, provider=p, pr=7, sha=repo.sha, parity_gate=bad_parity)
+        promote(repo.root, s, provider=p, pr=7, sha=repo.sha, parity_gate=bad_parity, trust=OK_TRUST)
     with pytest.raises(InputError, match="not in"):
-        promote(repo.root, s, provider=p, pr=7, sha="deadbeef" * 5)
+        promote(repo.root, s, provider=p, pr=7, sha="deadbeef" * 5, **OK)
     led = (repo.root / "results.tsv").read_text().replace("\t15000000\t", "\t16000001\t")
     (repo.root / "results.tsv").write_text(led)
     with pytest.raises(ArtifactError, match="over the 16000000-byte limit"):
-        promote(repo.root, s, provider=p, pr=7, sha=repo.sha)
+        promote(repo.root, s, provider=p, pr=7, sha=repo.sha, **OK)
     _nothing_spent(repo, s, emu)
 
 
@@ -128,9 +147,9 @@ def test_rate_limit_blocks_second_promotion(
     repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
 ) -> None:
     s = make_settings(repo, sshd, tmp_path, tier2_min_interval_seconds=3600, pod_train_env=["FAKE_MODE=ok"])
-    assert promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha).status == "keep"
+    assert promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK).status == "keep"
     with pytest.raises(BudgetBlocked, match="Rate limited"):
-        promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+        promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert (
         emu.count("podFindAndDeployOnDemand") == 1 and PodState(repo.root / ".pgolf/pods.json").load() == []
     )

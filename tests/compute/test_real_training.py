@@ -13,7 +13,7 @@ import pytest
 from bot import budget as budget_mod
 from bot.compute.promote import promote
 from bot.ledger import Ledger
-from tests.compute.conftest import make_repo, make_settings, provider
+from tests.compute.conftest import OK, make_repo, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
 
@@ -54,7 +54,7 @@ def test_toy_train_gpt_under_torchrun_over_ssh(
         pod_train_env=env, max_wallclock_seconds=120, pod_eval_slack_seconds=120,
         hourly_rate_usd=5.0,
     )  # fmt: skip
-    res = promote(repo.root, s, provider=provider(s), pr=3, sha=repo.sha, seeds=1)
+    res = promote(repo.root, s, provider=provider(s), pr=3, sha=repo.sha, seeds=1, **OK)
     assert res.status == "keep", res.error + res.log_tail
     text = Path(res.seeds[0].log).read_text()
     assert "final_int" in text and "_exact val_loss:" in text

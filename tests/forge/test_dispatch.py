@@ -314,14 +314,22 @@ def test_local_result_command(github_emu: GitHubEmulator, seeded: Repo, app_key:
 def test_default_promotion_entry_point_is_wired(
     github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
 ) -> None:
-    """The real bot.compute.promote is called with our arguments; it refuses (the approved commit is
-    not in this folder's git history) before anything is reserved or started."""
+    """The real bot.compute.promote is called with our arguments (through the entry point that
+    `pgolf command run` hands in: the forge sits below compute); it refuses (the approved commit
+    is not in this folder's git history) before anything is reserved or started."""
+    from bot.compute.promote import promote_for_event
     from bot.errors import InputError
 
     head = seeded.issues[7].head_sha
     ev = parse_payload(comment_event(f"/promote {head}", user="maintainer"), "issue_comment")
     with pytest.raises(InputError, match="commit"):
-        run_event(ev, forge_for(github_emu, app_key), replace(FAST, pod_provider="local"), root)
+        run_event(
+            ev,
+            forge_for(github_emu, app_key),
+            replace(FAST, pod_provider="local"),
+            root,
+            promote_hook=promote_for_event,
+        )
     assert json.loads((root / "budget.json").read_text())["reservations"] == []
     sticky = next(b for b in bodies(github_emu) if MARKER in b)
     assert "failed" in sticky
