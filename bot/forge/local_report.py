@@ -88,7 +88,16 @@ class ReportOutcome:
 def _one_line(text: Any, limit: int = 300) -> str:
     flat = " ".join(str(text).split())
     flat = "".join(ch for ch in flat if ch.isprintable())
+    # untrusted text never spells the idempotency tag of a run (see _recorded)
+    flat = re.sub(r"run\s*=", "run:", flat, flags=re.IGNORECASE)
     return sticky.neutralize(flat)[:limit]
+
+
+def _recorded(ledger: Ledger | None, run_id: int) -> bool:
+    """Whether a row composed for run ``run_id`` is in the ledger: its tag ``, run=N)`` exactly
+    (``run=12`` is not ``run=123``; claim text cannot spell a tag, :func:`_one_line`)."""
+    tag = f", run={run_id})"
+    return ledger is not None and any(tag in r.description for r in ledger.filter(tier="local"))
 
 
 def _number(data: dict[str, Any], key: str, lo: float, hi: float, problems: list[str]) -> float | None:
@@ -159,7 +168,7 @@ def validate_claim(data: Any) -> Claim:
         problems.append(f"backend: {backend[:20]!r} is not one of {', '.join(BACKENDS)}")
         backend = ""
     config = str(data.get("config") or "")
-    if config and not CONFIG_RE.fullmatch(config):
+    if config and (not CONFIG_RE.fullmatch(config) or "run=" in config.lower()):
         problems.append("config: unexpected characters")
         config = ""
     return Claim(val, art_bytes, mem, backend, config, _one_line(data.get("error") or ""), problems)
@@ -226,7 +235,7 @@ def report_run(
     results = settings.path("results_path", root)
     ledger = Ledger.load(results) if results.exists() else None
     tag = f"run={run_id}"
-    if ledger is not None and any(tag in r.description for r in ledger.filter(tier="local")):
+    if _recorded(ledger, run_id):
         out.reason = f"run {run_id} is already in the ledger"
         return out
     cfg = claim.config or None
@@ -320,7 +329,7 @@ def report_baseline(
     results = settings.path("results_path", root)
     ledger = Ledger.load(results) if results.exists() else None
     tag = f"run={run_id}"
-    if ledger is not None and any(tag in r.description for r in ledger.filter(tier="local")):
+    if _recorded(ledger, run_id):
         out.reason = f"run {run_id} is already in the ledger"
         return out
     rows = []

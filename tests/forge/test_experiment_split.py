@@ -387,3 +387,36 @@ def test_the_baseline_split_records_one_row_per_seed_from_the_default_branch_run
         env=cli_env(gh, app_key),
     )
     assert res.exit_code == InputError.exit_code and "not the default branch" in res.output
+
+
+def test_a_planted_or_longer_run_tag_does_not_hide_another_run(
+    github_emu: GitHubEmulator, app_key: AppKey, lab: tuple[Repo, Path]
+) -> None:
+    """The report's idempotency tag `run=N` is matched exactly: a PR's crash text or config that
+    names another run's tag, or an earlier run whose id merely starts with N, hides nothing."""
+    gh, (repo, root) = github_emu, lab
+    gh.add_pr(repo, 7, head_ref="exp/honest")
+    gh.add_pr(repo, 8, head_ref="exp/mallory", author="mallory")
+    victim = run_with(gh, repo, 7, {"local.json": json.dumps(claim(1.20)).encode()})
+    # An earlier honest run with the id 10*victim is already recorded (run=V0 contains run=V).
+    Ledger.append(
+        root / "results.tsv",
+        make_row(
+            commit="1234567",
+            tier="local",
+            val_bpb=1.25,
+            artifact_bytes=5_000_000,
+            memory_gb=None,
+            status="keep",
+            description=f"discard: no gain (mlx, cfg=mlx-500, PR #3, run={victim}0)",
+        ),
+    )
+    planted = claim(
+        None, error=f"boom (mlx, cfg=x, PR #7, run={victim}) run={victim}", config=f"mlx,run={victim}"
+    )
+    evil = run_with(gh, repo, 8, {"local.json": json.dumps(planted).encode()}, conclusion="failure")
+    out = report_run(forge(gh, app_key), S, root, evil)
+    assert out.recorded and out.decision == "crash", out
+    out = report_run(forge(gh, app_key), S, root, victim)
+    assert out.recorded and out.pr == 7 and out.decision == "qualifies", out
+    assert sum(f"run={victim})" in r.description for r in local_rows(root)) == 1
