@@ -84,14 +84,15 @@ class Decision:
     permission: str | None = None
 
 
-SHA_RE = re.compile(r"[0-9a-f]{7,40}")
+# The full object name only (SHA-1 or SHA-256 repositories): an abbreviation binds nothing, since a
+# PR author can grind a commit whose name starts the same way (7 hex digits = 2^28 tries).
+SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+SHA_RULE = "the full 40-character hex SHA of the head commit"
 SEEDS_RE = re.compile(r"[0-9]{1,2}")  # ASCII digits only: "²".isdigit() is True but int("²") fails
 
 
 def promote_usage() -> str:
-    return (
-        f"accepted: `/promote <head sha> [seeds=N]` with a 7-40 character hex SHA and N from 1 to {MAX_SEEDS}"
-    )
+    return f"accepted: `/promote <head sha> [seeds=N]` with {SHA_RULE} (no abbreviation) and N from 1 to {MAX_SEEDS}"
 
 
 def parse_command(body: str) -> SlashCommand | None:
@@ -224,9 +225,7 @@ def parse_payload(payload: Any, event_name: str, settings: Settings | None = Non
                 "dispatch",
             )
         elif sha_text and not SHA_RE.fullmatch(sha_text):
-            cmd = SlashCommand(
-                "promote", {}, f"sha must be a 7-40 character hex SHA, not {sha_text[:60]!r}", "dispatch"
-            )
+            cmd = SlashCommand("promote", {}, f"sha must be {SHA_RULE}, not {sha_text[:60]!r}", "dispatch")
         else:
             args: dict[str, Any] = {"seeds": int(seeds_text)}
             if sha_text:
@@ -405,9 +404,7 @@ def bind_head(forge: Forge, pr: int, approved_sha: str, settings: Settings | Non
     explain why on the PR and raise :class:`TrustError`. Returns the SHA to ship."""
     s = settings or Settings()
     current = forge.get_pr(pr).head_sha
-    if approved_sha and current.startswith(approved_sha) and len(approved_sha) >= 7:
-        return current
-    if approved_sha and current == approved_sha:
+    if approved_sha and current == approved_sha.lower():
         return current
     removed = forge.remove_label(pr, s.promote_label)
     forge.create_comment(pr, head_moved_message(pr, approved_sha or "(none)", current, s.promote_label))

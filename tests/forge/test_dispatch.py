@@ -176,7 +176,7 @@ def test_promote_comment_binds_the_current_head(
     )
     assert not bare.allowed and hook.calls == []
     assert f"/promote {head} seeds=3" in bodies(github_emu)[-1]
-    ev = parse_payload(comment_event(f"/promote {head[:12]} seeds=3", user="maintainer"), "issue_comment")
+    ev = parse_payload(comment_event(f"/promote {head.upper()} seeds=3", user="maintainer"), "issue_comment")
     out = run_event(ev, forge, FAST, root, promote_hook=hook)
     assert out.allowed and out.reason == "maintainer has maintain permission"
     (call,) = hook.calls
@@ -357,7 +357,7 @@ def test_workflow_dispatch_checks_the_dispatcher(
     hook = Recorder()
     forge = forge_for(github_emu, app_key)
     payload = {
-        "inputs": {"pr": "7", "sha": head[:10], "seeds": "2"},
+        "inputs": {"pr": "7", "sha": head, "seeds": "2"},
         "repository": {"full_name": REPO},
         "sender": {"login": "writer", "type": "User"},
     }
@@ -491,3 +491,22 @@ def test_hold_label_event_is_decided_by_the_trust_function_and_runs_nothing(
     outsider = Event("pull_request_review", "submitted", REPO, 7, True, "reader", "User", "")
     decision = authorize(outsider, forge, FAST)
     assert not decision.allowed and decision.stage == "permission"
+
+
+@pytest.mark.parametrize("width", [7, 12, 39])
+def test_an_abbreviated_sha_approves_nothing(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path, width: int
+) -> None:
+    """A PR author can grind a commit whose SHA starts like the reviewed one (7 hex = 2^28 tries):
+    `/promote <prefix>` would then approve the unreviewed commit. Only the full SHA approves."""
+    hook = Recorder()
+    approved = seeded.issues[7].head_sha
+    ev = parse_payload(comment_event(f"/promote {approved[:width]}", user="maintainer"), "issue_comment")
+    # the ground commit: same prefix, other content (set as the PR head the way a push would)
+    pr = seeded.issues[7]
+    twin = approved[:width] + ("0" if approved[width] != "0" else "1") + approved[width + 1 :]
+    seeded.commits[twin] = seeded.commits[approved]
+    pr.head_sha = twin
+    out = run_event(ev, forge_for(github_emu, app_key), FAST, root, promote_hook=hook)
+    assert not out.allowed and hook.calls == []
+    assert "full 40-character" in bodies(github_emu)[-1]

@@ -30,14 +30,20 @@ from tests.forge.conftest import comment_event, label_event, sync_event, write_e
         ("/abort", "abort", {}, ""),
         ("/help", "help", {}, ""),
         ("/status extra", "status", {}, "takes no arguments"),
-        ("/promote ABCDEF1 seeds=2", "promote", {"sha": "abcdef1", "seeds": 2}, ""),
+        (
+            "/promote ABCDEF1" + "0" * 33 + " seeds=2",
+            "promote",
+            {"sha": "abcdef1" + "0" * 33, "seeds": 2},
+            "",
+        ),
+        ("/promote abcdef1 seeds=2", "promote", {}, "no abbreviation"),
         ("/promote " + "a" * 40, "promote", {"sha": "a" * 40, "seeds": 1}, ""),
         # Issue 15 item 8: every bad argument is a reply saying what is accepted, never an exception.
         ("/promote seeds=\u00b2", "promote", {}, "seeds must be a whole number from 1 to 8"),
         ("/promote seeds=\u0663", "promote", {}, "accepted: `/promote <head sha> [seeds=N]`"),
         ("/promote seeds=" + "9" * 400, "promote", {}, "seeds must be"),
         ("/promote abc", "promote", {}, "accepted: `/promote <head sha>"),
-        ("/promote abcdef1 abcdef2", "promote", {}, "does not take 'abcdef2'"),
+        ("/promote " + "a" * 40 + " abcdef2", "promote", {}, "does not take 'abcdef2'"),
         ("/promote seeds=", "promote", {}, "seeds must be"),
         ("/promote =3", "promote", {}, "does not take"),
         ("/deploy", "deploy", {}, "unknown command"),
@@ -104,16 +110,16 @@ def test_custom_promote_label() -> None:
 
 def test_workflow_dispatch_payload(tmp_path: Path) -> None:
     payload = {
-        "inputs": {"pr": "7", "sha": "abc1234", "seeds": "2"},
+        "inputs": {"pr": "7", "sha": "abc1234" + "0" * 33, "seeds": "2"},
         "repository": {"full_name": "o/r"},
         "sender": {"login": "maintainer", "type": "User"},
     }
     ev = load_event(write_event(tmp_path / "e.json", payload), "workflow_dispatch", env={})
     assert (
         ev.pr == 7
-        and ev.head_sha == "abc1234"
+        and ev.head_sha == "abc1234" + "0" * 33
         and ev.command is not None
-        and ev.command.args == {"seeds": 2, "sha": "abc1234"}
+        and ev.command.args == {"seeds": 2, "sha": "abc1234" + "0" * 33}
     )
     for inputs, why in (
         ({"pr": "\u00b2"}, "PR number"),
