@@ -66,7 +66,11 @@ def field_text(text: str, limit: int = 300) -> str:
 
 
 def _url(url: str) -> str:
-    return field_text(url, 300).replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    """A URL shown as ``<url>``: no bracket, space or ``!`` inside, no ``-`` last, so that with the
+    brackets around it it never forms ``<!--`` or ``-->`` (a comment hiding text from readers)."""
+    out = field_text(url, 300).replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    out = out.replace("!", "%21")
+    return out[:-1] + "%2D" if out.endswith("-") else out
 
 
 def one_line(text: str, limit: int = 300) -> str:
