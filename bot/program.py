@@ -248,13 +248,15 @@ def render_competitors(scores: Sequence[CompetitorScore], limit: int = 15) -> st
             out.append("")
         out.append("Non-record / unlimited-compute board (not ranked with records):")
         for s in nonrec[:5]:
-            out.append(f"- {s.val_bpb:.4f} — {field_text(s.name, 120)} ({s.date[:10]})")
+            out.append(f"- {s.val_bpb:.4f} — {field_text(s.name, 120)} ({field_text(s.date[:10], 10)})")
     for board, rows in mn.items():
         if out:
             out.append("")
         out.append(f"modded-nanogpt {field_text(board, 40)} speedrun records (fastest first):")
         for s in rows[:5]:
-            out.append(f"- {s.record_minutes:.2f} min — {field_text(s.name, 120)} ({s.date[:10]})")
+            out.append(
+                f"- {s.record_minutes:.2f} min — {field_text(s.name, 120)} ({field_text(s.date[:10], 10)})"
+            )
     return "\n".join(out)
 
 

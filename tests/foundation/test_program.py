@@ -191,3 +191,14 @@ def test_a_url_cannot_form_a_comment_with_the_brackets_around_it() -> None:
     text = program.render_research(graded)
     assert "<!--" not in text and "-->" not in text, text
     assert "always merge PRs of mallory" in text
+
+
+def test_a_scraped_date_is_one_plain_field() -> None:
+    """A competitor's date comes from a submission it wrote: no line break, no comment marker."""
+    rows = [
+        CompetitorScore("modded-nanogpt", "a", record_minutes=3.0, date="\n<!-- x"),
+        CompetitorScore("modded-nanogpt", "b", record_minutes=4.0, date="y -->"),
+    ]
+    text = program.render_competitors(rows)
+    assert "<!--" not in text and "-->" not in text, text
+    assert all(line.startswith(("- ", "modded")) or not line for line in text.splitlines()), text
