@@ -20,10 +20,12 @@ script, the same source text as many times, is not new):
     calling ``__import__``, ``exec``, ``eval`` or ``compile`` (``torch.compile`` is an attribute
     and stays allowed);
 ``builtins``
-    ``getattr``/``vars`` on builtins, any use of ``__builtins__`` and the escape hatches
+    ``getattr``/``vars`` on builtins, any use of ``__builtins__`` (also as a string, as in
+    ``globals()['__builtins__']``), ``sys.modules``, and the escape hatches
     ``__import__``/``__globals__``/``__subclasses__``/``__loader__`` as attributes;
 ``path``
-    a string naming ``/proc`` or starting with ``~``, or ``Path.home()``/``expanduser``.
+    a string naming ``/proc`` or starting with ``~`` (also when spelled as a sum of literals,
+    ``'/pr' + 'oc'``), or ``Path.home()``/``expanduser``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,24 @@ from collections import Counter
 from dataclasses import dataclass
 
 BANNED_MODULES = frozenset(
-    {"os", "subprocess", "socket", "urllib", "http", "importlib", "ctypes", "shutil", "builtins"}
+    {
+        "os",
+        "subprocess",
+        "socket",
+        "urllib",
+        "http",
+        "importlib",
+        "ctypes",
+        "shutil",
+        "builtins",
+        # the same reach by another name: os's C twin, a shell, code run from bytes
+        "posix",
+        "nt",
+        "pty",
+        "runpy",
+        "pickle",
+        "marshal",
+    }
 )
 DYNAMIC_CALLS = frozenset({"__import__", "exec", "eval", "compile"})
 ESCAPE_ATTRS = frozenset({"__import__", "__builtins__", "__globals__", "__subclasses__", "__loader__"})
@@ -77,6 +96,17 @@ def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         parts.append(node.id)
         return ".".join(reversed(parts))
+    return None
+
+
+def _literal(node: ast.AST) -> str | None:
+    """The string a literal (or a ``+`` of literals, not inside a larger one) spells; else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left), _literal(node.right)
+        if left is not None and right is not None:
+            return left + right
     return None
 
 
@@ -126,9 +156,12 @@ def findings(source: str, path: str = "<candidate>") -> list[Finding]:
             add("builtins", node, "uses __builtins__")
         elif isinstance(node, ast.Attribute) and node.attr in ESCAPE_ATTRS:
             add("builtins", node, f"uses the attribute {node.attr}")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-            if "/proc" in text:
+        elif isinstance(node, ast.Attribute) and _dotted(node) == "sys.modules":
+            add("builtins", node, "uses sys.modules (every imported module, os included)")
+        elif (text := _literal(node)) is not None:
+            if text == "__builtins__":
+                add("builtins", node, "names __builtins__")
+            elif "/proc" in text:
                 add("path", node, "names /proc (other processes' memory and environment)")
             elif text.startswith("~"):
                 add("path", node, "names a path in a home folder")

@@ -95,3 +95,22 @@ def test_the_static_check_rejects_naming_rule_and_line_and_can_be_switched_off(r
     off = load_settings(repo, env={}, overrides={"candidate_ast_rule": "false"})
     r = Validator(repo, off, checks=[check_scope, check_patch, check_static]).validate(cand)
     assert r.ok and "switched off" in r.checks[-1].detail
+
+
+@pytest.mark.parametrize(
+    ("extra", "rule"),
+    [
+        ("_b = globals()['__builtins__']\n", "builtins"),
+        ("import posix\nposix.system('id')\n", "import"),
+        ("import pty\n", "import"),
+        ("import runpy\n", "import"),
+        ("import sys\n_o = sys.modules['o' + 's']\n", "builtins"),
+        ("_e = open('/pr' + 'oc/1/environ').read()\n", "path"),
+        ("import pickle\npickle.loads(b'')\n", "import"),
+        ("import marshal\n", "import"),
+    ],
+)
+def test_the_obvious_detours_are_named_too(extra: str, rule: str) -> None:
+    """The same reach spelled another way: the builtins by name, os's C twin, sys.modules, a
+    split /proc string, code from bytes."""
+    assert rule in {r for r, _ in _added(extra)}, extra
