@@ -57,6 +57,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ POLICIES = ("auto", "required", "best-effort")
 DEFAULT_UID = 64999  # no account uses it; setpriv needs no passwd entry
 VERDICT_NAME = "verdict.json"
 NPROC = 4096  # tasks (processes and threads) the sandbox uid may have
+OUTPUT_LIMIT = 16 << 20  # bytes of each stream Sandbox.run keeps (head + tail)
 # Environment variables passed through from the orchestrator (no credential can hide in these).
 PASSTHROUGH = (
     "LANG",
@@ -295,7 +297,9 @@ class Sandbox:
         with_pgolf: bool = False,
         capability: Capability | None = None,
         keep: bool = False,
+        output_limit: int = OUTPUT_LIMIT,
     ):
+        self.output_limit = output_limit
         self.policy = effective_policy(policy)
         self.capability = capability or probe()
         if uid <= 0 or uid == os.getuid():
@@ -501,26 +505,33 @@ class Sandbox:
         cwd: Path | None = None,
         timeout: float | None = None,
     ) -> BoxRun:
-        """Run ``argv`` to the end (or ``timeout``), capturing its output as text."""
+        """Run ``argv`` to the end (or ``timeout``), capturing its output as text: at most
+        ``output_limit`` bytes of each stream (its head and its tail), so that a box printing
+        without end cannot exhaust the orchestrator's memory."""
         start = time.monotonic()
-        proc = self.popen(
-            argv,
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
+        proc = self.popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        caps = [_Capped(self.output_limit), _Capped(self.output_limit)]
+        readers = [
+            threading.Thread(target=c.drain, args=(stream,), daemon=True)
+            for c, stream in zip(caps, (proc.stdout, proc.stderr), strict=True)
+        ]
+        for t in readers:
+            t.start()
         timed_out = False
         try:
-            out, err = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
+            for t in readers:  # a process left holding the pipes counts against the same timeout
+                t.join(None if timeout is None else max(0.0, timeout - (time.monotonic() - start)))
+            if any(t.is_alive() for t in readers):
+                raise subprocess.TimeoutExpired(argv, timeout or 0)
         except subprocess.TimeoutExpired:
             timed_out = True
             self._kill(proc)
-            out, err = proc.communicate()
+            for t in readers:
+                t.join(10)
         self._reclaim()
-        return BoxRun(proc.returncode, out or "", err or "", time.monotonic() - start, timed_out, self.mode)
+        out, err = (c.text() for c in caps)
+        return BoxRun(proc.returncode, out, err, time.monotonic() - start, timed_out, self.mode)
 
     def _kill(self, proc: subprocess.Popen[Any]) -> None:
         """End the box: killing ``unshare`` kills its PID 1 (parent-death signal), and with it every
@@ -588,6 +599,37 @@ class Sandbox:
         special files are skipped, so nothing the child planted points outside."""
         self._reclaim()
         return copy_regular(self.scratch, patterns, dest, limit)
+
+
+class _Capped:
+    """One output stream kept within ``limit`` bytes: its first quarter and its latest rest."""
+
+    def __init__(self, limit: int):
+        self.head_limit = limit // 4
+        self.tail_limit = limit - self.head_limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def drain(self, stream: Any) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := stream.read1(1 << 16):
+                room = self.head_limit - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                self.tail += chunk
+                if len(self.tail) > self.tail_limit:
+                    cut = len(self.tail) - self.tail_limit
+                    self.dropped += cut
+                    del self.tail[:cut]
+        with contextlib.suppress(OSError):
+            stream.close()
+
+    def text(self) -> str:
+        gap = f"\n[… {self.dropped} bytes left out …]\n".encode() if self.dropped else b""
+        text = bytes(self.head + gap + self.tail).decode("utf-8", "replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n")  # as text=True pipes read it
 
 
 def copy_regular(base: Path, patterns: Sequence[str], dest: Path, limit: int = 1 << 31) -> list[Path]:

@@ -245,3 +245,23 @@ def test_the_sudo_form_passes_only_the_box_environment(
     assert run.mode == "isolated (sudo)" and run.stdout.strip() == "64999"
     assert env["KNOB"] == "7" and not {"GITHUB_TOKEN", "RUNPOD_API_KEY"} & set(env)
     assert owner == os.getuid()  # given back before reading
+
+
+def test_a_flood_of_output_is_capped_in_the_orchestrator() -> None:
+    """A box that prints without end cannot make the orchestrator hold it all: each stream keeps
+    its head and its tail (where the final metrics are) and says how much was left out."""
+    flood = (
+        "import sys\n"
+        "sys.stdout.write('FIRST\\n')\n"
+        "for _ in range(48):\n"
+        "    sys.stdout.write('x' * (1 << 20))\n"
+        "    sys.stderr.write('y' * (1 << 20))\n"
+        "sys.stdout.write('\\nLAST\\n')\n"
+    )
+    with Sandbox("required", output_limit=4 << 20) as box:
+        run = box.run([box.python, "-c", flood], timeout=120)
+    assert run.returncode == 0 and not run.timed_out, run.stderr[-500:]
+    for text in (run.stdout, run.stderr):
+        assert len(text) <= (4 << 20) + 200, len(text)
+        assert "bytes left out" in text
+    assert run.stdout.startswith("FIRST\n") and run.stdout.endswith("\nLAST\n")
