@@ -420,3 +420,12 @@ def test_a_planted_or_longer_run_tag_does_not_hide_another_run(
     out = report_run(forge(gh, app_key), S, root, victim)
     assert out.recorded and out.pr == 7 and out.decision == "qualifies", out
     assert sum(f"run={victim})" in r.description for r in local_rows(root)) == 1
+
+
+def test_a_forks_same_named_branch_does_not_share_the_report_queue() -> None:
+    """GitHub cancels a *pending* job when another joins its concurrency group: a fork pushing to
+    its own `exp/<victim's branch>` must not displace the victim's queued report."""
+    for path in (ROOT / REPORT, ROOT / "bot" / "templates" / "workflows" / "experiment-report.yml"):
+        group = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]["report"]["concurrency"]["group"]
+        assert "github.event.workflow_run.head_repository.full_name" in group, (path, group)
+        assert "github.event.workflow_run.head_branch" in group, (path, group)
