@@ -76,7 +76,7 @@ def test_commands_commit_the_ledger() -> None:
     assert j["permissions"]["contents"] == "write"
     last = steps(j)[-1]
     assert "pgolf ledger commit" in last["run"] and last["if"] == "${{ !cancelled() }}"
-    assert load(WORKFLOWS / "commands.yml")["concurrency"]["cancel-in-progress"] is False
+    assert j["concurrency"]["cancel-in-progress"] is False
 
 
 def test_promote_installs_cpu_torch_and_mlx_and_keeps_merge_winner() -> None:

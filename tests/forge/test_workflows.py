@@ -209,8 +209,13 @@ def test_outsiders_never_enter_a_concurrency_group(name: str) -> None:
     assert "github.event.comment.user.type != 'Bot'" in comment_clause
     assert "startsWith(github.event.comment.body, '/" in comment_clause
     assert "contains(github.event.comment.body" not in cond  # anywhere in the text is not a command
-    group = str((job.get("concurrency") or load(WORKFLOWS / name).get("concurrency"))["group"])
+    # A workflow-level group is entered by EVERY run (any outsider's comment, any push) before a
+    # job's `if:` is read, and a newcomer cancels the pending run in it (a maintainer's `/abort`).
+    assert "concurrency" not in load(WORKFLOWS / name), f"{name}: concurrency must be job-level"
+    group = str(job["concurrency"]["group"])
     assert "github.event.issue.number" in group
+    if "pull_request_target" in cond:  # the PR author's pushes queue apart from comment commands
+        assert "github.event_name" in group
 
 
 def test_templates_are_the_single_source() -> None:
