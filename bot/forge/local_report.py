@@ -104,7 +104,11 @@ def _number(data: dict[str, Any], key: str, lo: float, hi: float, problems: list
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:  # an int no float holds
+        finite = False
+    if not finite:
         problems.append(f"{key}: not a finite number")
         return None
     if not lo <= float(value) <= hi:
@@ -146,7 +150,7 @@ def read_artifact(zip_bytes: bytes | None, name: str = RESULT_FILE) -> Any:
         return None
     try:
         return json.loads(text, parse_constant=lambda c: None)  # NaN/Infinity are not numbers here
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, or an int past Python's digit limit
         raise InputError(f"{name} is not JSON", field=ARTIFACT_NAME) from None
 
 

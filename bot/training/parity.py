@@ -348,7 +348,10 @@ def _num(data: dict[str, Any], key: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParityError(f"parity verdict: {key} is not a number: {_text(value, 80)!r}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        raise ParityError(f"parity verdict: {key} is not a finite number") from None
     if out != out or out in (float("inf"), float("-inf")) or out < 0:
         raise ParityError(f"parity verdict: {key} is not a finite non-negative number: {out}")
     return out

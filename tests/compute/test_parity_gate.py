@@ -137,3 +137,12 @@ def test_a_forged_verdict_is_re_validated() -> None:
         with pytest.raises(ParityError, match="parity verdict"):
             check_verdict(bad)
     assert check_verdict({"error": "a\nb"}) == {"error": "a b"}
+
+
+def test_a_verdict_number_no_float_holds_is_a_parity_error() -> None:
+    """A forged verdict.json with an int past float range: a named ParityError, not a crash."""
+    from bot.training.parity import check_verdict
+
+    forged = {"ok": True, "max_abs_logit_diff": 10**400, "abs_loss_diff": 0.0, "layers": []}
+    with pytest.raises(ParityError, match="max_abs_logit_diff"):
+        check_verdict(forged)

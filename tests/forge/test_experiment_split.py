@@ -429,3 +429,28 @@ def test_a_forks_same_named_branch_does_not_share_the_report_queue() -> None:
         group = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]["report"]["concurrency"]["group"]
         assert "github.event.workflow_run.head_repository.full_name" in group, (path, group)
         assert "github.event.workflow_run.head_branch" in group, (path, group)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"val_bpb": 1' + b"0" * 400 + b', "backend": "mlx"}',  # an int no float holds
+        b'{"val_bpb": 1' + b"0" * 5000 + b', "backend": "mlx"}',  # past int's digit limit
+        b'{"val_bpb": 1.2, "backend": "mlx", "artifact": {"total_bytes": 1' + b"0" * 400 + b"}}",
+        b'{"val_bpb": 1e999, "backend": "mlx"}',
+    ],
+)
+def test_absurd_numbers_are_absent_not_a_crash(body: bytes) -> None:
+    """Numbers Python parses but no float holds: the field is refused, the report goes on."""
+    from bot.forge.local_report import validate_claim
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("local.json", body)
+    try:
+        data = read_artifact(buf.getvalue())
+    except InputError as exc:
+        assert "local.json" in str(exc)
+        return
+    c = validate_claim(data)
+    assert c.problems and (c.val_bpb is None or c.artifact_bytes is None)
