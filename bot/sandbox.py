@@ -533,12 +533,27 @@ class Sandbox:
         out, err = (c.text() for c in caps)
         return BoxRun(proc.returncode, out, err, time.monotonic() - start, timed_out, self.mode)
 
+    def kill(self, proc: subprocess.Popen[Any]) -> None:
+        """End the box ``proc`` (from :meth:`popen`) runs, whatever the form of the wall: through
+        sudo, killing the child kills only sudo (SIGKILL cannot be relayed) and the box runs on."""
+        self._kill(proc)
+
     def _kill(self, proc: subprocess.Popen[Any]) -> None:
         """End the box: killing ``unshare`` kills its PID 1 (parent-death signal), and with it every
         process of the PID namespace. Unisolated: the process group."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if self.isolated and self.capability.prefix:
-                proc.terminate()  # sudo relays SIGTERM to unshare
+                # sudo stays the parent and cannot relay SIGKILL, and unshare ignores the SIGTERM
+                # it relays: SIGKILL sudo's descendants (unshare first) through sudo itself.
+                pids = _descendants(proc.pid)
+                if pids:
+                    with contextlib.suppress(OSError, subprocess.SubprocessError):
+                        subprocess.run(
+                            [*self.capability.prefix, self.capability.tools["sh"], "-c",
+                             'kill -KILL "$@"', "pgolf-sandbox-kill", *map(str, pids)],
+                            capture_output=True, timeout=30,
+                        )  # fmt: skip
+                proc.terminate()
             else:
                 os.killpg(proc.pid, 9)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -599,6 +614,27 @@ class Sandbox:
         special files are skipped, so nothing the child planted points outside."""
         self._reclaim()
         return copy_regular(self.scratch, patterns, dest, limit)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux ``/proc``), parents before children."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat_line = Path(f"/proc/{entry}/stat").read_text(encoding="utf-8", errors="replace")
+            ppid = int(stat_line.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(0), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 class _Capped:

@@ -336,7 +336,7 @@ def run_script(
             def _kill() -> None:
                 nonlocal timed_out
                 timed_out = True
-                proc.kill()
+                box.kill(proc)  # through sudo, proc.kill() would leave the box running
 
             timer = threading.Timer(timeout, _kill)
             timer.start()
@@ -358,8 +358,7 @@ def run_script(
             if timer:
                 timer.cancel()
             if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                box.kill(proc)
         box.finished()
         box.copy_out(outputs, run_dir)
         mode = box.mode

@@ -265,3 +265,38 @@ def test_a_flood_of_output_is_capped_in_the_orchestrator() -> None:
         assert len(text) <= (4 << 20) + 200, len(text)
         assert "bytes left out" in text
     assert run.stdout.startswith("FIRST\n") and run.stdout.endswith("\nLAST\n")
+
+
+def test_the_local_tier_timeout_ends_the_box_in_the_sudo_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through sudo, the orchestrator's child is sudo, which stays the box's parent and cannot
+    relay SIGKILL: a timeout must end the box itself (sudo relays SIGTERM), or the run outlives
+    its limit. A stand-in that stays the parent and relays SIGTERM as sudo does plays sudo here."""
+    from bot.training.local import run_script
+
+    shim = tmp_path / "sudo"
+    shim.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = -n ] && shift\n'
+        '/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@" &\n'
+        "child=$!\n"
+        "trap 'kill -TERM \"$child\"' TERM INT HUP\n"
+        'wait "$child"; wait "$child"\n'
+    )
+    shim.chmod(0o755)
+    cap = Capability(True, "", (str(shim), "-n"), probe().tools)
+    monkeypatch.setattr("bot.sandbox.probe", lambda: cap)
+    token = "876.5432"
+    script = tmp_path / "train_gpt.py"
+    script.write_text(
+        f"import subprocess, time\nprint('hi', flush=True)\nsubprocess.run(['sleep', '{token}'])\n"
+    )
+    t0 = time.monotonic()
+    out = run_script(script, {}, tmp_path / "run", timeout=3)
+    assert out.timed_out and out.sandbox == "isolated (sudo)"
+    assert time.monotonic() - t0 < 60
+    deadline = time.monotonic() + 10
+    while _procs_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _procs_with(token) == []
