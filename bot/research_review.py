@@ -166,8 +166,10 @@ def changes_requested(forge: Forge, pr: PullRequest, settings: Settings) -> str:
 
 # --------------------------------------------------------------------------- the run
 def _open_research_pr(forge: Forge, settings: Settings) -> PullRequest | None:
+    """The open PR from the research branch of THIS repository: a fork can name its branch the
+    same and forge pgolf's mark in its body, so a PR from another repository never counts."""
     branch = settings.research_review_branch
-    prs = [p for p in forge.list_open_prs(branch) if p.head_ref == branch]
+    prs = [p for p in forge.list_open_prs(branch) if p.head_ref == branch and not p.is_fork]
     return prs[0] if prs else None
 
 

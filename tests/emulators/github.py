@@ -1319,7 +1319,11 @@ class GitHubEmulator(Emulator):
             if errors:
                 return self._invalid(errors)
             if any(
-                i.is_pr and i.state == "open" and i.head_ref == head_ref and i.base_ref == base
+                i.is_pr
+                and i.state == "open"
+                and i.head_ref == head_ref
+                and i.head_repo == r.full_name  # a fork's branch of the same name is another head
+                and i.base_ref == base
                 for i in r.issues.values()
             ):
                 return self._invalid(

@@ -313,3 +313,30 @@ def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str
 
     with pytest.raises(ConfigError, match=key):
         load_settings(tmp_path, env={}, overrides={key: value})
+
+
+def test_a_fork_pr_from_a_branch_named_research_is_never_taken_for_the_research_pr(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A fork author names their branch like the research branch and forges pgolf's mark (head =
+    their own commit, stamped long ago), with this run's program.md plus a workflow of their own:
+    the run must open its own research PR and never merge theirs."""
+    text = render(tmp_path, [1, 12])
+    sha = "f" * 40
+    fork_pr = github_emu.add_pr(
+        repo,
+        files={"program.md": text.encode(), ".github/workflows/evil.yml": b"on: push\n"},
+        head_ref=S.research_review_branch,
+        head_repo="mallory/pgolf",
+        author="mallory",
+        head_sha=sha,
+        title="research: +1 (A 1)",
+        body=f"<!-- pgolf:research-pr head={sha} updated=2020-01-01T00:00:00Z -->",
+    )
+    out = run_at(T0, forge, work, text)
+    assert not fork_pr.merged and fork_pr.state == "open"
+    assert github_emu.file_at(repo, "main", ".github/workflows/evil.yml") is None
+    assert out[0].action == "opened" and out[0].pr != fork_pr.number
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "merged" and out[-1].pr != fork_pr.number and not fork_pr.merged
+    assert github_emu.file_at(repo, "main", ".github/workflows/evil.yml") is None
