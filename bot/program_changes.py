@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bot.program import SECTIONS, SOTA_RE, marker
 
@@ -31,8 +32,9 @@ ARROW = "\u2192"
 TRAILER_CYCLE = "Pgolf-Research-Cycle"
 TRAILER_PR = "Pgolf-Research-PR"
 
+# the title runs to the LAST "**" (a title may contain "**" itself); what follows is a label
 _RESEARCH_HEAD = re.compile(
-    r"^- \*\*\[(?P<tier>[^\]\s]+) (?P<score>[^\]]*)\] (?P<title>.*?)\*\*(?P<rest>.*)$"
+    r"^- \*\*\[(?P<tier>[^\]\s]+) (?P<score>[^\]]*)\] (?P<title>.*)\*\*(?P<rest>[^*]*)$"
 )
 _ID_LINE = re.compile(r"^\s+`(?P<id>[^`]+)`(?P<rest>.*)$")
 _URL = re.compile(r"<(?P<url>https?://[^>\s]+)>")
@@ -504,6 +506,12 @@ def _md(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _link_target(url: str) -> str:
+    """A URL as a Markdown link target that stays one table cell and one link: characters that
+    would end the link or the cell (``|()[]<>``, spaces, backticks…) are percent-encoded."""
+    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
+
+
 def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url: str = "") -> str:
     """The job summary: the subject as a heading and one table row per change."""
     out = [f"### {title}: {_md(subject(ch, prefix='').strip())}", ""]
@@ -534,7 +542,7 @@ def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url:
         out.append("| change | section | item | tier | score / value | link |")
         out.append("|---|---|---|---|---|---|")
         for kind, sec, item, tier, score, url in rows:
-            link = f"[link]({url})" if url else ""
+            link = f"[link]({_link_target(url)})" if url else ""
             out.append(f"| {kind} | {sec} | {_md(item)} | {_md(tier)} | {_md(score)} | {link} |")
     else:
         out.append(

@@ -206,3 +206,29 @@ def test_broken_or_missing_files_parse_without_crashing() -> None:
     broken = program.template().replace(program.marker("RESEARCH", end=True), "")
     p = pc.parse(broken)
     assert not p.well_formed and p.items["RESEARCH"] == {}
+
+
+def test_summary_table_link_cannot_break_the_table_or_the_link(tmp_path: Path) -> None:
+    """A web page's URL is hostile: a pipe would split the table row, a parenthesis would end the
+    Markdown link early and let the rest of the URL render as text or an image."""
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    evil = GradedItem(
+        item_id="arxiv:66",
+        title="Evil",
+        url="https://evil.example/a|b)![x](https://t.example/p.png",
+        total=13,
+        tier="A",
+    )
+    md = pc.summary_markdown(pc.compare(before, _render(tmp_path, [evil], 1.0634)))
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| added |")]
+    assert row.replace("\\|", "").count("|") == 7  # six cells, whatever the URL holds
+    (target,) = [part.split(")", 1)[0] for part in row.split("[link](")[1:]]
+    assert target == "https://evil.example/a%7Cb%29!%5Bx%5D%28https://t.example/p.png"
+
+
+@pytest.mark.parametrize("title", ["**bold** idea", "a ** b", "ends with a star*", "plain"])
+def test_a_title_with_bold_markers_is_read_whole(tmp_path: Path, title: str) -> None:
+    after = _render(tmp_path, [_graded(7, "A", 13, title)], 1.0634)
+    ch = pc.compare(_render(tmp_path, [], 1.0634), after)
+    (added,) = ch.section("RESEARCH").added
+    assert added.title == title and added.key == "arxiv:7"
