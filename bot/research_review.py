@@ -38,7 +38,7 @@ from bot.errors import ForgeError
 from bot.fileio import atomic_write_text
 from bot.forge.base import Forge, PullRequest
 from bot.forge.events import Event, authorize
-from bot.program_git import review_state_path
+from bot.program_git import read_review_state, review_state_path
 
 MARK_RE = re.compile(
     r"<!-- pgolf:research-pr head=(?P<head>[0-9a-f]{7,64}) updated=(?P<updated>[0-9TZ:\-]+) -->"
@@ -65,10 +65,15 @@ class ReviewOutcome:
 
 # --------------------------------------------------------------------------- state file
 def write_review_state(root: Path | str, settings: Settings, outcome: ReviewOutcome) -> Path:
+    """Record ``outcome``; the file is left as it is when only the time differs (it is committed
+    with the research state, so a run that changes nothing must not rewrite it)."""
     p = review_state_path(root, settings)
     p.parent.mkdir(parents=True, exist_ok=True)
     data = outcome.to_dict()
     data.pop("changes", None)
+    old = read_review_state(root, settings)
+    if old and {k: v for k, v in old.items() if k != "at"} == {k: v for k, v in data.items() if k != "at"}:
+        return p
     atomic_write_text(p, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return p
 

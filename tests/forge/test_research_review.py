@@ -340,3 +340,22 @@ def test_a_fork_pr_from_a_branch_named_research_is_never_taken_for_the_research_
     out = run_at(T0 + timedelta(days=2), forge, work, text)
     assert out[-1].action == "merged" and out[-1].pr != fork_pr.number and not fork_pr.merged
     assert github_emu.file_at(repo, "main", ".github/workflows/evil.yml") is None
+
+
+def test_a_quiet_run_leaves_the_review_state_file_as_it_was(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """research/review.json is committed with the research state: a run whose outcome is the same
+    as the last one (still waiting, same PR, same head) must not rewrite it, or every scheduled run
+    would make a ledger commit although nothing changed."""
+    text = render(tmp_path, [1, 13])
+    run_at(T0, forge, work, text)
+    path = program_git.review_state_path(work, S)
+    first = path.read_bytes()
+    out = run_at(T0 + timedelta(hours=6), forge, work, text)
+    assert [o.action for o in out] == ["unchanged", "waiting"]
+    assert path.read_bytes() == first
+    # a different outcome is recorded
+    github_emu.label_issue(repo, out[0].pr or 0, "hold", "maintainer")
+    run_at(T0 + timedelta(days=2), forge, work, text)
+    assert program_git.read_review_state(work, S)["action"] == "held"
