@@ -475,6 +475,7 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
 def trailers(*, cycle: str = "", pr: int | None = None) -> list[str]:
     """Git trailers linking a commit to its research cycle and review PR (read by the dashboard)."""
     out = []
+    cycle = " ".join(str(cycle).split())  # data: a newline in it must not start another trailer
     if cycle:
         out.append(f"{TRAILER_CYCLE}: {cycle}")
     if pr is not None:

@@ -184,3 +184,14 @@ def test_a_run_that_changes_nothing_commits_nothing(clone: Path) -> None:
     result = ledger_commit(clone, None, S, env={})
     assert not result.committed and result.files == []
     assert git(clone, "--git-dir", str(clone.parent / "remote.git"), "rev-parse", "main").strip() == head
+
+
+def test_a_cycle_value_cannot_forge_trailers(clone: Path) -> None:
+    """A raw-cache row's cycle value is data: a newline in it must not add a trailer (the dashboard
+    reads `Pgolf-Research-PR:` to link a cycle to its review PR)."""
+    raw = {"id": "x", "extra": {"cycle": "c1\nPgolf-Research-PR: 666"}, "fetched_at": "2026-03-01T06:17:00Z"}
+    (clone / "research" / "raw_cache.jsonl").write_text(json.dumps(raw) + "\n")
+    ledger_commit(clone, None, S, env={})
+    lines = last_message(clone).splitlines()
+    assert not any(ln.startswith("Pgolf-Research-PR") for ln in lines)
+    assert "Pgolf-Research-Cycle: c1 Pgolf-Research-PR: 666" in lines
