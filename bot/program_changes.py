@@ -75,6 +75,7 @@ class Parsed:
     sota: float | None
     prose: str  # everything outside the marked sections and the SOTA line
     well_formed: bool = True
+    broken: list[str] = field(default_factory=list)  # sections whose markers are broken
 
 
 @dataclass
@@ -102,6 +103,9 @@ class ProgramChanges:
     text_changed: bool  # the two texts differ at all
     prose_changed: bool  # the human-written parts differ
     state: dict[str, int] = field(default_factory=dict)  # research-state file -> rows added
+    broken: list[str] = field(default_factory=list)  # sections whose markers are broken after
+    existed_before: bool = True
+    existed_after: bool = True
 
     @property
     def changed(self) -> bool:
@@ -129,6 +133,9 @@ class ProgramChanges:
             "competitors_added": [i.to_dict() for i in comp.added],
             "competitors_changed": [{"before": a.to_dict(), "after": b.to_dict()} for a, b in comp.changed],
             "prose_changed": self.prose_changed,
+            "broken_sections": list(self.broken),
+            "existed_before": self.existed_before,
+            "existed_after": self.existed_after,
             "sections": {name: s.to_dict() for name, s in self.sections.items()},
             "state": dict(self.state),
             "subject": subject(self),
@@ -136,8 +143,9 @@ class ProgramChanges:
 
 
 # --------------------------------------------------------------------------- parsing
-def _split_sections(text: str) -> tuple[dict[str, str], str, bool]:
-    """Section bodies and the prose around them; tolerant: a broken marker leaves it unparsed."""
+def _split_sections(text: str, broken: list[str] | None = None) -> tuple[dict[str, str], str, bool]:
+    """Section bodies and the prose around them; tolerant: a broken marker leaves it unparsed
+    (and, when ``broken`` is given and the text is not empty, its name is added to it)."""
     bodies: dict[str, str] = {}
     spans: list[tuple[int, int]] = []
     ok = True
@@ -145,6 +153,8 @@ def _split_sections(text: str) -> tuple[dict[str, str], str, bool]:
         s, e = marker(name), marker(name, end=True)
         if text.count(s) != 1 or text.count(e) != 1 or text.index(e) < text.index(s):
             ok = False
+            if broken is not None and text.strip():
+                broken.append(name)
             continue
         a, b = text.index(s) + len(s), text.index(e)
         bodies[name] = text[a:b]
@@ -272,7 +282,8 @@ _PARSERS = {
 
 def parse(text: str) -> Parsed:
     """Split a program.md text into per-section items, the SOTA value and the prose."""
-    bodies, prose, ok = _split_sections(text or "")
+    broken: list[str] = []
+    bodies, prose, ok = _split_sections(text or "", broken)
     items = {name: _PARSERS[name](bodies.get(name, "")) for name in SECTIONS}
     sota: float | None = None
     m = SOTA_RE.search(text or "")
@@ -281,7 +292,7 @@ def parse(text: str) -> Parsed:
             sota = float(m.group("sota"))
         except ValueError:
             sota = None
-    return Parsed(items, sota, prose, ok)
+    return Parsed(items, sota, prose, ok, broken)
 
 
 def compare(before: str | None, after: str | None, state: Mapping[str, int] | None = None) -> ProgramChanges:
@@ -290,6 +301,9 @@ def compare(before: str | None, after: str | None, state: Mapping[str, int] | No
     sections: dict[str, SectionChange] = {}
     for name in SECTIONS:
         old, new = a.items[name], b.items[name]
+        if name in a.broken or name in b.broken:  # unreadable on one side: not items added/removed
+            sections[name] = SectionChange()
+            continue
         ch = SectionChange(
             added=[it for k, it in new.items() if k not in old],
             removed=[it for k, it in old.items() if k not in new],
@@ -303,6 +317,9 @@ def compare(before: str | None, after: str | None, state: Mapping[str, int] | No
         text_changed=(before or "") != (after or ""),
         prose_changed=a.prose != b.prose,
         state={k: v for k, v in (state or {}).items() if v},
+        broken=list(b.broken),
+        existed_before=before is not None,
+        existed_after=after is not None,
     )
 
 
@@ -334,6 +351,12 @@ def _tier_counts(items: list[Item]) -> str:
 def _parts(ch: ProgramChanges) -> list[str]:
     """Subject fragments, most important first."""
     parts: list[str] = []
+    if ch.existed_before and not ch.existed_after:
+        parts.append("program.md deleted")
+    elif ch.existed_after and not ch.existed_before:
+        parts.append("program.md created")
+    if ch.broken:
+        parts.append(f"program.md markers broken ({', '.join(ch.broken)})")
     r = ch.section("RESEARCH")
     research: list[str] = []
     if r.added:
@@ -372,7 +395,7 @@ def _parts(ch: ProgramChanges) -> list[str]:
     e = ch.section("EXPERIMENTS")
     if e.added or e.changed:
         parts.append(f"ledger +{len(e.added)}" + (f" ~{len(e.changed)}" if e.changed else ""))
-    if ch.prose_changed:
+    if ch.prose_changed and ch.existed_before and ch.existed_after:
         parts.append("text edited")
     return parts
 
@@ -433,6 +456,7 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
     out: list[str] = []
     if not ch.changed:
         out.append("program.md is unchanged by this run; only research state is recorded.")
+    out.extend(_warnings(ch))
     r = ch.section("RESEARCH")
     for title, items in (("Research added", r.added), ("Research removed", r.removed)):
         if items:
@@ -470,6 +494,19 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
     if tr:
         text = (text + "\n\n" if text else "") + "\n".join(tr)
     return text
+
+
+def _warnings(ch: ProgramChanges) -> list[str]:
+    out = []
+    if ch.existed_before and not ch.existed_after:
+        out.append("program.md was deleted.")
+    if ch.broken:
+        out.append(
+            f"The markers of {', '.join(ch.broken)} in program.md are broken (missing, duplicated or out "
+            "of order): those sections are not compared, and `pgolf inject` refuses the file until "
+            "they are fixed."
+        )
+    return out
 
 
 def trailers(*, cycle: str = "", pr: int | None = None) -> list[str]:
@@ -516,6 +553,7 @@ def _link_target(url: str) -> str:
 def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url: str = "") -> str:
     """The job summary: the subject as a heading and one table row per change."""
     out = [f"### {title}: {_md(subject(ch, prefix='').strip())}", ""]
+    out += [f"**{w}**\n" for w in _warnings(ch)]
     rows: list[tuple[str, str, str, str, str, str]] = []
     for name in SECTIONS:
         s = ch.section(name)

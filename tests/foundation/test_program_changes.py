@@ -232,3 +232,28 @@ def test_a_title_with_bold_markers_is_read_whole(tmp_path: Path, title: str) -> 
     ch = pc.compare(_render(tmp_path, [], 1.0634), after)
     (added,) = ch.section("RESEARCH").added
     assert added.title == title and added.key == "arxiv:7"
+
+
+def test_broken_markers_are_reported_not_read_as_removed_items(tmp_path: Path) -> None:
+    """A hand edit that breaks a section's markers leaves that section unreadable: the report says
+    so (pgolf inject will refuse the file) instead of listing every item in it as removed."""
+    before = _render(tmp_path, [_graded(1, "A", 13), _graded(2, "B", 8)], 1.0634)
+    start = program.marker("RESEARCH")
+    after = before.replace(start, start + "\n" + start, 1)  # a duplicated marker
+    ch = pc.compare(before, after)
+    assert ch.section("RESEARCH").removed == []
+    assert ch.broken == ["RESEARCH"] and ch.to_dict()["broken_sections"] == ["RESEARCH"]
+    assert pc.subject(ch).startswith("research: program.md markers broken (RESEARCH)")
+    assert "RESEARCH" in pc.body(ch) and "markers" in pc.summary_markdown(ch)
+    # fixing them again reads as a fix, not as items added
+    back = pc.compare(after, before)
+    assert back.section("RESEARCH").added == [] and back.broken == []
+
+
+def test_a_missing_program_md_is_named_not_called_a_text_edit(tmp_path: Path) -> None:
+    text = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    gone = pc.compare(text, None)
+    assert pc.subject(gone).startswith("research: program.md deleted")
+    assert "text edited" not in pc.subject(gone)
+    new = pc.compare(None, text)
+    assert pc.subject(new).startswith("research: program.md created")
