@@ -264,7 +264,15 @@ def try_merge(forge: Forge, settings: Settings, *, base: str | None = None) -> R
     if who:
         out.action, out.reason = "held", f"not merging #{pr.number}: {who} requested changes"
         return out
-    until = clock.parse(mark[1]) + timedelta(hours=settings.research_review_quiet_hours)
+    try:
+        until = clock.parse(mark[1]) + timedelta(hours=settings.research_review_quiet_hours)
+    except ValueError:
+        out.action = "blocked"
+        out.reason = (
+            f"research PR #{pr.number}: the time in pgolf's mark ({mark[1]}) is not a date, so its quiet "
+            "period is unknown; not merging it automatically (merge or close it by hand)"
+        )
+        return out
     out.quiet_until = clock.stamp(until)
     if clock.now() < until:
         out.reason = f"research PR #{pr.number} is in its quiet period until {out.quiet_until}"

@@ -359,3 +359,19 @@ def test_a_quiet_run_leaves_the_review_state_file_as_it_was(
     github_emu.label_issue(repo, out[0].pr or 0, "hold", "maintainer")
     run_at(T0 + timedelta(days=2), forge, work, text)
     assert program_git.read_review_state(work, S)["action"] == "held"
+
+
+def test_a_mangled_quiet_period_stamp_blocks_instead_of_crashing(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A maintainer editing the PR body at 2 am can leave pgolf's mark with an impossible date: the
+    run says the PR is left alone (and why) rather than failing with a traceback."""
+    import re
+
+    text = render(tmp_path, [1, 14])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    pr.body = re.sub(r"updated=\S+ ", "updated=2026-13-45T99:00:00Z ", pr.body, count=1)
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "blocked" and "2026-13-45T99:00:00Z" in out[-1].reason
+    assert not pr.merged
