@@ -194,6 +194,15 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         None if on_default is None else on_default.decode("utf-8", "replace"), new.decode("utf-8", "replace")
     )
     out = ReviewOutcome("none", "", branch=branch, changes=changes.to_dict())
+    if pr is not None:
+        mark = _mark(pr)
+        if mark is None or mark[0] != pr.head_sha:  # checked first: closing it would lose that work
+            out.action, out.pr, out.url, out.head_sha = "blocked", pr.number, pr.url, pr.head_sha
+            out.reason = (
+                f"research PR #{pr.number} has commits pgolf did not write (head {pr.head_sha[:12]}); "
+                "it is left alone: merge or close it by hand"
+            )
+            return out
     if new == on_default:
         if pr is None:
             out.reason = f"program.md on {base} already matches this run; no research PR is needed"
@@ -209,19 +218,10 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         return out
     subject = pc.subject(changes)
     out.subject = subject
-    if pr is not None:
-        mark = _mark(pr)
-        if mark is None or mark[0] != pr.head_sha:
-            out.action, out.pr, out.url, out.head_sha = "blocked", pr.number, pr.url, pr.head_sha
-            out.reason = (
-                f"research PR #{pr.number} has commits pgolf did not write (head {pr.head_sha[:12]}); "
-                "it is left alone: merge or close it by hand"
-            )
-            return out
-        if forge.read_file(prog, pr.head_sha) == new:
-            out.action, out.pr, out.url, out.head_sha = "unchanged", pr.number, pr.url, pr.head_sha
-            out.reason = f"program.md is the same as in research PR #{pr.number}; its quiet period continues"
-            return out
+    if pr is not None and forge.read_file(prog, pr.head_sha) == new:
+        out.action, out.pr, out.url, out.head_sha = "unchanged", pr.number, pr.url, pr.head_sha
+        out.reason = f"program.md is the same as in research PR #{pr.number}; its quiet period continues"
+        return out
     head = forge.put_branch_file(
         branch,
         base,

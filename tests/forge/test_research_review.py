@@ -375,3 +375,21 @@ def test_a_mangled_quiet_period_stamp_blocks_instead_of_crashing(
     out = run_at(T0 + timedelta(days=2), forge, work, text)
     assert out[-1].action == "blocked" and "2026-13-45T99:00:00Z" in out[-1].reason
     assert not pr.merged
+
+
+def test_a_pr_someone_else_pushed_to_is_not_closed_when_main_catches_up(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A maintainer pushed their own edit to the research PR; the next run's program.md happens to
+    equal main's. Closing the PR would throw their work away (the run after that takes the branch
+    over): it is left alone, like every PR with commits pgolf did not write."""
+    run_at(T0, forge, work, render(tmp_path, [1, 15]))
+    (pr,) = research_prs(github_emu, repo)
+    human = github_emu.push(
+        repo, S.research_review_branch, {"program.md": b"maintainer's version\n"}, author="maintainer"
+    )
+    same = github_emu.file_at(repo, "main", "program.md")
+    assert same is not None
+    out = run_at(T0 + timedelta(hours=6), forge, work, same.decode())
+    assert [o.action for o in out] == ["blocked"]
+    assert pr.state == "open" and repo.branches[S.research_review_branch] == human
