@@ -27,6 +27,7 @@ from urllib.parse import quote
 from bot.program import SECTIONS, SOTA_RE, marker
 
 SUBJECT_LIMIT = 72
+URL_LINK_MAX = 2000  # longer URLs are not linked in the job summary / PR table
 MINUS = "\u2212"  # "−": reads as a count, not as a list bullet
 ARROW = "\u2192"
 TRAILER_CYCLE = "Pgolf-Research-Cycle"
@@ -582,6 +583,8 @@ def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url:
         out.append("|---|---|---|---|---|---|")
         for kind, sec, item, tier, score, url in rows:
             link = f"[link]({_link_target(url)})" if url else ""
+            if len(url) > URL_LINK_MAX:  # web text: a huge URL would crowd out every other row
+                link = f"(a {len(url)}-character link, not shown)"
             out.append(f"| {kind} | {sec} | {_md(item)} | {_md(tier)} | {_md(score)} | {link} |")
     else:
         out.append(

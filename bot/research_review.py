@@ -40,6 +40,7 @@ from bot.forge.base import Forge, PullRequest
 from bot.forge.events import Event, authorize
 from bot.program_git import read_review_state, review_state_path
 
+PR_BODY_LIMIT = 65000  # GitHub refuses pull request bodies over 65,536 characters
 MARK_RE = re.compile(
     r"<!-- pgolf:research-pr head=(?P<head>[0-9a-f]{7,64}) updated=(?P<updated>[0-9TZ:\-]+) -->"
 )
@@ -99,14 +100,17 @@ def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
         "sections on the default branch, not here.",
         "",
         pc.summary_markdown(changes, title="Changes to program.md"),
-        "<details><summary>Commit-style summary</summary>",
-        "",
-        fence,
-        text,
-        fence,
-        "</details>",
     ]
-    return "\n".join(lines)
+    details = ["<details><summary>Commit-style summary</summary>", "", fence, text, fence, "</details>"]
+    full = "\n".join(lines + details)
+    if len(full) <= PR_BODY_LIMIT:
+        return full
+    # web text made it too long for GitHub: drop the commit-style copy, then cut the table
+    note = "\n\n(cut to fit a pull request body: `pgolf program diff` shows every change)"
+    short = "\n".join(lines)
+    if len(short) + len(note) > PR_BODY_LIMIT:
+        short = short[: PR_BODY_LIMIT - len(note)].rsplit("\n", 1)[0]
+    return short + note
 
 
 def _mark(pr: PullRequest) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import clock, program, program_git
+from bot import program_changes as pc
 from bot import research_review as rr
 from bot.config import Settings
 from bot.errors import ForgeError
@@ -393,3 +394,26 @@ def test_a_pr_someone_else_pushed_to_is_not_closed_when_main_catches_up(
     out = run_at(T0 + timedelta(hours=6), forge, work, same.decode())
     assert [o.action for o in out] == ["blocked"]
     assert pr.state == "open" and repo.branches[S.research_review_branch] == human
+
+
+def test_the_pr_body_stays_within_githubs_limit_whatever_the_urls(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """URLs are web text of any length and characters; GitHub refuses a PR body over 65,536
+    characters, which would leave every later run unable to open or update the research PR."""
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+
+    def page(i: int) -> str:
+        url = f"https://evil.example/{i}?" + "(" * 11500  # each "(" is three characters once encoded
+        g = GradedItem(item_id=f"web:{i}", title=f"Page {i}", url=url, total=12, tier="A")
+        return program.replace_sections(program.template(), program.build_sections(led, [g], [], []), 1.2244)
+
+    github_emu.push(repo, "main", {"program.md": page(1).encode()})
+    with clock.pinned(T0):
+        body = rr.pr_body(pc.compare(page(1), page(2)), "a" * 40, S)
+    assert len(body) <= rr.PR_BODY_LIMIT <= 65536
+    assert body.startswith("<!-- pgolf:research-pr head=") and "| added | RESEARCH | Page 2 |" in body
+    out = run_at(T0, forge, work, page(2))
+    assert out[0].action == "opened"
+    (pr,) = research_prs(github_emu, repo)
+    assert "| removed | RESEARCH | Page 1 |" in pr.body
