@@ -120,31 +120,39 @@ def _mark(pr: PullRequest) -> tuple[str, str] | None:
 
 # --------------------------------------------------------------------------- the gates
 def hold_reason(forge: Forge, pr: PullRequest, settings: Settings) -> str:
-    """Why ``pr`` must not be merged now because of the hold label ("" when it may)."""
+    """Why ``pr`` must not be merged now because of the hold label ("" when it may).
+
+    Only the label events of people THE trust function allows count, both ways: a label added by
+    someone without write permission holds nothing, and a maintainer's hold removed by someone
+    without it (triage can edit labels but not merge) still holds."""
     label = settings.research_hold_label
-    if label not in pr.labels:
+    events = [e for e in forge.label_events(pr.number) if e.label == label]
+    if label in pr.labels and not any(e.action == "labeled" for e in events):
+        return f"the `{label}` label is on the PR"  # nobody is on record for it: hold (fail safe)
+    held_by = ""
+    for e in events:
+        if e.action not in ("labeled", "unlabeled"):
+            continue
+        ev = Event(  # the question is the same both ways: may this person set the hold?
+            name="pull_request",
+            action="labeled",
+            repo=forge.repo,
+            pr=pr.number,
+            is_pr=True,
+            actor=e.actor,
+            actor_type=e.actor_type,
+            author_association="",
+            head_sha=pr.head_sha,
+            label=label,
+            labels=pr.labels,
+        )
+        if authorize(ev, forge, settings).allowed:
+            held_by = e.actor if e.action == "labeled" else ""
+    if not held_by:
         return ""
-    events = [e for e in forge.label_events(pr.number) if e.label == label and e.action == "labeled"]
-    if not events:  # the label is there but nobody is on record for it: hold (fail safe)
-        return f"the `{label}` label is on the PR"
-    last = events[-1]
-    ev = Event(
-        name="pull_request",
-        action="labeled",
-        repo=forge.repo,
-        pr=pr.number,
-        is_pr=True,
-        actor=last.actor,
-        actor_type=last.actor_type,
-        author_association="",
-        head_sha=pr.head_sha,
-        label=label,
-        labels=pr.labels,
-    )
-    decision = authorize(ev, forge, settings)
-    if decision.allowed:
-        return f"@{last.actor} added the `{label}` label"
-    return ""
+    if label in pr.labels:
+        return f"@{held_by} added the `{label}` label"
+    return f"@{held_by} added the `{label}` label, and nobody allowed to lift it has removed it"
 
 
 def changes_requested(forge: Forge, pr: PullRequest, settings: Settings) -> str:

@@ -417,3 +417,27 @@ def test_the_pr_body_stays_within_githubs_limit_whatever_the_urls(
     assert out[0].action == "opened"
     (pr,) = research_prs(github_emu, repo)
     assert "| removed | RESEARCH | Page 1 |" in pr.body
+
+
+def test_a_hold_is_released_only_by_someone_who_may_set_it(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """Triage permission can add and remove labels but cannot merge: removing a maintainer's `hold`
+    must not make the bot merge on their behalf. The hold stands until a maintainer lifts it."""
+    github_emu.set_permission(repo, "triager", "triage")
+    text = render(tmp_path, [1, 16])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer")
+    github_emu.label_issue(repo, pr.number, "hold", "triager", remove=True)
+    out = run_at(T0 + timedelta(days=3), forge, work, text)
+    assert out[-1].action == "held" and "@maintainer" in out[-1].reason and not pr.merged
+    # the triager adding it back and removing it again changes nothing either
+    github_emu.label_issue(repo, pr.number, "hold", "triager")
+    github_emu.label_issue(repo, pr.number, "hold", "triager", remove=True)
+    assert run_at(T0 + timedelta(days=3, hours=1), forge, work, text)[-1].action == "held"
+    # a maintainer lifting it (here: adding it back and removing it) releases it
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer")
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer", remove=True)
+    out = run_at(T0 + timedelta(days=3, hours=2), forge, work, text)
+    assert out[-1].action == "merged" and pr.merged
