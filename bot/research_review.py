@@ -40,6 +40,7 @@ from bot.forge.base import Forge, PullRequest
 from bot.forge.events import Event, authorize
 from bot.program_git import read_review_state, review_state_path
 
+REVIEWED_SECTIONS = ("RESEARCH", "VERIFIED", "COMPETITORS")  # a change here restarts the quiet period
 PR_BODY_LIMIT = 65000  # GitHub refuses pull request bodies over 65,536 characters
 MARK_RE = re.compile(
     r"<!-- pgolf:research-pr head=(?P<head>[0-9a-f]{7,64}) updated=(?P<updated>[0-9TZ:\-]+) -->"
@@ -80,14 +81,15 @@ def write_review_state(root: Path | str, settings: Settings, outcome: ReviewOutc
 
 
 # --------------------------------------------------------------------------- PR text
-def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
-    updated = clock.stamp()
+def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings, *, updated: str = "") -> str:
+    """The research PR's body; ``updated`` (default: now) starts the quiet period."""
+    updated = updated or clock.stamp()
     quiet = settings.research_review_quiet_hours
     text = pc.body(changes)
     # titles are web text: a fence longer than any backtick run in them cannot be closed early
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    until = clock.stamp(clock.now() + timedelta(hours=quiet))
+    until = clock.stamp(clock.parse(updated) + timedelta(hours=quiet))
     lines = [
         f"<!-- pgolf:research-pr head={head} updated={updated} -->",
         "This pull request holds the changes the research bot wants to make to `program.md`, the",
@@ -230,10 +232,20 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         return out
     subject = pc.subject(changes)
     out.subject = subject
-    if pr is not None and forge.read_file(prog, pr.head_sha) == new:
+    proposed = forge.read_file(prog, pr.head_sha) if pr is not None else None
+    if pr is not None and proposed == new:
         out.action, out.pr, out.url, out.head_sha = "unchanged", pr.number, pr.url, pr.head_sha
         out.reason = f"program.md is the same as in research PR #{pr.number}; its quiet period continues"
         return out
+    # The ledger's own rows (EXPERIMENTS, the SOTA line) change with every experiment: were that to
+    # restart the quiet period, the PR would never merge while experiments run. Only what there is
+    # to review (research items, briefs, competitors, the human-written text) restarts it.
+    keep = ""
+    mark = _mark(pr) if pr is not None else None
+    if pr is not None and mark is not None and proposed is not None:
+        delta = pc.compare(proposed.decode("utf-8", "replace"), new.decode("utf-8", "replace"))
+        if not (delta.prose_changed or delta.broken or any(delta.section(n) for n in REVIEWED_SECTIONS)):
+            keep = mark[1]
     head = forge.put_branch_file(
         branch,
         base,
@@ -242,7 +254,11 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         pc.message(changes) + "\n\n[skip ci]",
         expected_head=pr.head_sha if pr is not None else None,
     )
-    body = pr_body(changes, head, settings)
+    try:
+        body = pr_body(changes, head, settings, updated=keep)
+    except ValueError:  # a mangled stamp in the old mark: start the quiet period again
+        keep = ""
+        body = pr_body(changes, head, settings)
     if pr is None:
         opened = forge.open_pr(branch, base, subject, body)
         out.action, out.pr, out.url = "opened", opened.number, opened.url
@@ -250,9 +266,14 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
     else:
         updated = forge.update_pr(pr.number, title=subject, body=body)
         out.action, out.pr, out.url = "updated", updated.number, updated.url
-        out.reason = f"updated research PR #{pr.number}; its quiet period starts again"
+        out.reason = (
+            f"updated research PR #{pr.number} (ledger rows only); its quiet period continues"
+            if keep
+            else f"updated research PR #{pr.number}; its quiet period starts again"
+        )
     out.head_sha = head
-    out.quiet_until = clock.stamp(clock.now() + timedelta(hours=settings.research_review_quiet_hours))
+    start = clock.parse(keep) if keep else clock.now()
+    out.quiet_until = clock.stamp(start + timedelta(hours=settings.research_review_quiet_hours))
     return out
 
 

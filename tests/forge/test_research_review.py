@@ -441,3 +441,53 @@ def test_a_hold_is_released_only_by_someone_who_may_set_it(
     github_emu.label_issue(repo, pr.number, "hold", "maintainer", remove=True)
     out = run_at(T0 + timedelta(days=3, hours=2), forge, work, text)
     assert out[-1].action == "merged" and pr.merged
+
+
+def _with_ledger(tmp: Path, items: list[int], rows: int) -> str:
+    from bot.ledger import make_row
+
+    led = Ledger(
+        tmp / "r.tsv",
+        [
+            make_row(
+                commit=f"abc{i:04d}",
+                tier="local",
+                val_bpb=1.3 - i / 1000,
+                artifact_bytes=1,
+                memory_gb=1.0,
+                status="keep",
+                description=f"exp {i}",
+            )
+            for i in range(rows)
+        ],
+        [],
+        True,
+    )
+    sections = program.build_sections(led, [_graded(i) for i in items], [], [])
+    return program.replace_sections(program.template(), sections, led.current_best_bpb() or 1.2244)
+
+
+def test_ledger_rows_alone_do_not_restart_the_quiet_period(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """The experimenter adds ledger rows every few hours, and each one changes program.md's
+    EXPERIMENTS section and SOTA line (the ledger's own data, already on the default branch). If
+    that restarted the quiet period, the research PR would never be merged while experiments run."""
+    out = run_at(T0, forge, work, _with_ledger(tmp_path, [1, 17], rows=1))
+    assert out[0].action == "opened"
+    (pr,) = research_prs(github_emu, repo)
+    for h, rows in ((6, 2), (12, 3), (18, 4)):
+        out = run_at(T0 + timedelta(hours=h), forge, work, _with_ledger(tmp_path, [1, 17], rows=rows))
+        assert out[0].action == "updated" and out[-1].quiet_until == "2026-03-02T06:17:00Z"
+    assert gh_text(github_emu, repo) == _with_ledger(tmp_path, [1, 17], rows=4)
+    out = run_at(T0 + timedelta(hours=24), forge, work, _with_ledger(tmp_path, [1, 17], rows=5))
+    assert [o.action for o in out] == ["updated", "merged"] and pr.merged
+    # a new research item does restart it
+    run_at(T0 + timedelta(hours=25), forge, work, _with_ledger(tmp_path, [1, 17, 18], rows=5))
+    out = run_at(T0 + timedelta(hours=30), forge, work, _with_ledger(tmp_path, [1, 17, 18, 19], rows=5))
+    assert out[0].action == "updated" and out[-1].quiet_until == "2026-03-03T12:17:00Z"  # T0 + 30 h + 24 h
+
+
+def gh_text(gh: GitHubEmulator, repo: Repo) -> str:
+    data = gh.file_at(repo, S.research_review_branch, "program.md")
+    return (data or b"").decode()
