@@ -195,3 +195,27 @@ def test_a_cycle_value_cannot_forge_trailers(clone: Path) -> None:
     lines = last_message(clone).splitlines()
     assert not any(ln.startswith("Pgolf-Research-PR") for ln in lines)
     assert "Pgolf-Research-Cycle: c1 Pgolf-Research-PR: 666" in lines
+
+
+@pytest.mark.parametrize(
+    ("action", "subject"),
+    [
+        ("merged", "research: state only, program.md merged in PR #12; state graded +1"),
+        ("closed", "research: state only, program.md changes go to the research PR …"),
+    ],
+)
+def test_review_mode_message_does_not_send_readers_to_a_finished_pr(
+    clone: Path, action: str, subject: str
+) -> None:
+    """The review outcome of this run names a PR that is merged or closed: the state commit must
+    not say that program.md changes wait in it."""
+    (clone / "program.md").write_text(render([(1, "A"), (5, "A")]))
+    with (clone / "research" / "graded.jsonl").open("a") as fh:
+        fh.write(graded_line(5, "A") + "\n")
+    (clone / "research" / "review.json").write_text(json.dumps({"pr": 12, "action": action}))
+    r = CliRunner().invoke(cli, ["--repo", str(clone), "-c", "research_review=pr", "ledger", "commit"])
+    assert r.exit_code == 0, r.output
+    msg = last_message(clone)
+    assert msg.splitlines()[0] == subject
+    assert "proposed in the research pull request #12" not in msg
+    assert ("Pgolf-Research-PR: 12" in msg) == (action == "merged")
