@@ -219,3 +219,17 @@ def test_review_mode_message_does_not_send_readers_to_a_finished_pr(
     assert msg.splitlines()[0] == subject
     assert "proposed in the research pull request #12" not in msg
     assert ("Pgolf-Research-PR: 12" in msg) == (action == "merged")
+
+
+@pytest.mark.parametrize("where", ["../elsewhere.md", "ABS"])
+def test_program_diff_refuses_a_program_path_outside_the_repository(
+    clone: Path, tmp_path: Path, where: str
+) -> None:
+    """git cannot read a file outside the repository at a revision: comparing would silently read
+    "unchanged" (or "created") instead of naming the setting."""
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(render([(1, "A")]))
+    value = str(outside) if where == "ABS" else where
+    args = ["--repo", str(clone), "-c", f"program_path={value}", "program", "diff", "HEAD~0"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "program_path" in r.output and "outside" in r.output
