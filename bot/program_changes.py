@@ -541,8 +541,15 @@ def message(ch: ProgramChanges, *, prefix: str = "research:", **kw: Any) -> str:
     return subject(ch, prefix=prefix) + ("\n\n" + b if b else "")
 
 
+_WJ = "\u2060"  # word joiner: invisible, but GitHub no longer sees a mention or a reference
+_PINGS = re.compile(r"([@#])(?=\w)|\b(GH)(?=-\d)", re.IGNORECASE)
+
+
 def _md(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell of web text: no pipe that splits the row, no `@user` that notifies anyone and
+    no `#5`/`owner/repo#5`/`GH-5` that cross-references an issue (the table goes into a PR body)."""
+    cell = " ".join(str(text).split()).replace("|", "\\|")
+    return _PINGS.sub(lambda m: (m.group(1) or m.group(2)) + _WJ, cell)
 
 
 def _link_target(url: str) -> str:

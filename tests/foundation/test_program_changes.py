@@ -257,3 +257,17 @@ def test_a_missing_program_md_is_named_not_called_a_text_edit(tmp_path: Path) ->
     assert "text edited" not in pc.subject(gone)
     new = pc.compare(None, text)
     assert pc.subject(new).startswith("research: program.md created")
+
+
+def test_summary_table_mentions_and_references_nobody(tmp_path: Path) -> None:
+    """The table goes into the research PR's body, where GitHub turns `@user` into a notification
+    and `owner/repo#5` into a cross-reference on someone else's issue, at every update: a web
+    title must not make the bot ping people or spam other repositories."""
+    import re
+
+    title = "Ping @octocat and @org/team about other/repo#5, GH-7 and #1"
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    md = pc.summary_markdown(pc.compare(before, _render(tmp_path, [_graded(9, "A", 13, title)], 1.0634)))
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| added |")]
+    assert "Ping" in row and "octocat" in row
+    assert not re.search(r"@[A-Za-z0-9]", row) and not re.search(r"#\d", row) and "GH-7" not in row
