@@ -42,6 +42,9 @@ _URL = re.compile(r"<(?P<url>https?://[^>\s]+)>")
 _VERIFIED_SCORE = re.compile(r"score (?P<before>-?\d+) \S+ (?P<after>-?\d+)")
 _SPEEDRUN = re.compile(r"^- (?P<min>[0-9.]+) min \S (?P<name>.*?)(?: \((?P<date>[^)]*)\))?$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# C0/C1 controls (terminal escapes, bells) and bidi embeddings/overrides/isolates: web text that
+# could hide or disguise an item in a terminal (`pgolf program diff`, `git log`) or a web page
+_UNSEEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -282,9 +285,11 @@ _PARSERS = {
 
 
 def parse(text: str) -> Parsed:
-    """Split a program.md text into per-section items, the SOTA value and the prose."""
+    """Split a program.md text into per-section items, the SOTA value and the prose (with control
+    and bidi characters left out: everything parsed here is shown to people)."""
     broken: list[str] = []
-    bodies, prose, ok = _split_sections(text or "", broken)
+    text = _UNSEEN.sub("", text or "")
+    bodies, prose, ok = _split_sections(text, broken)
     items = {name: _PARSERS[name](bodies.get(name, "")) for name in SECTIONS}
     sota: float | None = None
     m = SOTA_RE.search(text or "")

@@ -271,3 +271,16 @@ def test_summary_table_mentions_and_references_nobody(tmp_path: Path) -> None:
     (row,) = [ln for ln in md.splitlines() if ln.startswith("| added |")]
     assert "Ping" in row and "octocat" in row
     assert not re.search(r"@[A-Za-z0-9]", row) and not re.search(r"#\d", row) and "GH-7" not in row
+
+
+def test_control_and_bidi_characters_never_reach_the_report(tmp_path: Path) -> None:
+    """`pgolf program diff` prints to a terminal and the body goes to `git log`: a web title with
+    terminal escapes (erase the line above, conceal) or a bidi override could hide or disguise an
+    item from the maintainer reading it."""
+    title = "Fine paper\x1b[1A\x1b[2K\x1b[8m hidden \u202egnp.live\u202c\x07"
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    ch = pc.compare(before, _render(tmp_path, [_graded(1, "A", 13), _graded(8, "A", 12, title)], 1.0634))
+    (added,) = ch.section("RESEARCH").added
+    assert added.title.startswith("Fine paper") and "hidden" in added.title
+    for text in (pc.message(ch), pc.summary_markdown(ch), added.title):
+        assert not any(c in text for c in "\x1b\x07\u202e\u202c")
