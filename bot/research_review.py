@@ -335,6 +335,11 @@ def run_review(forge: Forge | None, root: Path | str, settings: Settings) -> lis
     if forge is None:
         raise ForgeError('research_review is "pr" but no forge was given')
     base = forge.default_branch()
+    if settings.research_review_branch == base:
+        raise ForgeError(
+            f"research_review_branch is {base!r}, the default branch itself: the research PR needs a "
+            "branch of its own (the default is pgolf/research)"
+        )
     first = propose(forge, root, settings, base=base)
     outcomes = [first]
     if first.action in ("unchanged", "none", "updated", "opened"):

@@ -306,7 +306,12 @@ def test_pr_body_fence_cannot_be_closed_by_a_title(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("research_review", "maybe"), ("research_review_quiet_hours", "-1"), ("research_review_branch", "-x")],
+    [
+        ("research_review", "maybe"),
+        ("research_review_quiet_hours", "-1"),
+        ("research_review_quiet_hours", "1e9"),  # "never merge": a date past year 9999 would crash every run
+        ("research_review_branch", "-x"),
+    ],
 )
 def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str) -> None:
     from bot.config import load_settings
@@ -491,3 +496,17 @@ def test_ledger_rows_alone_do_not_restart_the_quiet_period(
 def gh_text(gh: GitHubEmulator, repo: Repo) -> str:
     data = gh.file_at(repo, S.research_review_branch, "program.md")
     return (data or b"").decode()
+
+
+def test_the_review_branch_cannot_be_the_default_branch(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """research_review_branch = "main" would rebuild the default branch itself with the unreviewed
+    program.md: refused, naming the setting, before anything is written."""
+    from dataclasses import replace
+
+    main_before = repo.branches["main"]
+    (work / "program.md").write_text(render(tmp_path, [1, 20]))
+    with clock.pinned(T0), pytest.raises(ForgeError, match="research_review_branch"):
+        rr.run_review(forge, work, replace(S, research_review_branch="main"))
+    assert repo.branches["main"] == main_before
