@@ -141,3 +141,19 @@ def test_broken_markers_leave_file_untouched(tmp_path: Path, mutate, needle: str
         program.inject(p, program.build_sections(led, [_graded(1, 12)], [], []), 1.2244)
     assert str(p) in str(info.value)
     assert p.read_text() == bad
+
+
+def test_terminal_escapes_and_bidi_overrides_never_reach_program_md(tmp_path: Path) -> None:
+    """A web title lands in program.md, which maintainers read with `git diff` / `git log -p`
+    (less -R passes SGR escapes through: ESC[8m conceals the rest of the line) and in a terminal."""
+    evil = GradedItem(
+        item_id="arxiv:1",
+        title="Nice idea \x1b[8mrm -rf everything\x1b[0m \u202eevil\u202c",
+        url="https://example.org/1",
+        total=12,
+        tier="A",
+    )
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+    text = program.replace_sections(program.template(), program.build_sections(led, [evil], [], []), 1.2)
+    assert "Nice idea" in text and "rm -rf everything" in text
+    assert not any(c in text for c in "\x1b\u202e\u202c")
