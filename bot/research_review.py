@@ -289,6 +289,9 @@ def try_merge(forge: Forge, settings: Settings, *, base: str | None = None) -> R
         out.action = "blocked"
         out.reason = f"research PR #{pr.number} has commits pgolf did not write; not merging it automatically"
         return out
+    if pr.draft:  # GitHub refuses to merge a draft; only people with write access can make one
+        out.action, out.reason = "held", f"not merging #{pr.number}: it is a draft"
+        return out
     held = hold_reason(forge, pr, settings)
     if held:
         out.action, out.reason = "held", f"not merging #{pr.number}: {held}"

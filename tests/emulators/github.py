@@ -1471,6 +1471,8 @@ class GitHubEmulator(Emulator):
             body = req.json() or {}
             if pr.merged or pr.state != "open":
                 return self._err(405, "Pull Request is not mergeable")
+            if pr.draft:
+                return self._err(405, "Pull Request is still a draft")
             if body.get("sha") and body["sha"] != pr.head_sha:
                 return self._err(409, "Head branch was modified. Review and try the merge again.")
             with self.state_lock:

@@ -510,3 +510,20 @@ def test_the_review_branch_cannot_be_the_default_branch(
     with clock.pinned(T0), pytest.raises(ForgeError, match="research_review_branch"):
         rr.run_review(forge, work, replace(S, research_review_branch="main"))
     assert repo.branches["main"] == main_before
+
+
+def test_a_research_pr_turned_into_a_draft_is_held_not_failed(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """Converting the PR to a draft is a maintainer's natural "not yet" (only people with write
+    access can); GitHub refuses to merge a draft, so trying would fail every run."""
+    text = render(tmp_path, [1, 21])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    pr.draft = True
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "held" and "draft" in out[-1].reason and not pr.merged
+    with pytest.raises(ForgeError, match="draft"):  # the emulator refuses like GitHub does
+        forge.merge_pr(pr.number, pr.head_sha, "x")
+    pr.draft = False
+    assert run_at(T0 + timedelta(days=2, hours=1), forge, work, text)[-1].action == "merged"
