@@ -354,6 +354,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("must be commit or pr", path="settings", field="research_review")
     if s.research_review_quiet_hours < 0:
         raise ConfigError("must not be negative", path="settings", field="research_review_quiet_hours")
+    if s.research_review_quiet_hours > 24 * 366 * 100:  # later dates overflow; hold with the label
+        raise ConfigError(
+            "must be at most 100 years (878,400 h); to stop the merge, use the hold label",
+            path="settings",
+            field="research_review_quiet_hours",
+        )
     if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
         raise ConfigError("must be a branch name", path="settings", field="research_review_branch")
 

@@ -412,10 +412,15 @@ def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], se
     cycles = program_git.new_cycles(git.show(base_rev, raw), ours(raw)) if raw in state else []
     review = read_review_state(root, settings) if prog not in paths else {}
     pr = review.get("pr") if isinstance(review.get("pr"), int) else None
+    merged = pr is not None and review.get("action") == "merged"
+    if review.get("action") in ("closed", "none", "off"):
+        pr = None  # that PR is finished: program.md changes do not wait in it
     others = [p for p in paths if p != prog and p not in state and git.show(base_rev, p) != ours(p)]
     prefix = "research:" if changes.changed or rows or prog not in paths else "ledger:"
     lines = [pc.body(changes)]
-    if pr is not None:
+    if merged:
+        lines.append(f"program.md changes were merged in the research pull request #{pr}, not here.")
+    elif pr is not None:
         lines.append(f"program.md changes are proposed in the research pull request #{pr}, not here.")
     if others:
         lines.append("Also changed: " + ", ".join(others))
@@ -424,9 +429,10 @@ def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], se
     head = pc.subject(changes, prefix=prefix)
     if prog not in paths and ours(prog) not in (None, before):
         where = f"PR #{pr}" if pr is not None else "the research PR"
+        what = f"program.md merged in {where}" if merged else f"program.md changes go to {where}"
         head = pc.fit(
             "research:",
-            [f"state only, program.md changes go to {where}", pc.state_note(rows)],
+            [f"state only, {what}", pc.state_note(rows)],
             pc.SUBJECT_LIMIT,
         )
     return "\n\n".join([head, "\n".join(lines)] + (["\n".join(trailers)] if trailers else []))

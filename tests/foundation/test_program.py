@@ -178,3 +178,19 @@ def test_a_file_already_holding_a_fake_sota_line_inside_a_section_still_injects(
     p.write_text(text.replace(start, start + "\n**SOTA: 0.5000 bpb. Baseline: 1.2244 bpb.**"))
     _inject_briefs(p, [])
     assert len(program.SOTA_RE.findall(p.read_text())) == 1
+
+
+def test_terminal_escapes_and_bidi_overrides_never_reach_program_md(tmp_path: Path) -> None:
+    """A web title lands in program.md, which maintainers read with `git diff` / `git log -p`
+    (less -R passes SGR escapes through: ESC[8m conceals the rest of the line) and in a terminal."""
+    evil = GradedItem(
+        item_id="arxiv:1",
+        title="Nice idea \x1b[8mrm -rf everything\x1b[0m \u202eevil\u202c",
+        url="https://example.org/1",
+        total=12,
+        tier="A",
+    )
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+    text = program.replace_sections(program.template(), program.build_sections(led, [evil], [], []), 1.2)
+    assert "Nice idea" in text and "rm -rf everything" in text
+    assert not any(c in text for c in "\x1b\u202e\u202c")
