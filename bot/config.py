@@ -92,6 +92,8 @@ class Settings:
     local_val_max_tokens: int = 0  # 0 = the whole validation split (as the challenge)
     local_timeout_seconds: int = 7200  # a local run is killed (crash row) after this long
     local_env: list[str] = field(default_factory=list)  # extra KEY=VALUE knobs for Tier 1 runs
+    # a named run size (bot/training/presets.py: smoke, ci-linux, mac-8gb, mac-32gb, full); "" = none
+    local_preset: str = ""
 
     # --- paths (relative to the research repository root) ----------------------------------
     results_path: str = "results.tsv"
@@ -311,6 +313,13 @@ def _validate(s: Settings) -> None:
             raise ConfigError("must be positive", path="settings", field=key)
     if s.local_backend not in {"auto", "mlx", "torch"}:
         raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
+    if s.local_preset:
+        from bot.training.presets import PRESETS
+
+        if s.local_preset not in PRESETS:
+            raise ConfigError(
+                f"must be one of {', '.join(PRESETS)} (or empty)", path="settings", field="local_preset"
+            )
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
 

@@ -86,6 +86,7 @@ class LocalResult:
     iterations: int | None = None
     backend: str = ""
     log_tail: str = ""
+    proxy: str = ""  # non-empty: the run is a weaker proxy (e.g. a GitHub-hosted Linux runner preset)
 
 
 @dataclass
@@ -151,6 +152,8 @@ def render_local(r: LocalResult) -> str:
                 ),
             )
         )
+    if r.proxy:
+        rows.append(("⚠ tier 1 proxy", neutralize(r.proxy)))
     if r.log_url:
         rows.append(("log", f"[run log]({r.log_url})"))
     out = _table(rows)
