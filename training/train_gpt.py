@@ -512,7 +512,8 @@ class Attention(nn.Module):
     def rope(self, T, device, dtype):
         key = (T, device)
         if key not in self._rope:
-            cos, sin = rope_tables(T, self.hd, self.rope_base, self.rope_dtype)
+            with torch.inference_mode(False):  # a table first built during evaluation must serve training too
+                cos, sin = rope_tables(T, self.hd, self.rope_base, self.rope_dtype)
             self._rope[key] = (cos.to(device), sin.to(device))
         cos, sin = self._rope[key]
         return cos.to(dtype), sin.to(dtype)
@@ -725,7 +726,8 @@ def main():
         torch.backends.cuda.enable_cudnn_sdp(False)
     else:
         device = torch.device("cpu")
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+        if not os.environ.get("OMP_NUM_THREADS"):  # an explicit thread count wins (e.g. on a shared machine)
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if ddp:
         dist.init_process_group(backend="nccl" if cuda else "gloo", device_id=device if cuda else None)
     master = rank == 0

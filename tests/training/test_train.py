@@ -127,3 +127,11 @@ def test_wallclock_cap_stops_early(tiny_data: TinyDataset, tmp_path: Path) -> No
     assert res.last_step is not None and res.last_step < 100000 and res.total_steps == 100000
     assert res.tag == "int8_zlib_roundtrip" and res.codec == "int8+zlib"
     assert (tmp_path / "final_model.int8.ptz").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", [TORCH_SCRIPT, MLX_SCRIPT], ids=["torch", "mlx"])
+def test_periodic_validation_then_training(tiny_data: TinyDataset, tmp_path: Path, script: Path) -> None:
+    """Validation at step 0 (upstream torch's VAL_LOSS_EVERY default) must not break the steps after it."""
+    out, res = _run(script, toy_env(tiny_data, ITERATIONS="3", VAL_LOSS_EVERY="2", RUN_ID="val"), tmp_path)
+    assert "step:0/3 val_loss:" in out and "step:2/3 val_loss:" in out and res.last_step == 3
