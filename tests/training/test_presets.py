@@ -131,3 +131,16 @@ def test_github_runner_preset_is_labelled_a_weaker_proxy() -> None:
     text = render_local(LocalResult("abc123def4567", 3.1, proxy=PRESETS["ci-linux"].proxy))
     assert "weaker proxy" in text
     assert "weaker proxy" not in render_local(LocalResult("abc123def4567", 3.1))
+
+
+def test_linux_runner_workflow_is_the_opt_in_proxy() -> None:
+    """PGOLF_TIER1_RUNNER=github-linux moves the local tier from the Mac to a GitHub-hosted runner at ci-linux."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "bot" / "templates" / "workflows"
+    (mac,) = yaml.safe_load((root / "experiment.yml").read_text())["jobs"].values()
+    (lin,) = yaml.safe_load((root / "experiment-linux.yml").read_text())["jobs"].values()
+    assert "vars.PGOLF_TIER1_RUNNER != 'github-linux'" in mac["if"]
+    assert "vars.PGOLF_TIER1_RUNNER == 'github-linux'" in lin["if"] and lin["runs-on"] == "ubuntu-latest"
+    assert lin["env"]["PGOLF_LOCAL_PRESET"] == "ci-linux" and PRESETS["ci-linux"].proxy
+    assert any("pgolf train local --json" in (s.get("run") or "") for s in lin["steps"])
