@@ -135,3 +135,20 @@ def test_periodic_validation_then_training(tiny_data: TinyDataset, tmp_path: Pat
     """Validation at step 0 (upstream torch's VAL_LOSS_EVERY default) must not break the steps after it."""
     out, res = _run(script, toy_env(tiny_data, ITERATIONS="3", VAL_LOSS_EVERY="2", RUN_ID="val"), tmp_path)
     assert "step:0/3 val_loss:" in out and "step:2/3 val_loss:" in out and res.last_step == 3
+
+
+@pytest.mark.slow
+def test_mlx_microbatch_chunks_and_logit_chunks_do_not_change_the_result(
+    tiny_data: TinyDataset, tmp_path: Path
+) -> None:
+    """MLX_MAX_MICROBATCH_TOKENS / LOGIT_CHUNK_TOKENS only change peak memory, not the maths."""
+    pytest.importorskip("mlx.core")
+    base = {"ITERATIONS": "3", "TRAIN_LOG_EVERY": "1", "RUN_ID": "mb"}
+    out_a, a = _run(MLX_SCRIPT, toy_env(tiny_data, **base), tmp_path / "whole")
+    split = {**base, "MLX_MAX_MICROBATCH_TOKENS": "128", "LOGIT_CHUNK_TOKENS": "100", "MLX_EAGER_EVAL": "1"}
+    out_b, b = _run(MLX_SCRIPT, toy_env(tiny_data, **split), tmp_path / "split")
+    assert "mlx_max_microbatch_tokens:128" in out_b and "logit_chunk_tokens:100" in out_b
+    for p, q in zip(a.train_points, b.train_points, strict=True):
+        assert p.train_loss == pytest.approx(q.train_loss, abs=2e-4)
+    assert b.val_bpb == pytest.approx(a.val_bpb, abs=2e-4)
+    assert "peak memory allocated:" in out_a  # logged on every device, read into the ledger's memory_gb
