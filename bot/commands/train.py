@@ -106,9 +106,9 @@ _common = [
     ),
     click.option(
         "--preset",
-        type=click.Choice(sorted(PRESETS)),
+        type=click.Choice([*sorted(PRESETS), "auto"]),
         default=None,
-        help="A named run size (`pgolf train presets`); default settings.local_preset.",
+        help="A named run size (`pgolf train presets`), or auto (with --minutes); default settings.local_preset.",
     ),
     click.option(
         "--minutes",

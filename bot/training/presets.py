@@ -24,6 +24,10 @@ mac-32gb baseline model, 65,536 tokens/step, 8,192-token MLX chunks,   500 it   
 full     upstream's run: 524,288 tokens/step, 600 s wall-clock cap      20000 it a GPU box
 ======== ============================================================ ======== ==============
 
+``--preset auto --minutes N`` probes ``smoke``, scales its step time by each preset's FLOPs per step
+and picks the largest of mac-32gb (≥ 16 GB of memory), mac-8gb, ci-linux, smoke whose default
+iterations fit 80 % of the budget; then that preset is probed and sized as below.
+
 Sizing (``--minutes N``): a probe runs the preset for a few steps on a small validation slice and
 measures the steady step time, the evaluation time per validation token and the fixed overhead
 (start-up, export); the run then gets the largest iteration count on the grid {1, 1.25, 1.5, 2,
@@ -249,6 +253,45 @@ def size_run(
     return Sizing(its, predicted, budget_s, overhead, per_eval)
 
 
+AUTO_LADDER = ("mac-32gb", "mac-8gb", "ci-linux", "smoke")  # largest first; `--preset auto` picks from these
+
+
+def step_flops(env: dict[str, str]) -> float:
+    """Training FLOPs of one step (6 × matmul parameters × tokens + attention), from a preset's knobs."""
+    d = int(env.get("MODEL_DIM", "512"))
+    layers = int(env.get("NUM_LAYERS", "9"))
+    heads, kv = int(env.get("NUM_HEADS", "8")), int(env.get("NUM_KV_HEADS", "4"))
+    mult, vocab = int(env.get("MLP_MULT", "2")), int(env.get("VOCAB_SIZE", "1024"))
+    seq, tokens = int(env.get("TRAIN_SEQ_LEN", "1024")), int(env.get("TRAIN_BATCH_TOKENS", "65536"))
+    per_layer = 2 * d * d + 2 * d * (d // heads) * kv + 2 * mult * d * d
+    params = layers * per_layer + vocab * d
+    return 6.0 * params * tokens + 6.0 * layers * seq * d * tokens
+
+
+def choose_preset(budget_s: float, probe: Probe, probed: Preset, *, memory_gb: float | None = None) -> Preset:
+    """The largest preset of :data:`AUTO_LADDER` whose predicted run (step time scaled by FLOPs from the
+    probed preset) affords its default iterations within ``budget_s``; mac-32gb needs ≥ 16 GB of memory."""
+    base = step_flops(probed.env)
+    for name in AUTO_LADDER:
+        cand = PRESETS[name]
+        if name == "mac-32gb" and memory_gb is not None and memory_gb < 16:
+            continue
+        step_s = probe.step_ms / 1000.0 * step_flops(cand.env) / base
+        if step_s * cand.iterations <= 0.8 * budget_s:
+            return cand
+    return PRESETS["smoke"]
+
+
+def memory_gb() -> float | None:
+    """This machine's physical memory (None when unknown)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def val_split_tokens(data_path: Path) -> int:
     """Tokens in the validation shards (from their headers)."""
     total = 0
@@ -323,7 +366,12 @@ def plan_run(
     """The preset's run, sized to ``minutes`` when given (probing ``probe_steps`` steps first)."""
     from bot.training import local
 
-    preset = get_preset(preset_name) if preset_name else settings_preset(settings)
+    auto = preset_name == "auto"
+    if auto and minutes is None:
+        raise InputError("--preset auto needs --minutes (it sizes the model to the budget)", field="preset")
+    preset = (
+        PRESETS["smoke"] if auto else get_preset(preset_name) if preset_name else settings_preset(settings)
+    )
     if minutes is None:
         its = iterations or preset.iterations
         return Plan(preset, its, {**preset_env(preset, its), **(extra_env or {})})
@@ -367,6 +415,28 @@ def plan_run(
             f"the probe run failed (exit {out.returncode}); see {out.log_path}: {out.tail(3)}"
         )
     probe = parse_probe(out.log_text, out.seconds, probe_val)
+    notes = [f"probe ({preset.name}): {probe.steps} steps, {probe.step_ms:.0f} ms/step, {probe.wall_s:.1f} s"]
+    if auto:  # pick the model size from the smoke probe, then probe the chosen preset itself
+        chosen = choose_preset(minutes * 60.0 - (time.monotonic() - t0), probe, preset, memory_gb=memory_gb())
+        notes.append(f"auto: chose {chosen.name}")
+        if chosen.name != preset.name:
+            rest = plan_run(
+                root,
+                settings,
+                chosen.name,
+                minutes - (time.monotonic() - t0) / 60.0,
+                backend=backend,
+                data_path=data_path,
+                tokenizer_path=tokenizer_path,
+                extra_env=extra_env,
+                probe_steps=probe_steps,
+                probe_val_tokens=probe_val_tokens,
+                runs_dir=runs_dir,
+            )
+            rest.notes[:0] = notes
+            if rest.sizing is not None:  # the budget covers both probes
+                rest.sizing.budget_s = minutes * 60.0
+            return rest
     default_val = preset.env.get("VAL_MAX_TOKENS", str(settings.local_val_max_tokens))
     real_val = int((extra_env or {}).get("VAL_MAX_TOKENS", default_val) or 0)
     split = val_split_tokens(Path(env["DATA_PATH"]))
@@ -385,5 +455,5 @@ def plan_run(
         env_run,
         probe,
         sizing,
-        [f"probe: {probe.steps} steps, {probe.step_ms:.0f} ms/step, {probe.wall_s:.1f} s"],
+        notes,
     )

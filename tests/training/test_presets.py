@@ -144,3 +144,26 @@ def test_linux_runner_workflow_is_the_opt_in_proxy() -> None:
     assert "vars.PGOLF_TIER1_RUNNER == 'github-linux'" in lin["if"] and lin["runs-on"] == "ubuntu-latest"
     assert lin["env"]["PGOLF_LOCAL_PRESET"] == "ci-linux" and PRESETS["ci-linux"].proxy
     assert any("pgolf train local --json" in (s.get("run") or "") for s in lin["steps"])
+
+
+def test_auto_preset_follows_the_measured_speed_and_memory() -> None:
+    from bot.training.presets import choose_preset, step_flops
+
+    smoke = PRESETS["smoke"]
+    assert step_flops(smoke.env) < step_flops(PRESETS["ci-linux"].env) < step_flops(PRESETS["mac-8gb"].env)
+    assert step_flops(PRESETS["mac-8gb"].env) < step_flops(PRESETS["mac-32gb"].env)
+    slow = Probe(steps=4, wall_s=10.0, step_ms=600.0, eval_ms=500.0, val_tokens=16384)  # a loaded CPU
+    assert choose_preset(120.0, slow, smoke).name == "smoke"
+    fast = Probe(steps=4, wall_s=2.0, step_ms=0.5, eval_ms=50.0, val_tokens=16384)  # a fast accelerator
+    assert choose_preset(3600.0, fast, smoke).name == "mac-32gb"
+    assert choose_preset(3600.0, fast, smoke, memory_gb=8.0).name == "mac-8gb"
+    middle = Probe(steps=4, wall_s=2.0, step_ms=5.0, eval_ms=50.0, val_tokens=16384)
+    assert choose_preset(600.0, middle, smoke).name == "ci-linux"
+
+
+def test_auto_preset_needs_a_budget(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.training.presets import plan_run
+
+    with pytest.raises(InputError, match="needs --minutes"):
+        plan_run(tmp_path, load_settings(tmp_path, env={}), "auto", None)
