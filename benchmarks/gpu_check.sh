@@ -35,7 +35,7 @@ nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1 || true
 head -15 "$OUT/nvidia-smi.txt" | tee -a "$OUT/gpu_check.txt"
 
 log "building the synthetic dataset"
-if ! timeout 120 $PY "$REPO/training/prepare_data.py" --from-stdlib --max-chars 3000000 --out "$OUT/data" >"$OUT/prepare.txt" 2>&1; then
+if ! timeout 60 $PY "$REPO/training/prepare_data.py" --from-stdlib --max-chars 3000000 --out "$OUT/data" >"$OUT/prepare.txt" 2>&1; then
   log "prepare_data failed:"; tail -5 "$OUT/prepare.txt" | tee -a "$OUT/gpu_check.txt"; exit 4
 fi
 
