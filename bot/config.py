@@ -102,6 +102,8 @@ class Settings:
     local_val_max_tokens: int = 0  # 0 = the whole validation split (as the challenge)
     local_timeout_seconds: int = 7200  # a local run is killed (crash row) after this long
     local_env: list[str] = field(default_factory=list)  # extra KEY=VALUE knobs for Tier 1 runs
+    # a named run size (bot/training/presets.py: smoke, ci-linux, mac-8gb, mac-32gb, full); "" = none
+    local_preset: str = ""
 
     # --- untrusted code (bot.sandbox) ------------------------------------------------------
     # required: PR/model-written scripts run only behind the wall (namespaces, own uid, no
@@ -348,6 +350,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError("must be auto, required or best-effort", path="settings", field="sandbox")
     if not 0 < s.sandbox_uid < 2**31:
         raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
+
+    if s.local_preset:
+        from bot.training.presets import PRESETS
+
+        if s.local_preset not in PRESETS:
+            raise ConfigError(
+                f"must be one of {', '.join(PRESETS)} (or empty)", path="settings", field="local_preset"
+            )
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
     if s.research_review not in {"commit", "pr"}:

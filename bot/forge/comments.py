@@ -116,6 +116,7 @@ class LocalResult:
     iterations: int | None = None
     backend: str = ""
     log_tail: str = ""
+    proxy: str = ""  # non-empty: the run is a weaker proxy (e.g. a GitHub-hosted Linux runner preset)
 
 
 @dataclass
@@ -185,6 +186,9 @@ def render_local(r: LocalResult) -> str:
             )
         )
     links = run_links()
+
+    if r.proxy:
+        rows.append(("⚠ tier 1 proxy", neutralize(r.proxy)))
     if r.log_url:
         rows.append(("log", f"[run log]({r.log_url})"))
     elif links.run_url:
