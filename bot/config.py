@@ -25,6 +25,8 @@ from typing import Any
 from bot.errors import ConfigError
 
 ENV_PREFIX = "PGOLF_"
+# The names of bot/training/presets.py's presets (config sits below training: a test keeps them equal).
+LOCAL_PRESET_NAMES = ("smoke", "ci-linux", "mac-8gb", "mac-32gb", "full")
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
 _ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
 
@@ -351,13 +353,12 @@ def _validate(s: Settings) -> None:
     if not 0 < s.sandbox_uid < 2**31:
         raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
 
-    if s.local_preset:
-        from bot.training.presets import PRESETS
-
-        if s.local_preset not in PRESETS:
-            raise ConfigError(
-                f"must be one of {', '.join(PRESETS)} (or empty)", path="settings", field="local_preset"
-            )
+    if s.local_preset and s.local_preset not in LOCAL_PRESET_NAMES:
+        raise ConfigError(
+            f"must be one of {', '.join(LOCAL_PRESET_NAMES)} (or empty)",
+            path="settings",
+            field="local_preset",
+        )
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
     if s.research_review not in {"commit", "pr"}:

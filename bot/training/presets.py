@@ -409,7 +409,14 @@ def plan_run(
         if not Path(env[key]).exists():
             raise InputError(f"{what} not found (run `python training/prepare_data.py` first)", path=env[key])
     run_dir = (runs_dir or root / ".pgolf" / "runs") / run_id
-    out = local.run_script(script, env, run_dir, timeout=max(60.0, minutes * 60.0))
+    out = local.run_script(
+        script,
+        env,
+        run_dir,
+        timeout=max(60.0, minutes * 60.0),
+        settings=settings,
+        inputs=[Path(env["DATA_PATH"]), Path(env["TOKENIZER_PATH"])],
+    )
     if out.returncode != 0:
         raise TrainingError(
             f"the probe run failed (exit {out.returncode}); see {out.log_path}: {out.tail(3)}"

@@ -167,3 +167,11 @@ def test_auto_preset_needs_a_budget(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="needs --minutes"):
         plan_run(tmp_path, load_settings(tmp_path, env={}), "auto", None)
+
+
+def test_config_knows_every_preset_name() -> None:
+    """config validates `local_preset` without importing the training package (house floors)."""
+    from bot.config import LOCAL_PRESET_NAMES
+    from bot.training.presets import PRESETS
+
+    assert tuple(PRESETS) == LOCAL_PRESET_NAMES
