@@ -238,6 +238,23 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             if bolded:
                 return bolded[0], None
             return (post[-1] if post else hits[0][2]), None
+    for t in tables:  # a per-seed table with no mean/average row: the first run's row
+        # (the first seed is the run the README describes; later seeds reproduce it)
+        if not t.header or not re.match(r"^seed", _plain(t.header[0]), re.I):
+            continue
+        if any(r and not re.fullmatch(r"\d+", _plain(r[0])) for r in t.rows):
+            continue  # a mean/avg/std row (or anything else): not this simple shape
+        cols = [
+            j
+            for j, h in enumerate(t.header)
+            if re.search(r"bpb", h, re.I) and not re.search(r"pre|gain|delta|standard|ema", h, re.I)
+        ]
+        if len(t.rows) < 2 or len(cols) != 1:
+            continue  # one column only: with a standard and a sliding column, which one?
+        row, pos = t.rows[0], t.pos[0]
+        num = re.search(_NUMBER, row[cols[0]]) if cols[0] < len(row) else None
+        if num and bpb_ok(float(num.group(1))) and not _EXCLUDE.search(" ".join(t.header)):
+            return _Found(float(num.group(1)), num.group(1), "per-seed table (first run)", pos), None
     return None, None
 
 
