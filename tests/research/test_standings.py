@@ -316,3 +316,22 @@ def test_a_pr_linked_row_joins_its_merged_folder_by_score_date_and_author():
     b = _folder_score("B", 1.07501, "y", "2026-04-28")
     rows = comp.accepted([*_lb_rows(), a, b])
     assert len([r for r in rows if r.val_bpb and 1.0749 < r.val_bpb < 1.0751]) == 3
+
+
+def test_an_open_pr_editing_a_merged_folder_cannot_rewrite_its_record(tmp_path):
+    """Attack: an open PR ("fix typo") rewrites a merged record folder's submission.json to 0.61.
+    It groups with the merged folder by folder name; stored first (research fetch runs before
+    competitors refresh), it must still not decide the accepted record's figure, nor become SOTA."""
+    merged = _folder_score("HonestRun", 1.1100, "honest", "2026-04-10")
+    folder = "records/track_10min_16mb/2026-04-10_HonestRun"
+    attack = _pr_claim(2300, 0.61, "open", folder=folder)
+    for order in ([attack, merged], [merged, attack]):
+        state = ResearchState(tmp_path / str(id(order)))
+        comp.save_scores(state, order)
+        stored = state.competitors()
+        best = comp.sota(stored)
+        assert best is not None and best.val_bpb == 1.11, [to for to in comp.standings(stored)]
+        (row,) = [s for s in comp.standings(stored) if "HonestRun" in s.name or s.pr == 2300]
+        assert row.status == "record" and row.provenance == "submission.json"
+        # the claim's figure stays visible as a disagreement, never silently dropped
+        assert any("0.61" in d for d in row.extra.get("disagreements", [])), row.extra

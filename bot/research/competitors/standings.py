@@ -193,9 +193,17 @@ def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[Compe
 
 def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
     """One submission's standing: status, the deciding figure and its provenance."""
-    ordered = sorted(members, key=_rank)
-    top = ordered[0]
     status = _status(members)
+
+    def backs(s: CompetitorScore) -> bool:  # does this member carry the submission's status?
+        if provenance_of(s) == "leaderboard":
+            return s.status != STATUS_CLOSED
+        return _own_status(s) == status
+
+    # the figure comes from the members that carry the status: an open PR touching a merged
+    # folder is grouped with it but never rewrites the accepted record (its figure is a claim)
+    ordered = sorted(members, key=lambda s: (not backs(s), _rank(s)))
+    top = ordered[0]
     value, prov, text = top.val_bpb, provenance_of(top), str(top.extra.get("score_text") or "")
     # every figure any member saw (a merged folder carries its README's and log's figures too)
     figures: list[tuple[int, str, float, str]] = []
@@ -203,10 +211,11 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
         own = [(provenance_of(s), s.val_bpb, str(s.extra.get("score_text") or ""))]
         seen = dict(s.extra.get("figures") or {})
         own += [(str(p), float(v), "") for p, v in seen.items() if str(p) != provenance_of(s)]
+        tag = "" if backs(s) else f" ({_own_status(s)}, PR #{s.pr})" if s.pr else f" ({_own_status(s)})"
         for p, v, t in own:
             if v is not None:
                 rank = PRECEDENCE.index(p) if p in PRECEDENCE else len(PRECEDENCE)
-                figures.append((rank, p, v, t))
+                figures.append((rank + (len(PRECEDENCE) + 1 if tag else 0), p + tag, v, t))
     figures.sort(key=lambda f: f[0])
     confirmed: list[str] = []
     disagreements: list[str] = []
@@ -214,7 +223,7 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
         if value is None or p == prov:
             continue
         if agrees(value, v, text) or agrees(v, value, t):
-            confirmed.append(p)
+            confirmed.append(p)  # agreeing within rounding: a claim can add digits, never move it
             if len(repr(v)) > len(repr(value)) and agrees(value, v, text):
                 value, text = v, repr(v)  # same figure, more digits
         else:
