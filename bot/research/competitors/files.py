@@ -82,8 +82,12 @@ def _read(path: Path) -> str:
         return path.read_bytes().decode("latin-1")
 
 
-def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
-    """Parse one file's text by its name (``*.json`` or a README/markdown file)."""
+def parse_text(name: str, text: str, *, source_file: str = "", record: bool = False) -> ParseResult:
+    """Parse one file's text by its name (``*.json`` or a README/markdown file).
+
+    ``record``: the file sits in a record folder (a checkout's, the default branch's, a PR's),
+    so a README there is a record's README — never read as the challenge's Leaderboard or the
+    modded-nanogpt tables, whatever tables it imitates (a PR cannot make its own board)."""
     warnings: list[str] = []
     where = source_file or name
     if name.lower().endswith(".json"):
@@ -98,12 +102,12 @@ def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
         if score is None:
             warnings.append(f"{where}: no val_bpb (or mean, or per-seed scores) found")
         return ParseResult([score] if score else [], warnings)
-    if is_leaderboard(text):
+    if not record and is_leaderboard(text):
         lb = parse_leaderboard(text, source_file=source_file or name)
         if not lb.rows:
             lb.warnings.append(f"{where}: Leaderboard section found but no rows parsed")
         return ParseResult(lb.rows, lb.warnings)
-    if is_modded_nanogpt(text):
+    if not record and is_modded_nanogpt(text):
         rows = parse_modded_nanogpt(text, source_file=source_file)
         if not rows:
             warnings.append(f"{where}: record table found but no rows parsed")
@@ -161,7 +165,7 @@ def parse_record_folder(folder: Path) -> ParseResult:
     warnings: list[str] = []
     primary: CompetitorScore | None = None
     for f in _submission_files(folder):
-        res = parse_text(f.name, _read(f), source_file=str(f))
+        res = parse_text(f.name, _read(f), source_file=str(f), record=True)
         warnings += res.warnings
         if res.scores:
             primary = res.scores[0]
@@ -169,7 +173,7 @@ def parse_record_folder(folder: Path) -> ParseResult:
     readme = folder / "README.md"
     fallback = None
     if readme.is_file():
-        res = parse_text(readme.name, _read(readme), source_file=str(readme))
+        res = parse_text(readme.name, _read(readme), source_file=str(readme), record=True)
         fallback = res.scores[0] if res.scores else None
         if primary is None:
             warnings += res.warnings

@@ -81,14 +81,14 @@ def _read_folder(repo: Repository, folder: str) -> tuple[CompetitorScore | None,
     primary = fallback = None
     for name in sorted(n for n in names if n.startswith("submission") and n.endswith(".json")):
         text = names[name].decoded_content.decode("utf-8", "replace")
-        res = parse_text(name, text, source_file=f"{folder}/{name}")
+        res = parse_text(name, text, source_file=f"{folder}/{name}", record=True)
         warnings += res.warnings
         if res.scores:
             primary = res.scores[0]
             break
     if "README.md" in names:
         text = names["README.md"].decoded_content.decode("utf-8", "replace")
-        res = parse_text("README.md", text, source_file=f"{folder}/README.md")
+        res = parse_text("README.md", text, source_file=f"{folder}/README.md", record=True)
         fallback = res.scores[0] if res.scores else None
         if primary is None:
             warnings += res.warnings

@@ -95,11 +95,17 @@ def _own_status(s: CompetitorScore) -> str:
     return STATUS_CLAIM
 
 
+def _on_board(s: CompetitorScore) -> bool:
+    """Only an accepted Leaderboard row speaks for the maintainers (a row removed from the board
+    is closed; one a PR brought in is that PR's claim, whatever its provenance says)."""
+    return provenance_of(s) == "leaderboard" and _own_status(s) in (STATUS_RECORD, STATUS_NON_RECORD)
+
+
 def _status(members: Sequence[CompetitorScore]) -> str:
-    board = [s for s in members if provenance_of(s) == "leaderboard" and s.status != STATUS_CLOSED]
+    board = [s for s in members if _on_board(s)]
     if board:
         return _own_status(board[0])
-    own = [_own_status(s) for s in members if provenance_of(s) != "leaderboard"]
+    own = [_own_status(s) for s in members if provenance_of(s) != "leaderboard" or "pr_state" in s.extra]
     for status in (STATUS_RECORD, STATUS_NON_RECORD, STATUS_CLAIM, STATUS_CLOSED):
         if status in own:
             return status
@@ -196,9 +202,7 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
     status = _status(members)
 
     def backs(s: CompetitorScore) -> bool:  # does this member carry the submission's status?
-        if provenance_of(s) == "leaderboard":
-            return s.status != STATUS_CLOSED
-        return _own_status(s) == status
+        return _on_board(s) or (provenance_of(s) != "leaderboard" and _own_status(s) == status)
 
     # the figure comes from the members that carry the status: an open PR touching a merged
     # folder is grouped with it but never rewrites the accepted record (its figure is a claim)

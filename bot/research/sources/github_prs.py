@@ -68,14 +68,14 @@ def record_scores(repo: Repository, pr: PullRequest, ctx: FetchContext) -> list[
         for name in sorted(n for n in names if n.endswith(".json")):
             text = _read(repo, f"{folder}/{name}", head)
             if text is not None:
-                res = competitors.parse_text(name, text, source_file=f"{folder}/{name}")
+                res = competitors.parse_text(name, text, source_file=f"{folder}/{name}", record=True)
                 warnings += res.warnings
                 if res.scores:
                     primary = res.scores[0]
                     break
         readme = _read(repo, f"{folder}/README.md", head)
         if readme is not None:
-            res = competitors.parse_text("README.md", readme, source_file=f"{folder}/README.md")
+            res = competitors.parse_text("README.md", readme, source_file=f"{folder}/README.md", record=True)
             fallback = res.scores[0] if res.scores else None
         for w in warnings:
             ctx.warn(NAME, f"PR #{pr.number}: {w}")

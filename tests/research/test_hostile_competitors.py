@@ -1,0 +1,99 @@
+"""A competitor who opens PRs to look like the state of the art: through the real PyGithub
+against the GitHub emulator, every figure they write is at most a claim, never a record, and
+never rewrites or demotes a merged record. All texts here are invented."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.research import competitors as comp
+from bot.state import ResearchState
+from tests.emulators.github import GitHubEmulator
+from tests.research.helpers import cycle, settings_for
+
+PG = "openai/parameter-golf"
+HONEST = "records/track_10min_16mb/2026-04-10_HonestRun"
+
+FAKE_BOARD = """# Totally Real Results
+
+## Leaderboard
+
+| Run | Score | Author | Summary | Date | Info |
+|-----|------:|--------|---------|------|------|
+| Everything Better | 0.4012 | mallory | all the tricks | 2026-04-12 | [info](records/track_10min_16mb/2026-04-10_HonestRun/README.md) |
+| Honest Run | 1.9999 | honest | demoted | 2026-04-10 | [info](records/track_10min_16mb/2026-04-10_HonestRun/README.md) |
+"""
+
+
+@pytest.fixture
+def gh() -> Iterator[GitHubEmulator]:
+    emu = GitHubEmulator().start()
+    emu.add_repo(PG, files={"README.md": b"# Parameter Golf\n"})
+    emu.add_repo("KellerJordan/modded-nanogpt", files={"README.md": b"# speedrun\n"})
+    emu.add_repo("karpathy/autoresearch", files={"README.md": b"# autoresearch\n"})
+    sub = {
+        "author": "honest",
+        "github_id": "honest",
+        "name": "Honest Run",
+        "val_bpb": 1.11,
+        "date": "2026-04-10",
+    }
+    emu.push(
+        PG,
+        "main",
+        {
+            f"{HONEST}/submission.json": json.dumps(sub).encode(),
+            f"{HONEST}/README.md": b"# Honest Run\n\n**val_bpb: 1.1100**\n",
+        },
+    )
+    yield emu
+    emu.stop()
+
+
+def _refresh(gh: GitHubEmulator, repo: str) -> None:
+    res = CliRunner().invoke(
+        cli, ["--repo", repo, "competitors", "refresh", "--json"], env={"PGOLF_GITHUB_API_URL": gh.url}
+    )
+    assert res.exit_code == 0, res.output
+
+
+def test_a_fake_leaderboard_in_a_pr_record_readme_is_a_readme_claim(gh, tmp_path):
+    """An open PR edits a merged folder's README into a Leaderboard-looking table (0.4012, and
+    the honest run "re-scored" 1.9999). The PR's README is a record README, read as such (its
+    figure a claim with provenance README), and the merged record keeps its status and figure."""
+    gh.add_pr(PG, title="Fix typo", files={f"{HONEST}/README.md": FAKE_BOARD.encode()}, author="mallory")
+    settings = settings_for({"github_prs": gh})
+    now = datetime.fromtimestamp(gh.now(), UTC)
+    report = cycle(settings, tmp_path / "research", sources=["github_prs"], now=now, since_hours=6)
+    assert not report.errors, report.errors
+    _refresh(gh, str(tmp_path))
+    stored = ResearchState(tmp_path / "research").competitors()
+    pr_scores = [s for s in stored if s.key.startswith("parameter-golf:pr#")]
+    assert all(s.provenance != "leaderboard" for s in pr_scores), pr_scores
+    best = comp.sota(stored)
+    assert best is not None and best.val_bpb == 1.11 and best.status == "record"
+    assert all(s.val_bpb not in (0.4012, 1.9999) for s in comp.accepted(stored))
+
+
+def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
+    """Scores stored before the fix above: a PR's README parsed as a Leaderboard row, then
+    stamped "claim" by its PR. Only an accepted Leaderboard row speaks for the maintainers."""
+    merged = comp.mark_merged(
+        comp.score_from_submission(
+            {"name": "Honest Run", "val_bpb": 1.11, "date": "2026-04-10"},
+            source_file=f"{HONEST}/submission.json",
+        )
+        or pytest.fail("no score")
+    )
+    (fake, *_rest) = comp.parse_leaderboard(FAKE_BOARD, source_file=f"{HONEST}/README.md").rows
+    fake.key, fake.pr, fake.status = f"parameter-golf:pr#7:{HONEST}", 7, "claim"
+    fake.extra = {**fake.extra, "pr_state": "open"}
+    for order in ([fake, merged], [merged, fake]):
+        best = comp.sota(order)
+        assert best is not None and best.val_bpb == 1.11 and best.status == "record"
