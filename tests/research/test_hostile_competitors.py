@@ -97,3 +97,24 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
     for order in ([fake, merged], [merged, fake]):
         best = comp.sota(order)
         assert best is not None and best.val_bpb == 1.11 and best.status == "record"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**" * 60_000 + "1.2 bpb\n",  # one line of bold markers
+        "#" * 60_000 + " x 1.2345 val_bpb\n",  # a "heading" of a thousand hashes
+        "Author" + " " * 60_000 + "x\n",  # a label followed by a sea of blanks
+        "- " + "*" * 60_000 + "date\n",
+    ],
+    ids=["stars", "hashes", "blanks", "list-stars"],
+)
+def test_a_hostile_readme_parses_in_linear_time(text):
+    """A PR's README is hostile input: a regex that backtracks quadratically on a 120 KB line
+    would hold the research run for hours (the parse runs in a worker thread the source's
+    timeout cannot stop). Hang-catching ceiling only; the real input is 1000× smaller."""
+    import time
+
+    start = time.monotonic()
+    comp.parse_text("README.md", text, source_file="records/track_10min_16mb/x/README.md", record=True)
+    assert time.monotonic() - start < 10.0
