@@ -118,3 +118,29 @@ def test_a_hostile_readme_parses_in_linear_time(text):
     start = time.monotonic()
     comp.parse_text("README.md", text, source_file="records/track_10min_16mb/x/README.md", record=True)
     assert time.monotonic() - start < 10.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ('"1e9"', None),  # a string in scientific notation is 1e9, not 1.0
+        ('"9.5e-1"', 0.95),  # read whole: 0.95, not 9.5
+        ("1e9", None),
+        ("0.0", None),
+        ("-1.1", None),
+        ("NaN", None),
+        ("Infinity", None),
+        ('"fast"', None),
+        ("true", None),
+        ("[1.1]", None),
+        ('"1.1234 (3-seed mean)"', 1.1234),
+        ('"1.1234"', 1.1234),
+    ],
+)
+def test_a_submission_json_with_an_odd_val_bpb(raw, want):
+    text = '{"name": "odd", "val_bpb": ' + raw + "}"
+    res = comp.parse_text("submission.json", text, source_file=f"{HONEST}/submission.json")
+    got = res.scores[0].val_bpb if res.scores else None
+    assert got == want, (raw, got)
+    if want is None:
+        assert res.warnings and "no val_bpb" in res.warnings[0] and HONEST in res.warnings[0]

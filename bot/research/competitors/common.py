@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ def num(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        m = re.search(r"-?\d+(?:[.,]\d+)?", value.replace(",", ""))
-        return float(m.group(0)) if m else None
+        # the whole number, exponent included: "1e9" is 1e9 (out of range), never 1.0
+        m = re.search(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", value.replace(",", ""))
+        v = float(m.group(0)) if m else None
+        return v if v is not None and math.isfinite(v) else None
     return None
 
 
