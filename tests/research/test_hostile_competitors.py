@@ -144,3 +144,42 @@ def test_a_submission_json_with_an_odd_val_bpb(raw, want):
     assert got == want, (raw, got)
     if want is None:
         assert res.warnings and "no val_bpb" in res.warnings[0] and HONEST in res.warnings[0]
+
+
+def test_a_pr_with_a_huge_readme_does_not_blind_the_pr_source(gh, tmp_path):
+    """A 1.5 MB README in a PR's record folder (GitHub's contents API answers files over 1 MB
+    with an empty body, encoding "none"): that folder is skipped with a warning naming it; the
+    source does not fail, so its cursor advances and the other PRs are still read."""
+    big = b"# Huge\n\n**val_bpb: 0.9000**\n" + b"padding " * 200_000
+    gh.add_pr(PG, title="Record: huge", files={"records/track_10min_16mb/2026-04-11_Huge/README.md": big})
+    good = {"name": "Good", "val_bpb": 1.2, "date": "2026-04-12"}
+    gh.add_pr(
+        PG,
+        title="Record: good",
+        files={"records/track_10min_16mb/2026-04-12_Good/submission.json": json.dumps(good).encode()},
+    )
+    settings = settings_for({"github_prs": gh})
+    now = datetime.fromtimestamp(gh.now(), UTC)
+    report = cycle(settings, tmp_path / "research", now=now, since_hours=6)
+    assert not report.errors, report.errors
+    stored = ResearchState(tmp_path / "research").competitors()
+    assert [s.val_bpb for s in stored if "Good" in s.key] == [1.2]
+    assert not [s for s in stored if "Huge" in s.key]
+    warnings = " ".join(w for o in report.outcomes for w in o.warnings)
+    assert "2026-04-11_Huge/README.md" in warnings and "too large" in warnings, warnings
+
+
+def test_refresh_skips_a_huge_merged_readme_with_a_warning(gh, tmp_path):
+    big = b"# Huge\n\n**val_bpb: 0.9000**\n" + b"padding " * 200_000
+    gh.push(PG, "main", {"records/track_10min_16mb/2026-04-11_Huge/README.md": big})
+    res = CliRunner().invoke(
+        cli,
+        ["--repo", str(tmp_path), "competitors", "refresh", "--json"],
+        env={"PGOLF_GITHUB_API_URL": gh.url},
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert any("2026-04-11_Huge/README.md" in w and "too large" in w for w in out["warnings"]), out
+    stored = ResearchState(tmp_path / "research").competitors()
+    assert [s.val_bpb for s in stored if "HonestRun" in s.key] == [1.11]
+    assert not [s for s in stored if "Huge" in s.key]
