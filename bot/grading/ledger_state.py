@@ -84,11 +84,13 @@ class GradingState:
         )
         return float(data["spend"].get(day, 0.0)) + reserved
 
-    def add_spend(self, usd: float) -> None:
+    def add_spend(self, usd: float, day: str | None = None) -> None:
+        """Add ``usd`` to ``day``'s total (default today; a collected batch goes to the day it
+        was submitted on, whose cap reserved it)."""
         if usd <= 0:
             return
         with self.edit() as data:
-            day = self.today()
+            day = day or self.today()
             data["spend"][day] = round(float(data["spend"].get(day, 0.0)) + usd, 6)
 
     # -- batches

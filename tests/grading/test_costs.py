@@ -157,3 +157,31 @@ def test_corrupt_grading_state_is_an_error_not_a_reset(
     with pytest.raises(StateError, match="grading_state.json"):
         grade(repo, settings_for(repo), env)
     assert (repo / "research" / FILE).read_text() == '{"spend": {"2026-12-01": "lots"}}'
+
+
+def test_a_batch_collected_after_midnight_is_charged_to_the_day_that_reserved_it(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    """Day 1, 23:58: a run submits a batch (its estimate reserved against day 1's cap) and is
+    killed while polling. Day 2: earlier runs have spent nearly all of day 2's cap; a run after
+    midnight collects the batch. The batch's dollars go to day 1, which reserved them: day 2's
+    recorded spend stays within its cap (it never held a reservation for that batch)."""
+    emu.responder = grading_responder()
+    emu.polls_until_ended = 10_000
+    s = settings_for(repo, grading_items_per_request=6, grading_daily_max_usd=0.05)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with clock.pinned("2026-12-01T23:58:00Z"), pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed, limit=6)
+    (pending,) = GradingState(repo / "research").pending()
+    assert pending["created_at"].startswith("2026-12-01") and pending["estimate_usd"] > 0
+    with clock.pinned("2026-12-02T00:05:00Z"):
+        GradingState(repo / "research").add_spend(0.0495)  # day 2's earlier runs
+        emu.polls_until_ended = 0
+        run = grade(repo, s, env, limit=0)
+        assert run.collected == [pending["id"]] and run.graded == 6
+    spend = json.loads((repo / "research" / FILE).read_text())["spend"]
+    assert spend["2026-12-02"] == pytest.approx(0.0495)  # within day 2's cap of $0.05
+    assert spend["2026-12-01"] == pytest.approx(run.cost["usd"], abs=1e-6)  # the batch
