@@ -21,6 +21,7 @@ reset file would reset the day's spend).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,10 @@ from bot.fileio import atomic_write_text, file_lock
 
 FILE = "grading_state.json"
 KEEP_DAYS = 60
+
+
+def _dollars(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
 class GradingState:
@@ -49,12 +54,16 @@ class GradingState:
             raise StateError("expected a JSON object", path=str(self.path))
         spend = data.setdefault("spend", {})
         pending = data.setdefault("pending_batches", [])
-        if not isinstance(spend, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in spend.values()
-        ):
-            raise StateError("expected {day: dollars}", path=str(self.path), field="spend")
+        if not isinstance(spend, dict) or not all(_dollars(v) for v in spend.values()):
+            # a negative, NaN or infinite day would lift (or silently disable) the cap
+            raise StateError("expected {day: dollars ≥ 0}", path=str(self.path), field="spend")
         if not isinstance(pending, list) or not all(isinstance(b, dict) and b.get("id") for b in pending):
             raise StateError("expected a list of {id, …}", path=str(self.path), field="pending_batches")
+        for n, b in enumerate(pending):
+            if b.get("estimate_usd") is not None and not _dollars(b["estimate_usd"]):
+                raise StateError(
+                    "expected dollars ≥ 0", path=str(self.path), field=f"pending_batches[{n}].estimate_usd"
+                )
         return data
 
     @contextmanager

@@ -185,3 +185,26 @@ def test_a_batch_collected_after_midnight_is_charged_to_the_day_that_reserved_it
     spend = json.loads((repo / "research" / FILE).read_text())["spend"]
     assert spend["2026-12-02"] == pytest.approx(0.0495)  # within day 2's cap of $0.05
     assert spend["2026-12-01"] == pytest.approx(run.cost["usd"], abs=1e-6)  # the batch
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"spend": {"2026-12-01": -100.0}}',  # a negative day would lift the cap by $100
+        '{"spend": {"2026-12-01": NaN}}',
+        '{"spend": {"2026-12-01": Infinity}}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": -5}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": "cheap"}]}',
+    ],
+    ids=["negative", "nan", "inf", "negative-estimate", "string-estimate"],
+)
+def test_a_grading_state_that_would_lift_the_cap_is_an_error(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str], body: str
+) -> None:
+    from bot.errors import StateError
+
+    path = repo / "research" / FILE
+    path.write_text(body)
+    with clock.pinned(DAY), pytest.raises(StateError, match="grading_state.json"):
+        grade(repo, settings_for(repo), env)
+    assert path.read_text() == body and emu.messages == []
