@@ -183,3 +183,34 @@ def test_refresh_skips_a_huge_merged_readme_with_a_warning(gh, tmp_path):
     stored = ResearchState(tmp_path / "research").competitors()
     assert [s.val_bpb for s in stored if "HonestRun" in s.key] == [1.11]
     assert not [s for s in stored if "Huge" in s.key]
+
+
+ODD_BOARD = """# Parameter Golf
+
+## Leaderboard
+
+| Run | Score | Author | Summary | Date | Info | Notes |
+|-----|------:|--------|---------|------|------|-------|
+| Gate \\| Lanes | 1.0950 | ana | split \\| merged heads | 2026-04-02 | [info](https://github.com/openai/parameter-golf/pull/901) | extra |
+| Too Few Cells | 1.1000 |
+| Not A Score | n/a | bo | x | 2026-04-03 | |
+| Odd Date | 1.1200 | cy | y | 2026-13-45 | [info](https://github.com/openai/parameter-golf/pull/903) |
+"""
+
+
+def test_leaderboard_rows_with_escaped_pipes_extra_columns_and_odd_cells():
+    """GitHub tables allow ``\\|`` inside a cell: it is part of the cell, not a column break (a
+    run name with an escaped pipe must not shift the Score column)."""
+    lb = comp.parse_leaderboard(ODD_BOARD, source_file="README.md")
+    assert lb.rows_present == 4
+    by_name = {r.name: r for r in lb.rows}
+    gate = by_name["Gate | Lanes"]
+    assert gate.val_bpb == 1.095 and gate.author == "ana" and gate.pr == 901
+    assert gate.extra["summary"] == "split | merged heads" and gate.date == "2026-04-02"
+    assert by_name["Too Few Cells"].val_bpb == 1.1 and by_name["Too Few Cells"].author == ""
+    assert "Not A Score" not in by_name and any("'Not A Score'" in w for w in lb.warnings)
+    assert by_name["Odd Date"].date == ""  # 2026-13-45 is no date: not stored as one
+    # a record README's table with an escaped pipe in the label column
+    text = "# Run\n\n| metric \\| variant | value |\n|---|---|\n| val_bpb \\| final | 1.1234 |\n"
+    (score,) = comp.parse_text("README.md", text, record=True).scores
+    assert score.val_bpb == 1.1234
