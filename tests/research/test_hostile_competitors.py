@@ -214,3 +214,31 @@ def test_leaderboard_rows_with_escaped_pipes_extra_columns_and_odd_cells():
     text = "# Run\n\n| metric \\| variant | value |\n|---|---|\n| val_bpb \\| final | 1.1234 |\n"
     (score,) = comp.parse_text("README.md", text, record=True).scores
     assert score.val_bpb == 1.1234
+
+
+ODD_DATES = """## World record history
+
+| # | Record time | Description | Date | Log | Contributors |
+| - | - | - | - | - | - |
+1 | 40 minutes | start | 13/45/24 | - | @ann
+2 | 30 minutes | iso dated | 2024-06-10 | - | @ben
+3 | 20 minutes | long year | 7/4/2024 | - | @cy
+4 | 10 minutes | undated | - | - | @dee
+5 | 9 minutes | feb 30 | 02/30/25 | - | @eve
+"""
+
+
+def test_modded_nanogpt_rows_with_odd_dates():
+    """A date that is no date is stored as none (never "2024-13-45" sorted among real ones); an
+    ISO date in the Date column is kept; keys stay unique."""
+    rows = comp.parse_modded_nanogpt(ODD_DATES, source_file="README.md")
+    assert [(r.extra["record_number"], r.date) for r in rows] == [
+        (1, ""),
+        (2, "2024-06-10"),
+        (3, "2024-07-04"),
+        (4, ""),
+        (5, ""),
+    ]
+    assert len({r.key for r in rows}) == 5
+    (line,) = comp.trend_lines(rows)
+    assert "40 min (undated)" in line and "13-45" not in line
