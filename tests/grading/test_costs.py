@@ -208,3 +208,32 @@ def test_a_grading_state_that_would_lift_the_cap_is_an_error(
     with clock.pinned(DAY), pytest.raises(StateError, match="grading_state.json"):
         grade(repo, settings_for(repo), env)
     assert path.read_text() == body and emu.messages == []
+
+
+def test_a_saved_batch_that_expired_or_errored_is_resent_once_by_the_next_run(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    """The run that paid for a batch was killed; by the next run the batch has ended with one
+    entry expired and one errored (overloaded): the next run re-sends exactly those items
+    through the Messages API, keeps the succeeded ones, and leaves nothing pending."""
+    emu.polls_until_ended = 10_000
+    emu.responder = grading_responder()
+    s = settings_for(repo, grading_items_per_request=4)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with clock.pinned(DAY), pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed)
+    (pending,) = GradingState(repo / "research").pending()
+    emu.batch_outcome("grade-0000", "expired")
+    emu.batch_outcome("grade-0001", "errored", "overloaded_error")
+    emu.polls_until_ended = 0
+    with clock.pinned(DAY):
+        run = grade(repo, s, env)
+    assert run.collected == [pending["id"]] and run.graded == 12 and run.ungradable == 0
+    assert run.cost["batch_requests"] == 1 and run.cost["requests"] == 2  # 8 items re-sent, in 2
+    assert [r.path for r in emu.requests if r.method == "POST"].count("/v1/messages/batches") == 1
+    assert GradingState(repo / "research").pending() == []
+    with clock.pinned(DAY):
+        assert GradingState(repo / "research").spent_today() == pytest.approx(run.cost["usd"], abs=1e-6)
