@@ -242,3 +242,29 @@ def test_modded_nanogpt_rows_with_odd_dates():
     assert len({r.key for r in rows}) == 5
     (line,) = comp.trend_lines(rows)
     assert "40 min (undated)" in line and "13-45" not in line
+
+
+def test_a_closed_pr_leaves_no_stale_claim_behind(gh, tmp_path):
+    """A PR claims 0.4012 in its body (stored as an open claim), then adds a record folder with
+    an honest 1.2 and is closed unmerged. Its earlier body claim is no longer what the PR says:
+    it must not survive as an open claim next to the closed PR (the grouping would otherwise
+    show the closed PR as "claim 0.4012")."""
+    pr = gh.add_pr(PG, title="Record attempt", body="# Big win\n\n**val_bpb: 0.4012**\n", author="mallory")
+    settings = settings_for({"github_prs": gh})
+    state_dir = tmp_path / "research"
+    cycle(settings, state_dir, now=datetime.fromtimestamp(gh.now(), UTC), since_hours=6)
+    assert [c.val_bpb for c in comp.claims(ResearchState(state_dir).competitors())] == [0.4012]
+    gh.advance(3600)
+    sub = {"name": "Honest", "val_bpb": 1.2, "date": "2026-04-13"}
+    gh.move_head(
+        PG,
+        pr.number,
+        {"records/track_10min_16mb/2026-04-13_Honest/submission.json": json.dumps(sub).encode()},
+    )
+    with gh.state_lock:
+        pr.state, pr.closed_at, pr.updated_at = "closed", gh.now(), gh.now()
+    report = cycle(settings, state_dir, now=datetime.fromtimestamp(gh.now(), UTC), since_hours=6)
+    assert not report.errors, report.errors
+    stored = ResearchState(state_dir).competitors()
+    assert comp.claims(stored) == [], comp.claims(stored)
+    assert all(s.status == "closed" for s in comp.standings(stored)), comp.standings(stored)
