@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -268,3 +269,28 @@ def test_a_closed_pr_leaves_no_stale_claim_behind(gh, tmp_path):
     stored = ResearchState(state_dir).competitors()
     assert comp.claims(stored) == [], comp.claims(stored)
     assert all(s.status == "closed" for s in comp.standings(stored)), comp.standings(stored)
+
+
+def test_a_leaderboard_table_that_cannot_be_read_removes_none_of_its_rows(tmp_path):
+    """The record table's header is renamed upstream ("Score" → "val_bpb"), so this refresh
+    reads only the non-record table. The record rows did not disappear from the Leaderboard:
+    they were not read. They stay records (and SOTA), rather than all becoming "closed"."""
+    board = (
+        Path(__file__).resolve().parents[1] / "fixtures/parameter-golf/leaderboard_README.md"
+    ).read_text()
+    emu = GitHubEmulator().start()
+    try:
+        emu.add_repo(PG, files={"README.md": board.encode()})
+        emu.add_repo("KellerJordan/modded-nanogpt", files={"README.md": b"# speedrun\n"})
+        _refresh(emu, str(tmp_path))
+        stored = ResearchState(tmp_path / "research").competitors()
+        assert comp.sota(stored).val_bpb == 1.0702  # type: ignore[union-attr]
+        renamed = board.replace("\n| Run | Score |", "\n| Run | val_bpb |", 1)
+        emu.push(PG, "main", {"README.md": renamed.encode()})
+        _refresh(emu, str(tmp_path))
+        stored = ResearchState(tmp_path / "research").competitors()
+        best = comp.sota(stored)
+        assert best is not None and best.val_bpb == 1.0702
+        assert [s.val_bpb for s in comp.accepted(stored, "non-record")] == [1.124, 1.349]
+    finally:
+        emu.stop()

@@ -116,9 +116,17 @@ def _leaderboard(
     if not parsed.rows:  # a README without the tables (renamed section?) removes nothing
         return []
     current = {r.key for r in parsed.rows}
+    # a board none of whose rows was read this time (its table renamed, reshaped) says nothing
+    # about which rows left it: only a board read now can tell that a row disappeared
+    read = {r.board for r in parsed.rows}
     gone = []
     for old in stored:
-        stale = old.provenance == "leaderboard" and old.source == PG and old.key not in current
+        stale = (
+            old.provenance == "leaderboard"
+            and old.source == PG
+            and old.key not in current
+            and (old.board or "record") in read
+        )
         if stale and old.status != STATUS_CLOSED:
             old.status = STATUS_CLOSED
             old.extra["removed_from_leaderboard"] = clock.stamp()
