@@ -294,3 +294,18 @@ def test_a_leaderboard_table_that_cannot_be_read_removes_none_of_its_rows(tmp_pa
         assert [s.val_bpb for s in comp.accepted(stored, "non-record")] == [1.124, 1.349]
     finally:
         emu.stop()
+
+
+def test_importing_a_checkout_root_does_not_turn_its_leaderboard_into_a_record(tmp_path):
+    """`competitors import` of a whole checkout: the challenge README at its root sits where a
+    record's README would; it is neither a record nor (as a file in a folder) the board."""
+    board = (
+        Path(__file__).resolve().parents[1] / "fixtures/parameter-golf/leaderboard_README.md"
+    ).read_text()
+    (tmp_path / "README.md").write_text(board + "\n**val_bpb: 0.5000**\n")
+    folder = tmp_path / "records" / "track_10min_16mb" / "2026-04-10_HonestRun"
+    folder.mkdir(parents=True)
+    (folder / "submission.json").write_text('{"name": "Honest Run", "val_bpb": 1.11}')
+    res = comp.scan_records(tmp_path)
+    assert [s.val_bpb for s in res.scores] == [1.11]
+    assert any("not a record's" in w for w in res.warnings)

@@ -86,8 +86,9 @@ def parse_text(name: str, text: str, *, source_file: str = "", record: bool = Fa
     """Parse one file's text by its name (``*.json`` or a README/markdown file).
 
     ``record``: the file sits in a record folder (a checkout's, the default branch's, a PR's),
-    so a README there is a record's README — never read as the challenge's Leaderboard or the
-    modded-nanogpt tables, whatever tables it imitates (a PR cannot make its own board)."""
+    so a README there is a record's README; one that looks like the challenge's Leaderboard or
+    the modded-nanogpt tables is not read at all (a PR cannot make its own board, and the root
+    README of a checkout is no record)."""
     warnings: list[str] = []
     where = source_file or name
     if name.lower().endswith(".json"):
@@ -102,12 +103,16 @@ def parse_text(name: str, text: str, *, source_file: str = "", record: bool = Fa
         if score is None:
             warnings.append(f"{where}: no val_bpb (or mean, or per-seed scores) found")
         return ParseResult([score] if score else [], warnings)
-    if not record and is_leaderboard(text):
+    if record and (is_leaderboard(text) or is_modded_nanogpt(text)):
+        # a challenge/speedrun README where a record's README should be (a checkout's root, or
+        # a PR's imitation): neither a record nor the maintainers' board
+        return ParseResult([], [f"{where}: a Leaderboard/record-table README, not a record's: not read"])
+    if is_leaderboard(text):
         lb = parse_leaderboard(text, source_file=source_file or name)
         if not lb.rows:
             lb.warnings.append(f"{where}: Leaderboard section found but no rows parsed")
         return ParseResult(lb.rows, lb.warnings)
-    if not record and is_modded_nanogpt(text):
+    if is_modded_nanogpt(text):
         rows = parse_modded_nanogpt(text, source_file=source_file)
         if not rows:
             warnings.append(f"{where}: record table found but no rows parsed")
