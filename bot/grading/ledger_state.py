@@ -64,6 +64,16 @@ class GradingState:
                 raise StateError(
                     "expected dollars ≥ 0", path=str(self.path), field=f"pending_batches[{n}].estimate_usd"
                 )
+            reqs = b.get("requests")
+            if reqs is not None and not (
+                isinstance(reqs, dict)
+                and all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in reqs.values())
+            ):
+                raise StateError(
+                    "expected {custom_id: [item id, …]}",
+                    path=str(self.path),
+                    field=f"pending_batches[{n}].requests",
+                )
         return data
 
     @contextmanager

@@ -195,8 +195,10 @@ def test_a_batch_collected_after_midnight_is_charged_to_the_day_that_reserved_it
         '{"spend": {"2026-12-01": Infinity}}',
         '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": -5}]}',
         '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": "cheap"}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "requests": ["arxiv:1"]}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "requests": {"grade-0000": "arxiv:1"}}]}',
     ],
-    ids=["negative", "nan", "inf", "negative-estimate", "string-estimate"],
+    ids=["negative", "nan", "inf", "negative-estimate", "string-estimate", "requests-list", "requests-str"],
 )
 def test_a_grading_state_that_would_lift_the_cap_is_an_error(
     repo: Path, emu: AnthropicEmulator, env: dict[str, str], body: str
