@@ -309,3 +309,46 @@ def test_importing_a_checkout_root_does_not_turn_its_leaderboard_into_a_record(t
     res = comp.scan_records(tmp_path)
     assert [s.val_bpb for s in res.scores] == [1.11]
     assert any("not a record's" in w for w in res.warnings)
+
+
+def test_a_submission_json_cannot_set_the_fields_the_bot_keeps_for_itself():
+    """Unknown submission.json fields are kept as extra facts, but never under the names the
+    bot itself reads (a PR must not pick the record folder it is grouped with, the figures it
+    is compared by, its PR state or its precision)."""
+    data = {
+        "name": "Sneaky",
+        "val_bpb": 1.3,
+        "record_folder": "records/track_10min_16mb/2026-04-10_HonestRun",
+        "figures": {"leaderboard": 0.4012},
+        "disagreements": ["leaderboard says 0.4012"],
+        "score_text": "1",
+        "pr_state": "merged",
+        "pr_from": "link",
+        "removed_from_leaderboard": "never",
+        "upstream_track": "10min_16mb",
+        "notes": "kept",
+    }
+    score = comp.score_from_submission(
+        data, source_file="records/track_10min_16mb/2026-05-01_Sneaky/submission.json"
+    )
+    assert score is not None
+    for reserved in (
+        "record_folder",
+        "figures",
+        "disagreements",
+        "score_text",
+        "pr_state",
+        "pr_from",
+        "removed_from_leaderboard",
+    ):
+        assert reserved not in score.extra, reserved
+    assert score.extra["notes"] == "kept" and score.extra["upstream_track"] == "10min_16mb"
+    honest = comp.mark_merged(
+        comp.score_from_submission(
+            {"name": "Honest Run", "val_bpb": 1.11}, source_file=f"{HONEST}/submission.json"
+        )
+        or pytest.fail("no score")
+    )
+    score.status = "claim"  # an open PR's folder: it stays its own claim, not part of the record
+    rows = comp.standings([honest, score])
+    assert [(r.status, r.val_bpb) for r in rows] == [("record", 1.11), ("claim", 1.3)]
