@@ -352,3 +352,22 @@ def test_a_submission_json_cannot_set_the_fields_the_bot_keeps_for_itself():
     score.status = "claim"  # an open PR's folder: it stays its own claim, not part of the record
     rows = comp.standings([honest, score])
     assert [(r.status, r.val_bpb) for r in rows] == [("record", 1.11), ("claim", 1.3)]
+
+
+def test_a_deeply_nested_submission_json_is_a_warning_not_a_crash(gh, tmp_path):
+    """100 KB of "[" is valid-looking JSON that Python's decoder cannot nest: one PR with it
+    must not fail the github_prs source (a failed source keeps its cursor: every later run would
+    fail on the same PR — a permanent blind window)."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    gh.add_pr(
+        PG, title="Record: deep", files={"records/track_10min_16mb/2026-04-11_Deep/submission.json": deep}
+    )
+    res = comp.parse_text("submission.json", deep.decode(), source_file="records/x/submission.json")
+    assert res.scores == [] and "records/x/submission.json" in res.warnings[0]
+    report = cycle(
+        settings_for({"github_prs": gh}),
+        tmp_path / "research",
+        now=datetime.fromtimestamp(gh.now(), UTC),
+        since_hours=6,
+    )
+    assert not report.errors, report.errors

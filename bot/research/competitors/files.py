@@ -96,6 +96,8 @@ def parse_text(name: str, text: str, *, source_file: str = "", record: bool = Fa
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             return ParseResult([], [f"{where}: not JSON ({exc.msg}, line {exc.lineno})"])
+        except RecursionError:  # "[[[[…" nested deeper than the decoder goes
+            return ParseResult([], [f"{where}: not JSON we can read (nested too deeply)"])
         try:
             score = score_from_submission(data, source_file=source_file)
         except InputError as exc:
