@@ -371,3 +371,19 @@ def test_a_deeply_nested_submission_json_is_a_warning_not_a_crash(gh, tmp_path):
         since_hours=6,
     )
     assert not report.errors, report.errors
+
+
+def test_a_pr_that_drops_its_claim_and_closes_leaves_no_claim(gh, tmp_path):
+    """A PR claims 0.4012 in its body, then edits the body to claim nothing and is closed. The
+    PR was read again and claims nothing now: its old claim is superseded, not kept open."""
+    pr = gh.add_pr(PG, title="Record attempt", body="**val_bpb: 0.4012**\n", author="mallory")
+    settings = settings_for({"github_prs": gh})
+    state_dir = tmp_path / "research"
+    cycle(settings, state_dir, now=datetime.fromtimestamp(gh.now(), UTC), since_hours=6)
+    assert [c.val_bpb for c in comp.claims(ResearchState(state_dir).competitors())] == [0.4012]
+    gh.advance(3600)
+    with gh.state_lock:
+        pr.body, pr.state, pr.closed_at, pr.updated_at = "never mind", "closed", gh.now(), gh.now()
+    report = cycle(settings, state_dir, now=datetime.fromtimestamp(gh.now(), UTC), since_hours=6)
+    assert not report.errors, report.errors
+    assert comp.claims(ResearchState(state_dir).competitors()) == []

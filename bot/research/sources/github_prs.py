@@ -156,6 +156,7 @@ class GithubPrsSource:
                 },
             )
             if full.lower() == s.challenge_repo.lower():
+                item.extra["competitor_pr"] = pr.number  # read now: what it claims is all it claims
                 scores = record_scores(repo, pr, ctx)
                 if scores:
                     item.extra["competitor_scores"] = scores
