@@ -387,3 +387,19 @@ def test_a_pr_that_drops_its_claim_and_closes_leaves_no_claim(gh, tmp_path):
     report = cycle(settings, state_dir, now=datetime.fromtimestamp(gh.now(), UTC), since_hours=6)
     assert not report.errors, report.errors
     assert comp.claims(ResearchState(state_dir).competitors()) == []
+
+
+def test_a_file_parsed_by_hand_is_a_claim_even_under_a_records_path(tmp_path):
+    """`competitors parse --save` of a downloaded PR folder laid out like upstream
+    (…/records/track_10min_16mb/X/submission.json): a claim (docs rule 4), not an accepted
+    record because its key happens to start with records/."""
+    folder = tmp_path / "pr_copy" / "records" / "track_10min_16mb" / "2026-05-01_Downloaded"
+    folder.mkdir(parents=True)
+    (folder / "submission.json").write_text('{"name": "Downloaded", "val_bpb": 0.9}')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    res = CliRunner().invoke(cli, ["--repo", str(repo), "competitors", "parse", "--save", str(folder)])
+    assert res.exit_code == 0, res.output
+    stored = ResearchState(repo / "research").competitors()
+    assert comp.sota(stored) is None
+    assert [(c.status, c.val_bpb) for c in comp.claims(stored)] == [("claim", 0.9)]
