@@ -335,3 +335,17 @@ def test_an_open_pr_editing_a_merged_folder_cannot_rewrite_its_record(tmp_path):
         assert row.status == "record" and row.provenance == "submission.json"
         # the claim's figure stays visible as a disagreement, never silently dropped
         assert any("0.61" in d for d in row.extra.get("disagreements", [])), row.extra
+
+
+def test_an_open_pr_on_a_merged_folder_does_not_break_its_join_to_the_leaderboard_row():
+    """The Leaderboard row links only its PR; its merged folder names none: they are joined by
+    score, date and author. An open PR editing that folder (0.61) must not decide the folder's
+    figure for the join (two rows for one submission), nor appear among the records."""
+    mine = _folder_score("WarmRestarts", 1.07497, "marten", "2026-04-27")
+    attack = _pr_claim(2301, 0.61, "open", folder="records/track_10min_16mb/2026-04-27_WarmRestarts")
+    for order in ([mine], [attack, mine], [mine, attack]):
+        rows = comp.accepted([*_lb_rows(), *order])
+        warm = [r for r in rows if "Warm" in r.name or "WarmRestarts" in str(r.extra.get("sources"))]
+        assert len(rows) == 6  # one standing per submission: the joined folder is not listed again
+        assert len(warm) == 1 and warm[0].val_bpb == 1.07497, [(r.name, r.val_bpb) for r in warm]
+        assert all(r.val_bpb != 0.61 for r in rows)

@@ -173,7 +173,8 @@ def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[Compe
         for k, f in enumerate(folders):
             if k in taken:
                 continue
-            best = min(f, key=_rank)
+            # the folder's own accepted figure (an open PR touching it is only a claim)
+            best = min((s for s in f if _own_status(s) in (STATUS_RECORD, STATUS_NON_RECORD)), key=_rank)
             if best.val_bpb is None or row.val_bpb is None or not agrees(row.val_bpb, best.val_bpb, text):
                 continue
             if (best.track == "non-record") != (row.board == "non-record"):
@@ -193,7 +194,7 @@ def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[Compe
         if len(pick) == 1:
             taken.add(pick[0])
             g.extend(folders[pick[0]])
-            folders[pick[0]] = []
+            folders[pick[0]].clear()  # the same list object is in `found`: empty it there too
     return [g for g in found if g]
 
 
