@@ -2067,13 +2067,16 @@ class GitHubEmulator(Emulator):
         }
 
     def _content_json(self, r: Repo, path: str, data: bytes, ref: str) -> dict[str, Any]:
+        # GitHub: a file of 1-100 MB comes back (object media type) with "content": "" and
+        # "encoding": "none"; only the raw media type or the blobs API returns its bytes
+        large = len(data) > 1024 * 1024
         return {
             "type": "file",
-            "encoding": "base64",
+            "encoding": "none" if large else "base64",
             "size": len(data),
             "name": path.rsplit("/", 1)[-1],
             "path": path,
-            "content": base64.encodebytes(data).decode("ascii"),
+            "content": "" if large else base64.encodebytes(data).decode("ascii"),
             "sha": _blob_sha(data),
             "url": f"{self.url}/repos/{r.full_name}/contents/{path}?ref={ref}",
             "git_url": f"{self.url}/repos/{r.full_name}/git/blobs/{_blob_sha(data)}",
