@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import shutil
 import statistics
@@ -361,9 +362,10 @@ def _run_seeds(
             raise PodError(f"seed {seed}: {res.error}")
         try:
             m = parse(text)
-        except LogParseError as exc:
+            _check_metrics(m, seed)
+        except (LogParseError, ValueError) as exc:
             res.error = str(exc)
-            raise
+            raise LogParseError(f"seed {seed}: {exc}") from None
         res.val_bpb, res.val_loss = m.val_bpb, m.val_loss
         res.artifact_bytes, res.code_bytes = m.artifact_bytes, m.code_bytes
         res.memory_gb, res.stopped_early = m.peak_memory_gb, m.stopped_early
@@ -371,6 +373,14 @@ def _run_seeds(
             f"seed {seed}: val_bpb {m.val_bpb:.6f} val_loss {m.val_loss:.6f} artifact {m.artifact_bytes} bytes"
         )
     timings["train_done"] = time.time()
+
+
+def _check_metrics(m: RunMetrics, seed: int) -> None:
+    """The training log is PR output: a score that is not a finite, non-negative number
+    (``val_bpb:1e999``, ``val_bpb:-0.5``) is a parse failure, never a result."""
+    for name, value in (("val_bpb", m.val_bpb), ("val_loss", m.val_loss)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise LogParseError(f"{name} {value!r} in the training log is not a finite non-negative number")
 
 
 def _finish(
