@@ -161,3 +161,132 @@ def test_training_printing_an_impossible_val_bpb_is_a_crash_row_not_an_exception
     rows = Ledger.load(repo.root / "results.tsv").filter("runpod")
     assert [r.status for r in rows] == ["crash"]
     assert (Path(res.run_dir) / "result.json").is_file()
+
+
+def _secret_file(tmp_path: Path) -> tuple[Path, str]:
+    secret = "RUNPOD_API_KEY=rp_b15_not_for_the_log"
+    path = tmp_path / "runner-home" / "environ"
+    path.parent.mkdir(parents=True)
+    path.write_text(secret + "\n")
+    return path, secret
+
+
+def test_symlinked_log_from_the_pod_is_not_fetched(tmp_path: Path, sshd) -> None:  # type: ignore[no-untyped-def]
+    """PR code on the pod writes ``logs/x.log -> /proc/self/environ`` (or any runner path):
+    ``rsync -a`` would bring the link back, and the log follower, the job summary and the
+    uploaded artifact would then read the runner's file. Links never come back."""
+    from bot.compute.provider import SSHEndpoint
+    from bot.compute.remote import SSHExecutor, make_keypair
+
+    target, _ = _secret_file(tmp_path)
+    key, pub = make_keypair(tmp_path / "ssh")
+    with sshd.authorized_keys.open("a") as fh:
+        fh.write(pub.strip() + "\n")
+    work = tmp_path / "podfs" / "pgolf-run"
+    (work / "logs").mkdir(parents=True)
+    (work / "logs" / "train.log").write_text("step 1\n")
+    (work / "logs" / "evil.log").symlink_to(target)
+    ex = SSHExecutor(SSHEndpoint("127.0.0.1", sshd.port, sshd.user), key, str(work), multiplex=False)
+    try:
+        ex.wait_ready(10)
+        got = ex.fetch(tmp_path / "back", [])
+    finally:
+        ex.close()
+    back = tmp_path / "back" / "logs"
+    assert (back / "train.log").read_text() == "step 1\n"
+    assert not (back / "evil.log").is_symlink() and not (back / "evil.log").exists()
+    assert all(not p.is_symlink() for p in got)
+
+
+def test_log_follower_never_reads_through_a_symlink(tmp_path: Path) -> None:
+    """Belt and braces on the runner: a ``*.log`` symlink under the followed folder is not
+    printed to the Actions log nor to the job summary."""
+    import io
+
+    from bot.compute.logstream import stream
+
+    target, secret = _secret_file(tmp_path)
+    runs = tmp_path / "runs" / "r1"
+    runs.mkdir(parents=True)
+    summary = tmp_path / "summary.md"
+    (runs / "evil.log").symlink_to(target)
+    (runs / "seed1.log").write_text("ok line\n")
+    out = io.StringIO()
+    rc = stream([], title="t", follow=[tmp_path / "runs"], out=out, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert rc == 0
+    assert "ok line" in out.getvalue()
+    assert secret not in out.getvalue() and secret not in summary.read_text()
+
+
+@pytest.fixture(scope="module")
+def built_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    import sys
+
+    from bot.compute.localpod import LocalPodProvider
+    from bot.compute.promote import promote
+    from tests.compute.conftest import make_repo
+
+    repo = make_repo(tmp_path_factory.mktemp("sub") / "repo")
+    s = repo.settings(pod_provider="local", pod_train_command=f"{sys.executable} {{script}}",
+                      max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true",
+                      pod_train_env=["FAKE_MODE=ok"], submission_author="A", submission_github_id="a")  # fmt: skip
+    res = promote(
+        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha, seeds=3
+    )
+    assert res.status == "keep", res.error
+    return repo, s, res.run_id, Path(res.run_dir)
+
+
+def _seed0(key: str, value: object):  # type: ignore[no-untyped-def]
+    return lambda d: d["seeds"][0].__setitem__(key, value)
+
+
+HOSTILE_RESULTS = {
+    "val_bpb NaN": ("seeds[0].val_bpb", _seed0("val_bpb", float("nan"))),
+    "val_loss inf": ("seeds[0].val_loss", _seed0("val_loss", float("inf"))),
+    "val_bpb negative": ("seeds[0].val_bpb", _seed0("val_bpb", -1.0)),
+    "val_bpb text": ("seeds[0].val_bpb", _seed0("val_bpb", "abc")),
+    "seed missing": ("seeds[0].seed", lambda d: d["seeds"][0].pop("seed")),
+    "seed text": ("seeds[0].seed", _seed0("seed", "x")),
+    "seed bool": ("seeds[0].seed", _seed0("seed", True)),
+    "seed repeated": ("seeds[1].seed", lambda d: d["seeds"][1].__setitem__("seed", d["seeds"][0]["seed"])),
+    "artifact text": ("seeds[0].artifact_bytes", _seed0("artifact_bytes", "big")),
+    "significance text": ("significance", lambda d: d.__setitem__("significance", "x")),
+    "p_value NaN": (
+        "significance.p_value",
+        lambda d: d.__setitem__(
+            "significance", {"record_grade": True, "p_value": float("nan"), "improvement_nats": 1}
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_RESULTS))
+def test_submission_build_refuses_impossible_result_values(built_run, case: str) -> None:  # type: ignore[no-untyped-def]
+    """result.json hand-edited (or a score that slipped through): NaN/inf/negative scores, seeds
+    that are not distinct integers, a NaN p-value — each is a clear InputError naming the file
+    and field and builds no folder (never an AttributeError, never "NaN" in submission.json,
+    never a record whose p-value is NaN)."""
+    import copy
+    import json
+    from datetime import UTC, datetime
+
+    from bot.compute.submission import build_submission
+    from bot.errors import InputError
+
+    repo, s, run_id, run_dir = built_run
+    path = run_dir / "result.json"
+    original = path.read_text()
+    field, mutate = HOSTILE_RESULTS[case]
+    data = copy.deepcopy(json.loads(original))
+    mutate(data)
+    path.write_text(json.dumps(data))
+    try:
+        with pytest.raises(InputError) as err:
+            build_submission(
+                repo.root, s, run_id, name=f"b15 {case}", date=datetime(2026, 11, 27, tzinfo=UTC)
+            )
+        assert err.value.field == field and "result.json" in str(err.value)
+        assert not list((repo.root / "records").rglob("*b15_*"))
+    finally:
+        path.write_text(original)
