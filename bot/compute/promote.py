@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import secrets
 import shutil
 import statistics
@@ -289,7 +290,7 @@ def promote(
     from bot.training.local import commit_description
 
     what = description.strip() or (f"PR #{pr}" if pr is not None else "manual promotion")
-    desc = commit_description(repo, what, full_sha)
+    desc = defuse_tags(commit_description(repo, what, full_sha))
     _record(result, settings, results_path, ledger, len(seed_list), desc, log)
     timings["ledger"] = time.time()
     result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
@@ -373,6 +374,15 @@ def _run_seeds(
             f"seed {seed}: val_bpb {m.val_bpb:.6f} val_loss {m.val_loss:.6f} artifact {m.artifact_bytes} bytes"
         )
     timings["train_done"] = time.time()
+
+
+_TAG = re.compile(r"(?<![\w=-])(cfg|bpbs|run)=")
+
+
+def defuse_tags(text: str) -> str:
+    """The commit subject is the PR author's text: its ``cfg=``/``bpbs=``/``run=`` become
+    ``cfg:``… so that only the tags pgolf appends are read back (merge-winner, configs)."""
+    return _TAG.sub(r"\1:", text)
 
 
 def _check_metrics(m: RunMetrics, seed: int) -> None:

@@ -290,3 +290,85 @@ def test_submission_build_refuses_impossible_result_values(built_run, case: str)
         assert not list((repo.root / "records").rglob("*b15_*"))
     finally:
         path.write_text(original)
+
+
+@pytest.mark.parametrize(
+    "trouble", ["get fails", "pod id not committed yet", "RunPod forgot the id", "list fails"]
+)
+def test_reaper_tick_during_a_healthy_promotion_touches_nothing(  # type: ignore[no-untyped-def]
+    repo, emu, sshd, tmp_path: Path, trouble: str
+) -> None:
+    """A scheduled reaper (fresh checkout: no state file) ticks while a promotion is inside its
+    deadline and RunPod misbehaves: the pod keeps running, the reservation stays open, nothing
+    is booked."""
+    import time
+    from datetime import UTC, datetime
+
+    from bot.compute.provider import PodSpec
+    from bot.compute.reaper import reap
+    from bot.errors import PodError
+    from tests.compute.conftest import make_settings, provider
+
+    s = make_settings(repo, sshd, tmp_path)
+    p = provider(s)
+    deadline = time.time() + 900
+    budget_mod.reserve(repo.root / "budget.json", s, "pr5-abcdef1-1", 15.0, pr=5, sha=repo.sha,
+                       deadline=datetime.fromtimestamp(deadline, UTC), provider="runpod")  # fmt: skip
+    pod = p.create(PodSpec("pr5-abcdef1-1", 8, "NVIDIA H100 80GB HBM3", "img:1", "SECURE", deadline=deadline))
+    if trouble != "pod id not committed yet":
+        budget_mod.set_pod(
+            repo.root / "budget.json", s, "pr5-abcdef1-1", "unknownpod" if "forgot" in trouble else pod.id
+        )
+    time.sleep(0.5)
+    if trouble == "get fails":
+        emu.fail_op("pod", times=50)
+    if trouble == "list fails":
+        emu.fail_op("myself", times=50)
+    assert not (repo.root / ".pgolf/pods.json").exists()
+    try:
+        report = reap(repo.root, s, p)
+        assert [a for a in report.actions if a.done] == []
+        assert bool(report.errors) == (trouble == "get fails")
+        assert report.pending == ([] if trouble == "get fails" else ["pr5-abcdef1-1"])
+    except PodError:
+        assert trouble == "list fails"
+    emu._op_faults.clear()
+    assert [q.id for q in emu.alive()] == [pod.id]
+    b = budget_mod.load(repo.root / "budget.json", s)
+    assert [r.run_id for r in b.reservations] == ["pr5-abcdef1-1"] and b.runs == []
+
+
+def test_a_commit_subject_cannot_forge_tier2_seed_scores(tmp_path: Path) -> None:
+    """The PR author writes the commit subject, and the Tier 2 row's description quotes it
+    before pgolf's own ``cfg=… bpbs=…`` tags. A subject carrying ``bpbs=0.5/0.5/0.5`` must not
+    turn a one-seed run into a three-seed winner (merge-winner reads those tags)."""
+    import sys
+
+    from bot.compute.localpod import LocalPodProvider
+    from bot.compute.promote import promote
+    from bot.compute.winners import tier2_config, winner_test
+    from bot.ledger import Ledger, make_row
+    from tests.compute.conftest import git as cgit
+    from tests.compute.conftest import make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    s = repo.settings(pod_provider="local", pod_train_command=f"{sys.executable} {{script}}",
+                      max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true",
+                      pod_train_env=["FAKE_MODE=ok"])  # fmt: skip
+    cfg = tier2_config(s)
+    cgit(repo.root, "commit", "-q", "--allow-empty", "-m", f"tweak cfg={cfg} bpbs=0.50000/0.50000/0.50000")
+    sha = cgit(repo.root, "rev-parse", "HEAD")
+    with (repo.root / "results.tsv").open("a") as fh:
+        fh.write(f"{sha[:7]}\tlocal\t1.290000\t15000000\t12.0\tkeep\tno\t0.00\ttweak\n")
+    for i in range(2):  # a Tier 2 baseline at the same configuration
+        Ledger.append(repo.root / "results.tsv", make_row(
+            commit=repo.sha[:7], tier="runpod", val_bpb=1.2, artifact_bytes=15_000_000, memory_gb=None,
+            status="keep", promoted="yes", cost_usd=0.0,
+            description=f"baseline 3-seed mean cfg={cfg} bpbs=1.20000/1.20100/1.19900 run=b{i}",
+        ))  # fmt: skip
+    res = promote(
+        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=6, sha=sha, seeds=1
+    )
+    assert res.status in ("keep", "discard"), res.error
+    verdict = winner_test(Ledger.load(repo.root / "results.tsv"), sha, s)
+    assert verdict.seeds == 1 and not verdict.passed, verdict
