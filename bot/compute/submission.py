@@ -428,17 +428,28 @@ def lint_folder(folder: Path) -> list[str]:
     for p in entries:
         if p.is_symlink():
             problems.append(f"{p.name}: a symlink (the folder must be self-contained)")
+    not_json: list[str] = []
+
+    def constant(name: str) -> float:  # NaN, Infinity: Python reads them, JSON has no such thing
+        not_json.append(name)
+        return 0.0
+
     try:
-        sub = json.loads((folder / "submission.json").read_text(encoding="utf-8"))
+        sub = json.loads((folder / "submission.json").read_text(encoding="utf-8"), parse_constant=constant)
     except (OSError, json.JSONDecodeError) as exc:
         return [*problems, f"submission.json: unreadable ({exc})"]
+    if not_json:
+        problems.append(
+            f"submission.json: {', '.join(sorted(set(not_json)))} is not JSON (a non-finite value)"
+        )
     if not isinstance(sub, dict):
         return [*problems, "submission.json: must be a JSON object"]
     for key in SUBMISSION_KEYS:
         if key not in sub:
             problems.append(f"submission.json: {key}: missing")
-    if not isinstance(sub.get("val_bpb"), (int, float)) or isinstance(sub.get("val_bpb"), bool):
-        problems.append("submission.json: val_bpb: must be a number")
+    bpb = sub.get("val_bpb")
+    if not isinstance(bpb, (int, float)) or isinstance(bpb, bool) or bpb < 0:
+        problems.append("submission.json: val_bpb: must be a number (finite, non-negative)")
     if track_dir in TRACKS and sub.get("track") != TRACKS[track_dir]:
         problems.append(f"submission.json: track: {sub.get('track')!r} but the folder is in {track_dir}")
     seeds = sub.get("seeds")
@@ -447,6 +458,7 @@ def lint_folder(folder: Path) -> list[str]:
         not isinstance(seeds, list)
         or not isinstance(results, dict)
         or {str(x) for x in seeds} != set(results)
+        or len(seeds) != len(set(map(str, seeds)))
     ):
         problems.append("submission.json: seeds and seed_results do not match")
     if not isinstance(sub.get("date"), str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", sub.get("date") or ""):

@@ -372,3 +372,33 @@ def test_a_commit_subject_cannot_forge_tier2_seed_scores(tmp_path: Path) -> None
     assert res.status in ("keep", "discard"), res.error
     verdict = winner_test(Ledger.load(repo.root / "results.tsv"), sha, s)
     assert verdict.seeds == 1 and not verdict.passed, verdict
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda sub: sub.__setitem__("val_bpb", float("nan")),
+        lambda sub: sub["seed_results"][next(iter(sub["seed_results"]))].__setitem__("val_bpb", float("inf")),
+        lambda sub: sub.__setitem__("seeds", [*sub["seeds"], sub["seeds"][0]]),
+        lambda sub: sub.__setitem__("val_bpb", -1.0),
+    ],
+    ids=["val_bpb NaN", "seed inf", "seed repeated", "val_bpb negative"],
+)
+def test_submission_lint_flags_values_upstream_cannot_read(built_run, edit) -> None:  # type: ignore[no-untyped-def]
+    """``NaN``/``Infinity`` are not JSON (upstream's tooling cannot read them), a seed listed
+    twice claims a run that never happened, a negative bpb is impossible: lint must say so."""
+    import json
+    from datetime import UTC, datetime
+
+    from bot.compute.submission import build_submission, lint_folder
+
+    repo, s, run_id, _ = built_run
+    built = build_submission(
+        repo.root, s, run_id, name="b15 lint", date=datetime(2026, 11, 27, tzinfo=UTC), force=True
+    )
+    assert lint_folder(built.folder) == []
+    path = built.folder / "submission.json"
+    sub = json.loads(path.read_text())
+    edit(sub)
+    path.write_text(json.dumps(sub, indent=2))
+    assert lint_folder(built.folder) != []
