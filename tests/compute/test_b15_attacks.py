@@ -402,3 +402,35 @@ def test_submission_lint_flags_values_upstream_cannot_read(built_run, edit) -> N
     edit(sub)
     path.write_text(json.dumps(sub, indent=2))
     assert lint_folder(built.folder) != []
+
+
+def test_a_settle_retried_after_a_failed_push_still_reaches_the_default_branch(tmp_path: Path) -> None:
+    """``pgolf budget settle --commit`` settles locally, then the push fails (network, a
+    branch that keeps moving). The step is retried: it must push the settlement it already
+    booked (once), not stop at "no open reservation" and leave the default branch holding an
+    open reservation for a pod that is gone."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.compute.killed_runner import committed_budget, make_remote
+
+    bare, runner, _ = make_remote(tmp_path)
+
+    def pgolf(*args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(
+            cli, ["--repo", str(runner), "-c", "tier2_min_interval_seconds=0", *args], env=ENV
+        )
+        return r.exit_code, r.output
+
+    assert pgolf("budget", "reserve", "--run-id", "r1", "--usd", "15", "--commit")[0] == 0
+    git(runner, "remote", "set-url", "origin", str(tmp_path / "unreachable.git"))
+    settle = ("budget", "settle", "--run-id", "r1", "--seconds", "700", "--cost-usd", "4.2", "--commit")
+    assert pgolf(*settle)[0] != 0
+    git(runner, "remote", "set-url", "origin", str(bare))
+    code, out = pgolf(*settle)  # the retry
+    assert code == 0, out
+    b = committed_budget(bare, Settings())
+    assert b.reservations == [] and [(r.run_id, r.cost_usd) for r in b.runs] == [("r1", 4.2)]
+    code, out = pgolf(*settle)  # and once more: still one record, nothing booked twice
+    assert code == 0, out
+    assert [r.cost_usd for r in committed_budget(bare, Settings()).runs] == [4.2]
