@@ -272,6 +272,10 @@ def promote(
         finally:
             timings["train_end"] = time.time()
             stage("terminate")
+            if not result.pod_id and created_at:
+                pod = _created_anyway(provider, run_id, log) or pod
+                if pod is not None and pod.id:
+                    result.pod_id = pod.id
             if executor is not None:
                 with contextlib.suppress(Exception):
                     executor.close()
@@ -306,6 +310,20 @@ def promote(
     if isinstance(failure, (Interrupted, KeyboardInterrupt)):
         raise failure
     return result
+
+
+def _created_anyway(provider: PodProvider, run_id: str, log: Callable[[str], None]) -> PodInfo | None:
+    """The create call failed, but RunPod may have created the pod anyway (a lost reply): find
+    it by its name ``pgolf-<run-id>`` so that it is terminated and booked here (once its in-pod
+    deadline removes it, RunPod forgets it and no reaper could book it)."""
+    try:
+        found = [p for p in provider.list() if p.name == pod_name(run_id) and p.alive]
+    except PgolfError as exc:
+        log(f"could not look for a pod created despite the failed create call ({exc}); the reaper will")
+        return None
+    if found:
+        log(f"pod {found[0].id} was created despite the failed create call; terminating and booking it")
+    return found[0] if found else None
 
 
 def _record_pod(

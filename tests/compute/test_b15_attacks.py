@@ -434,3 +434,27 @@ def test_a_settle_retried_after_a_failed_push_still_reaches_the_default_branch(t
     code, out = pgolf(*settle)  # and once more: still one record, nothing booked twice
     assert code == 0, out
     assert [r.cost_usd for r in committed_budget(bare, Settings()).runs] == [4.2]
+
+
+def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked(  # type: ignore[no-untyped-def]
+    repo, emu, sshd, tmp_path: Path
+) -> None:
+    """RunPod creates the pod but the create call's reply is an error (a gateway timeout).
+    The promotion must not settle $0 and walk away: the pod, named ``pgolf-<run-id>``, would
+    bill until its in-pod deadline removes it, and RunPod then forgets it (no reaper books a
+    pod it cannot see). It is found by name, terminated, and its cost booked."""
+    import time
+
+    from bot.compute.promote import promote
+    from tests.compute.conftest import make_settings, provider
+
+    s = make_settings(repo, sshd, tmp_path)
+    emu.lose_reply("podFindAndDeployOnDemand")
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    assert res.status == "crash"
+    assert emu.alive() == [], "the pod created despite the lost reply is still running"
+    time.sleep(0.2)
+    billed = emu.billed_usd(f"pgolf-{res.run_id}")
+    b = budget_mod.load(repo.root / "budget.json", s)
+    assert b.reservations == [] and len(b.runs) == 1
+    assert b.runs[0].cost_usd >= billed - 1e-6 and b.runs[0].pod_id
