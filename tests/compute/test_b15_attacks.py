@@ -458,3 +458,28 @@ def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked(  # 
     b = budget_mod.load(repo.root / "budget.json", s)
     assert b.reservations == [] and len(b.runs) == 1
     assert b.runs[0].cost_usd >= billed - 1e-6 and b.runs[0].pod_id
+
+
+def test_training_output_in_the_promotion_message_pings_nobody(tmp_path: Path) -> None:
+    """A crash reason can quote the training log (logparse names the last exception line), and
+    the App posts it in the sticky comment: ``RuntimeError: @acme/security-team …`` must not
+    become a mention the bot makes on the PR author's behalf."""
+    import re
+    import sys
+
+    from bot.compute.localpod import LocalPodProvider
+    from bot.compute.promote import promote
+    from bot.forge.comments import PromotionStatus, render_promotion
+    from tests.compute.conftest import make_repo
+
+    script = 'print("RuntimeError: cc @acme/security-team and @octocat, urgent", flush=True)\n'
+    repo = make_repo(tmp_path / "repo", script)
+    s = repo.settings(pod_provider="local", pod_train_command=f"{sys.executable} {{script}}",
+                      max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true")  # fmt: skip
+    res = promote(repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha)
+    assert res.status == "crash" and "octocat" in res.error
+    body = render_promotion(
+        PromotionStatus("failed", sha=repo.sha, approved_by="maintainer", message=res.error)
+    )
+    assert "@maintainer" in body  # pgolf's own mention of the approver stays
+    assert not re.search(r"(?<![\w`])@(acme|octocat)\b", body), body
