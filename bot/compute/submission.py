@@ -436,7 +436,7 @@ def lint_folder(folder: Path) -> list[str]:
 
     try:
         sub = json.loads((folder / "submission.json").read_text(encoding="utf-8"), parse_constant=constant)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: broken JSON or not UTF-8
         return [*problems, f"submission.json: unreadable ({exc})"]
     if not_json:
         problems.append(
@@ -465,7 +465,12 @@ def lint_folder(folder: Path) -> list[str]:
         problems.append("submission.json: date: must be YYYY-MM-DD")
     if not str(sub.get("pytorch_version") or "").strip():
         problems.append("submission.json: pytorch_version: empty")
-    readme = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+    try:
+        readme = (
+            (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+        )
+    except (OSError, ValueError) as exc:
+        return [*problems, f"README.md: unreadable ({exc})"]
     title = readme.splitlines()[0] if readme else ""
     if track_dir == TRACK_DIR and not title.startswith("# Record"):
         problems.append("README.md: a record folder's title must say Record")

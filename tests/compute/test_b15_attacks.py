@@ -483,3 +483,18 @@ def test_training_output_in_the_promotion_message_pings_nobody(tmp_path: Path) -
     )
     assert "@maintainer" in body  # pgolf's own mention of the approver stays
     assert not re.search(r"(?<![\w`])@(acme|octocat)\b", body), body
+
+
+def test_submission_lint_of_a_non_utf8_folder_is_a_problem_not_a_traceback(built_run) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.compute.submission import build_submission, lint_folder
+
+    repo, s, run_id, _ = built_run
+    built = build_submission(
+        repo.root, s, run_id, name="b15 latin", date=datetime(2026, 11, 27, tzinfo=UTC), force=True
+    )
+    (built.folder / "README.md").write_bytes("# Non-record: caf\xe9\n".encode("latin-1"))
+    (built.folder / "submission.json").write_bytes('{"name": "caf\xe9"}'.encode("latin-1"))
+    problems = lint_folder(built.folder)
+    assert any("submission.json" in p and "unreadable" in p for p in problems), problems
