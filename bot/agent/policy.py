@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.agent import gitops
 from bot.agent.pr import BRANCH_PREFIX, MLX_ONLY_LABEL
 from bot.agent.record import ProposalArchive, utcnow_iso
@@ -208,11 +209,14 @@ def auto_promote(
 ) -> AutoPromoteDecision:
     """Apply the ``promote`` label to PR ``number`` when the policy allows (see module docs)."""
     root = Path(root)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     state_dir = settings.path("state_dir", root)
 
     def done(labelled: bool, reason: str, head: str = "", row: Row | None = None) -> AutoPromoteDecision:
-        d = AutoPromoteDecision(number, labelled, reason, head, row.to_dict() if row else None)
+        # stamped with the decision's own ``now``: the daily limit counts these by that day
+        d = AutoPromoteDecision(
+            number, labelled, reason, head, row.to_dict() if row else None, at=clock.stamp(now)
+        )
         if record and settings.auto_promote:
             _append(state_dir / AUTO_PROMOTIONS, d.to_dict())
         return d
