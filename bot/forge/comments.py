@@ -220,8 +220,14 @@ def render_promotion(p: PromotionStatus) -> str:
         rows.append(("log", f"[workflow run]({p.log_url})"))
     out = _table(rows)
     if p.message:
-        out += "\n\n" + clamp(neutralize(p.message), 2_000)
+        out += "\n\n" + clamp(unmention(neutralize(p.message)), 2_000)
     return out
+
+
+def unmention(text: str) -> str:
+    """Untrusted text (a crash reason quoting the training log) must not make pgolf mention
+    anyone: ``@name`` becomes ``@\u200bname`` (shown the same, never a notification)."""
+    return re.sub(r"@(?=[A-Za-z0-9])", "@\u200b", text)
 
 
 def render_final(f: FinalResult) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import resource
@@ -543,6 +544,10 @@ def run_local(
         result = parse_log(run.log_text)
     except LogParseError as exc:
         error = str(exc)
+    if result is not None and not (math.isfinite(result.val_bpb) and result.val_bpb >= 0):
+        # a diverged model (val_bpb:nan) or a hostile print: a crash with the reason, never a score
+        error = f"final val_bpb {result.val_bpb} is not a finite non-negative number (diverged?)"
+        result = None
     if result is not None and run.returncode != 0:
         error = f"script exited with {run.returncode} after printing its final metric"
     artifact = None
