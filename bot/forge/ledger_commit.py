@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetError, LedgerError
 from bot.forge.github import app_env
@@ -350,7 +351,7 @@ def _readmit(
             if close:
                 raise LedgerError(
                     f"reservation {res.run_id} refused: rate limited, another Tier 2 start "
-                    f"({budget_mod.iso(max(close))}) reached the default branch within "
+                    f"({clock.stamp(max(close))}) reached the default branch within "
                     f"{interval // 60} min",
                     path=where,
                 )
