@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import clock
 from bot.config import Settings
 from bot.errors import InputError, TrainingError
 from bot.training.logparse import parse_log
@@ -394,7 +395,7 @@ def plan_run(
             "WARMUP_STEPS": "0",
         }
     )
-    run_id = f"probe-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_id = f"probe-{clock.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     env = local.training_env(
         root,
         settings,

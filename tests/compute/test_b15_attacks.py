@@ -15,6 +15,7 @@ from bot import budget as budget_mod
 from bot.config import Settings
 from bot.errors import LedgerError
 from bot.forge.ledger_commit import ledger_commit
+from tests.compute.conftest import OK
 
 ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -156,7 +157,9 @@ def test_training_printing_an_impossible_val_bpb_is_a_crash_row_not_an_exception
     s = repo.settings(pod_provider="local", pod_train_command=f"{sys.executable} {{script}}",
                       max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true",
                       pod_train_env=[f"FAKE_BPB={bpb}"])  # fmt: skip
-    res = promote(repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha)
+    res = promote(
+        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha, **OK
+    )
     assert res.status == "crash" and "val_bpb" in res.error
     rows = Ledger.load(repo.root / "results.tsv").filter("runpod")
     assert [r.status for r in rows] == ["crash"]
@@ -231,7 +234,13 @@ def built_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
                       max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true",
                       pod_train_env=["FAKE_MODE=ok"], submission_author="A", submission_github_id="a")  # fmt: skip
     res = promote(
-        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha, seeds=3
+        repo.root,
+        s,
+        provider=LocalPodProvider(repo.root / ".pgolf/localpods"),
+        pr=4,
+        sha=repo.sha,
+        seeds=3,
+        **OK,
     )
     assert res.status == "keep", res.error
     return repo, s, res.run_id, Path(res.run_dir)
@@ -367,7 +376,7 @@ def test_a_commit_subject_cannot_forge_tier2_seed_scores(tmp_path: Path) -> None
             description=f"baseline 3-seed mean cfg={cfg} bpbs=1.20000/1.20100/1.19900 run=b{i}",
         ))  # fmt: skip
     res = promote(
-        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=6, sha=sha, seeds=1
+        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=6, sha=sha, seeds=1, **OK
     )
     assert res.status in ("keep", "discard"), res.error
     verdict = winner_test(Ledger.load(repo.root / "results.tsv"), sha, s)
@@ -450,7 +459,7 @@ def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked(  # 
 
     s = make_settings(repo, sshd, tmp_path)
     emu.lose_reply("podFindAndDeployOnDemand")
-    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha)
+    res = promote(repo.root, s, provider=provider(s), pr=7, sha=repo.sha, **OK)
     assert res.status == "crash"
     assert emu.alive() == [], "the pod created despite the lost reply is still running"
     time.sleep(0.2)
@@ -476,7 +485,9 @@ def test_training_output_in_the_promotion_message_pings_nobody(tmp_path: Path) -
     repo = make_repo(tmp_path / "repo", script)
     s = repo.settings(pod_provider="local", pod_train_command=f"{sys.executable} {{script}}",
                       max_wallclock_seconds=5, pod_eval_slack_seconds=10, pod_setup_command="true")  # fmt: skip
-    res = promote(repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha)
+    res = promote(
+        repo.root, s, provider=LocalPodProvider(repo.root / ".pgolf/localpods"), pr=4, sha=repo.sha, **OK
+    )
     assert res.status == "crash" and "octocat" in res.error
     body = render_promotion(
         PromotionStatus("failed", sha=repo.sha, approved_by="maintainer", message=res.error)

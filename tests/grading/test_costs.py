@@ -238,4 +238,5 @@ def test_a_saved_batch_that_expired_or_errored_is_resent_once_by_the_next_run(
     assert [r.path for r in emu.requests if r.method == "POST"].count("/v1/messages/batches") == 1
     assert GradingState(repo / "research").pending() == []
     with clock.pinned(DAY):
-        assert GradingState(repo / "research").spent_today() == pytest.approx(run.cost["usd"], abs=1e-6)
+        # each recorded request is rounded to a micro-dollar: the sum may differ by one per request
+        assert GradingState(repo / "research").spent_today() == pytest.approx(run.cost["usd"], abs=5e-6)
