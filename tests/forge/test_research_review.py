@@ -262,7 +262,9 @@ def test_local_forge_review_mode(tmp_path: Path) -> None:
 def test_cli_review_writes_the_job_summary(
     github_emu: GitHubEmulator, repo: Repo, app_key: AppKey, work: Path, tmp_path: Path
 ) -> None:
-    """`pgolf program review --step-summary` as research.yml runs it, time from PGOLF_NOW."""
+    """`pgolf program review --step-summary` as research.yml runs it. CliRunner runs the CLI in
+    this process, where the suite's pinned clock wins over $PGOLF_NOW: the instant is pinned here
+    (a subprocess reads $PGOLF_NOW: tests/foundation/test_clock.py)."""
     import json
 
     from click.testing import CliRunner
@@ -272,9 +274,10 @@ def test_cli_review_writes_the_job_summary(
 
     (work / "program.md").write_text(render(tmp_path, [1, 11], sota=1.0611))
     summary = tmp_path / "summary.md"
-    env = cli_env(github_emu, app_key, PGOLF_NOW="2026-03-01T06:17:00Z", GITHUB_STEP_SUMMARY=str(summary))
+    env = cli_env(github_emu, app_key, GITHUB_STEP_SUMMARY=str(summary))
     args = ["--repo", str(work), "-c", "research_review=pr", "program", "review", "--step-summary", "--json"]
-    r = CliRunner().invoke(cli, args, env=env)
+    with clock.pinned("2026-03-01T06:17:00Z"):
+        r = CliRunner().invoke(cli, args, env=env)
     assert r.exit_code == 0, r.output
     outcomes = json.loads(r.output)
     assert [o["action"] for o in outcomes] == ["opened", "waiting"]
