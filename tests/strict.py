@@ -79,9 +79,22 @@ _real_lookups = {
 }
 
 
+def _check_resolved(kind: str, host: Any, port: Any, infos: Any) -> Any:
+    """A local *name* is trusted by what it resolves to (a hosts file can point it anywhere)."""
+    away = sorted({str(info[4][0]) for info in infos if not _is_local_host(info[4][0])})
+    if away:
+        where = f"{host}:{port} -> {', '.join(away)}"
+        ATTEMPTS.append(f"{kind} {where}")
+        raise NetworkBlocked(f"tests only contact loopback: {kind} {where} refused")
+    return infos
+
+
 def _guard_address(sock: socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        _check("connect", address[0], address[1])
+        host, port = address[0], address[1]
+        _check("connect", host, port)
+        if host and not _is_ip(host):  # connect() by name resolves in C: check where it lands
+            _check_resolved("connect", host, port, _real_getaddrinfo(host, port, sock.family))
 
 
 def _connect(self: socket.socket, address: Any) -> None:
@@ -120,9 +133,10 @@ def _lookup(name: str) -> Any:
 
 
 def _getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _is_ip(host):  # a numeric address needs no lookup; its connect() is checked
-        _check("resolve", host, port)
-    return _real_getaddrinfo(host, port, *args, **kwargs)
+    if _is_ip(host) or host is None:  # a numeric address needs no lookup; its connect() is checked
+        return _real_getaddrinfo(host, port, *args, **kwargs)
+    _check("resolve", host, port)
+    return _check_resolved("resolve", host, port, _real_getaddrinfo(host, port, *args, **kwargs))
 
 
 def install_guard() -> None:

@@ -59,6 +59,22 @@ def test_datagrams_fast_open_and_old_style_lookups_are_refused_too() -> None:
     strict.ATTEMPTS.clear()
 
 
+def test_a_local_name_that_resolves_elsewhere_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``localhost`` is trusted by what it resolves to, not by its name (a hosts file can point
+    it anywhere): a lookup or a connect by name that lands off loopback is refused."""
+
+    def hosts_file_points_elsewhere(host: object, port: object, *args: object, **kwargs: object) -> object:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.9.8.7", port or 0))]
+
+    monkeypatch.setattr(strict, "_real_getaddrinfo", hosts_file_points_elsewhere)
+    with pytest.raises(strict.NetworkBlocked, match=r"resolve localhost:443 -> 10\.9\.8\.7"):
+        socket.getaddrinfo("localhost", 443)
+    with socket.socket() as s, pytest.raises(strict.NetworkBlocked, match=r"localhost:80 -> 10\.9\.8\.7"):
+        s.connect(("localhost", 80))
+    assert len(strict.ATTEMPTS) == 2
+    strict.ATTEMPTS.clear()
+
+
 def test_loopback_and_unix_sockets_still_work(tmp_path: Path) -> None:
     for family, host in (
         (socket.AF_INET, "127.0.0.1"),
