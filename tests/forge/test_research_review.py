@@ -263,8 +263,9 @@ def test_local_forge_review_mode(tmp_path: Path) -> None:
 def test_cli_review_writes_the_job_summary(
     github_emu: GitHubEmulator, repo: Repo, app_key: AppKey, work: Path, tmp_path: Path
 ) -> None:
-    """`pgolf program review --step-summary` as research.yml runs it (in-process, so the time comes
-    from the pinned clock; PGOLF_NOW reaching a subprocess is tested in tests/foundation/test_clock.py)."""
+    """`pgolf program review --step-summary` as research.yml runs it. CliRunner runs the CLI in
+    this process, where the suite's pinned clock wins over $PGOLF_NOW: the instant is pinned here
+    (a subprocess reads $PGOLF_NOW: tests/foundation/test_clock.py)."""
     import json
 
     from click.testing import CliRunner
