@@ -7,13 +7,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot import clock
 from bot.compute.gates import operator_approval, waived_parity_gate
 from bot.compute.runpod import RunPodProvider
 from bot.config import Settings, load_settings
@@ -144,12 +142,3 @@ def provider(settings: Settings, **kw: Any) -> RunPodProvider:
 OK_TRUST = operator_approval("", "pgolf-test")
 OK_PARITY = waived_parity_gate("test fixture: FAKE_TRAIN has no MLX twin")
 OK = {"trust": OK_TRUST, "parity_gate": OK_PARITY}
-
-
-@pytest.fixture(autouse=True)
-def frozen_now(_isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[datetime]:
-    """Tier 2 tests drive real processes in real time: pod deadlines, uptimes, SSH sessions and the
-    in-pod watchdog all run on the wall clock, so pgolf's clock is left unpinned in this folder
-    (overriding the suite-wide pin of tests/conftest.py). No test here asserts a calendar date."""
-    monkeypatch.delenv(clock.ENV_VAR, raising=False)
-    yield clock.now()
