@@ -220,6 +220,12 @@ class Sizing:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+def check_minutes(minutes: float) -> None:
+    """A time budget is a positive, finite number of minutes (NaN and infinity are refused)."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise InputError(f"must be a positive, finite number of minutes (got {minutes!r})", field="minutes")
+
+
 def size_run(
     budget_s: float,
     probe: Probe,
@@ -233,8 +239,7 @@ def size_run(
 
     Predicted wall = fixed overhead + iterations × step time + 2 evaluations of the run's
     validation tokens (before and after export), with the probe's per-token evaluation cost."""
-    if budget_s <= 0:
-        raise InputError("must be a positive number of minutes", field="minutes")
+    check_minutes(budget_s / 60.0)
     per_eval = probe.eval_ms / 1000.0 * (val_tokens / max(probe.val_tokens, 1))
     overhead = max(0.0, probe.wall_s - probe.steps * probe.step_ms / 1000.0 - 2 * probe.eval_ms / 1000.0)
     left = budget_s - spent_s - overhead - 2 * per_eval
@@ -375,6 +380,7 @@ def plan_run(
     if minutes is None:
         its = iterations or preset.iterations
         return Plan(preset, its, {**preset_env(preset, its), **(extra_env or {})})
+    check_minutes(minutes)  # before the probe spends any time
     if iterations is not None:
         raise InputError("give --iterations or --minutes, not both", field="minutes")
     root = Path(root)
