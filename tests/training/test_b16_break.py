@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -38,3 +39,40 @@ def test_cli_minutes_must_be_a_positive_finite_number(tmp_path: Path, value: str
     assert "'--minutes'" in res.output and "Traceback" not in res.output
     assert "training script not found" not in res.output
     assert not (tmp_path / ".pgolf").exists()  # nothing ran
+
+
+def test_the_old_rmsnorm_eps_would_fail_the_upstream_reference() -> None:
+    """The parity check has teeth for RMSNorm eps too: a fixed 1e-6 (our old NORM_EPS) misses upstream's bf16 loss."""
+    import json
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from bot.training.parity import random_weights
+
+    from .conftest import TORCH_SCRIPT, script_module
+
+    ref = json.loads((Path(__file__).parent / "fixtures" / "upstream_reference.json").read_text())
+    mod: Any = script_module(TORCH_SCRIPT)
+    cases = [c for c in ref["forward"] if c["embed_dtype"] == "bfloat16"]
+    assert cases
+
+    def loss(case: dict[str, Any]) -> float:
+        args = mod.Hyperparameters(case["env"])
+        weights = random_weights(mod.weight_layout(args), case["weights_seed"])
+        toks = np.random.default_rng(case["tokens_seed"]).integers(
+            0, args.vocab_size, size=(case["batch"], args.train_seq_len + 1), dtype=np.int64
+        )
+        model = mod.build_model(args, weights, "cpu", torch.bfloat16)
+        t = torch.from_numpy(toks)
+        with torch.no_grad():
+            return float(model(t[:, :-1], t[:, 1:]).item())
+
+    original = mod.rms_norm
+    try:
+        assert all(abs(loss(c) - c["loss"]) <= 1e-4 for c in cases)
+        mod.rms_norm = lambda x: F.rms_norm(x, (x.size(-1),), eps=1e-6)
+        assert all(abs(loss(c) - c["loss"]) > 1e-4 for c in cases)
+    finally:
+        mod.rms_norm = original
