@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import InputError
+from bot.training.data import TinyDataset
 from bot.training.presets import Probe, size_run
 
 
@@ -76,3 +77,34 @@ def test_the_old_rmsnorm_eps_would_fail_the_upstream_reference() -> None:
         assert all(abs(loss(c) - c["loss"]) > 1e-4 for c in cases)
     finally:
         mod.rms_norm = original
+
+
+@pytest.mark.parametrize("script_name", ["train_gpt.py", "train_gpt_mlx.py"])
+@pytest.mark.parametrize(
+    ("exporter", "message"),
+    [("int9_gzip", "EXPORTER='int9_gzip' is not one of"), ("int6_zstd", "needs the zstandard package")],
+)
+def test_a_bad_exporter_stops_before_training(
+    tiny_data: TinyDataset, tmp_path: Path, script_name: str, exporter: str, message: str
+) -> None:
+    """An unknown EXPORTER, or int6_zstd where zstandard is missing, is refused at start-up, not after the run."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import MLX_SCRIPT, TORCH_SCRIPT, toy_env
+
+    if script_name == "train_gpt_mlx.py":
+        pytest.importorskip("mlx.core")
+    script = TORCH_SCRIPT if script_name == "train_gpt.py" else MLX_SCRIPT
+    stub = tmp_path / "nozstd"
+    stub.mkdir()
+    (stub / "zstandard.py").write_text("raise ImportError('no zstandard here')\n")  # a stock environment
+    env = toy_env(tiny_data, ITERATIONS="2", TRAIN_LOG_EVERY="1", EXPORTER=exporter, RUN_ID="exp")
+    env["PYTHONPATH"] = os.pathsep.join([str(stub), env.get("PYTHONPATH", "")])
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out, out[-2000:]
+    assert "step:1/2" not in out and "val_bpb" not in out  # nothing was trained first
