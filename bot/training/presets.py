@@ -383,6 +383,8 @@ def plan_run(
     check_minutes(minutes)  # before the probe spends any time
     if iterations is not None:
         raise InputError("give --iterations or --minutes, not both", field="minutes")
+    if "ITERATIONS" in (extra_env or {}):  # it would override the probe's steps and the sizing
+        raise InputError("give --env ITERATIONS=… or --minutes, not both", field="minutes")
     root = Path(root)
     t0 = time.monotonic()
     be = local.choose_backend(backend or settings.local_backend)

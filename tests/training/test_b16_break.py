@@ -108,3 +108,14 @@ def test_a_bad_exporter_stops_before_training(
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and message in out, out[-2000:]
     assert "step:1/2" not in out and "val_bpb" not in out  # nothing was trained first
+
+
+def test_a_time_budget_refuses_an_env_iterations_that_would_override_it(tmp_path: Path) -> None:
+    """`--minutes 2 --env ITERATIONS=100000` would make the probe itself run 100,000 steps and the
+    sized run ignore its sizing: a contradiction, refused before anything runs."""
+    from bot.config import load_settings
+    from bot.training.presets import plan_run
+
+    with pytest.raises(InputError, match="ITERATIONS") as err:
+        plan_run(tmp_path, load_settings(tmp_path, env={}), "smoke", 2.0, extra_env={"ITERATIONS": "100000"})
+    assert err.value.field == "minutes"
