@@ -119,3 +119,23 @@ def test_a_time_budget_refuses_an_env_iterations_that_would_override_it(tmp_path
     with pytest.raises(InputError, match="ITERATIONS") as err:
         plan_run(tmp_path, load_settings(tmp_path, env={}), "smoke", 2.0, extra_env={"ITERATIONS": "100000"})
     assert err.value.field == "minutes"
+
+
+def test_a_tokenizer_inside_the_data_folder_can_be_bound_too(tmp_path: Path) -> None:
+    """`--data-path data --tokenizer-path data/tok.model`: binding a file that lies inside an already bound
+    (read-only) folder must not fail with 'Read-only file system' before the script even starts."""
+    import sys
+
+    from bot.sandbox import Sandbox
+
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    (data / "tok.model").write_bytes(b"tok")
+    (data / "tok.model").chmod(0o644)
+    with Sandbox("required") as box:
+        box.bind(data)
+        box.bind(data / "tok.model")
+        run = box.run([sys.executable, "-c", f"print(open({str(data / 'tok.model')!r}).read())"], timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "tok"
