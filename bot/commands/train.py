@@ -130,7 +130,7 @@ _common = [
     ),
     click.option(
         "--iterations",
-        type=int,
+        type=click.IntRange(min=1),
         default=None,
         help="Default: the preset's, else settings.local_iterations (500).",
     ),

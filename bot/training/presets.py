@@ -377,8 +377,10 @@ def plan_run(
     preset = (
         PRESETS["smoke"] if auto else get_preset(preset_name) if preset_name else settings_preset(settings)
     )
+    if iterations is not None and iterations < 1:
+        raise InputError(f"must be at least 1 (got {iterations})", field="iterations")
     if minutes is None:
-        its = iterations or preset.iterations
+        its = iterations if iterations is not None else preset.iterations
         return Plan(preset, its, {**preset_env(preset, its), **(extra_env or {})})
     check_minutes(minutes)  # before the probe spends any time
     if iterations is not None:

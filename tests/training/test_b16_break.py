@@ -139,3 +139,23 @@ def test_a_tokenizer_inside_the_data_folder_can_be_bound_too(tmp_path: Path) -> 
         run = box.run([sys.executable, "-c", f"print(open({str(data / 'tok.model')!r}).read())"], timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "tok"
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_cli_iterations_must_be_positive(tmp_path: Path, value: str) -> None:
+    """`--iterations 0` silently became the preset's 60, `--iterations -5` reached the script."""
+    res = CliRunner().invoke(
+        cli, ["--repo", str(tmp_path), "train", "local", "--preset", "smoke", "--iterations", value]
+    )
+    assert res.exit_code == 2, res.output
+    assert "'--iterations'" in res.output and not (tmp_path / ".pgolf").exists()
+
+
+@pytest.mark.parametrize("iterations", [0, -5])
+def test_plan_run_refuses_non_positive_iterations(tmp_path: Path, iterations: int) -> None:
+    from bot.config import load_settings
+    from bot.training.presets import plan_run
+
+    with pytest.raises(InputError) as err:
+        plan_run(tmp_path, load_settings(tmp_path, env={}), "smoke", None, iterations=iterations)
+    assert err.value.field == "iterations"
