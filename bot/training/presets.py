@@ -383,6 +383,12 @@ def plan_run(
         its = iterations if iterations is not None else preset.iterations
         return Plan(preset, its, {**preset_env(preset, its), **(extra_env or {})})
     check_minutes(minutes)  # before the probe spends any time
+    if settings.local_timeout_seconds and minutes * 60.0 > settings.local_timeout_seconds:
+        raise InputError(
+            f"{minutes:g} min is longer than local_timeout_seconds ({settings.local_timeout_seconds} s), "
+            "which would kill the run as a crash; lower --minutes or raise local_timeout_seconds",
+            field="minutes",
+        )
     if iterations is not None:
         raise InputError("give --iterations or --minutes, not both", field="minutes")
     if "ITERATIONS" in (extra_env or {}):  # it would override the probe's steps and the sizing

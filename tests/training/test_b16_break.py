@@ -159,3 +159,15 @@ def test_plan_run_refuses_non_positive_iterations(tmp_path: Path, iterations: in
     with pytest.raises(InputError) as err:
         plan_run(tmp_path, load_settings(tmp_path, env={}), "smoke", None, iterations=iterations)
     assert err.value.field == "iterations"
+
+
+def test_a_budget_longer_than_the_local_timeout_is_refused(tmp_path: Path) -> None:
+    """`--minutes 180` sized a 3-hour run that local_timeout_seconds (default 2 h) then killed as a crash row."""
+    from bot.config import load_settings
+    from bot.training.presets import plan_run
+
+    settings = load_settings(tmp_path, env={})
+    minutes = settings.local_timeout_seconds / 60.0 + 1.0
+    with pytest.raises(InputError, match="local_timeout_seconds") as err:
+        plan_run(tmp_path, settings, "smoke", minutes)
+    assert err.value.field == "minutes"
