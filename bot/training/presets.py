@@ -353,6 +353,15 @@ class Plan:
         }
 
 
+def _int_knob(env: dict[str, str], key: str, default: str) -> int:
+    """An integer knob of the run's environment (``--env KEY=…``), or a clear error naming it."""
+    value = env.get(key, default) or "0"
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{key}={value!r} is not an integer", field="env") from None
+
+
 def plan_run(
     root: Path | str,
     settings: Settings,
@@ -400,7 +409,7 @@ def plan_run(
     if not script.is_file():
         raise InputError("training script not found", path=str(script))
     env_p = {**preset_env(preset, probe_steps), **(extra_env or {})}
-    seq = int(env_p.get("TRAIN_SEQ_LEN", "1024"))
+    seq = _int_knob(env_p, "TRAIN_SEQ_LEN", "1024")
     probe_val = max(seq, (probe_val_tokens // seq) * seq)
     env_p.update(
         {
@@ -461,7 +470,7 @@ def plan_run(
                 rest.sizing.budget_s = minutes * 60.0
             return rest
     default_val = preset.env.get("VAL_MAX_TOKENS", str(settings.local_val_max_tokens))
-    real_val = int((extra_env or {}).get("VAL_MAX_TOKENS", default_val) or 0)
+    real_val = _int_knob({"VAL_MAX_TOKENS": default_val, **(extra_env or {})}, "VAL_MAX_TOKENS", "0")
     split = val_split_tokens(Path(env["DATA_PATH"]))
     val_tokens = min(real_val, split) if real_val > 0 else split
     sizing = size_run(

@@ -171,3 +171,17 @@ def test_a_budget_longer_than_the_local_timeout_is_refused(tmp_path: Path) -> No
     with pytest.raises(InputError, match="local_timeout_seconds") as err:
         plan_run(tmp_path, settings, "smoke", minutes)
     assert err.value.field == "minutes"
+
+
+def test_a_non_integer_env_knob_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """`--minutes 1 --env TRAIN_SEQ_LEN=1k` raised a bare ValueError from plan_run."""
+    from bot.config import load_settings
+    from bot.training.presets import plan_run
+
+    script = tmp_path / "training" / "train_gpt.py"
+    script.parent.mkdir()
+    script.write_text("raise SystemExit('never run')\n")
+    settings = load_settings(tmp_path, env={"PGOLF_LOCAL_BACKEND": "torch"})
+    with pytest.raises(InputError, match="TRAIN_SEQ_LEN") as err:
+        plan_run(tmp_path, settings, "smoke", 1.0, extra_env={"TRAIN_SEQ_LEN": "1k"})
+    assert err.value.field == "env"
