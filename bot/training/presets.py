@@ -434,14 +434,20 @@ def plan_run(
         if not Path(env[key]).exists():
             raise InputError(f"{what} not found (run `python training/prepare_data.py` first)", path=env[key])
     run_dir = (runs_dir or root / ".pgolf" / "runs") / run_id
+    probe_timeout = max(60.0, minutes * 60.0)
     out = local.run_script(
         script,
         env,
         run_dir,
-        timeout=max(60.0, minutes * 60.0),
+        timeout=probe_timeout,
         settings=settings,
         inputs=[Path(env["DATA_PATH"]), Path(env["TOKENIZER_PATH"])],
     )
+    if out.timed_out:
+        raise TrainingError(
+            f"the probe run ({probe_steps} steps of {preset.name}) did not finish within {probe_timeout:.0f} s "
+            f"of the {minutes:g}-min budget; see {out.log_path}; give more minutes or a smaller preset"
+        )
     if out.returncode != 0:
         raise TrainingError(
             f"the probe run failed (exit {out.returncode}); see {out.log_path}: {out.tail(3)}"

@@ -185,3 +185,32 @@ def test_a_non_integer_env_knob_is_a_clear_error_not_a_traceback(tmp_path: Path)
     with pytest.raises(InputError, match="TRAIN_SEQ_LEN") as err:
         plan_run(tmp_path, settings, "smoke", 1.0, extra_env={"TRAIN_SEQ_LEN": "1k"})
     assert err.value.field == "env"
+
+
+@pytest.mark.slow
+def test_an_absurdly_slow_probe_says_it_ran_out_of_budget(tmp_path: Path) -> None:
+    """A probe that never finishes is stopped at the budget and said so (not 'exit -9 … local_timeout_seconds')."""
+    from bot.config import load_settings
+    from bot.errors import TrainingError
+    from bot.training.presets import plan_run
+
+    script = tmp_path / "training" / "train_gpt.py"
+    script.parent.mkdir()
+    script.write_text("import time\nprint('step 0', flush=True)\ntime.sleep(600)\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    (data / "tok.model").write_bytes(b"tok")
+    (data / "tok.model").chmod(0o644)
+    settings = load_settings(tmp_path, env={"PGOLF_LOCAL_BACKEND": "torch"})
+    with pytest.raises(TrainingError, match="did not finish within 60 s") as err:
+        plan_run(
+            tmp_path,
+            settings,
+            "smoke",
+            0.5,
+            data_path=data,
+            tokenizer_path=data / "tok.model",
+            runs_dir=tmp_path / "r",
+        )
+    assert "local_timeout_seconds" not in str(err.value)
