@@ -715,6 +715,7 @@ def main():
     accum = args.grad_accum_steps or (8 // world if 8 % world == 0 else 1)
     if args.train_batch_tokens % (world * accum * args.train_seq_len):
         raise ValueError(f"TRAIN_BATCH_TOKENS={args.train_batch_tokens} must be a multiple of WORLD_SIZE*GRAD_ACCUM_STEPS*TRAIN_SEQ_LEN={world * accum * args.train_seq_len}")
+    resolve_exporter(args.exporter)  # at start-up: a bad EXPORTER never costs a training run
     if cuda:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)

@@ -687,6 +687,7 @@ def main():
     accum = args.grad_accum_steps or 8
     if args.train_batch_tokens % (accum * args.train_seq_len):
         raise ValueError(f"TRAIN_BATCH_TOKENS={args.train_batch_tokens} must be a multiple of GRAD_ACCUM_STEPS*TRAIN_SEQ_LEN={accum * args.train_seq_len}")
+    resolve_exporter(args.exporter)  # at start-up: a bad EXPORTER never costs a training run
     os.makedirs(args.out_dir, exist_ok=True)
     logfile = f"{args.out_dir}/{args.run_id}.txt"
     print(logfile)

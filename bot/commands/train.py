@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,23 @@ def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, 
         sys.exit(1)
 
 
+class _Minutes(click.ParamType):
+    """A positive, finite number of minutes (click's FloatRange lets NaN and infinity through)."""
+
+    name = "minutes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(out) and out > 0):
+            self.fail(f"{value!r} is not a positive, finite number of minutes", param, ctx)
+        return out
+
+
+_MINUTES = _Minutes()
+
 _common = [
     click.option(
         "--backend",
@@ -112,7 +130,7 @@ _common = [
     ),
     click.option(
         "--iterations",
-        type=int,
+        type=click.IntRange(min=1),
         default=None,
         help="Default: the preset's, else settings.local_iterations (500).",
     ),
@@ -124,7 +142,7 @@ _common = [
     ),
     click.option(
         "--minutes",
-        type=click.FloatRange(min=0, min_open=True),
+        type=_MINUTES,
         default=None,
         help="Time budget: probe a few steps, then size the iterations to end within N minutes.",
     ),

@@ -221,6 +221,12 @@ class Sizing:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+def check_minutes(minutes: float) -> None:
+    """A time budget is a positive, finite number of minutes (NaN and infinity are refused)."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise InputError(f"must be a positive, finite number of minutes (got {minutes!r})", field="minutes")
+
+
 def size_run(
     budget_s: float,
     probe: Probe,
@@ -234,8 +240,7 @@ def size_run(
 
     Predicted wall = fixed overhead + iterations × step time + 2 evaluations of the run's
     validation tokens (before and after export), with the probe's per-token evaluation cost."""
-    if budget_s <= 0:
-        raise InputError("must be a positive number of minutes", field="minutes")
+    check_minutes(budget_s / 60.0)
     per_eval = probe.eval_ms / 1000.0 * (val_tokens / max(probe.val_tokens, 1))
     overhead = max(0.0, probe.wall_s - probe.steps * probe.step_ms / 1000.0 - 2 * probe.eval_ms / 1000.0)
     left = budget_s - spent_s - overhead - 2 * per_eval
@@ -349,6 +354,15 @@ class Plan:
         }
 
 
+def _int_knob(env: dict[str, str], key: str, default: str) -> int:
+    """An integer knob of the run's environment (``--env KEY=…``), or a clear error naming it."""
+    value = env.get(key, default) or "0"
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{key}={value!r} is not an integer", field="env") from None
+
+
 def plan_run(
     root: Path | str,
     settings: Settings,
@@ -373,11 +387,22 @@ def plan_run(
     preset = (
         PRESETS["smoke"] if auto else get_preset(preset_name) if preset_name else settings_preset(settings)
     )
+    if iterations is not None and iterations < 1:
+        raise InputError(f"must be at least 1 (got {iterations})", field="iterations")
     if minutes is None:
-        its = iterations or preset.iterations
+        its = iterations if iterations is not None else preset.iterations
         return Plan(preset, its, {**preset_env(preset, its), **(extra_env or {})})
+    check_minutes(minutes)  # before the probe spends any time
+    if settings.local_timeout_seconds and minutes * 60.0 > settings.local_timeout_seconds:
+        raise InputError(
+            f"{minutes:g} min is longer than local_timeout_seconds ({settings.local_timeout_seconds} s), "
+            "which would kill the run as a crash; lower --minutes or raise local_timeout_seconds",
+            field="minutes",
+        )
     if iterations is not None:
         raise InputError("give --iterations or --minutes, not both", field="minutes")
+    if "ITERATIONS" in (extra_env or {}):  # it would override the probe's steps and the sizing
+        raise InputError("give --env ITERATIONS=… or --minutes, not both", field="minutes")
     root = Path(root)
     t0 = time.monotonic()
     be = local.choose_backend(backend or settings.local_backend)
@@ -385,7 +410,7 @@ def plan_run(
     if not script.is_file():
         raise InputError("training script not found", path=str(script))
     env_p = {**preset_env(preset, probe_steps), **(extra_env or {})}
-    seq = int(env_p.get("TRAIN_SEQ_LEN", "1024"))
+    seq = _int_knob(env_p, "TRAIN_SEQ_LEN", "1024")
     probe_val = max(seq, (probe_val_tokens // seq) * seq)
     env_p.update(
         {
@@ -410,14 +435,20 @@ def plan_run(
         if not Path(env[key]).exists():
             raise InputError(f"{what} not found (run `python training/prepare_data.py` first)", path=env[key])
     run_dir = (runs_dir or root / ".pgolf" / "runs") / run_id
+    probe_timeout = max(60.0, minutes * 60.0)
     out = local.run_script(
         script,
         env,
         run_dir,
-        timeout=max(60.0, minutes * 60.0),
+        timeout=probe_timeout,
         settings=settings,
         inputs=[Path(env["DATA_PATH"]), Path(env["TOKENIZER_PATH"])],
     )
+    if out.timed_out:
+        raise TrainingError(
+            f"the probe run ({probe_steps} steps of {preset.name}) did not finish within {probe_timeout:.0f} s "
+            f"of the {minutes:g}-min budget; see {out.log_path}; give more minutes or a smaller preset"
+        )
     if out.returncode != 0:
         raise TrainingError(
             f"the probe run failed (exit {out.returncode}); see {out.log_path}: {out.tail(3)}"
@@ -446,7 +477,7 @@ def plan_run(
                 rest.sizing.budget_s = minutes * 60.0
             return rest
     default_val = preset.env.get("VAL_MAX_TOKENS", str(settings.local_val_max_tokens))
-    real_val = int((extra_env or {}).get("VAL_MAX_TOKENS", default_val) or 0)
+    real_val = _int_knob({"VAL_MAX_TOKENS": default_val, **(extra_env or {})}, "VAL_MAX_TOKENS", "0")
     split = val_split_tokens(Path(env["DATA_PATH"]))
     val_tokens = min(real_val, split) if real_val > 0 else split
     sizing = size_run(
