@@ -25,6 +25,8 @@ from typing import Any
 from bot.errors import ConfigError
 
 ENV_PREFIX = "PGOLF_"
+# The names of bot/training/presets.py's presets (config sits below training: a test keeps them equal).
+LOCAL_PRESET_NAMES = ("smoke", "ci-linux", "mac-8gb", "mac-32gb", "full")
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
 _ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
 
@@ -102,6 +104,8 @@ class Settings:
     local_val_max_tokens: int = 0  # 0 = the whole validation split (as the challenge)
     local_timeout_seconds: int = 7200  # a local run is killed (crash row) after this long
     local_env: list[str] = field(default_factory=list)  # extra KEY=VALUE knobs for Tier 1 runs
+    # a named run size (bot/training/presets.py: smoke, ci-linux, mac-8gb, mac-32gb, full); "" = none
+    local_preset: str = ""
 
     # --- untrusted code (bot.sandbox) ------------------------------------------------------
     # required: PR/model-written scripts run only behind the wall (namespaces, own uid, no
@@ -348,12 +352,25 @@ def _validate(s: Settings) -> None:
         raise ConfigError("must be auto, required or best-effort", path="settings", field="sandbox")
     if not 0 < s.sandbox_uid < 2**31:
         raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
+
+    if s.local_preset and s.local_preset not in LOCAL_PRESET_NAMES:
+        raise ConfigError(
+            f"must be one of {', '.join(LOCAL_PRESET_NAMES)} (or empty)",
+            path="settings",
+            field="local_preset",
+        )
     if not 0 <= s.relevance_threshold <= 1:
         raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
     if s.research_review not in {"commit", "pr"}:
         raise ConfigError("must be commit or pr", path="settings", field="research_review")
     if s.research_review_quiet_hours < 0:
         raise ConfigError("must not be negative", path="settings", field="research_review_quiet_hours")
+    if s.research_review_quiet_hours > 24 * 366 * 100:  # later dates overflow; hold with the label
+        raise ConfigError(
+            "must be at most 100 years (878,400 h); to stop the merge, use the hold label",
+            path="settings",
+            field="research_review_quiet_hours",
+        )
     if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
         raise ConfigError("must be a branch name", path="settings", field="research_review_branch")
 

@@ -44,7 +44,6 @@ from typing import Any
 
 import anthropic
 
-from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetBlocked, GradingError
 
@@ -257,7 +256,8 @@ def parse_retry_after(headers: Mapping[str, str] | Any, now: float | None = None
     parsed = email.utils.parsedate_tz(ra)
     if parsed is None:
         return None
-    return max(0.0, float(email.utils.mktime_tz(parsed)) - (clock.now().timestamp() if now is None else now))
+    # the server's date is on the real clock: a duration from epoch seconds, not pgolf's (pinnable) date
+    return max(0.0, float(email.utils.mktime_tz(parsed)) - (time.time() if now is None else now))
 
 
 class LLM:

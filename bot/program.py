@@ -46,9 +46,15 @@ def marker(name: str, end: bool = False) -> str:
     return f"<!-- {name}_{'END' if end else 'START'} -->"
 
 
+# C0/C1 controls but tab and newline (terminal escapes: ESC[8m conceals text even through
+# `less -R`), and bidi embeddings/overrides/isolates that disguise the order of what is read
+_UNSEEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def sanitize(text: str) -> str:
-    """Make ``text`` safe to put between markers: no ``<!--``, no ``-->``, no NUL."""
-    text = text.replace("\x00", "")
+    """Make ``text`` safe to put between markers: no ``<!--``, no ``-->``, no control characters
+    (but tab and newline), no bidi overrides."""
+    text = _UNSEEN.sub("", text)
     while "<!--" in text or "-->" in text:
         text = text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
     return text

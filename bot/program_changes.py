@@ -22,23 +22,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bot.program import SECTIONS, SOTA_RE, marker
 
 SUBJECT_LIMIT = 72
+URL_LINK_MAX = 2000  # longer URLs are not linked in the job summary / PR table
 MINUS = "\u2212"  # "−": reads as a count, not as a list bullet
 ARROW = "\u2192"
 TRAILER_CYCLE = "Pgolf-Research-Cycle"
 TRAILER_PR = "Pgolf-Research-PR"
 
+# the title runs to the LAST "**" (a title may contain "**" itself); what follows is a label
 _RESEARCH_HEAD = re.compile(
-    r"^- \*\*\[(?P<tier>[^\]\s]+) (?P<score>[^\]]*)\] (?P<title>.*?)\*\*(?P<rest>.*)$"
+    r"^- \*\*\[(?P<tier>[^\]\s]+) (?P<score>[^\]]*)\] (?P<title>.*)\*\*(?P<rest>[^*]*)$"
 )
 _ID_LINE = re.compile(r"^\s+`(?P<id>[^`]+)`(?P<rest>.*)$")
 _URL = re.compile(r"<(?P<url>https?://[^>\s]+)>")
 _VERIFIED_SCORE = re.compile(r"score (?P<before>-?\d+) \S+ (?P<after>-?\d+)")
 _SPEEDRUN = re.compile(r"^- (?P<min>[0-9.]+) min \S (?P<name>.*?)(?: \((?P<date>[^)]*)\))?$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# C0/C1 controls (terminal escapes, bells) and bidi embeddings/overrides/isolates: web text that
+# could hide or disguise an item in a terminal (`pgolf program diff`, `git log`) or a web page
+_UNSEEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Parsed:
     sota: float | None
     prose: str  # everything outside the marked sections and the SOTA line
     well_formed: bool = True
+    broken: list[str] = field(default_factory=list)  # sections whose markers are broken
 
 
 @dataclass
@@ -100,6 +107,9 @@ class ProgramChanges:
     text_changed: bool  # the two texts differ at all
     prose_changed: bool  # the human-written parts differ
     state: dict[str, int] = field(default_factory=dict)  # research-state file -> rows added
+    broken: list[str] = field(default_factory=list)  # sections whose markers are broken after
+    existed_before: bool = True
+    existed_after: bool = True
 
     @property
     def changed(self) -> bool:
@@ -127,6 +137,9 @@ class ProgramChanges:
             "competitors_added": [i.to_dict() for i in comp.added],
             "competitors_changed": [{"before": a.to_dict(), "after": b.to_dict()} for a, b in comp.changed],
             "prose_changed": self.prose_changed,
+            "broken_sections": list(self.broken),
+            "existed_before": self.existed_before,
+            "existed_after": self.existed_after,
             "sections": {name: s.to_dict() for name, s in self.sections.items()},
             "state": dict(self.state),
             "subject": subject(self),
@@ -134,8 +147,9 @@ class ProgramChanges:
 
 
 # --------------------------------------------------------------------------- parsing
-def _split_sections(text: str) -> tuple[dict[str, str], str, bool]:
-    """Section bodies and the prose around them; tolerant: a broken marker leaves it unparsed."""
+def _split_sections(text: str, broken: list[str] | None = None) -> tuple[dict[str, str], str, bool]:
+    """Section bodies and the prose around them; tolerant: a broken marker leaves it unparsed
+    (and, when ``broken`` is given and the text is not empty, its name is added to it)."""
     bodies: dict[str, str] = {}
     spans: list[tuple[int, int]] = []
     ok = True
@@ -143,6 +157,8 @@ def _split_sections(text: str) -> tuple[dict[str, str], str, bool]:
         s, e = marker(name), marker(name, end=True)
         if text.count(s) != 1 or text.count(e) != 1 or text.index(e) < text.index(s):
             ok = False
+            if broken is not None and text.strip():
+                broken.append(name)
             continue
         a, b = text.index(s) + len(s), text.index(e)
         bodies[name] = text[a:b]
@@ -269,8 +285,11 @@ _PARSERS = {
 
 
 def parse(text: str) -> Parsed:
-    """Split a program.md text into per-section items, the SOTA value and the prose."""
-    bodies, prose, ok = _split_sections(text or "")
+    """Split a program.md text into per-section items, the SOTA value and the prose (with control
+    and bidi characters left out: everything parsed here is shown to people)."""
+    broken: list[str] = []
+    text = _UNSEEN.sub("", text or "")
+    bodies, prose, ok = _split_sections(text, broken)
     items = {name: _PARSERS[name](bodies.get(name, "")) for name in SECTIONS}
     sota: float | None = None
     m = SOTA_RE.search(text or "")
@@ -279,7 +298,7 @@ def parse(text: str) -> Parsed:
             sota = float(m.group("sota"))
         except ValueError:
             sota = None
-    return Parsed(items, sota, prose, ok)
+    return Parsed(items, sota, prose, ok, broken)
 
 
 def compare(before: str | None, after: str | None, state: Mapping[str, int] | None = None) -> ProgramChanges:
@@ -288,6 +307,9 @@ def compare(before: str | None, after: str | None, state: Mapping[str, int] | No
     sections: dict[str, SectionChange] = {}
     for name in SECTIONS:
         old, new = a.items[name], b.items[name]
+        if name in a.broken or name in b.broken:  # unreadable on one side: not items added/removed
+            sections[name] = SectionChange()
+            continue
         ch = SectionChange(
             added=[it for k, it in new.items() if k not in old],
             removed=[it for k, it in old.items() if k not in new],
@@ -301,6 +323,9 @@ def compare(before: str | None, after: str | None, state: Mapping[str, int] | No
         text_changed=(before or "") != (after or ""),
         prose_changed=a.prose != b.prose,
         state={k: v for k, v in (state or {}).items() if v},
+        broken=list(b.broken),
+        existed_before=before is not None,
+        existed_after=after is not None,
     )
 
 
@@ -332,6 +357,12 @@ def _tier_counts(items: list[Item]) -> str:
 def _parts(ch: ProgramChanges) -> list[str]:
     """Subject fragments, most important first."""
     parts: list[str] = []
+    if ch.existed_before and not ch.existed_after:
+        parts.append("program.md deleted")
+    elif ch.existed_after and not ch.existed_before:
+        parts.append("program.md created")
+    if ch.broken:
+        parts.append(f"program.md markers broken ({', '.join(ch.broken)})")
     r = ch.section("RESEARCH")
     research: list[str] = []
     if r.added:
@@ -370,7 +401,7 @@ def _parts(ch: ProgramChanges) -> list[str]:
     e = ch.section("EXPERIMENTS")
     if e.added or e.changed:
         parts.append(f"ledger +{len(e.added)}" + (f" ~{len(e.changed)}" if e.changed else ""))
-    if ch.prose_changed:
+    if ch.prose_changed and ch.existed_before and ch.existed_after:
         parts.append("text edited")
     return parts
 
@@ -431,6 +462,7 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
     out: list[str] = []
     if not ch.changed:
         out.append("program.md is unchanged by this run; only research state is recorded.")
+    out.extend(_warnings(ch))
     r = ch.section("RESEARCH")
     for title, items in (("Research added", r.added), ("Research removed", r.removed)):
         if items:
@@ -470,9 +502,23 @@ def body(ch: ProgramChanges, *, pr_url: str = "", cycle: str = "", pr: int | Non
     return text
 
 
+def _warnings(ch: ProgramChanges) -> list[str]:
+    out = []
+    if ch.existed_before and not ch.existed_after:
+        out.append("program.md was deleted.")
+    if ch.broken:
+        out.append(
+            f"The markers of {', '.join(ch.broken)} in program.md are broken (missing, duplicated or out "
+            "of order): those sections are not compared, and `pgolf inject` refuses the file until "
+            "they are fixed."
+        )
+    return out
+
+
 def trailers(*, cycle: str = "", pr: int | None = None) -> list[str]:
     """Git trailers linking a commit to its research cycle and review PR (read by the dashboard)."""
     out = []
+    cycle = " ".join(str(cycle).split())  # data: a newline in it must not start another trailer
     if cycle:
         out.append(f"{TRAILER_CYCLE}: {cycle}")
     if pr is not None:
@@ -500,13 +546,27 @@ def message(ch: ProgramChanges, *, prefix: str = "research:", **kw: Any) -> str:
     return subject(ch, prefix=prefix) + ("\n\n" + b if b else "")
 
 
+_WJ = "\u2060"  # word joiner: invisible, but GitHub no longer sees a mention or a reference
+_PINGS = re.compile(r"([@#])(?=\w)|\b(GH)(?=-\d)", re.IGNORECASE)
+
+
 def _md(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell of web text: no pipe that splits the row, no `@user` that notifies anyone and
+    no `#5`/`owner/repo#5`/`GH-5` that cross-references an issue (the table goes into a PR body)."""
+    cell = " ".join(str(text).split()).replace("|", "\\|")
+    return _PINGS.sub(lambda m: (m.group(1) or m.group(2)) + _WJ, cell)
+
+
+def _link_target(url: str) -> str:
+    """A URL as a Markdown link target that stays one table cell and one link: characters that
+    would end the link or the cell (``|()[]<>``, spaces, backticks…) are percent-encoded."""
+    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
 
 
 def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url: str = "") -> str:
     """The job summary: the subject as a heading and one table row per change."""
     out = [f"### {title}: {_md(subject(ch, prefix='').strip())}", ""]
+    out += [f"**{w}**\n" for w in _warnings(ch)]
     rows: list[tuple[str, str, str, str, str, str]] = []
     for name in SECTIONS:
         s = ch.section(name)
@@ -534,7 +594,9 @@ def summary_markdown(ch: ProgramChanges, *, title: str = "Research run", pr_url:
         out.append("| change | section | item | tier | score / value | link |")
         out.append("|---|---|---|---|---|---|")
         for kind, sec, item, tier, score, url in rows:
-            link = f"[link]({url})" if url else ""
+            link = f"[link]({_link_target(url)})" if url else ""
+            if len(url) > URL_LINK_MAX:  # web text: a huge URL would crowd out every other row
+                link = f"(a {len(url)}-character link, not shown)"
             out.append(f"| {kind} | {sec} | {_md(item)} | {_md(tier)} | {_md(score)} | {link} |")
     else:
         out.append(

@@ -8,6 +8,7 @@ copy. Reading never changes the repository. A revision that does not resolve is 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,14 @@ def changes_between(
     revs = tuple(None if r in (None, WORKTREE) else resolve(root, str(r)) for r in (rev_a, rev_b))
     a, b = revs
     prog = settings.program_path
+    where = Path(os.path.normpath(settings.path("program_path", root).absolute()))
+    top = Path(os.path.normpath(root.absolute()))
+    if not where.is_relative_to(top):
+        raise InputError(
+            f"{prog} is outside the repository {root}: git cannot read it at a revision",
+            field="program_path",
+        )
+    prog = where.relative_to(top).as_posix()
     files = state_files(root, settings, revs)
     state = pc.state_changes({f: read_at(root, a, f) for f in files}, {f: read_at(root, b, f) for f in files})
     return pc.compare(_text(read_at(root, a, prog)), _text(read_at(root, b, prog)), state)

@@ -38,8 +38,10 @@ from bot.errors import ForgeError
 from bot.fileio import atomic_write_text
 from bot.forge.base import Forge, PullRequest
 from bot.forge.events import Event, authorize
-from bot.program_git import review_state_path
+from bot.program_git import read_review_state, review_state_path
 
+REVIEWED_SECTIONS = ("RESEARCH", "VERIFIED", "COMPETITORS")  # a change here restarts the quiet period
+PR_BODY_LIMIT = 65000  # GitHub refuses pull request bodies over 65,536 characters
 MARK_RE = re.compile(
     r"<!-- pgolf:research-pr head=(?P<head>[0-9a-f]{7,64}) updated=(?P<updated>[0-9TZ:\-]+) -->"
 )
@@ -65,23 +67,29 @@ class ReviewOutcome:
 
 # --------------------------------------------------------------------------- state file
 def write_review_state(root: Path | str, settings: Settings, outcome: ReviewOutcome) -> Path:
+    """Record ``outcome``; the file is left as it is when only the time differs (it is committed
+    with the research state, so a run that changes nothing must not rewrite it)."""
     p = review_state_path(root, settings)
     p.parent.mkdir(parents=True, exist_ok=True)
     data = outcome.to_dict()
     data.pop("changes", None)
+    old = read_review_state(root, settings)
+    if old and {k: v for k, v in old.items() if k != "at"} == {k: v for k, v in data.items() if k != "at"}:
+        return p
     atomic_write_text(p, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return p
 
 
 # --------------------------------------------------------------------------- PR text
-def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
-    updated = clock.stamp()
+def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings, *, updated: str = "") -> str:
+    """The research PR's body; ``updated`` (default: now) starts the quiet period."""
+    updated = updated or clock.stamp()
     quiet = settings.research_review_quiet_hours
     text = pc.body(changes)
     # titles are web text: a fence longer than any backtick run in them cannot be closed early
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    until = clock.stamp(clock.now() + timedelta(hours=quiet))
+    until = clock.stamp(clock.parse(updated) + timedelta(hours=quiet))
     lines = [
         f"<!-- pgolf:research-pr head={head} updated={updated} -->",
         "This pull request holds the changes the research bot wants to make to `program.md`, the",
@@ -94,14 +102,17 @@ def pr_body(changes: pc.ProgramChanges, head: str, settings: Settings) -> str:
         "sections on the default branch, not here.",
         "",
         pc.summary_markdown(changes, title="Changes to program.md"),
-        "<details><summary>Commit-style summary</summary>",
-        "",
-        fence,
-        text,
-        fence,
-        "</details>",
     ]
-    return "\n".join(lines)
+    details = ["<details><summary>Commit-style summary</summary>", "", fence, text, fence, "</details>"]
+    full = "\n".join(lines + details)
+    if len(full) <= PR_BODY_LIMIT:
+        return full
+    # web text made it too long for GitHub: drop the commit-style copy, then cut the table
+    note = "\n\n(cut to fit a pull request body: `pgolf program diff` shows every change)"
+    short = "\n".join(lines)
+    if len(short) + len(note) > PR_BODY_LIMIT:
+        short = short[: PR_BODY_LIMIT - len(note)].rsplit("\n", 1)[0]
+    return short + note
 
 
 def _mark(pr: PullRequest) -> tuple[str, str] | None:
@@ -111,31 +122,39 @@ def _mark(pr: PullRequest) -> tuple[str, str] | None:
 
 # --------------------------------------------------------------------------- the gates
 def hold_reason(forge: Forge, pr: PullRequest, settings: Settings) -> str:
-    """Why ``pr`` must not be merged now because of the hold label ("" when it may)."""
+    """Why ``pr`` must not be merged now because of the hold label ("" when it may).
+
+    Only the label events of people THE trust function allows count, both ways: a label added by
+    someone without write permission holds nothing, and a maintainer's hold removed by someone
+    without it (triage can edit labels but not merge) still holds."""
     label = settings.research_hold_label
-    if label not in pr.labels:
+    events = [e for e in forge.label_events(pr.number) if e.label == label]
+    if label in pr.labels and not any(e.action == "labeled" for e in events):
+        return f"the `{label}` label is on the PR"  # nobody is on record for it: hold (fail safe)
+    held_by = ""
+    for e in events:
+        if e.action not in ("labeled", "unlabeled"):
+            continue
+        ev = Event(  # the question is the same both ways: may this person set the hold?
+            name="pull_request",
+            action="labeled",
+            repo=forge.repo,
+            pr=pr.number,
+            is_pr=True,
+            actor=e.actor,
+            actor_type=e.actor_type,
+            author_association="",
+            head_sha=pr.head_sha,
+            label=label,
+            labels=pr.labels,
+        )
+        if authorize(ev, forge, settings).allowed:
+            held_by = e.actor if e.action == "labeled" else ""
+    if not held_by:
         return ""
-    events = [e for e in forge.label_events(pr.number) if e.label == label and e.action == "labeled"]
-    if not events:  # the label is there but nobody is on record for it: hold (fail safe)
-        return f"the `{label}` label is on the PR"
-    last = events[-1]
-    ev = Event(
-        name="pull_request",
-        action="labeled",
-        repo=forge.repo,
-        pr=pr.number,
-        is_pr=True,
-        actor=last.actor,
-        actor_type=last.actor_type,
-        author_association="",
-        head_sha=pr.head_sha,
-        label=label,
-        labels=pr.labels,
-    )
-    decision = authorize(ev, forge, settings)
-    if decision.allowed:
-        return f"@{last.actor} added the `{label}` label"
-    return ""
+    if label in pr.labels:
+        return f"@{held_by} added the `{label}` label"
+    return f"@{held_by} added the `{label}` label, and nobody allowed to lift it has removed it"
 
 
 def changes_requested(forge: Forge, pr: PullRequest, settings: Settings) -> str:
@@ -166,8 +185,10 @@ def changes_requested(forge: Forge, pr: PullRequest, settings: Settings) -> str:
 
 # --------------------------------------------------------------------------- the run
 def _open_research_pr(forge: Forge, settings: Settings) -> PullRequest | None:
+    """The open PR from the research branch of THIS repository: a fork can name its branch the
+    same and forge pgolf's mark in its body, so a PR from another repository never counts."""
     branch = settings.research_review_branch
-    prs = [p for p in forge.list_open_prs(branch) if p.head_ref == branch]
+    prs = [p for p in forge.list_open_prs(branch) if p.head_ref == branch and not p.is_fork]
     return prs[0] if prs else None
 
 
@@ -187,6 +208,15 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         None if on_default is None else on_default.decode("utf-8", "replace"), new.decode("utf-8", "replace")
     )
     out = ReviewOutcome("none", "", branch=branch, changes=changes.to_dict())
+    if pr is not None:
+        mark = _mark(pr)
+        if mark is None or mark[0] != pr.head_sha:  # checked first: closing it would lose that work
+            out.action, out.pr, out.url, out.head_sha = "blocked", pr.number, pr.url, pr.head_sha
+            out.reason = (
+                f"research PR #{pr.number} has commits pgolf did not write (head {pr.head_sha[:12]}); "
+                "it is left alone: merge or close it by hand"
+            )
+            return out
     if new == on_default:
         if pr is None:
             out.reason = f"program.md on {base} already matches this run; no research PR is needed"
@@ -202,19 +232,20 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         return out
     subject = pc.subject(changes)
     out.subject = subject
-    if pr is not None:
-        mark = _mark(pr)
-        if mark is None or mark[0] != pr.head_sha:
-            out.action, out.pr, out.url, out.head_sha = "blocked", pr.number, pr.url, pr.head_sha
-            out.reason = (
-                f"research PR #{pr.number} has commits pgolf did not write (head {pr.head_sha[:12]}); "
-                "it is left alone: merge or close it by hand"
-            )
-            return out
-        if forge.read_file(prog, pr.head_sha) == new:
-            out.action, out.pr, out.url, out.head_sha = "unchanged", pr.number, pr.url, pr.head_sha
-            out.reason = f"program.md is the same as in research PR #{pr.number}; its quiet period continues"
-            return out
+    proposed = forge.read_file(prog, pr.head_sha) if pr is not None else None
+    if pr is not None and proposed == new:
+        out.action, out.pr, out.url, out.head_sha = "unchanged", pr.number, pr.url, pr.head_sha
+        out.reason = f"program.md is the same as in research PR #{pr.number}; its quiet period continues"
+        return out
+    # The ledger's own rows (EXPERIMENTS, the SOTA line) change with every experiment: were that to
+    # restart the quiet period, the PR would never merge while experiments run. Only what there is
+    # to review (research items, briefs, competitors, the human-written text) restarts it.
+    keep = ""
+    mark = _mark(pr) if pr is not None else None
+    if pr is not None and mark is not None and proposed is not None:
+        delta = pc.compare(proposed.decode("utf-8", "replace"), new.decode("utf-8", "replace"))
+        if not (delta.prose_changed or delta.broken or any(delta.section(n) for n in REVIEWED_SECTIONS)):
+            keep = mark[1]
     head = forge.put_branch_file(
         branch,
         base,
@@ -223,7 +254,11 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
         pc.message(changes) + "\n\n[skip ci]",
         expected_head=pr.head_sha if pr is not None else None,
     )
-    body = pr_body(changes, head, settings)
+    try:
+        body = pr_body(changes, head, settings, updated=keep)
+    except ValueError:  # a mangled stamp in the old mark: start the quiet period again
+        keep = ""
+        body = pr_body(changes, head, settings)
     if pr is None:
         opened = forge.open_pr(branch, base, subject, body)
         out.action, out.pr, out.url = "opened", opened.number, opened.url
@@ -231,9 +266,14 @@ def propose(forge: Forge, root: Path | str, settings: Settings, *, base: str | N
     else:
         updated = forge.update_pr(pr.number, title=subject, body=body)
         out.action, out.pr, out.url = "updated", updated.number, updated.url
-        out.reason = f"updated research PR #{pr.number}; its quiet period starts again"
+        out.reason = (
+            f"updated research PR #{pr.number} (ledger rows only); its quiet period continues"
+            if keep
+            else f"updated research PR #{pr.number}; its quiet period starts again"
+        )
     out.head_sha = head
-    out.quiet_until = clock.stamp(clock.now() + timedelta(hours=settings.research_review_quiet_hours))
+    start = clock.parse(keep) if keep else clock.now()
+    out.quiet_until = clock.stamp(start + timedelta(hours=settings.research_review_quiet_hours))
     return out
 
 
@@ -249,6 +289,9 @@ def try_merge(forge: Forge, settings: Settings, *, base: str | None = None) -> R
         out.action = "blocked"
         out.reason = f"research PR #{pr.number} has commits pgolf did not write; not merging it automatically"
         return out
+    if pr.draft:  # GitHub refuses to merge a draft; only people with write access can make one
+        out.action, out.reason = "held", f"not merging #{pr.number}: it is a draft"
+        return out
     held = hold_reason(forge, pr, settings)
     if held:
         out.action, out.reason = "held", f"not merging #{pr.number}: {held}"
@@ -257,7 +300,15 @@ def try_merge(forge: Forge, settings: Settings, *, base: str | None = None) -> R
     if who:
         out.action, out.reason = "held", f"not merging #{pr.number}: {who} requested changes"
         return out
-    until = clock.parse(mark[1]) + timedelta(hours=settings.research_review_quiet_hours)
+    try:
+        until = clock.parse(mark[1]) + timedelta(hours=settings.research_review_quiet_hours)
+    except ValueError:
+        out.action = "blocked"
+        out.reason = (
+            f"research PR #{pr.number}: the time in pgolf's mark ({mark[1]}) is not a date, so its quiet "
+            "period is unknown; not merging it automatically (merge or close it by hand)"
+        )
+        return out
     out.quiet_until = clock.stamp(until)
     if clock.now() < until:
         out.reason = f"research PR #{pr.number} is in its quiet period until {out.quiet_until}"
@@ -287,6 +338,11 @@ def run_review(forge: Forge | None, root: Path | str, settings: Settings) -> lis
     if forge is None:
         raise ForgeError('research_review is "pr" but no forge was given')
     base = forge.default_branch()
+    if settings.research_review_branch == base:
+        raise ForgeError(
+            f"research_review_branch is {base!r}, the default branch itself: the research PR needs a "
+            "branch of its own (the default is pgolf/research)"
+        )
     first = propose(forge, root, settings, base=base)
     outcomes = [first]
     if first.action in ("unchanged", "none", "updated", "opened"):

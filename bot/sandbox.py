@@ -412,7 +412,11 @@ class Sandbox:
         ro += [str(p) for p in self.inputs]
         for p in ro:
             self._check_readable(Path(p))
-        entries = [("r", p) for p in set(ro)] + [("w", str(p)) for p in {self.scratch, *self.writable}]
+        ro_set = {Path(p) for p in ro}
+        # a read-only path inside another read-only one is already visible (and its mount point could not be
+        # created on the read-only parent): e.g. --tokenizer-path inside --data-path
+        ro = sorted({str(p) for p in ro_set if not any(q in p.parents for q in ro_set)})
+        entries = [("r", p) for p in ro] + [("w", str(p)) for p in {self.scratch, *self.writable}]
         entries.sort(key=lambda e: (e[1].count("/"), e[1]))  # parents before children
         flat = [x for kind, path in entries for x in (kind, path)]
         links = _python_links()

@@ -3,7 +3,8 @@
 1. **No silent skips.** Under ``CI=true`` (what ``.ci/run`` and GitHub Actions set) a skipped test
    is reported as a failure naming the skip's reason (a missing sshd, rsync, chromium or zizmor
    means the machine is not set up: ``scripts/setup.sh`` installs them).
-2. **Loopback only.** In this process every ``connect()`` and every name lookup is checked: only
+2. **Loopback only.** In this process every ``connect()``, every addressed ``sendto()``/``sendmsg()``
+   (UDP, TCP Fast Open) and every name lookup is checked: only
    127.0.0.0/8, ::1, ``localhost`` and Unix sockets are allowed. Anything else raises
    :class:`NetworkBlocked` *and* fails the test even if the code under test swallowed the error.
    Subprocesses are covered by the network namespace ``make test`` runs the suite in
@@ -70,12 +71,30 @@ def _check(kind: str, host: Any, port: Any = None) -> None:
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
+_real_sendmsg = socket.socket.sendmsg
 _real_getaddrinfo = socket.getaddrinfo
+_real_lookups = {
+    name: getattr(socket, name) for name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr")
+}
+
+
+def _check_resolved(kind: str, host: Any, port: Any, infos: Any) -> Any:
+    """A local *name* is trusted by what it resolves to (a hosts file can point it anywhere)."""
+    away = sorted({str(info[4][0]) for info in infos if not _is_local_host(info[4][0])})
+    if away:
+        where = f"{host}:{port} -> {', '.join(away)}"
+        ATTEMPTS.append(f"{kind} {where}")
+        raise NetworkBlocked(f"tests only contact loopback: {kind} {where} refused")
+    return infos
 
 
 def _guard_address(sock: socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        _check("connect", address[0], address[1])
+        host, port = address[0], address[1]
+        _check("connect", host, port)
+        if host and not _is_ip(host):  # connect() by name resolves in C: check where it lands
+            _check_resolved("connect", host, port, _real_getaddrinfo(host, port, sock.family))
 
 
 def _connect(self: socket.socket, address: Any) -> None:
@@ -88,16 +107,46 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    """UDP datagrams and TCP Fast Open (``sendto(data, MSG_FASTOPEN, addr)``) leave without connect()."""
+    if args:
+        _guard_address(self, args[-1])
+    return _real_sendto(self, data, *args)
+
+
+def _sendmsg(self: socket.socket, buffers: Any, *args: Any) -> int:
+    if len(args) >= 3:  # (ancdata, flags, address)
+        _guard_address(self, args[2])
+    return _real_sendmsg(self, buffers, *args)
+
+
+def _lookup(name: str) -> Any:
+    real = _real_lookups[name]
+
+    def guarded(host: Any) -> Any:
+        if not _is_ip(host):
+            _check("resolve", host)
+        return real(host)
+
+    guarded.__name__ = name
+    return guarded
+
+
 def _getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _is_ip(host):  # a numeric address needs no lookup; its connect() is checked
-        _check("resolve", host, port)
-    return _real_getaddrinfo(host, port, *args, **kwargs)
+    if _is_ip(host) or host is None:  # a numeric address needs no lookup; its connect() is checked
+        return _real_getaddrinfo(host, port, *args, **kwargs)
+    _check("resolve", host, port)
+    return _check_resolved("resolve", host, port, _real_getaddrinfo(host, port, *args, **kwargs))
 
 
 def install_guard() -> None:
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = _sendto  # type: ignore[method-assign,assignment]
+    socket.socket.sendmsg = _sendmsg  # type: ignore[method-assign]
     socket.getaddrinfo = _getaddrinfo
+    for name in _real_lookups:
+        setattr(socket, name, _lookup(name))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,21 +3,27 @@
 The upstream naive-baseline model and recipe, written for pgolf: 9 blocks at width 512, 8 heads
 with 4 KV heads, 2x relu^2 MLP, vocab 1024, tied embeddings, encoder/decoder skips, RMSNorm,
 RoPE, QK norm, logit softcap, Muon for block matrices + Adam for embeddings and scalars, LR
-warmdown driven by the wall clock. CUDA: bf16 autocast, torch.compile, flash SDPA, DDP/nccl.
-CPU: fp32, DDP/gloo. Run: `torchrun --standalone --nproc_per_node=8 train_gpt.py` (or plain python).
+warmdown driven by the wall clock. CUDA: bf16 autocast, torch.compile, flash SDPA, DDP/nccl; the tied embedding is trained and stored in
+bf16 (as upstream). CPU: fp32, DDP/gloo. Run: `torchrun --standalone --nproc_per_node=8 train_gpt.py`.
+Numerics follow upstream's naive baseline: RoPE direction, RMSNorm eps (the dtype's), the loader's
+spans (no token shared between micro-batches), the int8 exporter (99.99984th-percentile row clip,
+1/127 scale floor, torch.save + zlib, `final_int8_zlib_roundtrip` lines); checked by
+tests/training/test_upstream_parity.py against numbers recorded from upstream's script.
 
 Knobs (environment; same names/defaults as upstream, plus a few of ours marked *):
   DATA_PATH TOKENIZER_PATH RUN_ID SEED ITERATIONS WARMUP_STEPS WARMDOWN_ITERS TRAIN_BATCH_TOKENS
-  TRAIN_SEQ_LEN MAX_WALLCLOCK_SECONDS(0=no cap) VAL_LOSS_EVERY(0=end only) VAL_BATCH_SIZE
-  TRAIN_LOG_EVERY VOCAB_SIZE NUM_LAYERS MODEL_DIM NUM_HEADS NUM_KV_HEADS MLP_MULT TIE_EMBEDDINGS
-  ROPE_BASE LOGIT_SOFTCAP QK_GAIN_INIT TIED_EMBED_INIT_STD EMBED_LR HEAD_LR TIED_EMBED_LR MATRIX_LR
-  SCALAR_LR MUON_MOMENTUM MUON_BACKEND_STEPS MUON_MOMENTUM_WARMUP_START MUON_MOMENTUM_WARMUP_STEPS
-  BETA1 BETA2 ADAM_EPS GRAD_CLIP_NORM
-  *EXPORTER (int6_zstd | int8_zlib)  *VAL_MAX_TOKENS (0 = whole val split)  *GRAD_ACCUM_STEPS
-  *INIT_WEIGHTS (start from a weights .npz)  *COMPILE (1 on CUDA)
-Outputs (current directory): logs/<RUN_ID>.txt, final_model.npz, final_model.<int8|int6>.ptz.
+  TRAIN_SEQ_LEN (or TRAIN_MAX_SEQ_LEN) MAX_WALLCLOCK_SECONDS(0=no cap) VAL_LOSS_EVERY(0=end only)
+  VAL_BATCH_SIZE TRAIN_LOG_EVERY VOCAB_SIZE NUM_LAYERS MODEL_DIM NUM_HEADS NUM_KV_HEADS MLP_MULT
+  TIE_EMBEDDINGS ROPE_BASE LOGIT_SOFTCAP QK_GAIN_INIT TIED_EMBED_INIT_STD EMBED_LR HEAD_LR
+  TIED_EMBED_LR MATRIX_LR SCALAR_LR MUON_MOMENTUM MUON_BACKEND_STEPS MUON_MOMENTUM_WARMUP_START
+  MUON_MOMENTUM_WARMUP_STEPS BETA1 BETA2 ADAM_EPS GRAD_CLIP_NORM OUT_DIR (log folder, "logs")
+  MLX only (upstream MLX): MLX_MAX_MICROBATCH_TOKENS(8192) MLX_EAGER_EVAL(1) LOGIT_CHUNK_TOKENS(0)
+  *EXPORTER (int8_zlib = upstream, default | int6_lzma | int6_zstd: an error without zstandard)
+  *VAL_MAX_TOKENS (0 = whole val split)  *GRAD_ACCUM_STEPS  *INIT_WEIGHTS (weights .npz)  *COMPILE (1 on CUDA)
+Outputs: $OUT_DIR/<RUN_ID>.txt (with the source, versions and nvidia-smi, as upstream), and in the
+current directory final_model.npz, final_model.<int8|int6>.ptz.
 
-Weights layout shared with train_gpt_mlx.py (.npz, float32, names below, matrices as [out, in]):
+Weights layout shared with train_gpt_mlx.py (.npz, float32, upstream's state_dict names and order, [out, in]):
   tok_emb.weight [V,D]  skip_weights [min(L//2, L-L//2), D]  lm_head.weight [V,D] (untied only)
   blocks.{i}.attn.c_q.weight [D,D]  .attn.c_k.weight / .attn.c_v.weight [KV*hd,D]
   .attn.proj.weight [D,D]  .attn.q_gain [H]  .mlp.fc.weight [M*D,D]  .mlp.proj.weight [D,M*D]
@@ -27,10 +33,14 @@ Weights layout shared with train_gpt_mlx.py (.npz, float32, names below, matrice
 from __future__ import annotations
 
 import glob
+import hashlib
+import io
 import json
 import lzma
 import math
 import os
+import pickle
+import subprocess
 import sys
 import time
 import uuid
@@ -43,6 +53,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+SCRIPT_DEFAULTS = {}  # this script's defaults where they differ from the shared ones (upstream torch: none)
+
 # === shared with train_gpt_mlx.py: begin (numpy/stdlib only; kept byte-identical, checked by tests) ===
 
 
@@ -51,7 +63,7 @@ class Hyperparameters:
         e = os.environ if env is None else env
 
         def g(key, default, cast=str):
-            return cast(e.get(key, default))
+            return cast(e.get(key, SCRIPT_DEFAULTS.get(key, default)))
 
         self.data_path = g("DATA_PATH", "./data/datasets/fineweb10B_sp1024")
         self.train_files = os.path.join(self.data_path, "fineweb_train_*.bin")
@@ -67,7 +79,7 @@ class Hyperparameters:
         self.warmup_steps = g("WARMUP_STEPS", 20, int)
         self.warmdown_iters = g("WARMDOWN_ITERS", 1200, int)
         self.train_batch_tokens = g("TRAIN_BATCH_TOKENS", 524_288, int)
-        self.train_seq_len = g("TRAIN_SEQ_LEN", 1024, int)
+        self.train_seq_len = int(e.get("TRAIN_SEQ_LEN", e.get("TRAIN_MAX_SEQ_LEN", 1024)))
         self.max_wallclock_seconds = g("MAX_WALLCLOCK_SECONDS", 600.0, float)
         self.grad_accum_steps = g("GRAD_ACCUM_STEPS", 0, int)
         self.vocab_size = g("VOCAB_SIZE", 1024, int)
@@ -94,13 +106,16 @@ class Hyperparameters:
         self.beta2 = g("BETA2", 0.95, float)
         self.adam_eps = g("ADAM_EPS", 1e-8, float)
         self.grad_clip_norm = g("GRAD_CLIP_NORM", 0.0, float)
-        self.exporter = g("EXPORTER", "int6_zstd")
+        self.exporter = g("EXPORTER", "int8_zlib")
         self.init_weights = g("INIT_WEIGHTS", "")
         self.compile = bool(g("COMPILE", 1, int))
+        self.out_dir = g("OUT_DIR", "logs")
+        self.mlx_max_microbatch_tokens = g("MLX_MAX_MICROBATCH_TOKENS", 8192, int)
+        self.mlx_eager_eval = bool(g("MLX_EAGER_EVAL", 1, int))
+        self.logit_chunk_tokens = g("LOGIT_CHUNK_TOKENS", 0, int)
 
 
-CONTROL_PATTERNS = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weights")
-NORM_EPS = 1e-6
+CONTROL_PATTERNS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain", "skip_weight", "skip_weights")
 
 # ----------------------------------------------------------------------------- data
 
@@ -122,7 +137,7 @@ def load_data_shard(path):
 
 
 class TokenStream:
-    """Walks the train shards in order, wrapping around; take(n, advance) peeks n, moves advance."""
+    """Walks the train shards in order, wrapping around; take(n) returns and consumes the next n tokens."""
 
     def __init__(self, pattern):
         self.files = sorted(glob.glob(pattern))
@@ -131,13 +146,13 @@ class TokenStream:
         self.next_file = 0
         self.buf = np.zeros(0, dtype=np.uint16)
 
-    def take(self, n, advance):
+    def take(self, n):
         while self.buf.size < n:
             shard = load_data_shard(self.files[self.next_file % len(self.files)])
             self.next_file += 1
             self.buf = np.concatenate([self.buf, shard])
         out = self.buf[:n]
-        self.buf = self.buf[advance:]
+        self.buf = self.buf[n:]
         return out
 
 
@@ -190,24 +205,24 @@ def count_bytes(prev_ids, tgt_ids, luts):
 
 
 def weight_layout(args):
-    """[(name, shape, init)] in canonical order; init in {normal_emb, uniform, zeros, ones, resid_mix, q_gain}."""
+    """[(name, shape, init)] in upstream's state_dict order; init in {normal_emb, uniform, zeros, ones, resid_mix, q_gain}."""
     D, L, V = args.model_dim, args.num_layers, args.vocab_size
     hd = D // args.num_heads
     kv = args.num_kv_heads * hd
-    out = [("tok_emb.weight", (V, D), "normal_emb"), ("skip_weights", (min(L // 2, L - L // 2), D), "ones")]
+    out = [("skip_weights", (min(L // 2, L - L // 2), D), "ones"), ("tok_emb.weight", (V, D), "normal_emb")]
     for i in range(L):
         p = f"blocks.{i}."
         out += [
+            (p + "attn_scale", (D,), "ones"),
+            (p + "mlp_scale", (D,), "ones"),
+            (p + "resid_mix", (2, D), "resid_mix"),
+            (p + "attn.q_gain", (args.num_heads,), "q_gain"),
             (p + "attn.c_q.weight", (D, D), "uniform"),
             (p + "attn.c_k.weight", (kv, D), "uniform"),
             (p + "attn.c_v.weight", (kv, D), "uniform"),
             (p + "attn.proj.weight", (D, D), "zeros"),
-            (p + "attn.q_gain", (args.num_heads,), "q_gain"),
             (p + "mlp.fc.weight", (args.mlp_mult * D, D), "uniform"),
             (p + "mlp.proj.weight", (D, args.mlp_mult * D), "zeros"),
-            (p + "attn_scale", (D,), "ones"),
-            (p + "mlp_scale", (D,), "ones"),
-            (p + "resid_mix", (2, D), "resid_mix"),
         ]
     if not args.tie_embeddings:
         out.append(("lm_head.weight", (V, D), "zeros"))
@@ -262,6 +277,65 @@ def load_weights(path):
 # ----------------------------------------------------------------------------- export (numpy; identical in both scripts)
 
 
+INT8_KEEP_FLOAT_MAX_NUMEL = 65_536
+INT8_CLIP_Q = 99.99984 / 100.0
+
+
+def quantize_int8(weights, dtypes=None):
+    """Upstream's int8_clean_per_row_v1 object (numpy arrays): 2-D float tensors > 65,536 values get
+    per-row int8 with a 99.99984th-percentile clip and an fp16 scale floored at 1/127; other large
+    tensors one int8 scale; small tensors pass through (control tensors fp32, the rest fp16).
+    `dtypes` names each tensor's training dtype (float32 unless given, e.g. bfloat16). -> (obj, stats)."""
+    dtypes = dtypes or {}
+    obj = {"__quant_format__": "int8_clean_per_row_v1", "quantized": {}, "scales": {}, "dtypes": {}, "passthrough": {}}
+    qmeta, orig = {}, {}
+    stats = dict.fromkeys(("param_count", "num_tensors", "num_float_tensors", "num_nonfloat_tensors", "baseline_tensor_bytes", "int8_payload_bytes"), 0)
+    for name, w in weights.items():
+        w = np.asarray(w, dtype=np.float32)
+        dt = dtypes.get(name, "float32").encode().decode()  # a fresh str per tensor, as upstream's pickle memo sees it
+        stats["param_count"] += w.size
+        stats["num_tensors"] += 1
+        stats["baseline_tensor_bytes"] += w.size * (2 if dt in ("bfloat16", "float16") else 4)
+        if w.size <= INT8_KEEP_FLOAT_MAX_NUMEL:
+            if any(p in name for p in CONTROL_PATTERNS):
+                kept = np.ascontiguousarray(w)
+            else:
+                orig[name] = dt.encode().decode()
+                kept = np.ascontiguousarray(w.astype(np.float16))
+            obj["passthrough"][name] = kept
+            stats["int8_payload_bytes"] += kept.nbytes
+            continue
+        stats["num_float_tensors"] += 1
+        if w.ndim == 2:
+            clip = np.quantile(np.abs(w), INT8_CLIP_Q, axis=1).astype(np.float32)
+            scale = np.maximum(clip / np.float32(127.0), np.float32(1.0 / 127.0)).astype(np.float32)
+            q = np.clip(np.round(np.clip(w, -clip[:, None], clip[:, None]) / scale[:, None]), -127, 127).astype(np.int8)
+            scale = scale.astype(np.float16)
+            qmeta[name] = {"scheme": "per_row", "axis": 0}
+        else:
+            clip = float(np.quantile(np.abs(w).reshape(-1), INT8_CLIP_Q)) if w.size else 0.0
+            scale = np.array(clip / 127.0 if clip > 0 else 1.0, dtype=np.float32)
+            q = np.clip(np.round(np.clip(w, -clip, clip) / scale), -127, 127).astype(np.int8)
+        obj["quantized"][name], obj["scales"][name], obj["dtypes"][name] = np.ascontiguousarray(q), np.ascontiguousarray(scale), dt
+        stats["int8_payload_bytes"] += q.nbytes + scale.nbytes
+    if qmeta:
+        obj["qmeta"] = qmeta
+    if orig:
+        obj["passthrough_orig_dtypes"] = orig
+    return obj, stats
+
+
+def dequantize_int8(obj):
+    """Inverse of quantize_int8 -> {name: float32 array} (values as upstream restores them before any bf16 cast)."""
+    out = {}
+    for name, q in obj["quantized"].items():
+        q, s = np.asarray(q, dtype=np.float32), np.asarray(obj["scales"][name], dtype=np.float32)
+        out[name] = q * s.reshape((q.shape[0],) + (1,) * (q.ndim - 1)) if s.ndim > 0 else q * float(s)
+    for name, w in obj["passthrough"].items():
+        out[name] = np.asarray(w, dtype=np.float32)
+    return out
+
+
 def _quant_rows(w, bits, clip_ratios):
     qmax = 2 ** (bits - 1) - 1
     amax = np.abs(w).max(axis=1)
@@ -283,26 +357,34 @@ def _quant_rows(w, bits, clip_ratios):
 
 EXPORTERS = {
     # name: (matrix bits, embedding bits, clip ratios searched per row, codec, size-line tag, min numel quantized)
-    "int8_zlib": (8, 8, (1.0, 0.9999), "zlib", "int8+zlib", 65537),
+    # int8_zlib is upstream's exporter (quantize_int8 above, torch.save/pickle + zlib -9); int6_* are pgolf's "PGQ1" format.
+    "int8_zlib": (8, 8, (), "zlib", "int8+zlib", 65537),
     "int6_zstd": (6, 8, (1.0, 0.95, 0.9, 0.85, 0.8, 0.75), "zstd", "int6+zstd", 4096),
     "int6_lzma": (6, 8, (1.0, 0.95, 0.9, 0.85, 0.8, 0.75), "lzma", "int6+lzma", 4096),
 }
 
 
 def resolve_exporter(name):
+    """Validate EXPORTER; a missing codec is an error, never a silent switch to another format."""
     if name not in EXPORTERS:
         raise ValueError(f"EXPORTER={name!r} is not one of {', '.join(EXPORTERS)}")
     if EXPORTERS[name][3] == "zstd":
         try:
             import zstandard  # noqa: F401
         except ImportError:
-            return "int6_lzma"
+            raise ValueError(f"EXPORTER={name} needs the zstandard package (pip install zstandard), or choose EXPORTER=int6_lzma or int8_zlib") from None
     return name
 
 
-def export_weights(weights, exporter):
-    """Quantize a {name: float32 array} dict and compress it. Returns (blob, payload_bytes)."""
+def export_weights(weights, exporter, dtypes=None, dump=None):
+    """Quantize a {name: float32 array} dict (upstream state_dict order) and compress it.
+    `dump` serializes int8's object (train_gpt.py: torch.save, as upstream; default pickle, as upstream MLX).
+    Returns (blob, payload_bytes, serialized_bytes)."""
     mbits, ebits, clips, codec, _, min_numel = EXPORTERS[exporter]
+    if exporter == "int8_zlib":
+        obj, stats = quantize_int8(weights, dtypes)
+        raw = (dump or (lambda o: pickle.dumps(o, protocol=pickle.HIGHEST_PROTOCOL)))(obj)
+        return zlib.compress(raw, 9), stats["int8_payload_bytes"], len(raw)
     entries, parts, scales = [], [], []
     for name in sorted(weights):
         w = np.asarray(weights[name], dtype=np.float32)
@@ -322,19 +404,17 @@ def export_weights(weights, exporter):
         entries.append(e)
     header = json.dumps({"format": "pgolf-q1", "exporter": exporter, "tensors": entries}).encode()
     raw = b"PGQ1" + len(header).to_bytes(4, "little") + header + b"".join(parts) + b"".join(scales)
-    if codec == "zlib":
-        blob = zlib.compress(raw, 9)
-    elif codec == "zstd":
+    if codec == "zstd":
         import zstandard
 
         blob = zstandard.ZstdCompressor(level=22).compress(raw)
     else:
         blob = lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME)
-    return blob, len(raw)
+    return blob, sum(len(x) for x in parts + scales), len(raw)
 
 
-def import_weights(blob):
-    """Inverse of export_weights (codec sniffed from the magic bytes)."""
+def import_weights(blob, load=None):
+    """Inverse of export_weights (codec sniffed from the magic bytes; `load` reads int8's object)."""
     if blob[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
 
@@ -344,7 +424,7 @@ def import_weights(blob):
     else:
         raw = zlib.decompress(blob)
     if raw[:4] != b"PGQ1":
-        raise ValueError("not a pgolf quantized artifact")
+        return dequantize_int8((load or pickle.loads)(raw))
     n = int.from_bytes(raw[4:8], "little")
     meta = json.loads(raw[8 : 8 + n])
     pos, out, pending = 8 + n, {}, []
@@ -371,14 +451,15 @@ def import_weights(blob):
 
 
 class DistributedLoader:
-    """Micro-batch m of rank r is chunk (m * world + r) of the stream, so any world size sees the same data."""
+    """As upstream: each call consumes world * (local_tokens + 1) tokens; rank r takes span r (no token shared between spans)."""
 
     def __init__(self, pattern, rank, world, device):
         self.stream, self.rank, self.world, self.device = TokenStream(pattern), rank, world, device
 
     def next_batch(self, local_tokens, seq_len):
-        chunk = self.stream.take(self.world * local_tokens + 1, self.world * local_tokens)
-        mine = torch.from_numpy(chunk[self.rank * local_tokens : (self.rank + 1) * local_tokens + 1].astype(np.int64))
+        span = local_tokens + 1
+        chunk = self.stream.take(self.world * span)
+        mine = torch.from_numpy(chunk[self.rank * span : (self.rank + 1) * span].astype(np.int64))
         x, y = mine[:-1].reshape(-1, seq_len), mine[1:].reshape(-1, seq_len)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
@@ -388,19 +469,21 @@ class DistributedLoader:
 
 
 def rms_norm(x):
-    return F.rms_norm(x, (x.size(-1),), eps=NORM_EPS)
+    return F.rms_norm(x, (x.size(-1),))  # eps = finfo(x.dtype).eps, as upstream
 
 
-def rope_tables(seq_len, head_dim, base):
-    inv = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim))
-    ang = np.outer(np.arange(seq_len, dtype=np.float64), inv)
-    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+def rope_tables(seq_len, head_dim, base, dtype=torch.float32):
+    """cos/sin tables computed in `dtype`: upstream's .bfloat16() model turns its inv_freq buffer (and so the
+    positions and angles) into bf16 on CUDA; fp32 elsewhere."""
+    inv = (1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))).to(dtype)
+    ang = torch.outer(torch.arange(seq_len, dtype=dtype), inv)
+    return ang.cos(), ang.sin()
 
 
 def apply_rope(x, cos, sin):
     h = x.size(-1) // 2
     x1, x2 = x[..., :h], x[..., h:]
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin), dim=-1)  # upstream's direction
 
 
 class Linear(nn.Module):
@@ -424,13 +507,14 @@ class Attention(nn.Module):
         self.c_q, self.c_k = Linear(D, D), Linear(D, self.kvh * self.hd)
         self.c_v, self.proj = Linear(D, self.kvh * self.hd), Linear(D, D)
         self.q_gain = nn.Parameter(torch.empty(self.h))
-        self.rope_base, self._rope = args.rope_base, {}
+        self.rope_base, self._rope, self.rope_dtype = args.rope_base, {}, torch.float32
 
     def rope(self, T, device, dtype):
         key = (T, device)
         if key not in self._rope:
-            cos, sin = rope_tables(T, self.hd, self.rope_base)
-            self._rope[key] = (torch.from_numpy(cos).to(device), torch.from_numpy(sin).to(device))
+            with torch.inference_mode(False):  # a table first built during evaluation must serve training too
+                cos, sin = rope_tables(T, self.hd, self.rope_base, self.rope_dtype)
+            self._rope[key] = (cos.to(device), sin.to(device))
         cos, sin = self._rope[key]
         return cos.to(dtype), sin.to(dtype)
 
@@ -510,12 +594,16 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
 
 
-def build_model(args, weights, device="cpu"):
+def build_model(args, weights, device="cpu", embed_dtype=torch.float32):
+    """The model on `device`; the embedding in `embed_dtype` (bf16 on CUDA, as upstream trains and stores it)."""
     check_weights(args, weights, "weights")
     model = GPT(args)
     extra = sorted(set(dict(model.named_parameters())) - set(weights))
     if extra:
         raise ValueError(f"model parameter {extra[0]} is not in the weight layout")
+    model.tok_emb.to(embed_dtype)
+    for block in model.blocks:
+        block.attn.rope_dtype = embed_dtype
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.from_numpy(weights[name]))
@@ -523,7 +611,33 @@ def build_model(args, weights, device="cpu"):
 
 
 def model_weights(model):
-    return {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}
+    """{name: float32 array} in state_dict order, and {name: dtype name} of the tensors trained in another dtype."""
+    named = list(model.named_parameters())
+    return {n: p.detach().float().cpu().numpy() for n, p in named}, {n: str(p.dtype).split(".")[-1] for n, p in named if p.dtype != torch.float32}
+
+
+def torch_dump(obj):
+    """Upstream's int8 file: torch.save of the quantized object (tensors), as bytes."""
+    def conv(v):
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+
+    buf = io.BytesIO()
+    torch.save(conv(obj), buf)
+    return buf.getvalue()
+
+
+def torch_load(raw):
+    if raw[:2] != b"PK":
+        return pickle.loads(raw)  # the MLX twin's pickle of numpy arrays
+
+    def conv(v):
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v.float().numpy() if isinstance(v, torch.Tensor) and v.is_floating_point() else (v.numpy() if isinstance(v, torch.Tensor) else v)
+
+    return conv(torch.load(io.BytesIO(raw), map_location="cpu"))
 
 
 def parity_trace(env, weights, tokens):
@@ -567,7 +681,7 @@ class Muon(torch.optim.Optimizer):
         world, rank = (dist.get_world_size(), dist.get_rank()) if ddp else (1, 0)
         for group in self.param_groups:
             params = group["params"]
-            flat = torch.zeros(sum(p.numel() for p in params), device=params[0].device, dtype=torch.float32)
+            flat = torch.zeros(sum(p.numel() for p in params), device=params[0].device, dtype=torch.bfloat16 if params[0].is_cuda else torch.float32)
             off = 0
             for i, p in enumerate(params):
                 if i % world == rank and p.grad is not None:
@@ -584,7 +698,7 @@ class Muon(torch.optim.Optimizer):
                 dist.all_reduce(flat)
             off = 0
             for p in params:
-                p.add_(flat[off : off + p.numel()].view_as(p), alpha=-group["lr"])
+                p.add_(flat[off : off + p.numel()].view_as(p).to(p.dtype), alpha=-group["lr"])
                 off += p.numel()
 
 
@@ -601,6 +715,7 @@ def main():
     accum = args.grad_accum_steps or (8 // world if 8 % world == 0 else 1)
     if args.train_batch_tokens % (world * accum * args.train_seq_len):
         raise ValueError(f"TRAIN_BATCH_TOKENS={args.train_batch_tokens} must be a multiple of WORLD_SIZE*GRAD_ACCUM_STEPS*TRAIN_SEQ_LEN={world * accum * args.train_seq_len}")
+    resolve_exporter(args.exporter)  # at start-up: a bad EXPORTER never costs a training run
     if cuda:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
@@ -612,7 +727,8 @@ def main():
         torch.backends.cuda.enable_cudnn_sdp(False)
     else:
         device = torch.device("cpu")
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+        if not os.environ.get("OMP_NUM_THREADS"):  # an explicit thread count wins (e.g. on a shared machine)
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if ddp:
         dist.init_process_group(backend="nccl" if cuda else "gloo", device_id=device if cuda else None)
     master = rank == 0
@@ -621,15 +737,28 @@ def main():
 
     logfile = None
     if master:
-        os.makedirs("logs", exist_ok=True)
-        logfile = f"logs/{args.run_id}.txt"
+        os.makedirs(args.out_dir, exist_ok=True)
+        logfile = f"{args.out_dir}/{args.run_id}.txt"
         print(logfile)
 
-    def log0(msg):
+    def log0(msg, console=True):
         if master:
-            print(msg, flush=True)
+            if console:
+                print(msg, flush=True)
             with open(logfile, "a", encoding="utf-8") as f:
                 print(msg, file=f)
+
+    log0(code, console=False)
+    log0("=" * 100, console=False)
+    log0(f"Running Python {sys.version}", console=False)
+    log0(f"Running PyTorch {torch.__version__}", console=False)
+    try:
+        smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True, check=False, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        smi = "nvidia-smi: not available"
+    log0(smi, console=False)
+    log0("=" * 100, console=False)
+    log0(f"code_sha256:{hashlib.sha256(code.encode('utf-8')).hexdigest()} python:{sys.version.split()[0]} torch:{torch.__version__} cuda:{torch.version.cuda if cuda else 'none'} device_name:{torch.cuda.get_device_name(device) if cuda else 'cpu'}")
 
     torch.manual_seed(args.seed)
     luts = byte_luts(args.tokenizer_path, args.vocab_size)
@@ -642,7 +771,7 @@ def main():
     weights = load_weights(args.init_weights) if args.init_weights else init_weights(args)
     if args.init_weights:
         check_weights(args, weights, args.init_weights)
-    base = build_model(args, weights, device)
+    base = build_model(args, weights, device, torch.bfloat16 if cuda else torch.float32)
     model = torch.compile(base, dynamic=False) if cuda and args.compile else base
     if ddp:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False)
@@ -663,7 +792,7 @@ def main():
 
     log0(f"model_params:{sum(p.numel() for p in base.parameters())}")
     log0(f"world_size:{world} grad_accum_steps:{accum}")
-    log0(f"device:{device.type} sdp_backends:{'flash' if cuda else 'math'} compile:{cuda and args.compile}")
+    log0("sdp_backends:cudnn=False flash=True mem_efficient=False math=False" if cuda else "sdp_backends:cudnn=False flash=False mem_efficient=False math=True device:cpu")
     log0(f"attention_mode:gqa num_heads:{args.num_heads} num_kv_heads:{args.num_kv_heads}")
     log0(f"tie_embeddings:{args.tie_embeddings} embed_lr:{tok_lr} head_lr:{args.head_lr if base.lm_head is not None else 0.0} matrix_lr:{args.matrix_lr} scalar_lr:{args.scalar_lr}")
     log0(f"train_batch_tokens:{args.train_batch_tokens} train_seq_len:{args.train_seq_len} iterations:{args.iterations} warmup_steps:{args.warmup_steps} max_wallclock_seconds:{args.max_wallclock_seconds:.3f}")
@@ -779,29 +908,28 @@ def main():
     if cuda:
         log0(f"peak memory allocated: {torch.cuda.max_memory_allocated() // 2**20} MiB reserved: {torch.cuda.max_memory_reserved() // 2**20} MiB")
     exporter = resolve_exporter(args.exporter)
-    if exporter != args.exporter:
-        log0(f"exporter:{args.exporter} unavailable (no zstandard); using {exporter}")
     tag = EXPORTERS[exporter][4]
     artifact = f"final_model.{exporter.split('_')[0]}.ptz"
-    weights = model_weights(base)
+    weights, dtypes = model_weights(base)
     code_bytes = len(code.encode("utf-8"))
     if master:
         save_weights("final_model.npz", weights)
         log0(f"Serialized model: {os.path.getsize('final_model.npz')} bytes")
         log0(f"Code size: {code_bytes} bytes")
         log0(f"Total submission size: {os.path.getsize('final_model.npz') + code_bytes} bytes")
-        blob, payload = export_weights(weights, exporter)
+        blob, payload, raw_bytes = export_weights(weights, exporter, dtypes, torch_dump)
         with open(artifact, "wb") as f:
             f.write(blob)
-        log0(f"Serialized model {tag}: {len(blob)} bytes (payload:{payload} exporter:{exporter})")
+        base_bytes = sum(w.size * (2 if n in dtypes else 4) for n, w in weights.items())
+        log0(f"Serialized model {tag}: {len(blob)} bytes (payload:{payload} raw_torch:{raw_bytes} payload_ratio:{base_bytes / max(payload, 1):.2f}x)")
         log0(f"Total submission size {tag}: {len(blob) + code_bytes} bytes")
     if ddp:
         dist.barrier()
     with open(artifact, "rb") as f:
-        restored = import_weights(f.read())
+        restored = import_weights(f.read(), torch_load)
     with torch.no_grad():
         for n, p in base.named_parameters():
-            p.copy_(torch.from_numpy(restored[n]))
+            p.copy_(torch.from_numpy(restored[n]))  # copy_ casts to the parameter's dtype (bf16 embedding on CUDA), as upstream
     sync()
     t_eval = time.perf_counter()
     q_loss, q_bpb = evaluate()

@@ -1,22 +1,29 @@
 """pgolf train_gpt_mlx.py — the MLX twin of train_gpt.py (single file; Apple Silicon Metal, or Linux mlx[cpu]).
 
-Same knobs, defaults, architecture, initialisation (numpy PCG64 from SEED, bit-identical to the
-PyTorch script), optimizer semantics (Muon for block matrices, Adam with bias correction for the
-embedding and scalars), wall-clock LR warmdown, log lines and exporters as train_gpt.py. The
-numpy/stdlib section between the "shared" markers is byte-identical in both scripts. Single process
-(no DDP): GRAD_ACCUM_STEPS defaults to 8, as train_gpt.py on one process.
+Same knobs, architecture, initialisation (numpy PCG64 from SEED, bit-identical to the PyTorch
+script), numerics (RoPE direction, RMSNorm eps, embedding dtype), optimizer semantics (Muon for
+block matrices, Adam with bias correction for the embedding and scalars), wall-clock LR warmdown,
+data order, log lines and exporters as train_gpt.py. The numpy/stdlib section between the "shared"
+markers is byte-identical in both scripts. Single process: GRAD_ACCUM_STEPS defaults to 8 and
+VAL_LOSS_EVERY to 0 (upstream MLX's defaults). Memory (upstream MLX's knobs and defaults): each
+micro-batch is split into chunks of at most MLX_MAX_MICROBATCH_TOKENS=8192 tokens, materialized one
+by one while MLX_EAGER_EVAL=1; LOGIT_CHUNK_TOKENS>0 projects the logits that many tokens at a time.
+On Metal the embedding is stored and the activations computed in bf16 (as upstream); on CPU fp32.
 
 Knobs and the weights layout: see the header of train_gpt.py (identical names and meaning).
-Outputs (current directory): logs/<RUN_ID>.txt, final_model.npz, final_model.<int8|int6>.ptz.
+Outputs: $OUT_DIR/<RUN_ID>.txt, and in the current directory final_model.npz, final_model.<int8|int6>.ptz
+(int8: a pickle of numpy arrays + zlib, as upstream MLX; train_gpt.py reads it too).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import lzma
 import math
 import os
+import pickle
 import sys
 import time
 import uuid
@@ -27,6 +34,8 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
+SCRIPT_DEFAULTS = {"VAL_LOSS_EVERY": 0, "GRAD_ACCUM_STEPS": 8}  # upstream MLX's defaults where they differ
+
 # === shared with train_gpt_mlx.py: begin (numpy/stdlib only; kept byte-identical, checked by tests) ===
 
 
@@ -35,7 +44,7 @@ class Hyperparameters:
         e = os.environ if env is None else env
 
         def g(key, default, cast=str):
-            return cast(e.get(key, default))
+            return cast(e.get(key, SCRIPT_DEFAULTS.get(key, default)))
 
         self.data_path = g("DATA_PATH", "./data/datasets/fineweb10B_sp1024")
         self.train_files = os.path.join(self.data_path, "fineweb_train_*.bin")
@@ -51,7 +60,7 @@ class Hyperparameters:
         self.warmup_steps = g("WARMUP_STEPS", 20, int)
         self.warmdown_iters = g("WARMDOWN_ITERS", 1200, int)
         self.train_batch_tokens = g("TRAIN_BATCH_TOKENS", 524_288, int)
-        self.train_seq_len = g("TRAIN_SEQ_LEN", 1024, int)
+        self.train_seq_len = int(e.get("TRAIN_SEQ_LEN", e.get("TRAIN_MAX_SEQ_LEN", 1024)))
         self.max_wallclock_seconds = g("MAX_WALLCLOCK_SECONDS", 600.0, float)
         self.grad_accum_steps = g("GRAD_ACCUM_STEPS", 0, int)
         self.vocab_size = g("VOCAB_SIZE", 1024, int)
@@ -78,13 +87,16 @@ class Hyperparameters:
         self.beta2 = g("BETA2", 0.95, float)
         self.adam_eps = g("ADAM_EPS", 1e-8, float)
         self.grad_clip_norm = g("GRAD_CLIP_NORM", 0.0, float)
-        self.exporter = g("EXPORTER", "int6_zstd")
+        self.exporter = g("EXPORTER", "int8_zlib")
         self.init_weights = g("INIT_WEIGHTS", "")
         self.compile = bool(g("COMPILE", 1, int))
+        self.out_dir = g("OUT_DIR", "logs")
+        self.mlx_max_microbatch_tokens = g("MLX_MAX_MICROBATCH_TOKENS", 8192, int)
+        self.mlx_eager_eval = bool(g("MLX_EAGER_EVAL", 1, int))
+        self.logit_chunk_tokens = g("LOGIT_CHUNK_TOKENS", 0, int)
 
 
-CONTROL_PATTERNS = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weights")
-NORM_EPS = 1e-6
+CONTROL_PATTERNS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain", "skip_weight", "skip_weights")
 
 # ----------------------------------------------------------------------------- data
 
@@ -106,7 +118,7 @@ def load_data_shard(path):
 
 
 class TokenStream:
-    """Walks the train shards in order, wrapping around; take(n, advance) peeks n, moves advance."""
+    """Walks the train shards in order, wrapping around; take(n) returns and consumes the next n tokens."""
 
     def __init__(self, pattern):
         self.files = sorted(glob.glob(pattern))
@@ -115,13 +127,13 @@ class TokenStream:
         self.next_file = 0
         self.buf = np.zeros(0, dtype=np.uint16)
 
-    def take(self, n, advance):
+    def take(self, n):
         while self.buf.size < n:
             shard = load_data_shard(self.files[self.next_file % len(self.files)])
             self.next_file += 1
             self.buf = np.concatenate([self.buf, shard])
         out = self.buf[:n]
-        self.buf = self.buf[advance:]
+        self.buf = self.buf[n:]
         return out
 
 
@@ -174,24 +186,24 @@ def count_bytes(prev_ids, tgt_ids, luts):
 
 
 def weight_layout(args):
-    """[(name, shape, init)] in canonical order; init in {normal_emb, uniform, zeros, ones, resid_mix, q_gain}."""
+    """[(name, shape, init)] in upstream's state_dict order; init in {normal_emb, uniform, zeros, ones, resid_mix, q_gain}."""
     D, L, V = args.model_dim, args.num_layers, args.vocab_size
     hd = D // args.num_heads
     kv = args.num_kv_heads * hd
-    out = [("tok_emb.weight", (V, D), "normal_emb"), ("skip_weights", (min(L // 2, L - L // 2), D), "ones")]
+    out = [("skip_weights", (min(L // 2, L - L // 2), D), "ones"), ("tok_emb.weight", (V, D), "normal_emb")]
     for i in range(L):
         p = f"blocks.{i}."
         out += [
+            (p + "attn_scale", (D,), "ones"),
+            (p + "mlp_scale", (D,), "ones"),
+            (p + "resid_mix", (2, D), "resid_mix"),
+            (p + "attn.q_gain", (args.num_heads,), "q_gain"),
             (p + "attn.c_q.weight", (D, D), "uniform"),
             (p + "attn.c_k.weight", (kv, D), "uniform"),
             (p + "attn.c_v.weight", (kv, D), "uniform"),
             (p + "attn.proj.weight", (D, D), "zeros"),
-            (p + "attn.q_gain", (args.num_heads,), "q_gain"),
             (p + "mlp.fc.weight", (args.mlp_mult * D, D), "uniform"),
             (p + "mlp.proj.weight", (D, args.mlp_mult * D), "zeros"),
-            (p + "attn_scale", (D,), "ones"),
-            (p + "mlp_scale", (D,), "ones"),
-            (p + "resid_mix", (2, D), "resid_mix"),
         ]
     if not args.tie_embeddings:
         out.append(("lm_head.weight", (V, D), "zeros"))
@@ -246,6 +258,65 @@ def load_weights(path):
 # ----------------------------------------------------------------------------- export (numpy; identical in both scripts)
 
 
+INT8_KEEP_FLOAT_MAX_NUMEL = 65_536
+INT8_CLIP_Q = 99.99984 / 100.0
+
+
+def quantize_int8(weights, dtypes=None):
+    """Upstream's int8_clean_per_row_v1 object (numpy arrays): 2-D float tensors > 65,536 values get
+    per-row int8 with a 99.99984th-percentile clip and an fp16 scale floored at 1/127; other large
+    tensors one int8 scale; small tensors pass through (control tensors fp32, the rest fp16).
+    `dtypes` names each tensor's training dtype (float32 unless given, e.g. bfloat16). -> (obj, stats)."""
+    dtypes = dtypes or {}
+    obj = {"__quant_format__": "int8_clean_per_row_v1", "quantized": {}, "scales": {}, "dtypes": {}, "passthrough": {}}
+    qmeta, orig = {}, {}
+    stats = dict.fromkeys(("param_count", "num_tensors", "num_float_tensors", "num_nonfloat_tensors", "baseline_tensor_bytes", "int8_payload_bytes"), 0)
+    for name, w in weights.items():
+        w = np.asarray(w, dtype=np.float32)
+        dt = dtypes.get(name, "float32").encode().decode()  # a fresh str per tensor, as upstream's pickle memo sees it
+        stats["param_count"] += w.size
+        stats["num_tensors"] += 1
+        stats["baseline_tensor_bytes"] += w.size * (2 if dt in ("bfloat16", "float16") else 4)
+        if w.size <= INT8_KEEP_FLOAT_MAX_NUMEL:
+            if any(p in name for p in CONTROL_PATTERNS):
+                kept = np.ascontiguousarray(w)
+            else:
+                orig[name] = dt.encode().decode()
+                kept = np.ascontiguousarray(w.astype(np.float16))
+            obj["passthrough"][name] = kept
+            stats["int8_payload_bytes"] += kept.nbytes
+            continue
+        stats["num_float_tensors"] += 1
+        if w.ndim == 2:
+            clip = np.quantile(np.abs(w), INT8_CLIP_Q, axis=1).astype(np.float32)
+            scale = np.maximum(clip / np.float32(127.0), np.float32(1.0 / 127.0)).astype(np.float32)
+            q = np.clip(np.round(np.clip(w, -clip[:, None], clip[:, None]) / scale[:, None]), -127, 127).astype(np.int8)
+            scale = scale.astype(np.float16)
+            qmeta[name] = {"scheme": "per_row", "axis": 0}
+        else:
+            clip = float(np.quantile(np.abs(w).reshape(-1), INT8_CLIP_Q)) if w.size else 0.0
+            scale = np.array(clip / 127.0 if clip > 0 else 1.0, dtype=np.float32)
+            q = np.clip(np.round(np.clip(w, -clip, clip) / scale), -127, 127).astype(np.int8)
+        obj["quantized"][name], obj["scales"][name], obj["dtypes"][name] = np.ascontiguousarray(q), np.ascontiguousarray(scale), dt
+        stats["int8_payload_bytes"] += q.nbytes + scale.nbytes
+    if qmeta:
+        obj["qmeta"] = qmeta
+    if orig:
+        obj["passthrough_orig_dtypes"] = orig
+    return obj, stats
+
+
+def dequantize_int8(obj):
+    """Inverse of quantize_int8 -> {name: float32 array} (values as upstream restores them before any bf16 cast)."""
+    out = {}
+    for name, q in obj["quantized"].items():
+        q, s = np.asarray(q, dtype=np.float32), np.asarray(obj["scales"][name], dtype=np.float32)
+        out[name] = q * s.reshape((q.shape[0],) + (1,) * (q.ndim - 1)) if s.ndim > 0 else q * float(s)
+    for name, w in obj["passthrough"].items():
+        out[name] = np.asarray(w, dtype=np.float32)
+    return out
+
+
 def _quant_rows(w, bits, clip_ratios):
     qmax = 2 ** (bits - 1) - 1
     amax = np.abs(w).max(axis=1)
@@ -267,26 +338,34 @@ def _quant_rows(w, bits, clip_ratios):
 
 EXPORTERS = {
     # name: (matrix bits, embedding bits, clip ratios searched per row, codec, size-line tag, min numel quantized)
-    "int8_zlib": (8, 8, (1.0, 0.9999), "zlib", "int8+zlib", 65537),
+    # int8_zlib is upstream's exporter (quantize_int8 above, torch.save/pickle + zlib -9); int6_* are pgolf's "PGQ1" format.
+    "int8_zlib": (8, 8, (), "zlib", "int8+zlib", 65537),
     "int6_zstd": (6, 8, (1.0, 0.95, 0.9, 0.85, 0.8, 0.75), "zstd", "int6+zstd", 4096),
     "int6_lzma": (6, 8, (1.0, 0.95, 0.9, 0.85, 0.8, 0.75), "lzma", "int6+lzma", 4096),
 }
 
 
 def resolve_exporter(name):
+    """Validate EXPORTER; a missing codec is an error, never a silent switch to another format."""
     if name not in EXPORTERS:
         raise ValueError(f"EXPORTER={name!r} is not one of {', '.join(EXPORTERS)}")
     if EXPORTERS[name][3] == "zstd":
         try:
             import zstandard  # noqa: F401
         except ImportError:
-            return "int6_lzma"
+            raise ValueError(f"EXPORTER={name} needs the zstandard package (pip install zstandard), or choose EXPORTER=int6_lzma or int8_zlib") from None
     return name
 
 
-def export_weights(weights, exporter):
-    """Quantize a {name: float32 array} dict and compress it. Returns (blob, payload_bytes)."""
+def export_weights(weights, exporter, dtypes=None, dump=None):
+    """Quantize a {name: float32 array} dict (upstream state_dict order) and compress it.
+    `dump` serializes int8's object (train_gpt.py: torch.save, as upstream; default pickle, as upstream MLX).
+    Returns (blob, payload_bytes, serialized_bytes)."""
     mbits, ebits, clips, codec, _, min_numel = EXPORTERS[exporter]
+    if exporter == "int8_zlib":
+        obj, stats = quantize_int8(weights, dtypes)
+        raw = (dump or (lambda o: pickle.dumps(o, protocol=pickle.HIGHEST_PROTOCOL)))(obj)
+        return zlib.compress(raw, 9), stats["int8_payload_bytes"], len(raw)
     entries, parts, scales = [], [], []
     for name in sorted(weights):
         w = np.asarray(weights[name], dtype=np.float32)
@@ -306,19 +385,17 @@ def export_weights(weights, exporter):
         entries.append(e)
     header = json.dumps({"format": "pgolf-q1", "exporter": exporter, "tensors": entries}).encode()
     raw = b"PGQ1" + len(header).to_bytes(4, "little") + header + b"".join(parts) + b"".join(scales)
-    if codec == "zlib":
-        blob = zlib.compress(raw, 9)
-    elif codec == "zstd":
+    if codec == "zstd":
         import zstandard
 
         blob = zstandard.ZstdCompressor(level=22).compress(raw)
     else:
         blob = lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME)
-    return blob, len(raw)
+    return blob, sum(len(x) for x in parts + scales), len(raw)
 
 
-def import_weights(blob):
-    """Inverse of export_weights (codec sniffed from the magic bytes)."""
+def import_weights(blob, load=None):
+    """Inverse of export_weights (codec sniffed from the magic bytes; `load` reads int8's object)."""
     if blob[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
 
@@ -328,7 +405,7 @@ def import_weights(blob):
     else:
         raw = zlib.decompress(blob)
     if raw[:4] != b"PGQ1":
-        raise ValueError("not a pgolf quantized artifact")
+        return dequantize_int8((load or pickle.loads)(raw))
     n = int.from_bytes(raw[4:8], "little")
     meta = json.loads(raw[8 : 8 + n])
     pos, out, pending = 8 + n, {}, []
@@ -366,29 +443,36 @@ class Loader:
         self.stream = TokenStream(pattern)
 
     def next_batch(self, local_tokens, seq_len):
-        return batch_from(self.stream.take(local_tokens + 1, local_tokens), seq_len)
+        return batch_from(self.stream.take(local_tokens + 1), seq_len)
 
 
 # ----------------------------------------------------------------------------- model
 
 
+_EPS = {mx.float32: float(np.finfo(np.float32).eps), mx.float16: float(np.finfo(np.float16).eps), mx.bfloat16: 2.0**-7}
+
+
 def rms_norm(x):
-    return mx.fast.rms_norm(x, None, NORM_EPS)
+    return mx.fast.rms_norm(x, None, _EPS[x.dtype])  # eps = the dtype's machine epsilon, as upstream torch
+
+
+def compute_dtype():
+    return mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
 
 
 _ROPE = {}
 
 
 def rope_tables(seq_len, head_dim, base):
-    inv = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim))
-    ang = np.outer(np.arange(seq_len, dtype=np.float64), inv)
-    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+    inv = (np.float32(1.0) / (np.float32(base) ** (np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(head_dim)))).astype(np.float32)
+    ang = np.outer(np.arange(seq_len, dtype=np.float32), inv).astype(np.float32)
+    return np.cos(ang), np.sin(ang)
 
 
 def apply_rope(x, cos, sin):
     h = x.shape[-1] // 2
     x1, x2 = x[..., :h], x[..., h:]
-    return mx.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return mx.concatenate([x1 * cos + x2 * sin, x2 * cos - x1 * sin], axis=-1)  # upstream torch's direction
 
 
 class Linear(nn.Module):
@@ -413,12 +497,16 @@ class Attention(nn.Module):
         self.rope_base = args.rope_base
 
     def rope(self, T, dtype):
-        key = (T, self.hd, self.rope_base)
+        key = (T, self.hd, self.rope_base, dtype)
         if key not in _ROPE:
-            cos, sin = rope_tables(T, self.hd, self.rope_base)
-            _ROPE[key] = (mx.array(cos), mx.array(sin))
-        cos, sin = _ROPE[key]
-        return cos.astype(dtype), sin.astype(dtype)
+            if dtype == mx.float32:
+                cos, sin = rope_tables(T, self.hd, self.rope_base)
+                _ROPE[key] = (mx.array(cos), mx.array(sin))
+            else:  # as upstream torch's .bfloat16() model: inv_freq, positions and angles in bf16
+                inv = (1.0 / (self.rope_base ** (mx.arange(0, self.hd, 2, dtype=mx.float32) / self.hd))).astype(dtype)
+                ang = mx.arange(T, dtype=dtype)[:, None] * inv[None, :]
+                _ROPE[key] = (mx.cos(ang), mx.sin(ang))
+        return _ROPE[key]
 
     def __call__(self, x):
         B, T, D = x.shape
@@ -470,10 +558,10 @@ class GPT(nn.Module):
         self.blocks = [Block(args) for _ in range(L)]
         if not args.tie_embeddings:
             self.lm_head = Linear(args.model_dim, args.vocab_size)
-        self.tied = args.tie_embeddings
+        self.tied, self.dim, self.logit_chunk = args.tie_embeddings, args.model_dim, args.logit_chunk_tokens
 
-    def logits(self, idx, trace=None):
-        x = rms_norm(self.tok_emb(idx))
+    def hidden(self, idx, trace=None):
+        x = rms_norm(self.tok_emb(idx).astype(compute_dtype()))
         x0, skips = x, []
         if trace is not None:
             trace.append(("embed", x))
@@ -485,32 +573,47 @@ class GPT(nn.Module):
                 skips.append(x)
             if trace is not None:
                 trace.append((f"blocks.{i}", x))
-        x = rms_norm(x)
+        return rms_norm(x)
+
+    def project(self, x):
         w = self.tok_emb.weight if self.tied else self.lm_head.weight
-        logits = x @ w.astype(x.dtype).T
-        logits = self.softcap * mx.tanh(logits / self.softcap)
+        return self.softcap * mx.tanh((x @ w.astype(x.dtype).T) / self.softcap)
+
+    def logits(self, idx, trace=None):
+        logits = self.project(self.hidden(idx, trace))
         if trace is not None:
             trace.append(("logits", logits))
         return logits
 
     def __call__(self, idx, targets):
-        logits = self.logits(idx).astype(mx.float32)
-        return nn.losses.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="mean")
+        """Mean cross-entropy; LOGIT_CHUNK_TOKENS > 0 projects that many tokens at a time (upstream MLX's memory knob)."""
+        x = self.hidden(idx).reshape(-1, self.dim)
+        y = targets.reshape(-1)
+        n, c = x.shape[0], self.logit_chunk
+        if c <= 0 or n <= c:
+            return nn.losses.cross_entropy(self.project(x).astype(mx.float32), y, reduction="mean")
+        total = mx.array(0.0, dtype=mx.float32)
+        for s in range(0, n, c):
+            total = total + nn.losses.cross_entropy(self.project(x[s : s + c]).astype(mx.float32), y[s : s + c], reduction="sum")
+        return total / n
 
 
-def build_model(args, weights):
+def build_model(args, weights, embed_dtype=mx.float32):
+    """The model; the embedding in `embed_dtype` (bf16 on Metal, as upstream MLX and torch store it)."""
     check_weights(args, weights, "weights")
     model = GPT(args)
     extra = sorted({n for n, _ in tree_flatten(model.parameters())} - set(weights))
     if extra:
         raise ValueError(f"model parameter {extra[0]} is not in the weight layout")
-    model.update(tree_unflatten([(n, mx.array(weights[n])) for n, _, _ in weight_layout(args)]))
+    model.update(tree_unflatten([(n, mx.array(weights[n]).astype(embed_dtype if n == "tok_emb.weight" else mx.float32)) for n, _, _ in weight_layout(args)]))
     mx.eval(model.parameters())
     return model
 
 
-def model_weights(model):
-    return {n: np.array(p.astype(mx.float32)) for n, p in tree_flatten(model.parameters())}
+def model_weights(model, names):
+    """{name: float32 array} in `names` order, and {name: dtype name} of the tensors trained in another dtype."""
+    flat = dict(tree_flatten(model.parameters()))
+    return {n: np.array(flat[n].astype(mx.float32)) for n in names}, {n: str(flat[n].dtype).split(".")[-1] for n in names if flat[n].dtype != mx.float32}
 
 
 def parity_trace(env, weights, tokens):
@@ -584,14 +687,24 @@ def main():
     accum = args.grad_accum_steps or 8
     if args.train_batch_tokens % (accum * args.train_seq_len):
         raise ValueError(f"TRAIN_BATCH_TOKENS={args.train_batch_tokens} must be a multiple of GRAD_ACCUM_STEPS*TRAIN_SEQ_LEN={accum * args.train_seq_len}")
-    os.makedirs("logs", exist_ok=True)
-    logfile = f"logs/{args.run_id}.txt"
+    resolve_exporter(args.exporter)  # at start-up: a bad EXPORTER never costs a training run
+    os.makedirs(args.out_dir, exist_ok=True)
+    logfile = f"{args.out_dir}/{args.run_id}.txt"
     print(logfile)
 
-    def log0(msg):
-        print(msg, flush=True)
+    def log0(msg, console=True):
+        if console:
+            print(msg, flush=True)
         with open(logfile, "a", encoding="utf-8") as f:
             print(msg, file=f)
+
+    log0(code, console=False)
+    log0("=" * 100, console=False)
+    log0(f"Running Python {sys.version}", console=False)
+    log0(f"Running MLX {mx.__version__}", console=False)
+    log0("=" * 100, console=False)
+    gpu = mx.default_device() == mx.gpu
+    log0(f"code_sha256:{hashlib.sha256(code.encode('utf-8')).hexdigest()} python:{sys.version.split()[0]} mlx:{mx.__version__} device_name:{'metal' if gpu else 'cpu'}")
 
     mx.random.seed(args.seed)
     luts = byte_luts(args.tokenizer_path, args.vocab_size)
@@ -603,7 +716,7 @@ def main():
     weights = load_weights(args.init_weights) if args.init_weights else init_weights(args)
     if args.init_weights:
         check_weights(args, weights, args.init_weights)
-    model = build_model(args, weights)
+    model = build_model(args, weights, mx.bfloat16 if gpu else mx.float32)
     names = [n for n, _, _ in weight_layout(args)]
     is_matrix = {n: n.startswith("blocks.") and len(weights[n].shape) == 2 and not any(c in n for c in CONTROL_PATTERNS) for n in names}
     tok_lr = args.tied_embed_lr if args.tie_embeddings else args.embed_lr
@@ -616,7 +729,7 @@ def main():
 
     log0(f"model_params:{sum(int(np.prod(weights[n].shape)) for n in names)}")
     log0(f"world_size:1 grad_accum_steps:{accum}")
-    log0(f"device:{'gpu' if mx.default_device() == mx.gpu else 'cpu'} mlx:{mx.__version__}")
+    log0(f"device:{'gpu' if gpu else 'cpu'} mlx:{mx.__version__} compute_dtype:{compute_dtype()} mlx_max_microbatch_tokens:{args.mlx_max_microbatch_tokens} mlx_eager_eval:{int(args.mlx_eager_eval)} logit_chunk_tokens:{args.logit_chunk_tokens}")
     log0(f"attention_mode:gqa num_heads:{args.num_heads} num_kv_heads:{args.num_kv_heads}")
     log0(f"tie_embeddings:{args.tie_embeddings} embed_lr:{tok_lr} head_lr:{args.head_lr if not args.tie_embeddings else 0.0} matrix_lr:{args.matrix_lr} scalar_lr:{args.scalar_lr}")
     log0(f"train_batch_tokens:{args.train_batch_tokens} train_seq_len:{args.train_seq_len} iterations:{args.iterations} warmup_steps:{args.warmup_steps} max_wallclock_seconds:{args.max_wallclock_seconds:.3f}")
@@ -636,16 +749,24 @@ def main():
         remaining = max(cap_ms - elapsed_ms, 0.0)
         return remaining / max(warmdown_ms, 1e-9) if remaining <= warmdown_ms else 1.0
 
+    rows = max(1, args.mlx_max_microbatch_tokens // args.train_seq_len) if args.mlx_max_microbatch_tokens > 0 else 1 << 30
+
     def train_step(loader, scale, momentum):
-        total, grads = 0.0, None
+        """One optimizer step: GRAD_ACCUM_STEPS micro-batches (as train_gpt.py), each split into chunks of at most
+        MLX_MAX_MICROBATCH_TOKENS tokens (whole sequences); MLX_EAGER_EVAL=1 materializes every chunk to cap peak memory."""
+        total, grads = mx.array(0.0, dtype=mx.float32), None
         for _ in range(accum):
             x, y = loader.next_batch(local_tokens, args.train_seq_len)
-            loss, g = loss_and_grad(x, y)
-            g = dict(tree_flatten(g))
-            grads = g if grads is None else {n: grads[n] + g[n] for n in grads}
-            mx.eval(loss, grads)
-            total += loss.item()
-        grads = {n: v / accum for n, v in grads.items()}
+            for s in range(0, x.shape[0], rows):
+                w = (min(s + rows, x.shape[0]) - s) / (x.shape[0] * accum)
+                loss, g = loss_and_grad(x[s : s + rows], y[s : s + rows])
+                g = dict(tree_flatten(g))
+                grads = {n: v * w for n, v in g.items()} if grads is None else {n: grads[n] + g[n] * w for n in grads}
+                total = total + loss.astype(mx.float32) * w
+                if args.mlx_eager_eval:
+                    mx.eval(total, grads)
+        mx.eval(total, grads)
+        total = total.item()
         if args.grad_clip_norm > 0:
             norm = math.sqrt(sum(mx.sum(v * v).item() for v in grads.values()))
             if norm > args.grad_clip_norm:
@@ -657,7 +778,7 @@ def main():
             opt.step(params, grads)
         model.update(tree_unflatten(list(params.items())))
         mx.eval(model.parameters(), *[o.buf for o in optimizers if isinstance(o, Muon)], *[(o.m, o.v) for o in optimizers if isinstance(o, Adam)])
-        return total / accum
+        return total
 
     def evaluate():
         n_seq = (val_tokens.size - 1) // args.train_seq_len
@@ -667,9 +788,10 @@ def main():
             e = min(s + per_batch, n_seq)
             chunk = val_tokens[s * args.train_seq_len : e * args.train_seq_len + 1]
             x, y = batch_from(chunk, args.train_seq_len)
-            loss = model(x, y)
-            mx.eval(loss)
-            loss_sum += loss.item() * y.size
+            for r in range(0, x.shape[0], rows):
+                loss = model(x[r : r + rows], y[r : r + rows])
+                mx.eval(loss)
+                loss_sum += loss.item() * y[r : r + rows].size
             tokens += y.size
             nbytes += count_bytes(chunk[:-1], chunk[1:], luts)
         val_loss = loss_sum / tokens
@@ -714,27 +836,26 @@ def main():
         if stop_after is None and cap_ms is not None and now >= cap_ms:
             stop_after = step
 
-    if mx.default_device() == mx.gpu:
-        log0(f"peak memory allocated: {mx.get_peak_memory() // 2**20} MiB reserved: {mx.get_peak_memory() // 2**20} MiB")
+    log0(f"peak memory allocated: {mx.get_peak_memory() // 2**20} MiB reserved: {mx.get_peak_memory() // 2**20} MiB")
     exporter = resolve_exporter(args.exporter)
-    if exporter != args.exporter:
-        log0(f"exporter:{args.exporter} unavailable (no zstandard); using {exporter}")
     tag = EXPORTERS[exporter][4]
     artifact = f"final_model.{exporter.split('_')[0]}.ptz"
-    weights = model_weights(model)
+    weights, dtypes = model_weights(model, names)
     code_bytes = len(code.encode("utf-8"))
     save_weights("final_model.npz", weights)
     log0(f"Serialized model: {os.path.getsize('final_model.npz')} bytes")
     log0(f"Code size: {code_bytes} bytes")
     log0(f"Total submission size: {os.path.getsize('final_model.npz') + code_bytes} bytes")
-    blob, payload = export_weights(weights, exporter)
+    blob, payload, raw_bytes = export_weights(weights, exporter, dtypes)
     with open(artifact, "wb") as f:
         f.write(blob)
-    log0(f"Serialized model {tag}: {len(blob)} bytes (payload:{payload} exporter:{exporter})")
+    base_bytes = sum(w.size * (2 if n in dtypes else 4) for n, w in weights.items())
+    log0(f"Serialized model {tag}: {len(blob)} bytes (payload:{payload} raw_pickle:{raw_bytes} payload_ratio:{base_bytes / max(payload, 1):.2f}x)")
     log0(f"Total submission size {tag}: {len(blob) + code_bytes} bytes")
     with open(artifact, "rb") as f:
         restored = import_weights(f.read())
-    model.update(tree_unflatten([(n, mx.array(restored[n])) for n in names]))
+    flat = dict(tree_flatten(model.parameters()))
+    model.update(tree_unflatten([(n, mx.array(restored[n]).astype(flat[n].dtype)) for n in names]))
     t_eval = time.perf_counter()
     q_loss, q_bpb = evaluate()
     name = f"final_{exporter}_roundtrip"

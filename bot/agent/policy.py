@@ -213,8 +213,9 @@ def auto_promote(
     state_dir = settings.path("state_dir", root)
 
     def done(labelled: bool, reason: str, head: str = "", row: Row | None = None) -> AutoPromoteDecision:
+        # stamped with the decision's own ``now``: the daily limit counts these by that day
         d = AutoPromoteDecision(
-            number, labelled, reason, head, row.to_dict() if row else None, clock.stamp(now)
+            number, labelled, reason, head, row.to_dict() if row else None, at=clock.stamp(now)
         )
         if record and settings.auto_promote:
             _append(state_dir / AUTO_PROMOTIONS, d.to_dict())

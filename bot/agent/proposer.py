@@ -257,6 +257,17 @@ class Experimenter:
         except ExperimentError:
             return "(no program.md)"
 
+    def reviewed_items(self, base: str) -> set[str] | None:
+        """Review mode: the item ids that program.md at ``base`` lists (RESEARCH and VERIFIED);
+        the research state reaches the default branch unreviewed, so only these may be picked.
+        None in commit mode (every graded item may be)."""
+        if self.settings.research_review != "pr":
+            return None
+        from bot.program_changes import parse
+
+        items = parse(self.program_text(base)).items
+        return {k for name in ("RESEARCH", "VERIFIED") for k in items[name] if not k.startswith("title:")}
+
     def check_base_is_reviewed(self) -> None:
         """Refuse to start from the research review branch (unreviewed program.md)."""
         review_branch = self.settings.research_review_branch
@@ -302,14 +313,28 @@ class Experimenter:
         self.check_base_is_reviewed()
         graded = self.state.graded()
         ledger = Ledger.load(self.settings.path("results_path", self.root))
-        pick = select_item(
-            graded, self.tried(graded), from_item=from_item, score=frontier_scorer(ledger, graded)
-        )
         base = gitops.rev_parse(self.root, self.base_ref())
         if not base:
             raise ExperimentError(f"cannot resolve the base {self.base_ref()!r}", path=str(self.root))
+        reviewed = self.reviewed_items(base)
+        candidates = graded
+        if reviewed is not None and not from_item:
+            candidates = [g for g in graded if g.item_id in reviewed]
+            if graded and not candidates:
+                raise ExperimentError(
+                    "review mode: no graded item is listed in program.md on the default branch yet "
+                    "(new items wait in the research pull request until it is merged)",
+                    path=str(self.root),
+                )
+        pick = select_item(
+            candidates, self.tried(graded), from_item=from_item, score=frontier_scorer(ledger, graded)
+        )
         originals = {rel: gitops.show_file(self.root, base, rel) for rel in TRAINING_SCRIPTS}
-        briefs = {b.item_id: b for b in self.state.verified()}
+        briefs = {
+            b.item_id: b
+            for b in self.state.verified()
+            if reviewed is None or b.item_id in reviewed or from_item
+        }
         use_llm = self.llm is not None and not offline_mode
         if use_llm:
             cap = max_usd

@@ -155,17 +155,28 @@ def settle(
     cost_usd: float | None,
     commit: bool,
 ) -> None:
-    """Turn a reservation into a run record with its real cost (marked overrun above it)."""
-    rec = budget_mod.settle(
-        app.path("budget_path"),
-        app.settings,
-        run_id,
-        seconds,
-        gpus,
-        hourly_rate,
-        pod_id=pod_id,
-        cost_usd=cost_usd,
-    )
+    """Turn a reservation into a run record with its real cost (marked overrun above it).
+
+    Idempotent: when the run is already booked (a retried step whose push failed, or a re-run
+    job), its record is kept as it is and, with --commit, pushed again; nothing is booked twice."""
+    path = app.path("budget_path")
+    now = budget_mod.load(path, app.settings)
+    booked = next((r for r in now.runs if r.run_id == run_id), None)
+    open_res = any(r.run_id == run_id for r in now.reservations)
+    if booked is not None and not open_res:
+        warn(f"{run_id} is already settled (${booked.cost_usd:.2f}); not booked again")
+        rec = booked
+    else:
+        rec = budget_mod.settle(
+            path,
+            app.settings,
+            run_id,
+            seconds,
+            gpus,
+            hourly_rate,
+            pod_id=pod_id,
+            cost_usd=cost_usd,
+        )
     if commit:
         _commit(app, f"settle {run_id}: ${rec.cost_usd:.2f}")
     click.echo(f"settled {rec.run_id}: {rec.seconds:.0f} s × {rec.gpu_count} GPU → ${rec.cost_usd:.2f}")

@@ -37,6 +37,8 @@ def competitors_group() -> None:
 def parse_cmd(app: AppContext, paths: tuple[Path, ...], as_json: bool, save: bool) -> None:
     """Scores in README.md / submission.json files, record folders or a modded-nanogpt README."""
     scores = _scores_of(comp.parse_path, paths)
+    for s in scores:  # parsed by hand: a claim (only the Leaderboard's own rows carry a status)
+        s.status = s.status or comp.STATUS_CLAIM
     if save and scores:
         n = comp.save_scores(ResearchState(app.path("state_dir")), scores)
         if not as_json:

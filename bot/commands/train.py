@@ -1,14 +1,17 @@
 """`pgolf train …`: the parity gate, Tier 1 local runs and the local baseline.
 
 * ``pgolf train parity [--torch P] [--mlx P] [--json]`` — exit 1 when the gate fails.
-* ``pgolf train local [--iterations N] [--backend auto|mlx|torch] [--seed N] [--json]`` — exit 0
-  for qualifies/keep/discard (the decision is printed), 1 for a crash.
-* ``pgolf train baseline [--seeds 3] [--json]`` — baseline rows + the noise floor.
+* ``pgolf train local [--preset NAME] [--minutes N | --iterations N] [--backend auto|mlx|torch]
+  [--seed N] [--json]`` — exit 0 for qualifies/keep/discard (the decision is printed), 1 for a crash.
+* ``pgolf train baseline [--seeds 3] [--preset NAME] [--minutes N] [--json]`` — baseline rows + the
+  noise floor.
+* ``pgolf train presets [--json]`` — the named run sizes (:mod:`bot.training.presets`).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from bot.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import ParityError
 from bot.training.local import Progress, run_baseline, run_local
 from bot.training.parity import parity_in_sandbox
+from bot.training.presets import PRESETS, Plan, plan_run
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -100,6 +104,23 @@ def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, 
         sys.exit(1)
 
 
+class _Minutes(click.ParamType):
+    """A positive, finite number of minutes (click's FloatRange lets NaN and infinity through)."""
+
+    name = "minutes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(out) and out > 0):
+            self.fail(f"{value!r} is not a positive, finite number of minutes", param, ctx)
+        return out
+
+
+_MINUTES = _Minutes()
+
 _common = [
     click.option(
         "--backend",
@@ -107,7 +128,24 @@ _common = [
         default=None,
         help="Default: settings.local_backend.",
     ),
-    click.option("--iterations", type=int, default=None, help="Default: settings.local_iterations (500)."),
+    click.option(
+        "--iterations",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Default: the preset's, else settings.local_iterations (500).",
+    ),
+    click.option(
+        "--preset",
+        type=click.Choice([*sorted(PRESETS), "auto"]),
+        default=None,
+        help="A named run size (`pgolf train presets`), or auto (with --minutes); default settings.local_preset.",
+    ),
+    click.option(
+        "--minutes",
+        type=_MINUTES,
+        default=None,
+        help="Time budget: probe a few steps, then size the iterations to end within N minutes.",
+    ),
     click.option(
         "--data-path",
         type=click.Path(path_type=Path),
@@ -134,15 +172,36 @@ class _CommonRun:
 
     backend: str | None
     iterations: int | None
+    preset: str | None
+    minutes: float | None
     data_path: Path | None
     tokenizer_path: Path | None
     env_pairs: tuple[str, ...]
     as_json: bool
     quiet: bool
 
-    def run_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``run_local``/``run_baseline``."""
-        return {
+    def plan(self, app: AppContext) -> Plan | None:
+        """The preset/time-budget plan (None: neither a preset nor a budget was asked for)."""
+        preset = self.preset or app.settings.local_preset or None
+        if preset is None and self.minutes is None:
+            return None
+        if not (self.quiet or self.as_json) and self.minutes is not None:
+            click.echo(f"probing a few steps to size the run to {self.minutes:g} min …", err=True)
+        return plan_run(
+            app.root,
+            app.settings,
+            preset,
+            self.minutes,
+            backend=self.backend,
+            data_path=self.data_path,
+            tokenizer_path=self.tokenizer_path,
+            extra_env=_env_pairs(self.env_pairs),
+            iterations=self.iterations,
+        )
+
+    def run_kwargs(self, plan: Plan | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``run_local``/``run_baseline`` (sized by ``plan`` when given)."""
+        out: dict[str, Any] = {
             "iterations": self.iterations,
             "backend": self.backend,
             "data_path": self.data_path,
@@ -150,6 +209,11 @@ class _CommonRun:
             "extra_env": _env_pairs(self.env_pairs),
             "on_progress": progress_printer(not (self.quiet or self.as_json)),
         }
+        if plan is not None:
+            out.update(
+                iterations=plan.iterations, extra_env=plan.env, plan_tag=plan.tag(), proxy=plan.preset.proxy
+            )
+        return out
 
 
 def _with_common(fn: F) -> F:
@@ -160,6 +224,8 @@ def _with_common(fn: F) -> F:
         *args: Any,
         backend: str | None,
         iterations: int | None,
+        preset: str | None,
+        minutes: float | None,
         data_path: Path | None,
         tokenizer_path: Path | None,
         env_pairs: tuple[str, ...],
@@ -167,7 +233,9 @@ def _with_common(fn: F) -> F:
         quiet: bool,
         **kwargs: Any,
     ) -> Any:
-        common = _CommonRun(backend, iterations, data_path, tokenizer_path, env_pairs, as_json, quiet)
+        common = _CommonRun(
+            backend, iterations, preset, minutes, data_path, tokenizer_path, env_pairs, as_json, quiet
+        )
         return fn(*args, common=common, **kwargs)
 
     decorated: Any = wrapper
@@ -194,17 +262,23 @@ def local_cmd(
     common: _CommonRun,
 ) -> None:
     """Run a Tier 1 local training run, gate it against the running baseline, record it."""
+    plan = common.plan(app)
     out = run_local(
         app.root,
         app.settings,
         seed=seed,
         base_ref=base_ref or None,
         record=not no_record,
-        **common.run_kwargs(),
+        **common.run_kwargs(plan),
     )
     if common.as_json:
-        emit_json(out.to_dict())
+        emit_json({**out.to_dict(), "plan_detail": plan.to_dict() if plan else None})
     else:
+        if plan is not None:
+            sized = f" sized to {plan.sizing.budget_s / 60:g} min" if plan.sizing else ""
+            click.echo(f"config: {plan.tag() or 'settings'} {plan.iterations} it{sized} (cfg={out.config})")
+            if plan.preset.proxy:
+                click.echo(f"note: {plan.preset.proxy}")
         r = out.result
         if r:
             click.echo(f"val_bpb: {r.val_bpb:.6f} ({r.tag})")
@@ -235,7 +309,8 @@ def baseline_cmd(
     common: _CommonRun,
 ) -> None:
     """Run the unmodified baseline with several seeds; record baseline rows and the noise floor."""
-    out = run_baseline(app.root, app.settings, seeds=seeds, first_seed=first_seed, **common.run_kwargs())
+    plan = common.plan(app)
+    out = run_baseline(app.root, app.settings, seeds=seeds, first_seed=first_seed, **common.run_kwargs(plan))
     if common.as_json:
         emit_json(out.to_dict())
         return
@@ -245,6 +320,19 @@ def baseline_cmd(
     base = f"{out.baseline:.6f}" if out.baseline is not None else "none"
     noise = f"{100 * out.noise_floor:.3f}%" if out.noise_floor is not None else "unmeasured (need ≥ 2 rows)"
     click.echo(f"running local baseline: {base}  noise floor: {noise}")
+
+
+@train_group.command("presets")
+@json_option
+def presets_cmd(as_json: bool) -> None:
+    """The named Tier 1 run sizes (`--preset NAME`, or settings.local_preset)."""
+    if as_json:
+        emit_json({name: p.to_dict() for name, p in PRESETS.items()})
+        return
+    for name, p in PRESETS.items():
+        knobs = " ".join(f"{k}={v}" for k, v in p.env.items())
+        proxy = "  [weaker proxy]" if p.proxy else ""
+        click.echo(f"{name:<9} {p.iterations:>6} it  {p.meant_for}{proxy}\n          {knobs}")
 
 
 def register(cli: click.Group) -> None:

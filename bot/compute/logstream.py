@@ -103,12 +103,15 @@ class _Follower(threading.Thread):
     def files(self) -> list[Path]:
         out: list[Path] = []
         for root in self.roots:
-            if root.is_file():
+            if root.is_file() and not root.is_symlink():
                 out.append(root)
             elif root.is_dir():
                 # only logs written since we started (old runs' logs are not this run's)
+                # never through a link: a log the pod sent could point at a runner file
                 out += [
-                    p for p in root.rglob("*.log") if p.is_file() and p.stat().st_mtime >= self.start_time - 2
+                    p
+                    for p in root.rglob("*.log")
+                    if not p.is_symlink() and p.is_file() and p.stat().st_mtime >= self.start_time - 2
                 ]
         return sorted(set(out))
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import re
 import secrets
 import shutil
 import statistics
@@ -276,6 +278,10 @@ def promote(
         finally:
             timings["train_end"] = time.time()
             stage("terminate")
+            if not result.pod_id and created_at:
+                pod = _created_anyway(provider, run_id, log) or pod
+                if pod is not None and pod.id:
+                    result.pod_id = pod.id
             if executor is not None:
                 with contextlib.suppress(Exception):
                     executor.close()
@@ -294,7 +300,7 @@ def promote(
     from bot.training.local import commit_description
 
     what = description.strip() or (f"PR #{pr}" if pr is not None else "manual promotion")
-    desc = commit_description(repo, what, full_sha)
+    desc = defuse_tags(commit_description(repo, what, full_sha))
     _record(result, settings, results_path, ledger, len(seed_list), desc, log)
     timings["ledger"] = time.time()
     result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
@@ -310,6 +316,20 @@ def promote(
     if isinstance(failure, (Interrupted, KeyboardInterrupt)):
         raise failure
     return result
+
+
+def _created_anyway(provider: PodProvider, run_id: str, log: Callable[[str], None]) -> PodInfo | None:
+    """The create call failed, but RunPod may have created the pod anyway (a lost reply): find
+    it by its name ``pgolf-<run-id>`` so that it is terminated and booked here (once its in-pod
+    deadline removes it, RunPod forgets it and no reaper could book it)."""
+    try:
+        found = [p for p in provider.list() if p.name == pod_name(run_id) and p.alive]
+    except PgolfError as exc:
+        log(f"could not look for a pod created despite the failed create call ({exc}); the reaper will")
+        return None
+    if found:
+        log(f"pod {found[0].id} was created despite the failed create call; terminating and booking it")
+    return found[0] if found else None
 
 
 def _record_pod(
@@ -367,9 +387,10 @@ def _run_seeds(
             raise PodError(f"seed {seed}: {res.error}")
         try:
             m = parse(text)
-        except LogParseError as exc:
+            _check_metrics(m, seed)
+        except (LogParseError, ValueError) as exc:
             res.error = str(exc)
-            raise
+            raise LogParseError(f"seed {seed}: {exc}") from None
         res.val_bpb, res.val_loss = m.val_bpb, m.val_loss
         res.artifact_bytes, res.code_bytes = m.artifact_bytes, m.code_bytes
         res.memory_gb, res.stopped_early = m.peak_memory_gb, m.stopped_early
@@ -377,6 +398,23 @@ def _run_seeds(
             f"seed {seed}: val_bpb {m.val_bpb:.6f} val_loss {m.val_loss:.6f} artifact {m.artifact_bytes} bytes"
         )
     timings["train_done"] = time.time()
+
+
+_TAG = re.compile(r"(?<![\w=-])(cfg|bpbs|run)=")
+
+
+def defuse_tags(text: str) -> str:
+    """The commit subject is the PR author's text: its ``cfg=``/``bpbs=``/``run=`` become
+    ``cfg:``… so that only the tags pgolf appends are read back (merge-winner, configs)."""
+    return _TAG.sub(r"\1:", text)
+
+
+def _check_metrics(m: RunMetrics, seed: int) -> None:
+    """The training log is PR output: a score that is not a finite, non-negative number
+    (``val_bpb:1e999``, ``val_bpb:-0.5``) is a parse failure, never a result."""
+    for name, value in (("val_bpb", m.val_bpb), ("val_loss", m.val_loss)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise LogParseError(f"{name} {value!r} in the training log is not a finite non-negative number")
 
 
 def _finish(

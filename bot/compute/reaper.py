@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
-from bot import clock
 from bot.compute.orphans import settle_orphan
 from bot.compute.outcome import one_line
 from bot.compute.provider import PodInfo, PodProvider, pod_name
@@ -128,7 +127,10 @@ def reap(
     and reaping every pod it does not list would kill promotions running elsewhere.
     """
     root = Path(root)
-    now = clock.now().timestamp() if now is None else now
+    # Epoch seconds, not the pinnable date clock: pod deadlines (the state file, the pod's own
+    # PARAMGOLF_DEADLINE, a reservation's deadline) are set from time.time() and counted in real
+    # seconds by the pods themselves (see bot/clock.py); a pinned clock must not move them.
+    now = time.time() if now is None else now
     state = PodState(settings.path("pods_state_path", root))
     if reap_unknown is None:
         reap_unknown = state.path.exists()

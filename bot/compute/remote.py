@@ -247,7 +247,11 @@ class SSHExecutor:
         filters += [f"--include=/{g}" for g in globs]
         filters += ["--exclude=*"]
         src = f"{self.endpoint.user}@{self.endpoint.host}:{self._workdir.rstrip('/')}/"
-        argv = ["rsync", "-a", "--timeout=60", "-e", ssh_cmd, *filters, src, str(dest) + "/"]
+        # The pod ran PR code: a symlink (``logs/x.log -> /proc/self/environ``) or a FIFO it
+        # leaves would be read on the runner (log follower, job summary, uploaded artifact).
+        # Only regular files and folders come back.
+        argv = ["rsync", "-a", "--no-links", "--no-devices", "--no-specials", "--timeout=60", "-e", ssh_cmd,
+                *filters, src, str(dest) + "/"]  # fmt: skip
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:

@@ -30,6 +30,7 @@ nothing half-written, and an existing folder is never overwritten without ``forc
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import statistics
@@ -122,6 +123,44 @@ def _seed_log(run_dir: Path, value: Any, where: str, index: int) -> Path:
     if not path.is_file():
         raise InputError(f"{value!r} does not exist", path=where, field=field)
     return path
+
+
+def _number(value: Any, where: str, field: str, *, integer: bool = False) -> None:
+    """A finite, non-negative number (an integer when ``integer``); InputError naming the field."""
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < 0:
+        what = "a non-negative integer" if integer else "a finite, non-negative number"
+        raise InputError(f"{value!r} is not {what}", path=where, field=field)
+
+
+def _check_values(res: dict[str, Any], raw: list[Any], seeds: list[dict[str, Any]], where: str) -> None:
+    """Every value the folder is built from: scores finite and non-negative, seeds distinct
+    integers, sizes integers, the significance an object whose p-value (if any) is in [0, 1]."""
+    seen: set[int] = set()
+    for s in seeds:
+        i = raw.index(s)
+        for key in ("val_bpb", "val_loss"):
+            if s.get(key) is None:
+                raise InputError(f"missing {key}", path=where, field=f"seeds[{i}].{key}")
+            _number(s[key], where, f"seeds[{i}].{key}")
+        _number(s.get("seed"), where, f"seeds[{i}].seed", integer=True)
+        if s["seed"] in seen:
+            raise InputError(f"seed {s['seed']} appears twice", path=where, field=f"seeds[{i}].seed")
+        seen.add(s["seed"])
+        if s.get("artifact_bytes") is not None:
+            _number(s["artifact_bytes"], where, f"seeds[{i}].artifact_bytes", integer=True)
+    sig = res.get("significance")
+    if sig is None:
+        return
+    if not isinstance(sig, dict):
+        raise InputError("must be an object", path=where, field="significance")
+    for key in ("p_value", "improvement_nats"):
+        v = sig.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise InputError(f"{v!r} is not a finite number", path=where, field=f"significance.{key}")
+    p = sig.get("p_value")
+    if p is not None and not 0 <= p <= 1:
+        raise InputError(f"{p!r} is not a probability", path=where, field="significance.p_value")
 
 
 def _last_ms(pattern: re.Pattern[str], text: str) -> float | None:
@@ -221,10 +260,9 @@ def build_submission(
     seeds = [s for s in raw_seeds if isinstance(s, dict) and s.get("val_bpb") is not None]
     if not seeds:
         raise InputError("no seed with a val_bpb", path=where, field="seeds")
+    _check_values(res, raw_seeds, seeds, where)
     log_texts: dict[int, str] = {}
     for i, s in enumerate(seeds):
-        if s.get("val_loss") is None:
-            raise InputError("missing val_loss", path=where, field=f"seeds[{i}].val_loss")
         log_path = _seed_log(run_dir, s.get("log"), where, raw_seeds.index(s))
         text = strip_stamps(log_path.read_text(encoding="utf-8", errors="replace"))
         log_texts[int(s["seed"])] = text
@@ -390,17 +428,28 @@ def lint_folder(folder: Path) -> list[str]:
     for p in entries:
         if p.is_symlink():
             problems.append(f"{p.name}: a symlink (the folder must be self-contained)")
+    not_json: list[str] = []
+
+    def constant(name: str) -> float:  # NaN, Infinity: Python reads them, JSON has no such thing
+        not_json.append(name)
+        return 0.0
+
     try:
-        sub = json.loads((folder / "submission.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        sub = json.loads((folder / "submission.json").read_text(encoding="utf-8"), parse_constant=constant)
+    except (OSError, ValueError) as exc:  # ValueError: broken JSON or not UTF-8
         return [*problems, f"submission.json: unreadable ({exc})"]
+    if not_json:
+        problems.append(
+            f"submission.json: {', '.join(sorted(set(not_json)))} is not JSON (a non-finite value)"
+        )
     if not isinstance(sub, dict):
         return [*problems, "submission.json: must be a JSON object"]
     for key in SUBMISSION_KEYS:
         if key not in sub:
             problems.append(f"submission.json: {key}: missing")
-    if not isinstance(sub.get("val_bpb"), (int, float)) or isinstance(sub.get("val_bpb"), bool):
-        problems.append("submission.json: val_bpb: must be a number")
+    bpb = sub.get("val_bpb")
+    if not isinstance(bpb, (int, float)) or isinstance(bpb, bool) or bpb < 0:
+        problems.append("submission.json: val_bpb: must be a number (finite, non-negative)")
     if track_dir in TRACKS and sub.get("track") != TRACKS[track_dir]:
         problems.append(f"submission.json: track: {sub.get('track')!r} but the folder is in {track_dir}")
     seeds = sub.get("seeds")
@@ -409,13 +458,19 @@ def lint_folder(folder: Path) -> list[str]:
         not isinstance(seeds, list)
         or not isinstance(results, dict)
         or {str(x) for x in seeds} != set(results)
+        or len(seeds) != len(set(map(str, seeds)))
     ):
         problems.append("submission.json: seeds and seed_results do not match")
     if not isinstance(sub.get("date"), str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", sub.get("date") or ""):
         problems.append("submission.json: date: must be YYYY-MM-DD")
     if not str(sub.get("pytorch_version") or "").strip():
         problems.append("submission.json: pytorch_version: empty")
-    readme = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+    try:
+        readme = (
+            (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+        )
+    except (OSError, ValueError) as exc:
+        return [*problems, f"README.md: unreadable ({exc})"]
     title = readme.splitlines()[0] if readme else ""
     if track_dir == TRACK_DIR and not title.startswith("# Record"):
         problems.append("README.md: a record folder's title must say Record")

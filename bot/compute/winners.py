@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.compute.significance import welch
 from bot.config import Settings
-from bot.ledger import Ledger, Row, config_of, has_config
+from bot.ledger import Ledger, Row, has_config
 
 MIN_SEEDS = 3
 _BPBS = re.compile(r"(?<![\w=-])bpbs=([0-9.]+(?:/[0-9.]+)*)")
@@ -43,13 +43,21 @@ def tier2_tags(settings: Settings, bpbs: list[float]) -> str:
 
 
 def seed_bpbs(row: Row) -> list[float]:
-    m = _BPBS.search(row.description)
-    if not m:
+    # the last tag: pgolf appends its own after any quoted (PR-authored) text
+    found = list(_BPBS.finditer(row.description))
+    if not found:
         return []
+    m = found[-1]
     try:
         return [float(x) for x in m.group(1).split("/") if x]
     except ValueError:
         return []
+
+
+def _last_config(description: str) -> str | None:
+    """A Tier 2 row's ``cfg=`` tag: the last one (pgolf's, appended after the quoted subject)."""
+    found = re.findall(r"(?<![\w=-])cfg=([\w.-]+)", description)
+    return found[-1] if found else None
 
 
 def is_tier2_baseline(row: Row) -> bool:
@@ -100,10 +108,11 @@ def winner_test(ledger: Ledger, head: str, settings: Settings) -> WinnerTest:
     if not mine:
         return WinnerTest(False, f"no Tier 2 result for the head {head[:10]}", cfg, alpha=alpha)
     latest = mine[-1]
-    if config_of(latest.description) != cfg:
+    ran_at = _last_config(latest.description)
+    if ran_at != cfg:
         return WinnerTest(
             False,
-            f"the head's Tier 2 run is at cfg={config_of(latest.description) or 'unknown'}, not the "
+            f"the head's Tier 2 run is at cfg={ran_at or 'unknown'}, not the "
             f"current configuration cfg={cfg}: promote it again",
             cfg,
             alpha=alpha,

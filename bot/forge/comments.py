@@ -116,6 +116,7 @@ class LocalResult:
     iterations: int | None = None
     backend: str = ""
     log_tail: str = ""
+    proxy: str = ""  # non-empty: the run is a weaker proxy (e.g. a GitHub-hosted Linux runner preset)
 
 
 @dataclass
@@ -185,6 +186,9 @@ def render_local(r: LocalResult) -> str:
             )
         )
     links = run_links()
+
+    if r.proxy:
+        rows.append(("⚠ tier 1 proxy", neutralize(r.proxy)))
     if r.log_url:
         rows.append(("log", f"[run log]({r.log_url})"))
     elif links.run_url:
@@ -216,8 +220,14 @@ def render_promotion(p: PromotionStatus) -> str:
         rows.append(("log", f"[workflow run]({p.log_url})"))
     out = _table(rows)
     if p.message:
-        out += "\n\n" + clamp(neutralize(p.message), 2_000)
+        out += "\n\n" + clamp(unmention(neutralize(p.message)), 2_000)
     return out
+
+
+def unmention(text: str) -> str:
+    """Untrusted text (a crash reason quoting the training log) must not make pgolf mention
+    anyone: ``@name`` becomes ``@\u200bname`` (shown the same, never a notification)."""
+    return re.sub(r"@(?=[A-Za-z0-9])", "@\u200b", text)
 
 
 def render_final(f: FinalResult) -> str:

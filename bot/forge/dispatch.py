@@ -430,6 +430,7 @@ def local_result_from_json(data: Any, sha: str, settings: Settings) -> sticky.Lo
         iterations=int(iterations) if iterations is not None else None,
         backend=str(_find(data, "backend") or ""),
         log_tail=str(_find(data, "log_tail", "error") or ""),
+        proxy=str(data.get("proxy") or ""),
     )
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
+from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetError, LedgerError
 from bot.forge.github import app_env
@@ -228,9 +229,18 @@ def merge_rows(base: bytes | None, ours: bytes | None, theirs: bytes | None, *, 
 
 
 def merge_budget(
-    base: bytes | None, ours: bytes | None, theirs: bytes | None, where: str = "budget.json"
+    base: bytes | None,
+    ours: bytes | None,
+    theirs: bytes | None,
+    where: str = "budget.json",
+    settings: Settings | None = None,
 ) -> bytes:
-    """Re-apply our budget changes (relative to base) on top of theirs; validated."""
+    """Re-apply our budget changes (relative to base) on top of theirs; validated.
+
+    A reservation this side opened (new since base, unknown to theirs) was admitted against
+    our checkout only; it is admitted again against the default branch (:func:`_readmit`), so
+    two runners racing for the last dollars never both reach it, and a pause committed
+    meanwhile wins. Settlements and other changes always merge."""
 
     def load(data: bytes | None) -> dict[str, Any]:
         if not data:
@@ -290,10 +300,61 @@ def merge_budget(
     starts = [s for s in (t.get("last_tier2_start"), o.get("last_tier2_start")) if s]
     merged["last_tier2_start"] = max(starts) if starts else None
     try:
-        budget_mod.from_json(merged, where)
+        merged_budget = budget_mod.from_json(merged, where)
+        theirs_budget = budget_mod.from_json(t, where)
     except BudgetError as exc:
         raise LedgerError(f"the merged budget would be invalid ({exc}); not pushing", path=where) from None
+    known = {str(x.get("run_id")) for x in t.get("reservations") or []} | set(index)
+    new = [
+        r
+        for r in merged_budget.reservations
+        if r.run_id in ores and r.run_id not in bres and r.run_id not in known
+    ]
+    _readmit(new, merged_budget, theirs_budget, where, settings)
     return (json.dumps(merged, indent=2) + "\n").encode("utf-8")
+
+
+def _readmit(
+    new: list[budget_mod.Reservation],
+    merged: budget_mod.Budget,
+    theirs: budget_mod.Budget,
+    where: str,
+    settings: Settings | None,
+) -> None:
+    """LedgerError when a reservation opened on a stale checkout no longer fits the default
+    branch: the kill switch is on there, the merged reservations would eat into the reserve
+    floor, or another Tier 2 start landed within the rate-limit interval."""
+    for res in new:
+        if theirs.paused:
+            raise LedgerError(
+                f"reservation {res.run_id} refused: paused on the default branch by "
+                f"{theirs.paused.get('by') or 'a maintainer'}",
+                path=where,
+            )
+        if not res.rate_limited or res.max_usd <= 0:
+            continue  # a free (local) run holds nothing back
+        free = merged.remaining - merged.reserved
+        if free < merged.reserve_floor - 1e-9:
+            raise LedgerError(
+                f"reservation {res.run_id} of ${res.max_usd:.2f} no longer fits: with the default "
+                f"branch's reservations ${free:.2f} would be left, below the reserve floor "
+                f"${merged.reserve_floor:.2f} (another promotion reserved meanwhile)",
+                path=where,
+            )
+        interval = settings.tier2_min_interval_seconds if settings is not None else 0
+        if interval > 0:
+            mine = budget_mod.parse_iso(res.created)
+            others = [budget_mod.parse_iso(r.created) for r in theirs.reservations if r.rate_limited]
+            if theirs.last_tier2_start:
+                others.append(budget_mod.parse_iso(theirs.last_tier2_start))
+            close = [o for o in others if abs((mine - o).total_seconds()) < interval]
+            if close:
+                raise LedgerError(
+                    f"reservation {res.run_id} refused: rate limited, another Tier 2 start "
+                    f"({clock.stamp(max(close))}) reached the default branch within "
+                    f"{interval // 60} min",
+                    path=where,
+                )
 
 
 def merge_text(
@@ -334,7 +395,7 @@ def merge_file(
     if name.endswith(".jsonl"):
         return merge_rows(base, ours, theirs, header=False)
     if path == settings.budget_path:
-        return merge_budget(base, ours, theirs, path)
+        return merge_budget(base, ours, theirs, path, settings)
     return merge_text(base, ours, theirs, path, warn)
 
 
@@ -412,10 +473,15 @@ def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], se
     cycles = program_git.new_cycles(git.show(base_rev, raw), ours(raw)) if raw in state else []
     review = read_review_state(root, settings) if prog not in paths else {}
     pr = review.get("pr") if isinstance(review.get("pr"), int) else None
+    merged = pr is not None and review.get("action") == "merged"
+    if review.get("action") in ("closed", "none", "off"):
+        pr = None  # that PR is finished: program.md changes do not wait in it
     others = [p for p in paths if p != prog and p not in state and git.show(base_rev, p) != ours(p)]
     prefix = "research:" if changes.changed or rows or prog not in paths else "ledger:"
     lines = [pc.body(changes)]
-    if pr is not None:
+    if merged:
+        lines.append(f"program.md changes were merged in the research pull request #{pr}, not here.")
+    elif pr is not None:
         lines.append(f"program.md changes are proposed in the research pull request #{pr}, not here.")
     if others:
         lines.append("Also changed: " + ", ".join(others))
@@ -424,9 +490,10 @@ def generated_message(git: _Git, root: Path, base_rev: str, paths: list[str], se
     head = pc.subject(changes, prefix=prefix)
     if prog not in paths and ours(prog) not in (None, before):
         where = f"PR #{pr}" if pr is not None else "the research PR"
+        what = f"program.md merged in {where}" if merged else f"program.md changes go to {where}"
         head = pc.fit(
             "research:",
-            [f"state only, program.md changes go to {where}", pc.state_note(rows)],
+            [f"state only, {what}", pc.state_note(rows)],
             pc.SUBJECT_LIMIT,
         )
     return "\n\n".join([head, "\n".join(lines)] + (["\n".join(trailers)] if trailers else []))

@@ -44,6 +44,19 @@ from bot.ledger import Ledger, make_row
 ARTIFACT_NAME = "pgolf-local-result"
 RESULT_FILE = "local.json"
 EXPERIMENT_WORKFLOW = ".github/workflows/experiment.yml"
+# The Linux fallback of the local tier (repository variable PGOLF_TIER1_RUNNER=github-linux): its
+# rows and comments are labelled a weaker proxy, decided here from the run's workflow path as the API
+# reports it, never from the claim.
+EXPERIMENT_LINUX_WORKFLOW = ".github/workflows/experiment-linux.yml"
+LINUX_PROXY_NOTE = "weaker proxy: a small model on a GitHub-hosted Linux CPU runner, not the Mac/MLX tier"
+
+
+def _experiment_workflow(path: str) -> str | None:
+    """Which experiment workflow a run's path names (``path`` may carry ``@ref``), else None."""
+    base = path.split("@", 1)[0]
+    return base if base in (EXPERIMENT_WORKFLOW, EXPERIMENT_LINUX_WORKFLOW) else None
+
+
 MAX_ZIP_BYTES = 1_000_000
 MAX_JSON_BYTES = 256_000
 MAX_VAL_BPB = 20.0
@@ -211,9 +224,11 @@ def report_run(
     root = Path(root)
     run = forge.workflow_run(run_id)
     out = ReportOutcome(run_id, False, "", sha=run.head_sha)
-    if run.event != "pull_request" or not run.path.startswith(EXPERIMENT_WORKFLOW):
+    workflow = _experiment_workflow(run.path)
+    if run.event != "pull_request" or workflow is None:
         out.reason = f"run {run_id} is {run.event} of {run.path or run.name}, not a pull_request run of {EXPERIMENT_WORKFLOW}"
         return out
+    proxy = LINUX_PROXY_NOTE if workflow == EXPERIMENT_LINUX_WORKFLOW else ""
     if run.conclusion in ("cancelled", "skipped", ""):
         out.reason = f"run {run_id} was {run.conclusion or 'not finished'}: nothing to report"
         return out
@@ -259,7 +274,9 @@ def report_run(
             f"artifact {total:,} B over the {settings.artifact_limit_bytes:,} B limit",
         )
     status = {"qualifies": "keep", "keep": "keep", "discard": "discard", "crash": "crash"}[outcome]
-    where = f"{claim.backend or '?'}, cfg={claim.config or '?'}, PR #{pr.number}, {tag}"
+    where = f"{claim.backend or '?'}, cfg={claim.config or '?'}, PR #{pr.number}, {tag}" + (
+        ", weaker-proxy" if proxy else ""
+    )
     if outcome == "crash":
         why = claim.error or ("; ".join(claim.problems) if claim.problems else "no final metric")
         desc = f"crash ({where}): {_one_line(why, 200)}"
@@ -286,6 +303,7 @@ def report_run(
         decision=outcome,
         log_url=log_url,
         backend=claim.backend,
+        proxy=proxy,
         log_tail=(claim.error or "; ".join(claim.problems)) if outcome == "crash" else "",
     )
     out.actions = report_local_result(forge, settings, pr.number, local)

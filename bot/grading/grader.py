@@ -242,13 +242,14 @@ class Grader:
         self.recorded_usd = 0.0
         self.label = f"anthropic:{settings.grader_model}" if llm else offline.GRADER
 
-    def record_spend(self) -> None:
-        """Add what the run spent since the last call to today's total (daily cap)."""
+    def record_spend(self, day: str | None = None) -> None:
+        """Add what the run spent since the last call to today's total (daily cap), or to
+        ``day``'s (a batch collected after midnight: the day that submitted and reserved it)."""
         if self.llm is None or self.gstate is None:
             return
         delta = self.llm.meter.usd - self.recorded_usd
         if delta > 0:
-            self.gstate.add_spend(delta)
+            self.gstate.add_spend(delta, day)
             self.recorded_usd = self.llm.meter.usd
 
     # -- records
@@ -381,7 +382,9 @@ class Grader:
                     waiting |= {iid for ids in requests.values() for iid in ids}
                     self.run.pending_batches.append(bid)
                     continue
+                self.record_spend()  # anything earlier is today's
                 entries = list(self.llm.batch_results(bid))
+                self.record_spend(str(rec.get("created_at") or "")[:10] or None)
             except anthropic.NotFoundError:
                 self.run.warnings.append(
                     f"batch {bid} of an earlier run is gone (404); its items are re-graded"

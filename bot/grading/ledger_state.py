@@ -21,6 +21,7 @@ reset file would reset the day's spend).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,10 @@ from bot.fileio import atomic_write_text, file_lock
 
 FILE = "grading_state.json"
 KEEP_DAYS = 60
+
+
+def _dollars(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
 class GradingState:
@@ -49,12 +54,26 @@ class GradingState:
             raise StateError("expected a JSON object", path=str(self.path))
         spend = data.setdefault("spend", {})
         pending = data.setdefault("pending_batches", [])
-        if not isinstance(spend, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in spend.values()
-        ):
-            raise StateError("expected {day: dollars}", path=str(self.path), field="spend")
+        if not isinstance(spend, dict) or not all(_dollars(v) for v in spend.values()):
+            # a negative, NaN or infinite day would lift (or silently disable) the cap
+            raise StateError("expected {day: dollars ≥ 0}", path=str(self.path), field="spend")
         if not isinstance(pending, list) or not all(isinstance(b, dict) and b.get("id") for b in pending):
             raise StateError("expected a list of {id, …}", path=str(self.path), field="pending_batches")
+        for n, b in enumerate(pending):
+            if b.get("estimate_usd") is not None and not _dollars(b["estimate_usd"]):
+                raise StateError(
+                    "expected dollars ≥ 0", path=str(self.path), field=f"pending_batches[{n}].estimate_usd"
+                )
+            reqs = b.get("requests")
+            if reqs is not None and not (
+                isinstance(reqs, dict)
+                and all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in reqs.values())
+            ):
+                raise StateError(
+                    "expected {custom_id: [item id, …]}",
+                    path=str(self.path),
+                    field=f"pending_batches[{n}].requests",
+                )
         return data
 
     @contextmanager
@@ -84,11 +103,13 @@ class GradingState:
         )
         return float(data["spend"].get(day, 0.0)) + reserved
 
-    def add_spend(self, usd: float) -> None:
+    def add_spend(self, usd: float, day: str | None = None) -> None:
+        """Add ``usd`` to ``day``'s total (default today; a collected batch goes to the day it
+        was submitted on, whose cap reserved it)."""
         if usd <= 0:
             return
         with self.edit() as data:
-            day = self.today()
+            day = day or self.today()
             data["spend"][day] = round(float(data["spend"].get(day, 0.0)) + usd, 6)
 
     # -- batches

@@ -148,8 +148,10 @@ class Fetcher:
             self.tavily = TavilyClient(api_key=key, api_base_url=base)
         self.warnings: list[str] = []
 
-    def full_text(self, item: ResearchItem) -> tuple[str, str]:
-        """(text, where it came from); ("", reason) when nothing could be fetched."""
+    def full_text(self, item: ResearchItem) -> tuple[str, str, bool]:
+        """(text, where it came from, complete); ("", reason, False) when nothing could be
+        fetched. ``complete`` is False for an arXiv abstract without its PDF: that is the text
+        the item was listed (and graded) with, not the full text."""
         aid = arxiv_id(item)
         if aid:
             base = self.settings.arxiv_abs_base_url.rstrip("/")
@@ -172,17 +174,20 @@ class Fetcher:
                 self.warnings.append(f"{item.id}: arXiv PDF {pdf_url} failed: {exc}")
             if abstract or body:
                 where = " + ".join(w for w, t in ((url, abstract), (pdf_url, body)) if t)
-                return "\n\n".join(t for t in (abstract, body) if t)[:FULL_TEXT_CHARS], where
-            return "", "arXiv unreachable"  # its URL is arxiv.org too: no point trying it again
+                if not body:
+                    where += f" (abstract only: {pdf_url} unreachable)"
+                text = "\n\n".join(t for t in (abstract, body) if t)[:FULL_TEXT_CHARS]
+                return text, where, bool(body)
+            return "", "arXiv unreachable", False  # its URL is arxiv.org too: no point trying it again
         if not item.url:
-            return "", "no URL"
+            return "", "no URL", False
         if self.tavily is not None:
             try:
                 data = self.tavily.extract(urls=[item.url], format="text")
                 for res in data.get("results", []):
                     text = str(res.get("raw_content") or "")
                     if text:
-                        return " ".join(text.split())[:FULL_TEXT_CHARS], f"tavily extract {item.url}"
+                        return " ".join(text.split())[:FULL_TEXT_CHARS], f"tavily extract {item.url}", True
                 failed = data.get("failed_results") or []
                 if failed:
                     self.warnings.append(f"{item.id}: Tavily extract failed: {failed[0].get('error', '')}")
@@ -191,10 +196,11 @@ class Fetcher:
         try:
             r = self.http.get(item.url)
             r.raise_for_status()
-            return html_to_text(r.text)[:FULL_TEXT_CHARS], item.url
+            text = html_to_text(r.text)[:FULL_TEXT_CHARS]
+            return text, item.url, bool(text)
         except httpx.HTTPError as exc:
             self.warnings.append(f"{item.id}: {item.url} failed: {exc}")
-        return "", "fetch failed"
+        return "", "fetch failed", False
 
     def close(self) -> None:
         if self._own_http:
@@ -295,8 +301,9 @@ def render_brief(
     before: int,
     after: int,
     max_total: int,
+    complete: bool = True,
 ) -> str:
-    status = VERIFIED if full_chars else UNVERIFIED
+    status = VERIFIED if full_chars and complete else UNVERIFIED
     lines = [
         f"**Status:** {status}",
         f"**Change in train_gpt.py:** {fields['change'].strip()}",
@@ -305,6 +312,8 @@ def render_brief(
         f"**Risks:** {fields['risks'].strip()}",
         (
             f"**Evidence:** {full_chars} characters of full text from {source}; "
+            if full_chars and complete
+            else f"**Evidence:** no full text; {full_chars} characters from {source}; "
             if full_chars
             else f"**Evidence:** no full text ({source}); the item summary only; "
         )
@@ -496,7 +505,7 @@ def _verify_all(
         item = items.get(g.item_id) or ResearchItem(
             source=g.source, id=g.item_id, title=g.title, url=g.url, summary=g.summary
         )
-        full, source = fetcher.full_text(item)
+        full, source, complete = fetcher.full_text(item)
         corroboration = fetcher.corroborate(item)
         grader_label = offline.GRADER
         if llm is not None:
@@ -527,7 +536,7 @@ def _verify_all(
             title=item.title,
             url=item.url,
             brief=render_brief(
-                fields_, source, len(full), corroboration, g.total, after, ctx.rubric.max_total
+                fields_, source, len(full), corroboration, g.total, after, ctx.rubric.max_total, complete
             ),
             score_before=g.total,
             score_after=after,
@@ -542,7 +551,7 @@ def _verify_all(
                 "max_total": ctx.rubric.max_total,
                 "full_text_source": source,
                 "full_text_chars": len(full),
-                "status": VERIFIED if full else UNVERIFIED,
+                "status": VERIFIED if full and complete else UNVERIFIED,
             },
         )
         append_jsonl(state.verified_path, [brief])

@@ -35,6 +35,8 @@ from bot.ledger import Ledger, Row
 from bot.program import BASELINE_BPB, SOTA_RE
 from bot.state import TIERS as GRADE_TIERS
 from bot.state import CompetitorScore, GradedItem, ResearchItem, ResearchState, VerifiedBrief
+from bot.training.fidelity import PRIOR as FIDELITY_PRIOR
+from bot.training.fidelity import prior_summary
 
 # "PR #12", "PR 12", "(#12)" (a squash-merge title) or ".../pull/12" in a ledger description
 PR_RE = re.compile(r"\bPR\s*#?(\d{1,7})\b|\(#(\d{1,7})\)|/pull/(\d{1,7})\b", re.I)
@@ -506,8 +508,8 @@ def collect(root: Path | str, settings: Settings, *, now: datetime | None = None
         best_runpod=best_rp.to_dict() if best_rp else None,
         best_local=best_lo.to_dict() if best_lo else None,
         experiments=experiments,
-        correlation=corr.to_dict(),
-        correlation_summary=corr.summary(),
+        correlation={**corr.to_dict(), "prior": FIDELITY_PRIOR},
+        correlation_summary=corr.summary() + ("" if corr.reliable else f" {prior_summary()}".rstrip()),
         budget=budget,
         funnel=funnel,
         research_commits=history[:30],

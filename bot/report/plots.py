@@ -115,7 +115,13 @@ def plot_correlation(fig: Figure, data: dict[str, Any]) -> None:
     pts = corr["points"]
     ax.set_title("Local vs RunPod val_bpb")
     if not pts:
-        _empty(ax, "No commit has both a local and a RunPod result yet")
+        prior = corr.get("prior", {}).get("scales", {})
+        lines = [
+            f"{k}: sign {100 * s['sign_agreement']:.0f} %, ρ {s['spearman_rho']:+.2f}"
+            for k, s in prior.items()
+        ]
+        more = ("\nprior (tier_fidelity, CPU toy scale): " + "; ".join(lines)) if lines else ""
+        _empty(ax, "No commit has both a local and a RunPod result yet" + more)
         return
     xs = [p[1] for p in pts]
     ys = [p[2] for p in pts]

@@ -6,7 +6,9 @@ source from its cursor minus an overlap that covers the source's publication del
 a paper days after its first-submission date, Semantic Scholar dates are coarse…); dedup absorbs
 the overlap. A failed source keeps its old cursor, so the next run covers the gap. A source
 without a cursor uses the setting ``since_hours`` plus its overlap. A window never reaches back
-further than ``MAX_LOOKBACK_HOURS`` (a repository left idle for months does not fetch years).
+further than ``MAX_LOOKBACK_HOURS`` (a repository left idle for months does not fetch years). A
+cursor in the future (the clock was ahead at that run, or moved back since) is not trusted: the
+source gets the default window, and its cursor moves back to this run's start.
 ``pgolf research fetch --since-hours H`` overrides every source's window (cursors still advance).
 
 A corrupt ``cursors.json`` is an error naming the file: it is never silently reset (that would
@@ -48,7 +50,7 @@ DEFAULT_OVERLAP_HOURS = 12.0
 class Window:
     source: str
     since_hours: float
-    reason: str  # "cursor", "default", "override"
+    reason: str  # "cursor", "default", "default (cursor in the future)", "override"
 
 
 def path(state_dir: Path | str) -> Path:
@@ -80,10 +82,13 @@ def window(
 ) -> Window:
     overlap = OVERLAP_HOURS.get(name, DEFAULT_OVERLAP_HOURS)
     last = (cursors.get(name) or {}).get("last_success")
+    default = min(default_hours + overlap, MAX_LOOKBACK_HOURS)
     if last:
-        hours = (now - clock.parse(str(last))).total_seconds() / 3600 + overlap
-        return Window(name, round(min(max(hours, overlap), MAX_LOOKBACK_HOURS), 3), "cursor")
-    return Window(name, min(default_hours + overlap, MAX_LOOKBACK_HOURS), "default")
+        ago = (now - clock.parse(str(last))).total_seconds() / 3600
+        if ago < 0:  # the clock was ahead then (or is behind now): the cursor says nothing
+            return Window(name, default, "default (cursor in the future)")
+        return Window(name, round(min(ago + overlap, MAX_LOOKBACK_HOURS), 3), "cursor")
+    return Window(name, default, "default")
 
 
 def record(state_dir: Path | str, started: datetime, outcomes: Mapping[str, str]) -> None:

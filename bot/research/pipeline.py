@@ -290,11 +290,15 @@ async def run_cycle(
         _, report.sources_updated = cache.store(state, new, index.source_updates)
         if count + len(new) + report.sources_updated > settings.raw_cache_max_items:
             report.compaction = cache.compact(state, settings.raw_cache_max_items).to_dict()
-        scores = _competitor_scores([i for _, b in batches for i in b])
-        if scores:
+        fetched = [i for _, b in batches for i in b]
+        scores = _competitor_scores(fetched)
+        prs_read = {
+            int(i.extra["competitor_pr"]) for i in fetched if i.extra.get("competitor_pr") is not None
+        }
+        if scores or prs_read:
             from bot.research.competitors import save_scores
 
-            report.competitor_scores = save_scores(state, scores)
+            report.competitor_scores = save_scores(state, scores, prs_read=prs_read)
         cursors.record(state_dir, now, {o.name: o.error for o in outcomes.values()})
     report.seconds = time.monotonic() - started
     return report

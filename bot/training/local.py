@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import resource
@@ -444,6 +445,8 @@ class LocalOutcome:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     config: str = ""  # config_key of the run (cfg=… in its row)
+    plan_tag: str = ""  # e.g. "preset=smoke budget=2min" (presets.Plan.tag)
+    proxy: str = ""  # non-empty: a weaker proxy (a GitHub-hosted runner preset); shown in the comment
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -462,6 +465,9 @@ class LocalOutcome:
             "error": self.error,
             "config": self.config,
             "sandbox": self.run.sandbox,
+            "plan": self.plan_tag,
+            "proxy": self.proxy,
+            "iterations": self.result.total_steps if self.result else None,
         }
 
 
@@ -485,8 +491,13 @@ def run_local(
     record: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
     runs_dir: Path | None = None,
+    plan_tag: str = "",
+    proxy: str = "",
 ) -> LocalOutcome:
-    """Run one Tier 1 training run, decide, and append the local row (``record``) to results.tsv."""
+    """Run one Tier 1 training run, decide, and append the local row (``record``) to results.tsv.
+
+    ``plan_tag`` (the preset and time budget, :mod:`bot.training.presets`) goes into the row's
+    description before ``cfg=``; ``proxy`` marks a weaker-proxy run (shown in the PR comment)."""
     root = Path(root)
     iterations = settings.local_iterations if iterations is None else iterations
     if iterations <= 0:
@@ -532,6 +543,10 @@ def run_local(
         result = parse_log(run.log_text)
     except LogParseError as exc:
         error = str(exc)
+    if result is not None and not (math.isfinite(result.val_bpb) and result.val_bpb >= 0):
+        # a diverged model (val_bpb:nan) or a hostile print: a crash with the reason, never a score
+        error = f"final val_bpb {result.val_bpb} is not a finite non-negative number (diverged?)"
+        result = None
     if result is not None and run.returncode != 0:
         error = f"script exited with {run.returncode} after printing its final metric"
     artifact = None
@@ -541,7 +556,9 @@ def run_local(
             script, weights, limit=settings.artifact_limit_bytes, zstd_level=settings.artifact_zstd_level
         )
     decision = decide(result, baseline, noise, bool(shrank), settings.local_gate_pct, config=cfg)
-    tag = f"cfg={cfg}"
+    tag = f"{plan_tag} cfg={cfg}" if plan_tag else f"cfg={cfg}"
+    if proxy:
+        tag += " weaker-proxy"
     message = commit_message(root)
     about = f" — {subject_line(message)}" if subject_line(message) else ""
     if decision.outcome == "crash":
@@ -569,7 +586,20 @@ def run_local(
         )
         Ledger.append(ledger_path, row)
     return LocalOutcome(
-        decision, result, artifact, row, be, script, run, baseline, noise, shrank, error, config=cfg
+        decision,
+        result,
+        artifact,
+        row,
+        be,
+        script,
+        run,
+        baseline,
+        noise,
+        shrank,
+        error,
+        config=cfg,
+        plan_tag=plan_tag,
+        proxy=proxy,
     )
 
 
@@ -600,6 +630,8 @@ def run_baseline(
     extra_env: dict[str, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     runs_dir: Path | None = None,
+    plan_tag: str = "",
+    proxy: str = "",
 ) -> BaselineOutcome:
     """Run the unmodified script with ``seeds`` seeds; rows are ``baseline seed=N …`` (status keep).
 
@@ -627,12 +659,15 @@ def run_baseline(
             record=False,
             on_progress=on_progress,
             runs_dir=runs_dir,
+            plan_tag=plan_tag,
+            proxy=proxy,
         )
         status = "crash" if out.result is None else "keep"
+        plan = f"{plan_tag} " if plan_tag else ""
         if out.result is None:  # a crashed seed is not a baseline row (description does not start with it)
             desc = f"crash of baseline seed={seed} (cfg={out.config}): {out.error} :: {_one_line(out.run.tail())}"
         else:
-            desc = f"baseline seed={seed} ({be}, {it} it, cfg={out.config})"
+            desc = f"baseline seed={seed} ({be}, {it} it, {plan}cfg={out.config})"
         row = make_row(
             commit=head_commit(root),
             tier="local",

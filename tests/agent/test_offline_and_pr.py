@@ -51,11 +51,14 @@ def test_category_from_title_when_the_grade_has_none(ws: Workspace) -> None:
     )
 
 
-def test_exporter_entry_skipped_when_already_the_default(ws: Workspace) -> None:
+def test_exporter_entry_applies_while_int8_is_the_default(ws: Workspace) -> None:
     item = graded("x:3", "int6 quantization with zstd", 12, "quantization")
     change = offline.plan_change(ws, item)
-    # EXPORTER already defaults to int6_zstd in our scripts, so the quantization list moves on.
-    assert change is not None and change.entry.key == "warmdown-longer"
+    # EXPORTER defaults to upstream's int8_zlib (benchmarks/exporter.py), so int6+zstd is a real change.
+    assert change is not None and change.entry.key == "exporter-int6-zstd" and change.new_value == "int6_zstd"
+    # with that entry already tried, the quantization list moves on
+    nxt = offline.plan_change(ws, item, {"exporter-int6-zstd"})
+    assert nxt is not None and nxt.entry.key == "warmdown-longer"
 
 
 def test_apply_edits_both_scripts_identically(ws: Workspace) -> None:

@@ -73,7 +73,7 @@ def test_good_edit_becomes_a_pr_with_three_sections(
     anthropic_emu.answer_with(
         [
             text_block("Let me look at the knobs."),
-            tool_block("view_file", {"path": A, "start_line": 60, "end_line": 75}, "toolu_v1"),
+            tool_block("view_file", {"path": A, "start_line": 70, "end_line": 85}, "toolu_v1"),
         ],
         [
             replace(A, WARMDOWN, 'g("WARMDOWN_ITERS", 1800, int)', 1),

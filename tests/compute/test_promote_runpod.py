@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -178,10 +179,13 @@ def test_reaper_releases_reservation_of_run_that_died_before_its_pod(
     s = make_settings(repo, sshd, tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    rec = new_record("pr8-x", "pgolf-pr8-x", "runpod", time.time() + 600, pr=8, sha=repo.sha)
+    deadline = time.time() + 600  # pod deadlines are epoch seconds (the pinned clock is a date)
+    rec = new_record("pr8-x", "pgolf-pr8-x", "runpod", deadline, pr=8, sha=repo.sha)
     rec.owner_pid, rec.owner_start = dead.pid, "1"
     PodState(repo.root / ".pgolf/pods.json").add(rec)
-    budget_mod.reserve(repo.root / "budget.json", s, "pr8-x", 4.0, pr=8, sha=repo.sha)
+    # as promote reserves: the reservation's deadline is the pod's
+    budget_mod.reserve(repo.root / "budget.json", s, "pr8-x", 4.0, pr=8, sha=repo.sha,
+                       deadline=datetime.fromtimestamp(deadline, UTC), provider="runpod")  # fmt: skip
     report = reap(repo.root, s, provider(s))
     assert report.dropped_entries == ["pr8-x"]
     b = _budget(repo, s)

@@ -1416,7 +1416,11 @@ class GitHubEmulator(Emulator):
             if errors:
                 return self._invalid(errors)
             if any(
-                i.is_pr and i.state == "open" and i.head_ref == head_ref and i.base_ref == base
+                i.is_pr
+                and i.state == "open"
+                and i.head_ref == head_ref
+                and i.head_repo == r.full_name  # a fork's branch of the same name is another head
+                and i.base_ref == base
                 for i in r.issues.values()
             ):
                 return self._invalid(
@@ -1564,6 +1568,8 @@ class GitHubEmulator(Emulator):
             body = req.json() or {}
             if pr.merged or pr.state != "open":
                 return self._err(405, "Pull Request is not mergeable")
+            if pr.draft:
+                return self._err(405, "Pull Request is still a draft")
             if body.get("sha") and body["sha"] != pr.head_sha:
                 return self._err(409, "Head branch was modified. Review and try the merge again.")
             with self.state_lock:
@@ -2061,13 +2067,16 @@ class GitHubEmulator(Emulator):
         }
 
     def _content_json(self, r: Repo, path: str, data: bytes, ref: str) -> dict[str, Any]:
+        # GitHub: a file of 1-100 MB comes back (object media type) with "content": "" and
+        # "encoding": "none"; only the raw media type or the blobs API returns its bytes
+        large = len(data) > 1024 * 1024
         return {
             "type": "file",
-            "encoding": "base64",
+            "encoding": "none" if large else "base64",
             "size": len(data),
             "name": path.rsplit("/", 1)[-1],
             "path": path,
-            "content": base64.encodebytes(data).decode("ascii"),
+            "content": "" if large else base64.encodebytes(data).decode("ascii"),
             "sha": _blob_sha(data),
             "url": f"{self.url}/repos/{r.full_name}/contents/{path}?ref={ref}",
             "git_url": f"{self.url}/repos/{r.full_name}/git/blobs/{_blob_sha(data)}",

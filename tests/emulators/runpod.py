@@ -245,6 +245,7 @@ class RunPodEmulator(Emulator):
         self.client_balance = 1000.0
         self.extra_spend_per_hr = 0.0  # billing outside the listed pods (storage, …)
         self._op_faults: dict[str, list[str]] = {}
+        self._lost_replies: dict[str, int] = {}  # ops that take effect but whose reply is an error
         self._state_lock = threading.RLock()
         self.add_route("POST", "/graphql", self._graphql)
 
@@ -262,6 +263,12 @@ class RunPodEmulator(Emulator):
     ) -> None:
         with self._state_lock:
             self._op_faults.setdefault(op, []).extend([message] * times)
+
+    def lose_reply(self, op: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``op`` take effect (a pod is created…) but the client gets
+        an error back, as when RunPod's gateway times out after the backend did the work."""
+        with self._state_lock:
+            self._lost_replies[op] = self._lost_replies.get(op, 0) + times
 
     def alive(self) -> list[EmuPod]:
         with self._state_lock:
@@ -490,6 +497,9 @@ class RunPodEmulator(Emulator):
                 try:
                     value, type_name = self._resolve(op, f)
                     data[f.name] = project(value, f.selections, type_name)
+                    if self._lost_replies.get(f.name, 0) > 0:
+                        self._lost_replies[f.name] -= 1
+                        raise GraphQLError("upstream request timeout", "INTERNAL_SERVER_ERROR")
                 except GraphQLError as exc:
                     return json_response(
                         {

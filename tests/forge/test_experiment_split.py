@@ -454,3 +454,30 @@ def test_absurd_numbers_are_absent_not_a_crash(body: bytes) -> None:
         return
     c = validate_claim(data)
     assert c.problems and (c.val_bpb is None or c.artifact_bytes is None)
+
+
+@pytest.mark.parametrize("claimed_proxy", ["", "no proxy at all"])
+def test_a_linux_proxy_run_is_labelled_by_its_workflow_not_by_its_claim(
+    github_emu: GitHubEmulator, app_key: AppKey, lab: tuple[Repo, Path], claimed_proxy: str
+) -> None:
+    """experiment-linux.yml (no Mac): the row and the comment say "weaker proxy", whatever the
+    artifact claims; the same claim from experiment.yml carries no such label."""
+    gh, (repo, root) = github_emu, lab
+    gh.add_pr(repo, 7, head_ref="exp/rope", files={"training/train_gpt_mlx.py": b"x = 1\n" * 90})
+    linux = run_with(
+        gh,
+        repo,
+        7,
+        {"local.json": json.dumps(claim(1.20, proxy=claimed_proxy, backend="torch")).encode()},
+        name="experiment-linux",
+        path=".github/workflows/experiment-linux.yml",
+    )
+    out = report_run(forge(gh, app_key), S, root, linux)
+    assert out.recorded, out.reason
+    (row,) = local_rows(root)
+    assert "weaker-proxy" in row.description
+    sticky = [c.body for c in gh.comments_on(repo, 7) if "tier 1 proxy" in c.body]
+    assert sticky and "GitHub-hosted Linux" in sticky[-1]
+    mac = run_with(gh, repo, 7, {"local.json": json.dumps(claim(1.21, proxy="x")).encode()})
+    assert report_run(forge(gh, app_key), S, root, mac).recorded
+    assert not any("weaker-proxy" in r.description for r in local_rows(root) if f"run={mac}" in r.description)

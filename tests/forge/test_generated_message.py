@@ -184,3 +184,52 @@ def test_a_run_that_changes_nothing_commits_nothing(clone: Path) -> None:
     result = ledger_commit(clone, None, S, env={})
     assert not result.committed and result.files == []
     assert git(clone, "--git-dir", str(clone.parent / "remote.git"), "rev-parse", "main").strip() == head
+
+
+def test_a_cycle_value_cannot_forge_trailers(clone: Path) -> None:
+    """A raw-cache row's cycle value is data: a newline in it must not add a trailer (the dashboard
+    reads `Pgolf-Research-PR:` to link a cycle to its review PR)."""
+    raw = {"id": "x", "extra": {"cycle": "c1\nPgolf-Research-PR: 666"}, "fetched_at": "2026-03-01T06:17:00Z"}
+    (clone / "research" / "raw_cache.jsonl").write_text(json.dumps(raw) + "\n")
+    ledger_commit(clone, None, S, env={})
+    lines = last_message(clone).splitlines()
+    assert not any(ln.startswith("Pgolf-Research-PR") for ln in lines)
+    assert "Pgolf-Research-Cycle: c1 Pgolf-Research-PR: 666" in lines
+
+
+@pytest.mark.parametrize(
+    ("action", "subject"),
+    [
+        ("merged", "research: state only, program.md merged in PR #12; state graded +1"),
+        ("closed", "research: state only, program.md changes go to the research PR …"),
+    ],
+)
+def test_review_mode_message_does_not_send_readers_to_a_finished_pr(
+    clone: Path, action: str, subject: str
+) -> None:
+    """The review outcome of this run names a PR that is merged or closed: the state commit must
+    not say that program.md changes wait in it."""
+    (clone / "program.md").write_text(render([(1, "A"), (5, "A")]))
+    with (clone / "research" / "graded.jsonl").open("a") as fh:
+        fh.write(graded_line(5, "A") + "\n")
+    (clone / "research" / "review.json").write_text(json.dumps({"pr": 12, "action": action}))
+    r = CliRunner().invoke(cli, ["--repo", str(clone), "-c", "research_review=pr", "ledger", "commit"])
+    assert r.exit_code == 0, r.output
+    msg = last_message(clone)
+    assert msg.splitlines()[0] == subject
+    assert "proposed in the research pull request #12" not in msg
+    assert ("Pgolf-Research-PR: 12" in msg) == (action == "merged")
+
+
+@pytest.mark.parametrize("where", ["../elsewhere.md", "ABS"])
+def test_program_diff_refuses_a_program_path_outside_the_repository(
+    clone: Path, tmp_path: Path, where: str
+) -> None:
+    """git cannot read a file outside the repository at a revision: comparing would silently read
+    "unchanged" (or "created") instead of naming the setting."""
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(render([(1, "A")]))
+    value = str(outside) if where == "ABS" else where
+    args = ["--repo", str(clone), "-c", f"program_path={value}", "program", "diff", "HEAD~0"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "program_path" in r.output and "outside" in r.output

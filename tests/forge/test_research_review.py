@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import clock, program, program_git
+from bot import program_changes as pc
 from bot import research_review as rr
 from bot.config import Settings
 from bot.errors import ForgeError
@@ -262,7 +263,9 @@ def test_local_forge_review_mode(tmp_path: Path) -> None:
 def test_cli_review_writes_the_job_summary(
     github_emu: GitHubEmulator, repo: Repo, app_key: AppKey, work: Path, tmp_path: Path
 ) -> None:
-    """`pgolf program review --step-summary` as research.yml runs it, time from PGOLF_NOW."""
+    """`pgolf program review --step-summary` as research.yml runs it. CliRunner runs the CLI in
+    this process, where the suite's pinned clock wins over $PGOLF_NOW: the instant is pinned here
+    (a subprocess reads $PGOLF_NOW: tests/foundation/test_clock.py)."""
     import json
 
     from click.testing import CliRunner
@@ -272,9 +275,10 @@ def test_cli_review_writes_the_job_summary(
 
     (work / "program.md").write_text(render(tmp_path, [1, 11], sota=1.0611))
     summary = tmp_path / "summary.md"
-    env = cli_env(github_emu, app_key, PGOLF_NOW="2026-03-01T06:17:00Z", GITHUB_STEP_SUMMARY=str(summary))
+    env = cli_env(github_emu, app_key, GITHUB_STEP_SUMMARY=str(summary))
     args = ["--repo", str(work), "-c", "research_review=pr", "program", "review", "--step-summary", "--json"]
-    r = CliRunner().invoke(cli, args, env=env)
+    with clock.pinned("2026-03-01T06:17:00Z"):
+        r = CliRunner().invoke(cli, args, env=env)
     assert r.exit_code == 0, r.output
     outcomes = json.loads(r.output)
     assert [o["action"] for o in outcomes] == ["opened", "waiting"]
@@ -305,7 +309,12 @@ def test_pr_body_fence_cannot_be_closed_by_a_title(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("research_review", "maybe"), ("research_review_quiet_hours", "-1"), ("research_review_branch", "-x")],
+    [
+        ("research_review", "maybe"),
+        ("research_review_quiet_hours", "-1"),
+        ("research_review_quiet_hours", "1e9"),  # "never merge": a date past year 9999 would crash every run
+        ("research_review_branch", "-x"),
+    ],
 )
 def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str) -> None:
     from bot.config import load_settings
@@ -313,3 +322,211 @@ def test_bad_review_settings_name_the_field(tmp_path: Path, key: str, value: str
 
     with pytest.raises(ConfigError, match=key):
         load_settings(tmp_path, env={}, overrides={key: value})
+
+
+def test_a_fork_pr_from_a_branch_named_research_is_never_taken_for_the_research_pr(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A fork author names their branch like the research branch and forges pgolf's mark (head =
+    their own commit, stamped long ago), with this run's program.md plus a workflow of their own:
+    the run must open its own research PR and never merge theirs."""
+    text = render(tmp_path, [1, 12])
+    sha = "f" * 40
+    fork_pr = github_emu.add_pr(
+        repo,
+        files={"program.md": text.encode(), ".github/workflows/evil.yml": b"on: push\n"},
+        head_ref=S.research_review_branch,
+        head_repo="mallory/pgolf",
+        author="mallory",
+        head_sha=sha,
+        title="research: +1 (A 1)",
+        body=f"<!-- pgolf:research-pr head={sha} updated=2020-01-01T00:00:00Z -->",
+    )
+    out = run_at(T0, forge, work, text)
+    assert not fork_pr.merged and fork_pr.state == "open"
+    assert github_emu.file_at(repo, "main", ".github/workflows/evil.yml") is None
+    assert out[0].action == "opened" and out[0].pr != fork_pr.number
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "merged" and out[-1].pr != fork_pr.number and not fork_pr.merged
+    assert github_emu.file_at(repo, "main", ".github/workflows/evil.yml") is None
+
+
+def test_a_quiet_run_leaves_the_review_state_file_as_it_was(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """research/review.json is committed with the research state: a run whose outcome is the same
+    as the last one (still waiting, same PR, same head) must not rewrite it, or every scheduled run
+    would make a ledger commit although nothing changed."""
+    text = render(tmp_path, [1, 13])
+    run_at(T0, forge, work, text)
+    path = program_git.review_state_path(work, S)
+    first = path.read_bytes()
+    out = run_at(T0 + timedelta(hours=6), forge, work, text)
+    assert [o.action for o in out] == ["unchanged", "waiting"]
+    assert path.read_bytes() == first
+    # a different outcome is recorded
+    github_emu.label_issue(repo, out[0].pr or 0, "hold", "maintainer")
+    run_at(T0 + timedelta(days=2), forge, work, text)
+    assert program_git.read_review_state(work, S)["action"] == "held"
+
+
+def test_a_mangled_quiet_period_stamp_blocks_instead_of_crashing(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A maintainer editing the PR body at 2 am can leave pgolf's mark with an impossible date: the
+    run says the PR is left alone (and why) rather than failing with a traceback."""
+    import re
+
+    text = render(tmp_path, [1, 14])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    pr.body = re.sub(r"updated=\S+ ", "updated=2026-13-45T99:00:00Z ", pr.body, count=1)
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "blocked" and "2026-13-45T99:00:00Z" in out[-1].reason
+    assert not pr.merged
+
+
+def test_a_pr_someone_else_pushed_to_is_not_closed_when_main_catches_up(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """A maintainer pushed their own edit to the research PR; the next run's program.md happens to
+    equal main's. Closing the PR would throw their work away (the run after that takes the branch
+    over): it is left alone, like every PR with commits pgolf did not write."""
+    run_at(T0, forge, work, render(tmp_path, [1, 15]))
+    (pr,) = research_prs(github_emu, repo)
+    human = github_emu.push(
+        repo, S.research_review_branch, {"program.md": b"maintainer's version\n"}, author="maintainer"
+    )
+    same = github_emu.file_at(repo, "main", "program.md")
+    assert same is not None
+    out = run_at(T0 + timedelta(hours=6), forge, work, same.decode())
+    assert [o.action for o in out] == ["blocked"]
+    assert pr.state == "open" and repo.branches[S.research_review_branch] == human
+
+
+def test_the_pr_body_stays_within_githubs_limit_whatever_the_urls(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """URLs are web text of any length and characters; GitHub refuses a PR body over 65,536
+    characters, which would leave every later run unable to open or update the research PR."""
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+
+    def page(i: int) -> str:
+        url = f"https://evil.example/{i}?" + "(" * 11500  # each "(" is three characters once encoded
+        g = GradedItem(item_id=f"web:{i}", title=f"Page {i}", url=url, total=12, tier="A")
+        return program.replace_sections(program.template(), program.build_sections(led, [g], [], []), 1.2244)
+
+    github_emu.push(repo, "main", {"program.md": page(1).encode()})
+    with clock.pinned(T0):
+        body = rr.pr_body(pc.compare(page(1), page(2)), "a" * 40, S)
+    assert len(body) <= rr.PR_BODY_LIMIT <= 65536
+    assert body.startswith("<!-- pgolf:research-pr head=") and "| added | RESEARCH | Page 2 |" in body
+    out = run_at(T0, forge, work, page(2))
+    assert out[0].action == "opened"
+    (pr,) = research_prs(github_emu, repo)
+    assert "| removed | RESEARCH | Page 1 |" in pr.body
+
+
+def test_a_hold_is_released_only_by_someone_who_may_set_it(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """Triage permission can add and remove labels but cannot merge: removing a maintainer's `hold`
+    must not make the bot merge on their behalf. The hold stands until a maintainer lifts it."""
+    github_emu.set_permission(repo, "triager", "triage")
+    text = render(tmp_path, [1, 16])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer")
+    github_emu.label_issue(repo, pr.number, "hold", "triager", remove=True)
+    out = run_at(T0 + timedelta(days=3), forge, work, text)
+    assert out[-1].action == "held" and "@maintainer" in out[-1].reason and not pr.merged
+    # the triager adding it back and removing it again changes nothing either
+    github_emu.label_issue(repo, pr.number, "hold", "triager")
+    github_emu.label_issue(repo, pr.number, "hold", "triager", remove=True)
+    assert run_at(T0 + timedelta(days=3, hours=1), forge, work, text)[-1].action == "held"
+    # a maintainer lifting it (here: adding it back and removing it) releases it
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer")
+    github_emu.label_issue(repo, pr.number, "hold", "maintainer", remove=True)
+    out = run_at(T0 + timedelta(days=3, hours=2), forge, work, text)
+    assert out[-1].action == "merged" and pr.merged
+
+
+def _with_ledger(tmp: Path, items: list[int], rows: int) -> str:
+    from bot.ledger import make_row
+
+    led = Ledger(
+        tmp / "r.tsv",
+        [
+            make_row(
+                commit=f"abc{i:04d}",
+                tier="local",
+                val_bpb=1.3 - i / 1000,
+                artifact_bytes=1,
+                memory_gb=1.0,
+                status="keep",
+                description=f"exp {i}",
+            )
+            for i in range(rows)
+        ],
+        [],
+        True,
+    )
+    sections = program.build_sections(led, [_graded(i) for i in items], [], [])
+    return program.replace_sections(program.template(), sections, led.current_best_bpb() or 1.2244)
+
+
+def test_ledger_rows_alone_do_not_restart_the_quiet_period(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """The experimenter adds ledger rows every few hours, and each one changes program.md's
+    EXPERIMENTS section and SOTA line (the ledger's own data, already on the default branch). If
+    that restarted the quiet period, the research PR would never be merged while experiments run."""
+    out = run_at(T0, forge, work, _with_ledger(tmp_path, [1, 17], rows=1))
+    assert out[0].action == "opened"
+    (pr,) = research_prs(github_emu, repo)
+    for h, rows in ((6, 2), (12, 3), (18, 4)):
+        out = run_at(T0 + timedelta(hours=h), forge, work, _with_ledger(tmp_path, [1, 17], rows=rows))
+        assert out[0].action == "updated" and out[-1].quiet_until == "2026-03-02T06:17:00Z"
+    assert gh_text(github_emu, repo) == _with_ledger(tmp_path, [1, 17], rows=4)
+    out = run_at(T0 + timedelta(hours=24), forge, work, _with_ledger(tmp_path, [1, 17], rows=5))
+    assert [o.action for o in out] == ["updated", "merged"] and pr.merged
+    # a new research item does restart it
+    run_at(T0 + timedelta(hours=25), forge, work, _with_ledger(tmp_path, [1, 17, 18], rows=5))
+    out = run_at(T0 + timedelta(hours=30), forge, work, _with_ledger(tmp_path, [1, 17, 18, 19], rows=5))
+    assert out[0].action == "updated" and out[-1].quiet_until == "2026-03-03T12:17:00Z"  # T0 + 30 h + 24 h
+
+
+def gh_text(gh: GitHubEmulator, repo: Repo) -> str:
+    data = gh.file_at(repo, S.research_review_branch, "program.md")
+    return (data or b"").decode()
+
+
+def test_the_review_branch_cannot_be_the_default_branch(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """research_review_branch = "main" would rebuild the default branch itself with the unreviewed
+    program.md: refused, naming the setting, before anything is written."""
+    from dataclasses import replace
+
+    main_before = repo.branches["main"]
+    (work / "program.md").write_text(render(tmp_path, [1, 20]))
+    with clock.pinned(T0), pytest.raises(ForgeError, match="research_review_branch"):
+        rr.run_review(forge, work, replace(S, research_review_branch="main"))
+    assert repo.branches["main"] == main_before
+
+
+def test_a_research_pr_turned_into_a_draft_is_held_not_failed(
+    github_emu: GitHubEmulator, repo: Repo, forge: GitHubForge, work: Path, tmp_path: Path
+) -> None:
+    """Converting the PR to a draft is a maintainer's natural "not yet" (only people with write
+    access can); GitHub refuses to merge a draft, so trying would fail every run."""
+    text = render(tmp_path, [1, 21])
+    run_at(T0, forge, work, text)
+    (pr,) = research_prs(github_emu, repo)
+    pr.draft = True
+    out = run_at(T0 + timedelta(days=2), forge, work, text)
+    assert out[-1].action == "held" and "draft" in out[-1].reason and not pr.merged
+    with pytest.raises(ForgeError, match="draft"):  # the emulator refuses like GitHub does
+        forge.merge_pr(pr.number, pr.head_sha, "x")
+    pr.draft = False
+    assert run_at(T0 + timedelta(days=2, hours=1), forge, work, text)[-1].action == "merged"

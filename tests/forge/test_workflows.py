@@ -129,7 +129,9 @@ def test_specific_rules() -> None:
     assert any("upload-artifact" in str(s.get("uses")) for s in steps(job))
 
     report = load(WORKFLOWS / "experiment-report.yml")
-    assert triggers(report) == {"workflow_run": {"workflows": ["experiment"], "types": ["completed"]}}
+    assert triggers(report) == {
+        "workflow_run": {"workflows": ["experiment", "experiment-linux"], "types": ["completed"]}
+    }
     (rjob,) = report["jobs"].values()
     assert rjob["runs-on"] == "ubuntu-latest" and rjob["environment"] == "pgolf"
     assert steps(rjob)[0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"

@@ -23,7 +23,9 @@ _WALL_DATE = re.compile(
 
 def test_the_suite_runs_at_the_frozen_instant() -> None:
     assert clock.now() == FROZEN_NOW
-    assert clock.stamp() == "2026-06-15T12:00:00Z"
+    # derived, so that the whole suite can be swept over other instants by editing FROZEN_NOW alone
+    # (done for 2028-02-29T23:59:30Z: midnight and a leap day, all green)
+    assert clock.stamp() == FROZEN_NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_pinned_nests_and_restores() -> None:
@@ -49,7 +51,7 @@ def test_parse_and_stamp_shapes() -> None:
 def test_env_pins_a_subprocess_and_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     code = "from bot import clock; print(clock.stamp())"
     env_out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert env_out.stdout.strip() == "2026-06-15T12:00:00Z"  # the autouse fixture's $PGOLF_NOW
+    assert env_out.stdout.strip() == clock.stamp(FROZEN_NOW)  # the autouse fixture's $PGOLF_NOW
     monkeypatch.setenv(clock.ENV_VAR, "2031-02-03T04:05:06Z")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "2031-02-03T04:05:06Z"

@@ -34,6 +34,47 @@ def test_non_loopback_connections_and_lookups_are_refused() -> None:
     strict.ATTEMPTS.clear()  # expected here; anywhere else they fail the test
 
 
+def test_datagrams_fast_open_and_old_style_lookups_are_refused_too() -> None:
+    """connect() is not the only way out: a UDP datagram, a TCP Fast Open SYN and the
+    gethostby* lookups (a DNS query) leave the machine without it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(strict.NetworkBlocked, match=r"connect 192\.0\.2\.1:53"):
+            udp.sendto(b"x", ("192.0.2.1", 53))
+        with pytest.raises(strict.NetworkBlocked, match=r"connect 192\.0\.2\.2:53"):
+            udp.sendmsg([b"x"], [], 0, ("192.0.2.2", 53))
+    with socket.socket() as tcp, pytest.raises(strict.NetworkBlocked, match=r"connect 192\.0\.2\.3:80"):
+        tcp.sendto(b"GET /", getattr(socket, "MSG_FASTOPEN", 0x20000000), ("192.0.2.3", 80))
+    for lookup in (socket.gethostbyname, socket.gethostbyname_ex, socket.gethostbyaddr):
+        with pytest.raises(strict.NetworkBlocked, match="resolve example.com"):
+            lookup("example.com")
+    assert socket.gethostbyname("localhost").startswith("127.")
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
+    ):
+        rx.bind(("127.0.0.1", 0))
+        tx.sendto(b"ok", rx.getsockname())  # loopback datagrams still flow
+        assert rx.recv(2) == b"ok"
+    assert len(strict.ATTEMPTS) == 6
+    strict.ATTEMPTS.clear()
+
+
+def test_a_local_name_that_resolves_elsewhere_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``localhost`` is trusted by what it resolves to, not by its name (a hosts file can point
+    it anywhere): a lookup or a connect by name that lands off loopback is refused."""
+
+    def hosts_file_points_elsewhere(host: object, port: object, *args: object, **kwargs: object) -> object:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.9.8.7", port or 0))]
+
+    monkeypatch.setattr(strict, "_real_getaddrinfo", hosts_file_points_elsewhere)
+    with pytest.raises(strict.NetworkBlocked, match=r"resolve localhost:443 -> 10\.9\.8\.7"):
+        socket.getaddrinfo("localhost", 443)
+    with socket.socket() as s, pytest.raises(strict.NetworkBlocked, match=r"localhost:80 -> 10\.9\.8\.7"):
+        s.connect(("localhost", 80))
+    assert len(strict.ATTEMPTS) == 2
+    strict.ATTEMPTS.clear()
+
+
 def test_loopback_and_unix_sockets_still_work(tmp_path: Path) -> None:
     for family, host in (
         (socket.AF_INET, "127.0.0.1"),

@@ -202,3 +202,19 @@ def test_a_scraped_date_is_one_plain_field() -> None:
     text = program.render_competitors(rows)
     assert "<!--" not in text and "-->" not in text, text
     assert all(line.startswith(("- ", "modded")) or not line for line in text.splitlines()), text
+
+
+def test_terminal_escapes_and_bidi_overrides_never_reach_program_md(tmp_path: Path) -> None:
+    """A web title lands in program.md, which maintainers read with `git diff` / `git log -p`
+    (less -R passes SGR escapes through: ESC[8m conceals the rest of the line) and in a terminal."""
+    evil = GradedItem(
+        item_id="arxiv:1",
+        title="Nice idea \x1b[8mrm -rf everything\x1b[0m \u202eevil\u202c",
+        url="https://example.org/1",
+        total=12,
+        tier="A",
+    )
+    led = Ledger(tmp_path / "none.tsv", [], [], True)
+    text = program.replace_sections(program.template(), program.build_sections(led, [evil], [], []), 1.2)
+    assert "Nice idea" in text and "rm -rf everything" in text
+    assert not any(c in text for c in "\x1b\u202e\u202c")

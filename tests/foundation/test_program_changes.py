@@ -212,3 +212,81 @@ def test_broken_or_missing_files_parse_without_crashing() -> None:
     broken = program.template().replace(program.marker("RESEARCH", end=True), "")
     p = pc.parse(broken)
     assert not p.well_formed and p.items["RESEARCH"] == {}
+
+
+def test_summary_table_link_cannot_break_the_table_or_the_link(tmp_path: Path) -> None:
+    """A web page's URL is hostile: a pipe would split the table row, a parenthesis would end the
+    Markdown link early and let the rest of the URL render as text or an image."""
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    evil = GradedItem(
+        item_id="arxiv:66",
+        title="Evil",
+        url="https://evil.example/a|b)![x](https://t.example/p.png",
+        total=13,
+        tier="A",
+    )
+    md = pc.summary_markdown(pc.compare(before, _render(tmp_path, [evil], 1.0634)))
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| added |")]
+    assert row.replace("\\|", "").count("|") == 7  # six cells, whatever the URL holds
+    (target,) = [part.split(")", 1)[0] for part in row.split("[link](")[1:]]
+    assert target == "https://evil.example/a%7Cb%29!%5Bx%5D%28https://t.example/p.png"
+
+
+@pytest.mark.parametrize("title", ["**bold** idea", "a ** b", "ends with a star*", "plain"])
+def test_a_title_with_bold_markers_is_read_whole(tmp_path: Path, title: str) -> None:
+    after = _render(tmp_path, [_graded(7, "A", 13, title)], 1.0634)
+    ch = pc.compare(_render(tmp_path, [], 1.0634), after)
+    (added,) = ch.section("RESEARCH").added
+    assert added.title == title and added.key == "arxiv:7"
+
+
+def test_broken_markers_are_reported_not_read_as_removed_items(tmp_path: Path) -> None:
+    """A hand edit that breaks a section's markers leaves that section unreadable: the report says
+    so (pgolf inject will refuse the file) instead of listing every item in it as removed."""
+    before = _render(tmp_path, [_graded(1, "A", 13), _graded(2, "B", 8)], 1.0634)
+    start = program.marker("RESEARCH")
+    after = before.replace(start, start + "\n" + start, 1)  # a duplicated marker
+    ch = pc.compare(before, after)
+    assert ch.section("RESEARCH").removed == []
+    assert ch.broken == ["RESEARCH"] and ch.to_dict()["broken_sections"] == ["RESEARCH"]
+    assert pc.subject(ch).startswith("research: program.md markers broken (RESEARCH)")
+    assert "RESEARCH" in pc.body(ch) and "markers" in pc.summary_markdown(ch)
+    # fixing them again reads as a fix, not as items added
+    back = pc.compare(after, before)
+    assert back.section("RESEARCH").added == [] and back.broken == []
+
+
+def test_a_missing_program_md_is_named_not_called_a_text_edit(tmp_path: Path) -> None:
+    text = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    gone = pc.compare(text, None)
+    assert pc.subject(gone).startswith("research: program.md deleted")
+    assert "text edited" not in pc.subject(gone)
+    new = pc.compare(None, text)
+    assert pc.subject(new).startswith("research: program.md created")
+
+
+def test_summary_table_mentions_and_references_nobody(tmp_path: Path) -> None:
+    """The table goes into the research PR's body, where GitHub turns `@user` into a notification
+    and `owner/repo#5` into a cross-reference on someone else's issue, at every update: a web
+    title must not make the bot ping people or spam other repositories."""
+    import re
+
+    title = "Ping @octocat and @org/team about other/repo#5, GH-7 and #1"
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    md = pc.summary_markdown(pc.compare(before, _render(tmp_path, [_graded(9, "A", 13, title)], 1.0634)))
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| added |")]
+    assert "Ping" in row and "octocat" in row
+    assert not re.search(r"@[A-Za-z0-9]", row) and not re.search(r"#\d", row) and "GH-7" not in row
+
+
+def test_control_and_bidi_characters_never_reach_the_report(tmp_path: Path) -> None:
+    """`pgolf program diff` prints to a terminal and the body goes to `git log`: a web title with
+    terminal escapes (erase the line above, conceal) or a bidi override could hide or disguise an
+    item from the maintainer reading it."""
+    title = "Fine paper\x1b[1A\x1b[2K\x1b[8m hidden \u202egnp.live\u202c\x07"
+    before = _render(tmp_path, [_graded(1, "A", 13)], 1.0634)
+    ch = pc.compare(before, _render(tmp_path, [_graded(1, "A", 13), _graded(8, "A", 12, title)], 1.0634))
+    (added,) = ch.section("RESEARCH").added
+    assert added.title.startswith("Fine paper") and "hidden" in added.title
+    for text in (pc.message(ch), pc.summary_markdown(ch), added.title):
+        assert not any(c in text for c in "\x1b\x07\u202e\u202c")

@@ -157,3 +157,86 @@ def test_corrupt_grading_state_is_an_error_not_a_reset(
     with pytest.raises(StateError, match="grading_state.json"):
         grade(repo, settings_for(repo), env)
     assert (repo / "research" / FILE).read_text() == '{"spend": {"2026-12-01": "lots"}}'
+
+
+def test_a_batch_collected_after_midnight_is_charged_to_the_day_that_reserved_it(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    """Day 1, 23:58: a run submits a batch (its estimate reserved against day 1's cap) and is
+    killed while polling. Day 2: earlier runs have spent nearly all of day 2's cap; a run after
+    midnight collects the batch. The batch's dollars go to day 1, which reserved them: day 2's
+    recorded spend stays within its cap (it never held a reservation for that batch)."""
+    emu.responder = grading_responder()
+    emu.polls_until_ended = 10_000
+    s = settings_for(repo, grading_items_per_request=6, grading_daily_max_usd=0.05)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with clock.pinned("2026-12-01T23:58:00Z"), pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed, limit=6)
+    (pending,) = GradingState(repo / "research").pending()
+    assert pending["created_at"].startswith("2026-12-01") and pending["estimate_usd"] > 0
+    with clock.pinned("2026-12-02T00:05:00Z"):
+        GradingState(repo / "research").add_spend(0.0495)  # day 2's earlier runs
+        emu.polls_until_ended = 0
+        run = grade(repo, s, env, limit=0)
+        assert run.collected == [pending["id"]] and run.graded == 6
+    spend = json.loads((repo / "research" / FILE).read_text())["spend"]
+    assert spend["2026-12-02"] == pytest.approx(0.0495)  # within day 2's cap of $0.05
+    assert spend["2026-12-01"] == pytest.approx(run.cost["usd"], abs=1e-6)  # the batch
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"spend": {"2026-12-01": -100.0}}',  # a negative day would lift the cap by $100
+        '{"spend": {"2026-12-01": NaN}}',
+        '{"spend": {"2026-12-01": Infinity}}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": -5}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "estimate_usd": "cheap"}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "requests": ["arxiv:1"]}]}',
+        '{"spend": {}, "pending_batches": [{"id": "msgbatch_x", "requests": {"grade-0000": "arxiv:1"}}]}',
+    ],
+    ids=["negative", "nan", "inf", "negative-estimate", "string-estimate", "requests-list", "requests-str"],
+)
+def test_a_grading_state_that_would_lift_the_cap_is_an_error(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str], body: str
+) -> None:
+    from bot.errors import StateError
+
+    path = repo / "research" / FILE
+    path.write_text(body)
+    with clock.pinned(DAY), pytest.raises(StateError, match="grading_state.json"):
+        grade(repo, settings_for(repo), env)
+    assert path.read_text() == body and emu.messages == []
+
+
+def test_a_saved_batch_that_expired_or_errored_is_resent_once_by_the_next_run(
+    repo: Path, emu: AnthropicEmulator, env: dict[str, str]
+) -> None:
+    """The run that paid for a batch was killed; by the next run the batch has ended with one
+    entry expired and one errored (overloaded): the next run re-sends exactly those items
+    through the Messages API, keeps the succeeded ones, and leaves nothing pending."""
+    emu.polls_until_ended = 10_000
+    emu.responder = grading_responder()
+    s = settings_for(repo, grading_items_per_request=4)
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    with clock.pinned(DAY), pytest.raises(Killed):
+        grade(repo, s, env, sleep=killed)
+    (pending,) = GradingState(repo / "research").pending()
+    emu.batch_outcome("grade-0000", "expired")
+    emu.batch_outcome("grade-0001", "errored", "overloaded_error")
+    emu.polls_until_ended = 0
+    with clock.pinned(DAY):
+        run = grade(repo, s, env)
+    assert run.collected == [pending["id"]] and run.graded == 12 and run.ungradable == 0
+    assert run.cost["batch_requests"] == 1 and run.cost["requests"] == 2  # 8 items re-sent, in 2
+    assert [r.path for r in emu.requests if r.method == "POST"].count("/v1/messages/batches") == 1
+    assert GradingState(repo / "research").pending() == []
+    with clock.pinned(DAY):
+        # each recorded request is rounded to a micro-dollar: the sum may differ by one per request
+        assert GradingState(repo / "research").spent_today() == pytest.approx(run.cost["usd"], abs=5e-6)

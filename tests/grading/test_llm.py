@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from email.utils import formatdate
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def test_parse_retry_after_forms() -> None:
     date = formatdate(1_000_030, usegmt=True)
     assert parse_retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(30.0)
     assert parse_retry_after({}) is None
+    # a server's HTTP date is on the real clock, whatever date pgolf's clock is pinned to
+    soon = parse_retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)})
+    assert soon is not None and 25.0 <= soon <= 31.0, soon
     assert parse_retry_after({"retry-after": "soon"}) is None
 
 

@@ -83,7 +83,11 @@ class ArxivAbs(Emulator):
             lambda req: Response(200, f"<html><body><p>{WEB_TEXT}</p></body></html>", {}, "text/html"),
         )
 
+    pdf_down = False
+
     def _pdf(self, req: Request) -> Response:
+        if self.pdf_down:
+            return Response(503, "<html>busy</html>", {}, "text/html")
         if req.params["id"] != "2501.00001":
             return Response(404, "<html>not found</html>", {}, "text/html")
         return Response(200, PDF, {}, "application/pdf")
@@ -325,3 +329,18 @@ def test_llm_sees_the_pdf_method_section(
     verify(tier_a, _settings(tier_a, servers), env, top=1)
     user = " ".join(b["text"] for b in emu.messages[-1]["body"]["messages"][0]["content"])  # type: ignore[index]
     assert "int6 (per-row scales) during the last 30% of steps" in user
+
+
+def test_an_abstract_without_its_pdf_is_not_verified(
+    tier_a: Path, servers: tuple[ArxivAbs, TavilyExtractEmulator]
+) -> None:
+    """The arXiv abstract page answers but the PDF does not: what was read is the abstract — the
+    same text the item (an arXiv listing) was graded on. That proves nothing more: the brief
+    says "unverified: full text unreachable" and why, never "verified"."""
+    servers[0].pdf_down = True
+    run = verify(tier_a, _settings(tier_a, servers), {}, top=1)
+    (q,) = [b for b in run.verified if b.item_id == "arxiv:2501.00001"]
+    assert q.brief.startswith("**Status:** unverified: full text unreachable\n"), q.brief
+    assert q.extra["status"] == "unverified: full text unreachable" and run.unverified == 1
+    assert "abstract only" in q.extra["full_text_source"] and "/pdf/2501.00001" in q.extra["full_text_source"]
+    assert any("arXiv PDF" in w for w in run.warnings)

@@ -94,3 +94,19 @@ def test_corrupt_cursor_file_is_an_error_and_changes_nothing(tmp_path):
 def test_store_false_moves_no_cursor(tmp_path):
     _run(tmp_path, {"rss": Probe("rss")}, T0, store=False)
     assert not (tmp_path / "cursors.json").exists()
+
+
+def test_a_cursor_in_the_future_is_not_trusted(tmp_path):
+    """The clock was ahead at the last run (or moved back since): the stored cursor lies in the
+    future, and "fetch from the cursor" would shrink the window to the bare overlap (2 h for PRs)
+    — a blind window. Such a cursor is unknown: the default window, said in the report; the
+    cursor then moves back to the real start of this run."""
+    prs = Probe("github_prs")
+    _run(tmp_path, {"github_prs": prs}, T0 + timedelta(days=10))
+    report = _run(tmp_path, {"github_prs": prs}, T0)
+    assert prs.windows[-1] == pytest.approx(6 + cursors.OVERLAP_HOURS["github_prs"])
+    assert report.windows["github_prs"]["from"] == "default (cursor in the future)"
+    data = json.loads((tmp_path / "cursors.json").read_text())["sources"]
+    assert data["github_prs"]["last_success"] == "2026-07-01T06:00:00Z"
+    _run(tmp_path, {"github_prs": prs}, T0 + timedelta(hours=5))
+    assert prs.windows[-1] == pytest.approx(5 + cursors.OVERLAP_HOURS["github_prs"])

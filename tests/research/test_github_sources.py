@@ -113,7 +113,7 @@ def test_prs_follow_link_pagination(seeded):
 def test_prs_token_and_rate_limit(seeded):
     token = seeded.add_token("alice")
     settings = settings_for(
-        {"github_prs": seeded}, watched_repos=["KellerJordan/modded-nanogpt"], source_timeout_seconds=1.0
+        {"github_prs": seeded}, watched_repos=["KellerJordan/modded-nanogpt"], source_timeout_seconds=5.0
     )
     fetch_one("github_prs", settings, now=_now(seeded), env={"GITHUB_TOKEN": token})
     assert seeded.requests[-1].header("authorization") == f"token {token}"

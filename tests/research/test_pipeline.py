@@ -83,10 +83,11 @@ def test_failing_and_hanging_sources_do_not_lose_the_others(all_emus, tmp_path):
     all_emus["semantic_scholar"].fail_next("hang", times=20)
     settings = settings_for(all_emus)
     t0 = time.monotonic()
-    report = cycle(settings, tmp_path, now=NOW, env=ENV, timeout=1.0)
-    # a hang ceiling (10x the 1 s timeout; the hanging server never answers by itself): the
+    # 3 s per source: room for the healthy sources on a loaded machine; the hanging one never answers
+    report = cycle(settings, tmp_path, now=NOW, env=ENV, timeout=3.0)
+    # a hang ceiling (10x the 3 s timeout; the hanging server never answers by itself): the
     # cut-off itself is proven by the "timed out" error below; the speed is benchmarks/research_cycle.py's
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 30
     assert set(report.errors) == {"openreview", "semantic_scholar"}
     assert "500" in report.errors["openreview"] and "timed out" in report.errors["semantic_scholar"]
     assert {i.source for i in report.new_items} >= {"arxiv", "rss", "tavily"}

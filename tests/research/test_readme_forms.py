@@ -22,6 +22,7 @@ EXPECTED: dict[str, float | None] = {
     "submitted_seed.md": 1.1236,  # "Submitted: seed 11" → that seed's row, not the mean
     "disagreeing_headlines.md": None,  # two bold results, neither the submission: abstain
     "heading_in_code.md": 1.1801,  # "Final best", not the comparison or a # comment in code
+    "seed_table_first_run.md": 1.2266,  # per-seed table, no mean, nothing else: the first run's row
 }
 
 

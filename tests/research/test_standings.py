@@ -316,3 +316,36 @@ def test_a_pr_linked_row_joins_its_merged_folder_by_score_date_and_author():
     b = _folder_score("B", 1.07501, "y", "2026-04-28")
     rows = comp.accepted([*_lb_rows(), a, b])
     assert len([r for r in rows if r.val_bpb and 1.0749 < r.val_bpb < 1.0751]) == 3
+
+
+def test_an_open_pr_editing_a_merged_folder_cannot_rewrite_its_record(tmp_path):
+    """Attack: an open PR ("fix typo") rewrites a merged record folder's submission.json to 0.61.
+    It groups with the merged folder by folder name; stored first (research fetch runs before
+    competitors refresh), it must still not decide the accepted record's figure, nor become SOTA."""
+    merged = _folder_score("HonestRun", 1.1100, "honest", "2026-04-10")
+    folder = "records/track_10min_16mb/2026-04-10_HonestRun"
+    attack = _pr_claim(2300, 0.61, "open", folder=folder)
+    for order in ([attack, merged], [merged, attack]):
+        state = ResearchState(tmp_path / str(id(order)))
+        comp.save_scores(state, order)
+        stored = state.competitors()
+        best = comp.sota(stored)
+        assert best is not None and best.val_bpb == 1.11, [to for to in comp.standings(stored)]
+        (row,) = [s for s in comp.standings(stored) if "HonestRun" in s.name or s.pr == 2300]
+        assert row.status == "record" and row.provenance == "submission.json"
+        # the claim's figure stays visible as a disagreement, never silently dropped
+        assert any("0.61" in d for d in row.extra.get("disagreements", [])), row.extra
+
+
+def test_an_open_pr_on_a_merged_folder_does_not_break_its_join_to_the_leaderboard_row():
+    """The Leaderboard row links only its PR; its merged folder names none: they are joined by
+    score, date and author. An open PR editing that folder (0.61) must not decide the folder's
+    figure for the join (two rows for one submission), nor appear among the records."""
+    mine = _folder_score("WarmRestarts", 1.07497, "marten", "2026-04-27")
+    attack = _pr_claim(2301, 0.61, "open", folder="records/track_10min_16mb/2026-04-27_WarmRestarts")
+    for order in ([mine], [attack, mine], [mine, attack]):
+        rows = comp.accepted([*_lb_rows(), *order])
+        warm = [r for r in rows if "Warm" in r.name or "WarmRestarts" in str(r.extra.get("sources"))]
+        assert len(rows) == 6  # one standing per submission: the joined folder is not listed again
+        assert len(warm) == 1 and warm[0].val_bpb == 1.07497, [(r.name, r.val_bpb) for r in warm]
+        assert all(r.val_bpb != 0.61 for r in rows)

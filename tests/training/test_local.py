@@ -120,7 +120,7 @@ def test_baseline_then_local_run_then_crash(repo: Path, tiny_data: TinyDataset) 
     cal = json.loads(res.output)
     linked = [o for o in cal["outcomes"] if o["item_id"] == "arxiv:1234.5678"]
     assert [(o["commit"], o["tier"]) for o in linked] == [(row.commit, "local")]
-    assert Path(run["log"]).is_file() and "final_int6_zstd_roundtrip_exact" in Path(run["log"]).read_text()
+    assert Path(run["log"]).is_file() and "final_int8_zlib_roundtrip_exact" in Path(run["log"]).read_text()
 
     # a crash keeps the log tail in the row and exits 1
     script.write_text(

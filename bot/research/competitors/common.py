@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,32 @@ STATUS_CLAIM = "claim"  # an open PR, or a file of unknown origin: shown as a cl
 STATUS_CLOSED = "closed"  # a PR closed without merging: never shown
 STATUSES = (STATUS_RECORD, STATUS_NON_RECORD, STATUS_CLAIM, STATUS_CLOSED)
 
+# ``CompetitorScore.extra`` keys the bot sets and reads itself (grouping, precedence, status):
+# a submitter's file never sets them (see :func:`.submission.score_from_submission`).
+RESERVED_EXTRA = frozenset(
+    {
+        "record_folder",
+        "figures",
+        "disagreements",
+        "score_text",
+        "parsed_as",
+        "pr_state",
+        "pr_from",
+        "head_sha",
+        "removed_from_leaderboard",
+        "superseded",
+        "sources",
+        "confirmed_by",
+        "upstream_track",
+        "other_bpb",
+        "bytes_total_stated",
+        "bytes_from",
+        "bytes_total_precision",
+        "status",
+        "log_metric",
+    }
+)
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -35,8 +62,10 @@ def num(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        m = re.search(r"-?\d+(?:[.,]\d+)?", value.replace(",", ""))
-        return float(m.group(0)) if m else None
+        # the whole number, exponent included: "1e9" is 1e9 (out of range), never 1.0
+        m = re.search(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", value.replace(",", ""))
+        v = float(m.group(0)) if m else None
+        return v if v is not None and math.isfinite(v) else None
     return None
 
 

@@ -82,8 +82,13 @@ def _read(path: Path) -> str:
         return path.read_bytes().decode("latin-1")
 
 
-def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
-    """Parse one file's text by its name (``*.json`` or a README/markdown file)."""
+def parse_text(name: str, text: str, *, source_file: str = "", record: bool = False) -> ParseResult:
+    """Parse one file's text by its name (``*.json`` or a README/markdown file).
+
+    ``record``: the file sits in a record folder (a checkout's, the default branch's, a PR's),
+    so a README there is a record's README; one that looks like the challenge's Leaderboard or
+    the modded-nanogpt tables is not read at all (a PR cannot make its own board, and the root
+    README of a checkout is no record)."""
     warnings: list[str] = []
     where = source_file or name
     if name.lower().endswith(".json"):
@@ -91,6 +96,8 @@ def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             return ParseResult([], [f"{where}: not JSON ({exc.msg}, line {exc.lineno})"])
+        except RecursionError:  # "[[[[…" nested deeper than the decoder goes
+            return ParseResult([], [f"{where}: not JSON we can read (nested too deeply)"])
         try:
             score = score_from_submission(data, source_file=source_file)
         except InputError as exc:
@@ -98,6 +105,10 @@ def parse_text(name: str, text: str, *, source_file: str = "") -> ParseResult:
         if score is None:
             warnings.append(f"{where}: no val_bpb (or mean, or per-seed scores) found")
         return ParseResult([score] if score else [], warnings)
+    if record and (is_leaderboard(text) or is_modded_nanogpt(text)):
+        # a challenge/speedrun README where a record's README should be (a checkout's root, or
+        # a PR's imitation): neither a record nor the maintainers' board
+        return ParseResult([], [f"{where}: a Leaderboard/record-table README, not a record's: not read"])
     if is_leaderboard(text):
         lb = parse_leaderboard(text, source_file=source_file or name)
         if not lb.rows:
@@ -161,7 +172,7 @@ def parse_record_folder(folder: Path) -> ParseResult:
     warnings: list[str] = []
     primary: CompetitorScore | None = None
     for f in _submission_files(folder):
-        res = parse_text(f.name, _read(f), source_file=str(f))
+        res = parse_text(f.name, _read(f), source_file=str(f), record=True)
         warnings += res.warnings
         if res.scores:
             primary = res.scores[0]
@@ -169,7 +180,7 @@ def parse_record_folder(folder: Path) -> ParseResult:
     readme = folder / "README.md"
     fallback = None
     if readme.is_file():
-        res = parse_text(readme.name, _read(readme), source_file=str(readme))
+        res = parse_text(readme.name, _read(readme), source_file=str(readme), record=True)
         fallback = res.scores[0] if res.scores else None
         if primary is None:
             warnings += res.warnings

@@ -31,7 +31,7 @@ from bot.research.competitors.leaderboard import parse_leaderboard
 from bot.research.competitors.modded import parse_modded_nanogpt
 from bot.research.competitors.store import save_scores
 from bot.research.sources.base import FetchContext
-from bot.research.sources.github_common import describe, make_github
+from bot.research.sources.github_common import describe, make_github, record_file_text
 from bot.state import CompetitorScore, ResearchState
 
 
@@ -80,15 +80,20 @@ def _read_folder(repo: Repository, folder: str) -> tuple[CompetitorScore | None,
     warnings: list[str] = []
     primary = fallback = None
     for name in sorted(n for n in names if n.startswith("submission") and n.endswith(".json")):
-        text = names[name].decoded_content.decode("utf-8", "replace")
-        res = parse_text(name, text, source_file=f"{folder}/{name}")
+        text, why = record_file_text(names[name])
+        if text is None:
+            warnings.append(why)
+            continue
+        res = parse_text(name, text, source_file=f"{folder}/{name}", record=True)
         warnings += res.warnings
         if res.scores:
             primary = res.scores[0]
             break
-    if "README.md" in names:
-        text = names["README.md"].decoded_content.decode("utf-8", "replace")
-        res = parse_text("README.md", text, source_file=f"{folder}/README.md")
+    readme, why = record_file_text(names["README.md"]) if "README.md" in names else (None, "")
+    if why:
+        warnings.append(why)
+    if readme is not None:
+        res = parse_text("README.md", readme, source_file=f"{folder}/README.md", record=True)
         fallback = res.scores[0] if res.scores else None
         if primary is None:
             warnings += res.warnings
@@ -111,9 +116,17 @@ def _leaderboard(
     if not parsed.rows:  # a README without the tables (renamed section?) removes nothing
         return []
     current = {r.key for r in parsed.rows}
+    # a board none of whose rows was read this time (its table renamed, reshaped) says nothing
+    # about which rows left it: only a board read now can tell that a row disappeared
+    read = {r.board for r in parsed.rows}
     gone = []
     for old in stored:
-        stale = old.provenance == "leaderboard" and old.source == PG and old.key not in current
+        stale = (
+            old.provenance == "leaderboard"
+            and old.source == PG
+            and old.key not in current
+            and (old.board or "record") in read
+        )
         if stale and old.status != STATUS_CLOSED:
             old.status = STATUS_CLOSED
             old.extra["removed_from_leaderboard"] = clock.stamp()

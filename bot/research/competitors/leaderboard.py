@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot.research.competitors.common import (
     PG,
@@ -44,7 +45,8 @@ class LeaderboardParse:
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """A table row's cells; ``\\|`` is a pipe inside a cell (GitHub tables), not a column break."""
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 def _is_separator(line: str) -> bool:
@@ -101,6 +103,14 @@ def parse_leaderboard(text: str, *, source_file: str = "README.md") -> Leaderboa
     return out
 
 
+def _real_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _get(cells: list[str], cols: dict[str, int], name: str) -> str:
     j = cols.get(name)
     return cells[j].strip() if j is not None and j < len(cells) else ""
@@ -118,6 +128,8 @@ def _row(
     summary = _LINK.sub(lambda m: m.group(1), _get(cells, cols, "summary")).strip()
     author = _LINK.sub(lambda m: m.group(1), _get(cells, cols, "author")).strip()
     dm = re.search(r"\d{4}-\d{2}-\d{2}", _get(cells, cols, "date"))
+    if dm and not _real_date(dm.group(0)):
+        dm = None  # "2026-13-45" is not a date: stored as none rather than sorted as one
     info = _get(cells, cols, "info")
     urls = [u for _l, u in _LINK.findall(info)] or [u for _l, u in _LINK.findall(" ".join(cells))]
     pr: int | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date as _date
 
 from bot.research.competitors.common import MNG, STATUS_RECORD
 from bot.state import CompetitorScore
@@ -42,13 +43,21 @@ def _minutes(text: str) -> float | None:
 
 
 def _us_date(text: str) -> str:
+    """``MM/DD/YY`` (or an ISO date) → ISO; "" for none or for a date that does not exist."""
     m = re.search(r"(\d{1,2})/(\d{1,2})/(\d{2,4})", text)
-    if not m:
+    iso = re.search(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if m:
+        mo, day, yr = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif iso:
+        yr, mo, day = int(iso.group(1)), int(iso.group(2)), int(iso.group(3))
+    else:
         return ""
-    mo, day, yr = int(m.group(1)), int(m.group(2)), int(m.group(3))
     if yr < 100:
         yr += 2000
-    return f"{yr:04d}-{mo:02d}-{day:02d}"
+    try:
+        return _date(yr, mo, day).isoformat()
+    except ValueError:  # 13/45/24: not a date
+        return ""
 
 
 def is_modded_nanogpt(text: str) -> bool:

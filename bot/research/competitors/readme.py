@@ -56,9 +56,17 @@ _OURS = re.compile(r"\b(?:this|ours?|our|submission|mine|new|final|result|value|
 _POST = re.compile(r"post|final|roundtrip|sliding|ttt|\bour\b|\bthis\b|mean", re.I)
 
 
+def _line_start(text: str, pos: int, reach: int) -> int:
+    """The start of ``pos``'s line, looking back at most ``reach`` characters (a hostile
+    single-line README must not make every candidate rescan the whole line)."""
+    lo = max(0, pos - reach)
+    i = text.rfind("\n", lo, pos)
+    return i + 1 if i >= 0 else lo
+
+
 def _excluded(text: str, start: int, window: int = 90) -> bool:
     """Does the text before ``start`` (same line and sentence) call the number a baseline?"""
-    line_start = text.rfind("\n", 0, start) + 1
+    line_start = _line_start(text, start, 600)
     # link targets do not count towards the window: "Current merged SOTA ([title](long url)): 1.11"
     prefix = re.sub(r"\]\([^)\s]*\)", "]", text[line_start:start])[-window:]
     cuts = list(_SENTENCE_END.finditer(prefix))
@@ -121,7 +129,8 @@ def _plain(cell: str) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """A table row's cells; ``\\|`` is a pipe inside a cell (GitHub tables), not a column break."""
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
@@ -164,15 +173,19 @@ def _bpb_in(cell: str) -> float | None:
     return float(m.group(1)) if m and bpb_ok(float(m.group(1))) else None
 
 
-def _column_is_ours(text: str, pos: int) -> bool:
-    """False when the table cell at ``pos`` sits under a baseline/comparison column header."""
-    for t in _tables(text):
-        for row_pos in t.pos:
-            end = text.find("\n", row_pos)
-            if row_pos <= pos < (end if end >= 0 else len(text)):
-                col = text.count("|", row_pos, pos) - (1 if text[row_pos:pos].lstrip().startswith("|") else 0)
-                return not (0 <= col < len(t.header) and _EXCLUDE.search(t.header[col]))
-    return True
+def _column_is_ours(text: str, pos: int, rows: dict[int, _Table]) -> bool:
+    """False when the table cell at ``pos`` sits under a baseline/comparison column header
+    (``rows``: each table row's offset → its table, see :func:`_rows_by_offset`)."""
+    row_pos = text.rfind("\n", 0, pos) + 1
+    t = rows.get(row_pos)
+    if t is None:
+        return True
+    col = text.count("|", row_pos, pos) - (1 if text[row_pos:pos].lstrip().startswith("|") else 0)
+    return not (0 <= col < len(t.header) and _EXCLUDE.search(t.header[col]))
+
+
+def _rows_by_offset(tables: list[_Table]) -> dict[int, _Table]:
+    return {p: t for t in tables for p in t.pos}
 
 
 def _table_score(text: str) -> tuple[_Found | None, float | None]:
@@ -238,6 +251,23 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             if bolded:
                 return bolded[0], None
             return (post[-1] if post else hits[0][2]), None
+    for t in tables:  # a per-seed table with no mean/average row: the first run's row
+        # (the first seed is the run the README describes; later seeds reproduce it)
+        if not t.header or not re.match(r"^seed", _plain(t.header[0]), re.I):
+            continue
+        if any(r and not re.fullmatch(r"\d+", _plain(r[0])) for r in t.rows):
+            continue  # a mean/avg/std row (or anything else): not this simple shape
+        cols = [
+            j
+            for j, h in enumerate(t.header)
+            if re.search(r"bpb", h, re.I) and not re.search(r"pre|gain|delta|standard|ema", h, re.I)
+        ]
+        if len(t.rows) < 2 or len(cols) != 1:
+            continue  # one column only: with a standard and a sliding column, which one?
+        row, pos = t.rows[0], t.pos[0]
+        num = re.search(_NUMBER, row[cols[0]]) if cols[0] < len(row) else None
+        if num and bpb_ok(float(num.group(1))) and not _EXCLUDE.search(" ".join(t.header)):
+            return _Found(float(num.group(1)), num.group(1), "per-seed table (first run)", pos), None
     return None, None
 
 
@@ -318,14 +348,17 @@ _HANDLE = r"@([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))"
 
 
 def _labelled_field(text: str, labels: str) -> str:
+    # one character class per run (no two adjacent quantifiers that match the same characters):
+    # a hostile line of stars or blanks must not backtrack quadratically
     pats = [
-        rf"^[\s>*_-]*\**\s*(?:{labels})\s*\**\s*[:：]\s*\**\s*(.+?)\s*$",
-        rf"^\|\s*\**\s*(?:{labels})\s*\**\s*\|\s*(.+?)\s*\|",
+        rf"^[ \t>*_-]*(?:{labels})[ \t*]*[:：]([^\n]*)",
+        rf"^\|[ \t*]*(?:{labels})[ \t*]*\|([^|\n]*)\|",
     ]
     for pat in pats:
-        m = re.search(pat, text, re.I | re.M)
-        if m:
-            return m.group(1).strip().strip("*").strip()
+        for m in re.finditer(pat, text, re.I | re.M):
+            value = m.group(1).strip().strip("*").strip()
+            if value:
+                return value
     return ""
 
 
@@ -411,8 +444,8 @@ def scan_readme(text: str) -> ReadmeScan:
     bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
     bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
     final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
-    heading = rf"^#+[^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
-    heading_rev = rf"^#+[^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
+    heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
+    heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
     exact = rf"final_\w*exact\b[^`\n]*?val_bpb\s*[:=]\s*{_NUMBER}"
     mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
     mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
@@ -452,7 +485,10 @@ def scan_readme(text: str) -> ReadmeScan:
         scan.bpb, scan.std = _table_score(text)
     if scan.bpb is None:  # "val_bpb: 1.15" anywhere, or a bare "| val_bpb | 1.15 |" row
         found = list(_candidates(text, labelled, "labelled value"))
-        found += [f for f in _candidates(text, row, "table row", re.I | re.M) if _column_is_ours(text, f.pos)]
+        rows = _rows_by_offset(_tables(text))
+        found += [
+            f for f in _candidates(text, row, "table row", re.I | re.M) if _column_is_ours(text, f.pos, rows)
+        ]
         # "bpb=1.195", "1.3595 BPB" in prose — not a threshold ("submitting at bpb=1.195", "< 1.2")
         for f in [
             *_candidates(prose, rf"(?<![\w.])bpb\s*[:=]\s*`?{_NUMBER}", "labelled value"),
@@ -467,9 +503,7 @@ def scan_readme(text: str) -> ReadmeScan:
             ):
                 found.append(f)
         found.sort(key=lambda f: f.pos)
-        post = [
-            f for f in found if _POST.search(text[max(text.rfind("\n", 0, f.pos) + 1, f.pos - 60) : f.pos])
-        ]
+        post = [f for f in found if _POST.search(text[_line_start(text, f.pos, 60) : f.pos])]
         picks = post or found
         scan.bpb = picks[0] if picks else None
     if scan.bpb is not None:

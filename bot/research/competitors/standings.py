@@ -95,11 +95,17 @@ def _own_status(s: CompetitorScore) -> str:
     return STATUS_CLAIM
 
 
+def _on_board(s: CompetitorScore) -> bool:
+    """Only an accepted Leaderboard row speaks for the maintainers (a row removed from the board
+    is closed; one a PR brought in is that PR's claim, whatever its provenance says)."""
+    return provenance_of(s) == "leaderboard" and _own_status(s) in (STATUS_RECORD, STATUS_NON_RECORD)
+
+
 def _status(members: Sequence[CompetitorScore]) -> str:
-    board = [s for s in members if provenance_of(s) == "leaderboard" and s.status != STATUS_CLOSED]
+    board = [s for s in members if _on_board(s)]
     if board:
         return _own_status(board[0])
-    own = [_own_status(s) for s in members if provenance_of(s) != "leaderboard"]
+    own = [_own_status(s) for s in members if provenance_of(s) != "leaderboard" or "pr_state" in s.extra]
     for status in (STATUS_RECORD, STATUS_NON_RECORD, STATUS_CLAIM, STATUS_CLOSED):
         if status in own:
             return status
@@ -167,7 +173,8 @@ def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[Compe
         for k, f in enumerate(folders):
             if k in taken:
                 continue
-            best = min(f, key=_rank)
+            # the folder's own accepted figure (an open PR touching it is only a claim)
+            best = min((s for s in f if _own_status(s) in (STATUS_RECORD, STATUS_NON_RECORD)), key=_rank)
             if best.val_bpb is None or row.val_bpb is None or not agrees(row.val_bpb, best.val_bpb, text):
                 continue
             if (best.track == "non-record") != (row.board == "non-record"):
@@ -187,15 +194,21 @@ def _link_rows_to_folders(found: list[list[CompetitorScore]]) -> list[list[Compe
         if len(pick) == 1:
             taken.add(pick[0])
             g.extend(folders[pick[0]])
-            folders[pick[0]] = []
+            folders[pick[0]].clear()  # the same list object is in `found`: empty it there too
     return [g for g in found if g]
 
 
 def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
     """One submission's standing: status, the deciding figure and its provenance."""
-    ordered = sorted(members, key=_rank)
-    top = ordered[0]
     status = _status(members)
+
+    def backs(s: CompetitorScore) -> bool:  # does this member carry the submission's status?
+        return _on_board(s) or (provenance_of(s) != "leaderboard" and _own_status(s) == status)
+
+    # the figure comes from the members that carry the status: an open PR touching a merged
+    # folder is grouped with it but never rewrites the accepted record (its figure is a claim)
+    ordered = sorted(members, key=lambda s: (not backs(s), _rank(s)))
+    top = ordered[0]
     value, prov, text = top.val_bpb, provenance_of(top), str(top.extra.get("score_text") or "")
     # every figure any member saw (a merged folder carries its README's and log's figures too)
     figures: list[tuple[int, str, float, str]] = []
@@ -203,10 +216,11 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
         own = [(provenance_of(s), s.val_bpb, str(s.extra.get("score_text") or ""))]
         seen = dict(s.extra.get("figures") or {})
         own += [(str(p), float(v), "") for p, v in seen.items() if str(p) != provenance_of(s)]
+        tag = "" if backs(s) else f" ({_own_status(s)}, PR #{s.pr})" if s.pr else f" ({_own_status(s)})"
         for p, v, t in own:
             if v is not None:
                 rank = PRECEDENCE.index(p) if p in PRECEDENCE else len(PRECEDENCE)
-                figures.append((rank, p, v, t))
+                figures.append((rank + (len(PRECEDENCE) + 1 if tag else 0), p + tag, v, t))
     figures.sort(key=lambda f: f[0])
     confirmed: list[str] = []
     disagreements: list[str] = []
@@ -214,7 +228,7 @@ def resolve(members: Sequence[CompetitorScore]) -> CompetitorScore:
         if value is None or p == prov:
             continue
         if agrees(value, v, text) or agrees(v, value, t):
-            confirmed.append(p)
+            confirmed.append(p)  # agreeing within rounding: a claim can add digits, never move it
             if len(repr(v)) > len(repr(value)) and agrees(value, v, text):
                 value, text = v, repr(v)  # same figure, more digits
         else:

@@ -3,18 +3,32 @@ the latest line per ``key`` wins; boards for display."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from bot.research.competitors.common import MNG, PG
+from bot import clock
+from bot.research.competitors.common import MNG, PG, STATUS_CLOSED
 from bot.research.competitors.modded import boards
 from bot.research.competitors.standings import accepted
 from bot.state import CompetitorScore, ResearchState, append_jsonl, to_dict
 
+_PR_KEY = re.compile(rf"^{re.escape(PG)}:pr#(\d+):")
 
-def save_scores(state: ResearchState, scores: Sequence[CompetitorScore]) -> int:
-    """Append the scores that are new or changed (by ``key``); returns how many were written."""
-    current = {c.key or c.name: to_dict(c) for c in state.competitors()}
+
+def save_scores(
+    state: ResearchState, scores: Sequence[CompetitorScore], *, prs_read: Iterable[int] = ()
+) -> int:
+    """Append the scores that are new or changed (by ``key``); returns how many were written.
+
+    The scores of one PR (keys ``parameter-golf:pr#N:…``) read in one fetch are everything that
+    PR claims now: a score stored earlier for that PR and not read again (a body claim the PR
+    replaced by a record folder, a folder it renamed or removed) is stored again as ``closed``
+    with ``extra.superseded``, so it can never outlive the PR as an open claim. ``prs_read``:
+    PRs read in this fetch, whether or not they claim anything now (a PR that dropped its claim)."""
+    stored = state.competitors()
+    current = {c.key or c.name: to_dict(c) for c in stored}
     fresh = []
     for s in scores:
         if not s.key:
@@ -22,6 +36,13 @@ def save_scores(state: ResearchState, scores: Sequence[CompetitorScore]) -> int:
         if current.get(s.key) != to_dict(s):
             fresh.append(s)
             current[s.key] = to_dict(s)
+    now_read = {s.key for s in scores}
+    prs = {m.group(1) for s in scores if (m := _PR_KEY.match(s.key))} | {str(n) for n in prs_read}
+    for old in stored:
+        m = _PR_KEY.match(old.key)
+        if m and m.group(1) in prs and old.key not in now_read and old.status != STATUS_CLOSED:
+            gone = replace(old, status=STATUS_CLOSED, extra={**old.extra, "superseded": clock.stamp()})
+            fresh.append(gone)
     return append_jsonl(state.competitors_path, fresh)
 
 

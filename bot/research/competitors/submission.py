@@ -21,6 +21,7 @@ from bot.errors import InputError
 from bot.research.competitors.common import (
     PG,
     PROV_SUBMISSION,
+    RESERVED_EXTRA,
     bpb_ok,
     date_from_name,
     first,
@@ -110,7 +111,9 @@ def score_from_submission(data: Any, *, source_file: str = "") -> CompetitorScor
         "technique_summary",
     }
     extra: dict[str, Any] = {
-        k: v for k, v in data.items() if k not in known_keys and isinstance(v, (str, int, float, bool))
+        k: v
+        for k, v in data.items()
+        if k not in known_keys and k not in RESERVED_EXTRA and isinstance(v, (str, int, float, bool))
     }
     if upstream:
         extra["upstream_track"] = upstream

@@ -12,12 +12,30 @@ from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
+from github.ContentFile import ContentFile
 
 from bot.errors import SourceError
 from bot.research.http import user_agent
 from bot.research.sources.base import FetchContext
 
 T = TypeVar("T")
+
+# A record's README.md / submission.json larger than this is not read (upstream's largest is
+# ~45 KB); GitHub's contents API itself answers files over 1 MB without their bytes.
+MAX_RECORD_FILE_BYTES = 256 * 1024
+
+
+def record_file_text(content: ContentFile) -> tuple[str | None, str]:
+    """(text, "") of a record file read through the contents API, or (None, why not): too
+    large for a record file, or served without its bytes (GitHub's encoding "none")."""
+    if content.size is not None and content.size > MAX_RECORD_FILE_BYTES:
+        return None, f"{content.path}: too large ({content.size} bytes > {MAX_RECORD_FILE_BYTES}): not read"
+    if content.encoding != "base64":
+        return (
+            None,
+            f"{content.path}: too large for the contents API (encoding {content.encoding!r}): not read",
+        )
+    return content.decoded_content.decode("utf-8", "replace"), ""
 
 
 def make_github(ctx: FetchContext) -> tuple[Github, bool]:

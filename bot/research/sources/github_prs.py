@@ -16,6 +16,7 @@ a parsed score gets relevance 1.0 (kind ``competitor``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from github.Repository import Repository
 
 from bot.research import competitors
 from bot.research.sources.base import FetchContext, clean, iso
-from bot.research.sources.github_common import make_github, run_blocking
+from bot.research.sources.github_common import make_github, record_file_text, run_blocking
 from bot.state import CompetitorScore, ResearchItem, to_dict
 
 NAME = "github_prs"
@@ -39,7 +40,7 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def _read(repo: Repository, path: str, ref: str) -> str | None:
+def _read(repo: Repository, path: str, ref: str, warn: Callable[[str], None]) -> str | None:
     try:
         content = repo.get_contents(path, ref=ref)
     except GithubException as exc:
@@ -48,7 +49,10 @@ def _read(repo: Repository, path: str, ref: str) -> str | None:
         raise
     if isinstance(content, list):
         return None
-    return content.decoded_content.decode("utf-8", "replace")
+    text, why = record_file_text(content)
+    if why:
+        warn(why)  # a hostile PR's huge file skips its folder, never fails the source
+    return text
 
 
 def record_scores(repo: Repository, pr: PullRequest, ctx: FetchContext) -> list[dict[str, Any]]:
@@ -61,21 +65,25 @@ def record_scores(repo: Repository, pr: PullRequest, ctx: FetchContext) -> list[
             folders.setdefault(folder, set()).add(name)
     out = []
     head = pr.head.sha
+
+    def warn(message: str) -> None:
+        ctx.warn(NAME, f"PR #{pr.number}: {message}")
+
     for folder in sorted(folders)[:MAX_RECORD_FOLDERS]:
         names = folders[folder]
         primary = fallback = None
         warnings: list[str] = []
         for name in sorted(n for n in names if n.endswith(".json")):
-            text = _read(repo, f"{folder}/{name}", head)
+            text = _read(repo, f"{folder}/{name}", head, warn)
             if text is not None:
-                res = competitors.parse_text(name, text, source_file=f"{folder}/{name}")
+                res = competitors.parse_text(name, text, source_file=f"{folder}/{name}", record=True)
                 warnings += res.warnings
                 if res.scores:
                     primary = res.scores[0]
                     break
-        readme = _read(repo, f"{folder}/README.md", head)
+        readme = _read(repo, f"{folder}/README.md", head, warn)
         if readme is not None:
-            res = competitors.parse_text("README.md", readme, source_file=f"{folder}/README.md")
+            res = competitors.parse_text("README.md", readme, source_file=f"{folder}/README.md", record=True)
             fallback = res.scores[0] if res.scores else None
         for w in warnings:
             ctx.warn(NAME, f"PR #{pr.number}: {w}")
@@ -148,6 +156,7 @@ class GithubPrsSource:
                 },
             )
             if full.lower() == s.challenge_repo.lower():
+                item.extra["competitor_pr"] = pr.number  # read now: what it claims is all it claims
                 scores = record_scores(repo, pr, ctx)
                 if scores:
                     item.extra["competitor_scores"] = scores

@@ -1,0 +1,122 @@
+"""Our training scripts reproduce upstream's naive baseline where records are built.
+
+The reference numbers in ``fixtures/upstream_reference.json`` were computed once from upstream's
+own ``train_gpt.py`` on the CPU (the file says exactly how); no upstream code is in this repository.
+Same weights, same tokens → same loss to 1e-4 (RoPE direction, RMSNorm eps, bf16 tied embedding
+with upstream's bf16 RoPE tables), the int8 exporter's exact bytes (percentile clip, 1/127 scale
+floor, torch.save + zlib), and the loader's spans (no token shared between micro-batches).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from bot.training.parity import random_weights
+
+from .conftest import MLX_SCRIPT, TORCH_SCRIPT, script_module
+
+REF = json.loads((Path(__file__).parent / "fixtures" / "upstream_reference.json").read_text())
+TOL = 1e-4
+
+
+def _tokens(seed: int, args: Any, batch: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(
+        0, args.vocab_size, size=(batch, args.train_seq_len + 1), dtype=np.int64
+    )
+
+
+def _loss(mod: Any, args: Any, weights: dict[str, np.ndarray], tokens: np.ndarray, embed: str) -> float:
+    model = mod.build_model(args, weights, "cpu", getattr(torch, embed))
+    t = torch.from_numpy(tokens)
+    with torch.no_grad():
+        return float(model(t[:, :-1], t[:, 1:]).item())
+
+
+@pytest.mark.parametrize("case", REF["forward"], ids=lambda c: f"{c['case']}-{c['embed_dtype']}")
+def test_forward_loss_matches_upstream(case: dict[str, Any]) -> None:
+    mod: Any = script_module(TORCH_SCRIPT)
+    args = mod.Hyperparameters(case["env"])
+    weights = random_weights(mod.weight_layout(args), case["weights_seed"])
+    tokens = _tokens(case["tokens_seed"], args, case["batch"])
+    assert abs(_loss(mod, args, weights, tokens, case["embed_dtype"]) - case["loss"]) <= TOL
+    if case["embed_dtype"] == "float32":  # the MLX twin follows (its CPU path is fp32)
+        mlx: Any = script_module(MLX_SCRIPT)
+        trace = mlx.parity_trace(case["env"], weights, tokens)
+        assert abs(float(trace[-1][1]) - case["loss"]) <= TOL
+
+
+def test_the_old_rope_direction_would_fail() -> None:
+    """The check has teeth: rotating the other way (our old direction) misses upstream's loss."""
+    mod: Any = script_module(TORCH_SCRIPT)
+    case = REF["forward"][0]
+    args = mod.Hyperparameters(case["env"])
+    weights = random_weights(mod.weight_layout(args), case["weights_seed"])
+    tokens = _tokens(case["tokens_seed"], args, case["batch"])
+    original = mod.apply_rope
+    try:
+        mod.apply_rope = lambda x, cos, sin: original(x, cos, -sin)
+        assert abs(_loss(mod, args, weights, tokens, "float32") - case["loss"]) > TOL
+    finally:
+        mod.apply_rope = original
+
+
+@pytest.mark.parametrize("case", REF["int8"], ids=lambda c: c["embed_dtype"])
+def test_int8_exporter_matches_upstream_bytes(case: dict[str, Any]) -> None:
+    mod: Any = script_module(TORCH_SCRIPT)
+    args = mod.Hyperparameters(case["env"])
+    weights = random_weights(mod.weight_layout(args), case["weights_seed"])
+    dtypes = {}
+    if case["embed_dtype"] == "bfloat16":  # the embedding as trained: bf16 values
+        dtypes["tok_emb.weight"] = "bfloat16"
+        weights["tok_emb.weight"] = torch.from_numpy(weights["tok_emb.weight"]).bfloat16().float().numpy()
+    blob, payload, raw = mod.export_weights(weights, "int8_zlib", dtypes, mod.torch_dump)
+    assert (len(blob), raw, payload) == (
+        case["int8_zlib_bytes"],
+        case["raw_torch_bytes"],
+        case["payload_bytes"],
+    )
+    obj, _ = mod.quantize_int8(weights, dtypes)
+    assert list(obj["quantized"]) == case["quantized_tensors"]
+    assert list(obj["passthrough"]) == case["passthrough_tensors"]
+    h = hashlib.sha256()
+    for name in obj["quantized"]:
+        h.update(name.encode())
+        h.update(obj["quantized"][name].tobytes())
+        h.update(obj["scales"][name].tobytes())
+    assert h.hexdigest() == case["quantized_sha256"]
+    back = mod.import_weights(blob, mod.torch_load)
+    tokens = _tokens(case["tokens_seed"], args, case["batch"])
+    assert abs(_loss(mod, args, back, tokens, case["embed_dtype"]) - case["roundtrip_loss"]) <= TOL
+    # the MLX twin quantizes identically (its file is upstream MLX's pickle, which train_gpt.py also reads)
+    mlx: Any = script_module(MLX_SCRIPT)
+    mblob, mpayload, _ = mlx.export_weights(weights, "int8_zlib", dtypes)
+    assert mpayload == payload
+    for name, w in mod.import_weights(mblob, mod.torch_load).items():
+        assert np.array_equal(w, back[name]), name
+
+
+def test_loader_spans_match_upstream() -> None:
+    mod: Any = script_module(TORCH_SCRIPT)
+    toks = (np.arange(1000, dtype=np.int64) * 7919 % 1024).astype("<u2")
+    with tempfile.TemporaryDirectory() as d:
+        for i, (lo, hi) in enumerate(((0, 600), (600, 1000))):
+            hdr = np.zeros(256, dtype="<i4")
+            hdr[:3] = (20240520, 1, hi - lo)
+            (Path(d) / f"fineweb_train_{i:06d}.bin").write_bytes(hdr.tobytes() + toks[lo:hi].tobytes())
+        for case in REF["loader"]:
+            world, rank = case["world"], case["rank"]
+            loader = mod.DistributedLoader(f"{d}/fineweb_train_*.bin", rank, world, torch.device("cpu"))
+            local = case["global_tokens"] // (world * case["grad_accum_steps"])
+            got = []
+            for _ in range(case["calls"]):
+                x, y = loader.next_batch(local, case["seq_len"])
+                got.append([int(x[0, 0]), int(y[-1, -1])])
+            assert got == case["first_x_last_y"], (world, rank)
