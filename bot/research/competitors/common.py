@@ -50,6 +50,7 @@ RESERVED_EXTRA = frozenset(
         "bytes_total_precision",
         "status",
         "log_metric",
+        "score_key",
     }
 )
 

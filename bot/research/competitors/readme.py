@@ -75,6 +75,21 @@ def _excluded(text: str, start: int, window: int = 90) -> bool:
     return bool(_EXCLUDE.search(prefix))
 
 
+# A qualifier right after the number (in parentheses, on its line) that makes it a figure before
+# quantisation or someone else's: "**val_bpb = 1.1093** (pre-quant) | **1.1026** (sliding)". Not a
+# comparison in the parentheses ("1.2314 (vs 1.2303 baseline)", "1.2154 (baseline: 1.2244)").
+_AFTER_EXCLUDE = re.compile(
+    r"^[`* \t]*(?:(?:val[_ ]?)?bpb\b)?[`* \t]*\(\s*(?:(?!vs\b|than\b|over\b|from\b|compared)[^)\d\n]){0,24}?"
+    r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected)\b"
+    r"(?![\s:=]*~?\d)",
+    re.I,
+)
+
+
+def _excluded_after(text: str, end: int) -> bool:
+    return bool(_AFTER_EXCLUDE.match(text[end : end + 60]))
+
+
 def _decimals(s: str) -> int:
     return len(s.split(".", 1)[1]) if "." in s else 0
 
@@ -110,7 +125,7 @@ def _candidates(text: str, pattern: str, how: str, flags: int = re.I) -> Iterabl
     for m in re.finditer(pattern, text, flags):
         g = m.group(1)
         v = float(g)
-        if bpb_ok(v) and not _excluded(text, m.start(1)):
+        if bpb_ok(v) and not _excluded(text, m.start(1)) and not _excluded_after(text, m.end(1)):
             yield _Found(v, g, how, m.start(1))
 
 
@@ -188,6 +203,19 @@ def _rows_by_offset(tables: list[_Table]) -> dict[int, _Table]:
     return {p: t for t in tables for p in t.pos}
 
 
+def _stage(header: str) -> int:
+    """How late an evaluation stage a column header names: test-time training / n-gram or
+    mixture / "final" (3) after sliding-window (2) after a plain quantised roundtrip (1)."""
+    h = _plain(header)
+    if re.search(r"ttt|gram\b|backoff|mix|ppm|cache|final|submitted", h, re.I):
+        return 3
+    if re.search(r"sliding|stride", h, re.I):
+        return 2
+    if re.search(r"roundtrip|quant|int\d|standard|zlib|lzma|brotli", h, re.I):
+        return 1
+    return 0
+
+
 def _table_score(text: str) -> tuple[_Found | None, float | None]:
     """A results table's score: the Mean row (post-quant / post-TTT column) first, then the
     row or column that names this submission in an ours-vs-baseline table, then the value
@@ -205,8 +233,12 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
         for row, pos in zip(t.rows, t.pos, strict=True):
             if not row or not re.match(r"^\**\s*mean", row[0], re.I):
                 continue
-            bold = [j for j in cols if j < len(row) and row[j].startswith("**")]
-            for j in bold + [c for c in reversed(cols) if c not in bold]:
+            # the column the header bolds ("**Mix BPB**") is the README's pick; else the latest
+            # evaluation stage (see _stage), the rightmost of equals: tables list stages left
+            # to right
+            bold = [j for j in cols if t.header[j].startswith("**")]
+            rest = sorted((c for c in cols if c not in bold), key=lambda c: (_stage(t.header[c]), c))
+            for j in bold + rest[::-1]:
                 v = _bpb_in(row[j]) if j < len(row) else None
                 if v is not None:
                     sm = re.search(r"(?:std|±)\s*=?\s*(\d\.\d+)", row[j])
@@ -506,6 +538,9 @@ def scan_readme(text: str) -> ReadmeScan:
         post = [f for f in found if _POST.search(text[_line_start(text, f.pos, 60) : f.pos])]
         picks = post or found
         scan.bpb = picks[0] if picks else None
+    if scan.bpb is not None and _mean_and_best(text, scan.bpb):
+        scan.notes.append(f"abstained: a mean ({scan.bpb.text}) and a best seed stated side by side")
+        scan.bpb = None
     if scan.bpb is not None:
         _around_headline(text, scan)
         _refine(text, scan)
@@ -520,6 +555,22 @@ def scan_readme(text: str) -> ReadmeScan:
     _people(text, heads[0][1] if heads else "", scan)
     scan.techniques = _techniques(text, scan.title)
     return scan
+
+
+_BEST = re.compile(r"\bbest(?:\s+seed)?\b\W{0,4}(?:\(?seed\s*\d+\)?\s*)?[:=]?\W{0,4}(\d\.\d{3,})", re.I)
+
+
+def _mean_and_best(text: str, found: _Found) -> bool:
+    """Does the headline's line state a mean and, beside it, a different best seed's figure
+    ("**Mean val_bpb: 1.1480** (3 seeds) | **Best: 1.1453** (seed 1337)")? Which of the two the
+    submission reports is then a guess: submissions do both."""
+    start = text.rfind("\n", 0, found.pos) + 1
+    end = text.find("\n", found.pos)
+    line = text[start : end if end >= 0 else len(text)]
+    if not re.search(r"\bmean\b|\baverage\b|\bavg\b", line, re.I):
+        return False
+    d = _decimals(found.text)
+    return any(round(float(m.group(1)), d) != round(found.value, d) for m in _BEST.finditer(line))
 
 
 def _refine(text: str, scan: ReadmeScan) -> None:
