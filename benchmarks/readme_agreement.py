@@ -6,7 +6,7 @@ parsed out of the table rows present are reported. Every record folder (one
 holding both ``submission.json`` and ``README.md``) under the given roots, deduplicated by folder
 name, is parsed twice: the README alone and the submission.json alone. A README value *agrees*
 when it equals the JSON's value rounded to the README's own precision; it is *wrong* when it
-differs; *abstained* when the README parser returns nothing (abstaining is not wrong).
+differs (when the JSON states fewer decimals than the README, at the JSON's precision); *abstained* when the README parser returns nothing (abstaining is not wrong).
 
 Targets (issue 14): agreement ≥ 90 % of the folders, at most 1 wrong value per 30 folders.
 ``ok`` judges the strict figures. A wrong value is also classified: *contradiction* when the
@@ -26,9 +26,18 @@ from pathlib import Path
 from bot.research import competitors as comp
 
 
+def _places(value: float, text: str = "") -> int:
+    return len(text.split(".")[1]) if "." in text else len(repr(value).split(".")[1])
+
+
 def agrees(readme_value: float, json_value: float, text: str = "") -> bool:
-    decimals = len(text.split(".")[1]) if "." in text else len(repr(readme_value).split(".")[1])
-    return abs(readme_value - json_value) <= 0.5 * 10**-decimals + 1e-9
+    """Equal at the precision both state: the README's figure rounded to the JSON's places when
+    the JSON is the coarser one (``0.94182151`` vs ``0.941822``), else the JSON's value rounded
+    to the README's places (``1.1586`` vs ``1.15861696``)."""
+    mine, theirs = _places(readme_value, text), _places(json_value)
+    if theirs < mine:
+        return abs(round(readme_value, theirs) - json_value) <= 1e-9
+    return abs(readme_value - json_value) <= 0.5 * 10**-mine + 1e-9
 
 
 def folders(roots: list[Path]) -> list[Path]:

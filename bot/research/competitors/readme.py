@@ -462,6 +462,50 @@ def _submitted_seed(text: str) -> _Found | None:
     return None
 
 
+def _qualifier(text: str, f: _Found) -> str:
+    """The words that qualify a figure on its line: from the previous ``|`` (or the line
+    start) to the next ``|`` (or 50 characters after it)."""
+    start = max(text.rfind("\n", 0, f.pos), text.rfind("|", 0, f.pos)) + 1
+    end = f.pos + len(f.text)
+    stop = [i for i in (text.find("\n", end), text.find("|", end)) if i >= 0]
+    return text[start : min([*stop, end + 50])]
+
+
+def _latest_stage(text: str, found: list[_Found]) -> list[_Found]:
+    """Of figures that disagree, the one qualified as the latest evaluation stage ("1.2196
+    (sliding window eval …)" over "1.2533 (standard int8+zlib roundtrip)"), when exactly one
+    is; otherwise all of them (the caller abstains)."""
+    stages = [(_stage(_qualifier(text, f)), f) for f in found]
+    top = max(st for st, _ in stages)
+    best = [f for st, f in stages if st == top]
+    return best if top > 0 and _agree_all(best) else found
+
+
+_LEAD_LINES = 12
+
+
+def _lead_end(text: str) -> int:
+    """Offset of the end of the README's lead: its first :data:`_LEAD_LINES` non-blank lines,
+    cut at the first table or second heading."""
+    seen = 0
+    heads = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            heads += 1
+            if heads > 1 and seen:
+                return pos
+        if stripped.startswith("|"):
+            return pos
+        if stripped:
+            seen += 1
+            if seen > _LEAD_LINES:
+                return pos
+        pos += len(line)
+    return pos
+
+
 def _agree_all(found: list[_Found]) -> bool:
     """Do these figures agree (each rounds to the least precise one)?"""
     d = min(_decimals(f.text) for f in found)
@@ -475,6 +519,15 @@ def scan_readme(text: str) -> ReadmeScan:
     qual = r"(?:\s*\([^)\n]{1,40}\))?"  # "val_bpb (sliding, stride=64)"
     bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
     bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
+    # a bold span that labels its own figure, with words between ("**Mean TTT LoRA val_bpb:
+    # 1.1925**", "**Score: 0.99145 BPB**"), or a bold label followed by the figure
+    # ("**Best verified result:** 1.1257 BPB", "**FineWeb BPB:** 0.8335")
+    lab = rf"(?:{_LABEL}|\bbpb\b|\bscore\b)"
+    bold_label = rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:{_LABEL}|bpb)?\s*\*\*"
+    bold_lead = (
+        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*:?\s*`?~?{_NUMBER}"
+        rf"(?=`?\s*(?:{_LABEL}|bpb)\b|`?\s*(?:\(|\||$))"
+    )
     final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
     heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
@@ -486,9 +539,28 @@ def scan_readme(text: str) -> ReadmeScan:
     scan.bpb = _submitted_seed(text)
     if scan.bpb is None:
         headline = sorted(
-            [*_candidates(prose, bold, "bold headline"), *_candidates(prose, bold_rev, "bold headline")],
+            {
+                f.pos: f
+                for pat in (bold, bold_rev, bold_label, bold_lead)
+                for f in _candidates(prose, pat, "bold headline", re.I | re.M)
+            }.values(),
             key=lambda f: f.pos,
         )
+        # the lead (the title's first lines) states the result; a bold figure deep in the
+        # body ("early chunks achieve **1.109 BPB**") is narrative. Bold figures in the lead
+        # first, then a labelled status line of the lead ("val_bpb: 1.1261 | ~15.99 MB"),
+        # then bold figures anywhere.
+        lead_end = _lead_end(prose)
+        in_lead = [f for f in headline if f.pos < lead_end]
+        if not in_lead:
+            status = rf"^[ \t>*_-]*{_LABEL}\s*[:=]\s*`?{_NUMBER}`?\s*(?:\(|\||$)"
+            in_lead = [
+                f for f in _candidates(prose[:lead_end], status, "lead status line", re.I | re.M)
+            ]
+        if in_lead:
+            headline = in_lead
+        if headline and headline[0].how == "lead status line" and not _agree_all(headline):
+            headline = _latest_stage(prose, headline)
         if headline and not _agree_all(headline):
             # several bold figures that disagree, none said to be the result: unsure → nothing
             scan.notes.append(
