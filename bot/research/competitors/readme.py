@@ -523,7 +523,9 @@ def scan_readme(text: str) -> ReadmeScan:
     # 1.1925**", "**Score: 0.99145 BPB**"), or a bold label followed by the figure
     # ("**Best verified result:** 1.1257 BPB", "**FineWeb BPB:** 0.8335")
     lab = rf"(?:{_LABEL}|\bbpb\b|\bscore\b)"
-    bold_label = rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:{_LABEL}|bpb)?\s*\*\*"
+    bold_label = (
+        rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:{_LABEL}|bpb)?\s*\*\*"
+    )
     bold_lead = (
         rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*:?\s*`?~?{_NUMBER}"
         rf"(?=`?\s*(?:{_LABEL}|bpb)\b|`?\s*(?:\(|\||$))"
@@ -554,9 +556,7 @@ def scan_readme(text: str) -> ReadmeScan:
         in_lead = [f for f in headline if f.pos < lead_end]
         if not in_lead:
             status = rf"^[ \t>*_-]*{_LABEL}\s*[:=]\s*`?{_NUMBER}`?\s*(?:\(|\||$)"
-            in_lead = [
-                f for f in _candidates(prose[:lead_end], status, "lead status line", re.I | re.M)
-            ]
+            in_lead = [f for f in _candidates(prose[:lead_end], status, "lead status line", re.I | re.M)]
         if in_lead:
             headline = in_lead
         if headline and headline[0].how == "lead status line" and not _agree_all(headline):
