@@ -107,8 +107,25 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "#" * 60_000 + " x 1.2345 val_bpb\n",  # a "heading" of a thousand hashes
         "Author" + " " * 60_000 + "x\n",  # a label followed by a sea of blanks
         "- " + "*" * 60_000 + "date\n",
+        "final_x " * 15_000 + "\n",  # printed-metric names with no figure after them
+        "final_exact " * 10_000 + "\n",
+        "**Score " * 15_000 + "\n",  # bold labels with no figure
+        "Mean val_bpb: 1.1 best " * 5_000 + "\n",  # a mean and "best" a thousand times
+        "val_bpb: 1.1234 (" * 8_000 + "\n",  # a qualifier that never closes
+        "total submission size " * 8_000 + "\n",
     ],
-    ids=["stars", "hashes", "blanks", "list-stars"],
+    ids=[
+        "stars",
+        "hashes",
+        "blanks",
+        "list-stars",
+        "printed",
+        "exact",
+        "bold-label",
+        "best",
+        "paren",
+        "size",
+    ],
 )
 def test_a_hostile_readme_parses_in_linear_time(text):
     """A PR's README is hostile input: a regex that backtracks quadratically on a 120 KB line

@@ -36,6 +36,8 @@ EXPECTED: dict[str, float | None] = {
     "bold_words_then_label.md": 1.1317,  # **3-seed mean exact sliding-window val_bpb: 1.1317**
     "bold_label_then_figure.md": 1.2208,  # **Best verified result:** 1.2208 BPB, not an idea's row
     "lead_over_body_bold.md": 1.1342,  # the lead's status line over a bold figure deep in the body
+    "printed_metric_latest_stage.md": 0.3685812,  # printed metrics: the last stage (TTT)
+    "printed_metric_scored.md": 1.18874411,  # guard: the metric the README calls scored
     "lead_status_latest_stage.md": 1.2187,  # guard: two lead status lines, the later (sliding) one
 }
 

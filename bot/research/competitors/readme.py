@@ -481,6 +481,39 @@ def _latest_stage(text: str, found: list[_Found]) -> list[_Found]:
     return best if top > 0 and _agree_all(best) else found
 
 
+# a metric line a training script prints: "final_int6_roundtrip_exact val_bpb:1.36",
+# "legal_ttt_exact val_bpb = 0.37", "final_int8_ttt_lora val_bpb: 1.38"
+_PRINTED = re.compile(rf"\b((?:final|legal)_\w+)\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}")
+
+
+def _latest_printed(text: str) -> list[_Found]:
+    """The printed metric the README says is scored ("Scored metric: `final_…`"), else the one
+    of the latest evaluation stage it quotes (a log prints the roundtrip, then the sliding
+    window, then test-time training): ``[found]``, or ``[]`` when no named metric line is
+    quoted. Each name's stage: :func:`_stage` without its ``final_``."""
+    best: tuple[int, int, int] | None = None
+    out: list[_Found] = []
+    for m in _PRINTED.finditer(text):
+        name = m.group(1).lower()
+        v = float(m.group(2))
+        if not bpb_ok(v) or re.search(r"pre|ema|raw|diag", name) or _excluded(text, m.start(1)):
+            continue
+        stage = _stage(name.removeprefix("final_").removeprefix("legal_"))
+        if name.startswith("legal_"):
+            stage = max(stage, 3)
+        # a line that names its metric the scored one ("Scored metric: `final_…`") decides
+        said = text[_line_start(text, m.start(1), 200) : m.start(1)]
+        scored = int(
+            bool(re.search(r"\bscored\b|\bsubmi|\bofficial\b", said, re.I))
+            and not re.search(r"\bnot\b|n't\b|\bunofficial\b|\bunscored\b", said, re.I)
+        )
+        rank = (scored, stage, -m.start())
+        if best is None or rank > best:
+            best = rank
+            out = [_Found(v, m.group(2), "exact printed metric", m.start(2))]
+    return out
+
+
 _LEAD_LINES = 12
 
 
@@ -533,7 +566,7 @@ def scan_readme(text: str) -> ReadmeScan:
     final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
     heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
-    exact = rf"final_\w*exact\b[^`\n]*?val_bpb\s*[:=]\s*{_NUMBER}"
+    exact = rf"final_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
     mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
     mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
     labelled = rf"{_LABEL}\s*(?:\*\*)?\s*[:=]\s*`?\s*(?:\*\*)?\s*{_NUMBER}"
@@ -582,6 +615,8 @@ def scan_readme(text: str) -> ReadmeScan:
         if scan.bpb is not None:
             break
         found = list(_candidates(where, pattern, how, flags))
+        if how == "exact printed metric":
+            found = _latest_printed(text) or found
         if found:
             scan.bpb = found[0]
             break
@@ -618,7 +653,7 @@ def scan_readme(text: str) -> ReadmeScan:
         _refine(text, scan)
     _sizes(text, scan)
     if scan.loss is None:
-        m = re.search(r"final_\w*exact\b[^`\n]*?val_loss\s*[:=]\s*(\d\.\d+)", text)
+        m = re.search(r"final_\w*exact\b[^`\n]{0,200}?val_loss\s*[:=]\s*(\d\.\d+)", text)
         if m is None:
             m = re.search(r"(?:post|final|roundtrip)[^\n]{0,40}?val_loss\s*[:=]\s*(\d\.\d+)", text, re.I)
         if m and not _excluded(text, m.start(1)):
@@ -703,7 +738,7 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
     comparison table; the headline's "~15.95 MB" (± half its last digit)."""
     found: tuple[int, int, str] | None = None
     for pat in (
-        r"total submission size[^\n]*?([\d,]{7,})\s*bytes",
+        r"total submission size[^\n]{0,200}?([\d,]{7,})\s*bytes",
         r"(?:artifact|submission)(?:\s+size)?(?:\s*\([^)\n]*\))?\s*[:=]\s*`?~?\s*([\d,]{7,})(?!\.\d)",
         r"\bbytes_total\s*[:=]\s*`?([\d,]{7,})",
     ):
