@@ -32,6 +32,7 @@ EXPECTED: dict[str, float | None] = {
     "bold_pre_quant_after.md": 1.2141,  # "**val_bpb = 1.2093** (pre-quant)" is not the score
     "bold_vs_baseline_after.md": 1.2318,  # guard: "(vs 1.2290 baseline)" after it only compares
     "mean_and_best.md": None,  # a mean and a different best seed side by side: abstain
+    "mean_and_previous_best.md": 1.1194,  # guard: "the previous best" is someone else's figure
     "bold_score_label.md": 1.0874,  # **Score: 1.0874 BPB**
     "bold_words_then_label.md": 1.1317,  # **3-seed mean exact sliding-window val_bpb: 1.1317**
     "bold_label_then_figure.md": 1.2208,  # **Best verified result:** 1.2208 BPB, not an idea's row

@@ -677,7 +677,12 @@ def _mean_and_best(text: str, found: _Found) -> bool:
     if not re.search(r"\bmean\b|\baverage\b|\bavg\b", line, re.I):
         return False
     d = _decimals(found.text)
-    return any(round(float(m.group(1)), d) != round(found.value, d) for m in _BEST.finditer(line))
+    return any(
+        round(float(m.group(1)), d) != round(found.value, d)
+        # "previous best: 1.1228", "the SOTA's best seed": someone else's figure
+        and not _EXCLUDE.search(line[max(0, m.start() - 30) : m.start()])
+        for m in _BEST.finditer(line)
+    )
 
 
 def _refine(text: str, scan: ReadmeScan) -> None:
