@@ -41,7 +41,7 @@ def agrees(readme_value: float, json_value: float, text: str = "") -> bool:
     the JSON is the coarser one (``0.94182151`` vs ``0.941822``), else the JSON's value rounded
     to the README's places (``1.1586`` vs ``1.15861696``)."""
     mine, theirs = _places(readme_value, text), _places(json_value)
-    if theirs < mine:  # rounded half up, as people round: 1.09785 → 1.0979
+    if 2 <= theirs < mine:  # rounded half up, as people round: 1.09785 → 1.0979
         exact = Decimal(text if "." in text else repr(readme_value))
         return float(exact.quantize(Decimal(1).scaleb(-theirs), rounding=ROUND_HALF_UP)) == json_value
     return abs(readme_value - json_value) <= 0.5 * 10**-mine + 1e-9

@@ -377,6 +377,9 @@ def test_a_lower_sliding_figure_in_submission_json_is_the_score():
         # pre-quant / delta / std keys that mention sliding are never the score
         ({"val_bpb": 1.2000, "pre_quant_sliding_val_bpb": 1.1500, "sliding_delta_bpb": 0.02}, 1.2),
         ({"val_bpb": 1.2000, "sliding_window_s64_val_bpb": 1.1900}, 1.19),
+        # one seed's (or the best seed's) sliding figure is not the submission's score
+        ({"val_bpb": 1.1210, "seed3_sliding_bpb": 1.1186, "best_sliding_val_bpb": 1.1186}, 1.121),
+        ({"val_bpb": 1.1210, "sliding_bpb_min": 1.1186}, 1.121),
         # a hostile sliding value out of range changes nothing
         ({"val_bpb": 1.2000, "sliding_val_bpb": -3.0}, 1.2),
         ({"val_bpb": 1.2000, "sliding_val_bpb": True}, 1.2),

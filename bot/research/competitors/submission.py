@@ -52,7 +52,11 @@ _STD_KEYS = ("val_bpb_std", "std_bpb", "bpb_std", "std_val_bpb", "std")
 _BYTES_KEYS = ("bytes_total", "artifact_bytes", "total_bytes", "artifact_bytes_max", "submission_bytes")
 _CODE_KEYS = ("bytes_code", "code_bytes")
 _SLIDING_KEY = re.compile(r"sliding", re.I)
-_NOT_SCORE_KEY = re.compile(r"pre|delta|gain|std|diff|baseline|base_|comparison|best_|worst", re.I)
+# not a submission-wide score: an earlier stage, a difference, a spread, another run's figure,
+# one seed's figure ("seed42_sliding_bpb") or an extreme of several
+_NOT_SCORE_KEY = re.compile(
+    r"pre|delta|gain|std|diff|baseline|base_|comparison|best|worst|seed|run|trial|min|max", re.I
+)
 
 
 def _sliding_score(data: dict[str, Any], bpb: float) -> tuple[str, float] | None:
