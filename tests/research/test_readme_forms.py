@@ -39,6 +39,8 @@ EXPECTED: dict[str, float | None] = {
     "lead_over_body_bold.md": 1.1342,  # the lead's status line over a bold figure deep in the body
     "printed_metric_latest_stage.md": 0.3685812,  # printed metrics: the last stage (TTT)
     "printed_metric_scored.md": 1.18874411,  # guard: the metric the README calls scored
+    "metric_table_paired_cells.md": 1.2769,  # "val_loss / val_bpb" | "2.1561 / 1.2769": the bpb
+    "metric_table_pre_roundtrip.md": 1.19942117,  # a "pre-roundtrip" row is never the score
     "lead_status_latest_stage.md": 1.2187,  # guard: two lead status lines, the later (sliding) one
 }
 

@@ -44,7 +44,7 @@ _LABEL = r"(?:val(?:\\?_|[ \-])?bpb)"
 _NUMBER = r"(\d\.\d{2,10})"
 _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
-    r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema)|\bdelta\b|from pr|reference|\bwas\b|"
+    r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
     r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat",
     re.I,
 )
@@ -188,6 +188,16 @@ def _bpb_in(cell: str) -> float | None:
     return float(m.group(1)) if m and bpb_ok(float(m.group(1))) else None
 
 
+def _aligned(label: str, cell: str) -> str:
+    """The part of ``cell`` that holds the bpb when label and cell pair several figures
+    ("val_loss / val_bpb" | "2.1580 / 1.2781" → "1.2781"); else the whole cell."""
+    names, parts = label.split("/"), cell.split("/")
+    if len(names) < 2 or len(names) != len(parts):
+        return cell
+    at = [i for i, n in enumerate(names) if re.search(rf"{_LABEL}|\bbpb\b", n, re.I)]
+    return parts[at[0]] if len(at) == 1 else cell
+
+
 def _column_is_ours(text: str, pos: int, rows: dict[int, _Table]) -> bool:
     """False when the table cell at ``pos`` sits under a baseline/comparison column header
     (``rows``: each table row's offset → its table, see :func:`_rows_by_offset`)."""
@@ -269,9 +279,10 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             label = _plain(row[0]) if row else ""
             if not re.search(rf"{_LABEL}|\bbpb\b", label, re.I) or _EXCLUDE.search(label):
                 continue
-            v = _bpb_in(row[col]) if col < len(row) else None
+            cell = _aligned(label, row[col]) if col < len(row) else ""
+            v = _bpb_in(cell)
             if v is not None:
-                m = re.search(_NUMBER, row[col])
+                m = re.search(_NUMBER, cell)
                 assert m is not None
                 is_bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
                 hits.append((is_bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
