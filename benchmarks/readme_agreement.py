@@ -6,7 +6,7 @@ parsed out of the table rows present are reported. Every record folder (one
 holding both ``submission.json`` and ``README.md``) under the given roots, deduplicated by folder
 name, is parsed twice: the README alone and the submission.json alone. A README value *agrees*
 when it equals the JSON's value rounded to the README's own precision; it is *wrong* when it
-differs; *abstained* when the README parser returns nothing (abstaining is not wrong).
+differs (when the JSON states fewer decimals than the README, at the JSON's precision); *abstained* when the README parser returns nothing (abstaining is not wrong).
 
 Targets (issue 14): agreement ≥ 90 % of the folders, at most 1 wrong value per 30 folders.
 ``ok`` judges the strict figures. A wrong value is also classified: *contradiction* when the
@@ -14,6 +14,10 @@ README states it as its own headline result (a bold headline, a heading, a "mean
 statement) — the README was read right and disagrees with its submission.json, which wins by
 precedence (see docs/competitors.md) — or *misread* when it came from a weaker reading (tables,
 loose labels). Both counts are printed, with each folder's verdict.
+With ``--leaderboard``, each folder a Leaderboard row links to is also judged against that row's
+score — upstream's own ground truth, which outranks submission.json (docs/competitors.md) — and
+``leaderboard.vs_leaderboard`` counts the README's and the submission.json's agreement with it
+(information only: ``ok`` judges the issue's figures against submission.json).
 Ends with one JSON line of figures, targets and ``ok``.
 """
 
@@ -21,14 +25,26 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.research import competitors as comp
 
 
+def _places(value: float, text: str = "") -> int:
+    return len(text.split(".")[1]) if "." in text else len(repr(value).split(".")[1])
+
+
 def agrees(readme_value: float, json_value: float, text: str = "") -> bool:
-    decimals = len(text.split(".")[1]) if "." in text else len(repr(readme_value).split(".")[1])
-    return abs(readme_value - json_value) <= 0.5 * 10**-decimals + 1e-9
+    """Equal at the precision both state: the README's figure rounded to the JSON's places when
+    the JSON is the coarser one (``0.94182151`` vs ``0.941822``), else the JSON's value rounded
+    to the README's places (``1.1586`` vs ``1.15861696``)."""
+    mine, theirs = _places(readme_value, text), _places(json_value)
+    if 2 <= theirs < mine:  # rounded half up, as people round: 1.09785 → 1.0979
+        exact = Decimal(text if "." in text else repr(readme_value))
+        return float(exact.quantize(Decimal(1).scaleb(-theirs), rounding=ROUND_HALF_UP)) == json_value
+    return abs(readme_value - json_value) <= 0.5 * 10**-mine + 1e-9
 
 
 def folders(roots: list[Path]) -> list[Path]:
@@ -42,7 +58,8 @@ def folders(roots: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    board: dict[str, int] = {}
+    board: dict[str, Any] = {}
+    accepted: dict[str, float] = {}  # record folder name → the Leaderboard's score
     if "--leaderboard" in argv:
         i = argv.index("--leaderboard")
         lb = comp.parse_leaderboard(Path(argv[i + 1]).read_text(encoding="utf-8"), source_file=argv[i + 1])
@@ -53,6 +70,11 @@ def main(argv: list[str]) -> int:
             "rows_parsed": len(lb.rows),
             "record_rows": sum(r.board == "record" for r in lb.rows),
             "non_record_rows": sum(r.board == "non-record" for r in lb.rows),
+        }
+        accepted = {
+            Path(str(r.extra["record_folder"])).name: r.val_bpb
+            for r in lb.rows
+            if r.extra.get("record_folder") and r.val_bpb is not None
         }
         argv = argv[:i] + argv[i + 2 :]
     roots = [Path(a) for a in argv] or [Path("records")]
@@ -73,9 +95,22 @@ def main(argv: list[str]) -> int:
                 k in how for k in ("bold headline", "heading", "mean statement", "final statement")
             )
             kind = "contradiction" if headline else "misread"
-        rows.append(
-            {"folder": folder.name, "json": jv, "readme": rv, "verdict": verdict, "how": how, "kind": kind}
-        )
+        row: dict[str, Any] = {
+            "folder": folder.name,
+            "json": jv,
+            "readme": rv,
+            "verdict": verdict,
+            "how": how,
+            "kind": kind,
+        }
+        if folder.name in accepted:
+            lv = accepted[folder.name]
+            row["board"] = lv
+            row["board_readme"] = (
+                "abstained" if rv is None else ("agree" if agrees(rv, lv, text) else "wrong")
+            )
+            row["board_json"] = "agree" if agrees(jv, lv) else "wrong"
+        rows.append(row)
     n = len(rows)
     agree = sum(r["verdict"] == "agree" for r in rows)
     wrong = sum(r["verdict"] == "wrong" for r in rows)
@@ -86,6 +121,21 @@ def main(argv: list[str]) -> int:
                 f"{r['verdict']:>9}  json {r['json']}  readme {r['readme']}  {r['folder']}"
                 + (f"  [{r['kind']}: README {r['how']}]" if r["kind"] else "")
             )
+    on_board = [r for r in rows if "board" in r]
+    for r in on_board:
+        if r["board_readme"] != "agree" or r["board_json"] != "agree":
+            print(
+                f"leaderboard {r['board']}: README {r['readme']} ({r['board_readme']}), "
+                f"submission.json {r['json']} ({r['board_json']})  {r['folder']}"
+            )
+    if on_board:
+        board["vs_leaderboard"] = {
+            "folders": len(on_board),
+            "readme_agree": sum(r["board_readme"] == "agree" for r in on_board),
+            "readme_wrong": sum(r["board_readme"] == "wrong" for r in on_board),
+            "readme_abstained": sum(r["board_readme"] == "abstained" for r in on_board),
+            "json_agree": sum(r["board_json"] == "agree" for r in on_board),
+        }
     rate = agree / n if n else 0.0
     wrong_per_30 = wrong * 30 / n if n else 0.0
     figures = {

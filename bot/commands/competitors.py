@@ -125,6 +125,9 @@ def list_cmd(app: AppContext, source: str, limit: int | None, as_json: bool) -> 
 
 
 def _line(s: CompetitorScore) -> str:
+    """One terminal line; every field a competitor wrote is flattened (stored rows may predate
+    :func:`bot.research.competitors.store.flattened`)."""
+    s = comp.flattened(s)
     if s.source == comp.MNG:
         pr = f" PR #{s.pr}" if s.pr else ""
         return f"{s.record_minutes:g} min  {s.date}  {s.name}{pr}  ({s.author})"
@@ -140,10 +143,13 @@ def _line(s: CompetitorScore) -> str:
     if s.status or s.provenance:
         extra.append(f"{s.status or 'claim'} from {s.provenance or 'file'}")
     for d in s.extra.get("disagreements", []):
-        extra.append(f"disagreement: {d}")
+        extra.append(f"disagreement: {comp.flat_text(str(d), 200)}")
     who = s.author or s.github_id
     tail = f" [{', '.join(extra)}]" if extra else ""
-    return f"{s.val_bpb:.5f} bpb  {s.date}  {s.name}{' — ' + who if who else ''}{tail}  {s.source_file}"
+    return (
+        f"{s.val_bpb:.5f} bpb  {s.date}  {s.name}{' — ' + who if who else ''}{tail}  "
+        f"{comp.flat_text(s.source_file, 300)}"
+    )
 
 
 def register(cli: click.Group) -> None:

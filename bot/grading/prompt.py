@@ -70,17 +70,19 @@ def competitor_rows(
     scores: Sequence[CompetitorScore], limit: int = COMPETITORS_SHOWN
 ) -> list[dict[str, Any]]:
     """Accepted records only, best first (closed PRs and open claims never rank here)."""
-    from bot.research.competitors import accepted
+    from bot.research.competitors import accepted, flat_text
 
+    # names, summaries and authors are the competitors' own words: one plain line each here,
+    # and the whole context goes to the model inside a declared-untrusted block (build_prompt)
     rows = accepted(scores)
     return [
         {
-            "name": s.name,
+            "name": flat_text(s.name, 200),
             "val_bpb": s.val_bpb,
             "delta": round((s.val_bpb or 0.0) - BASELINE_BPB, 4),
-            "techniques": one_line(s.techniques, 240) if s.techniques else "",
-            "author": s.author,
-            "date": s.date[:10],
+            "techniques": flat_text(s.techniques, 240) if s.techniques else "",
+            "author": flat_text(s.author, 100),
+            "date": flat_text(s.date[:10], 10),
             "status": s.status,
             "provenance": s.provenance,
         }

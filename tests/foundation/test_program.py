@@ -201,7 +201,9 @@ def test_a_scraped_date_is_one_plain_field() -> None:
     ]
     text = program.render_competitors(rows)
     assert "<!--" not in text and "-->" not in text, text
-    assert all(line.startswith(("- ", "modded")) or not line for line in text.splitlines()), text
+    lines = text.splitlines()
+    assert lines[0] == program.UNTRUSTED_COMPETITORS
+    assert all(line.startswith(("- ", "modded")) or not line for line in lines[1:]), text
 
 
 def test_terminal_escapes_and_bidi_overrides_never_reach_program_md(tmp_path: Path) -> None:

@@ -280,7 +280,10 @@ def test_a_stale_readme_loses_to_submission_json_and_the_log_agrees():
     assert log.extra["log_metric"] == "final_sliding_window_exact"
     # `competitors import` stores the merged folder as an accepted record
     scores = [comp.mark_merged(x) for x in comp.scan_records(folder.parents[1]).scores]
-    assert [(x.status, x.board) for x in scores] == [("record", "record")]
+    assert sorted((x.key.rsplit("_", 1)[-1], x.status, x.board) for x in scores) == [
+        ("SlidingBesideStandard", "non-record", "non-record"),
+        ("StaleReadme", "record", "record"),
+    ]
 
 
 def _folder_score(name: str, bpb: float, author: str, day: str) -> CompetitorScore:
@@ -349,3 +352,40 @@ def test_an_open_pr_on_a_merged_folder_does_not_break_its_join_to_the_leaderboar
         assert len(rows) == 6  # one standing per submission: the joined folder is not listed again
         assert len(warm) == 1 and warm[0].val_bpb == 1.07497, [(r.name, r.val_bpb) for r in warm]
         assert all(r.val_bpb != 0.61 for r in rows)
+
+
+def test_a_lower_sliding_figure_in_submission_json_is_the_score():
+    """A submission.json stating ``val_bpb`` (standard eval) and a lower ``sliding_val_bpb``
+    scores the sliding one, as the Leaderboard does; the README headline then agrees."""
+    folder = (
+        FIX / "parameter-golf" / "records_i14" / "track_non_record_16mb" / "2026-05-02_SlidingBesideStandard"
+    )
+    (js,) = comp.parse_path(folder / "submission.json").scores
+    assert js.val_bpb == 1.1993 and js.extra["score_key"] == "sliding_val_bpb"
+    assert js.extra["other_bpb"] == {"sliding_val_bpb": 1.1993, "val_bpb": 1.2207}
+    (readme,) = comp.parse_path(folder / "README.md").scores
+    assert readme.val_bpb == 1.1993
+    (merged,) = comp.parse_path(folder).scores
+    assert merged.val_bpb == 1.1993 and "disagreements" not in merged.extra
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        # a sliding figure above val_bpb is an earlier stage (val_bpb is after test-time training)
+        ({"val_bpb": 1.0828, "sliding_bpb_mean": 1.0849}, 1.0828),
+        # pre-quant / delta / std keys that mention sliding are never the score
+        ({"val_bpb": 1.2000, "pre_quant_sliding_val_bpb": 1.1500, "sliding_delta_bpb": 0.02}, 1.2),
+        ({"val_bpb": 1.2000, "sliding_window_s64_val_bpb": 1.1900}, 1.19),
+        # one seed's (or the best seed's) sliding figure is not the submission's score
+        ({"val_bpb": 1.1210, "seed3_sliding_bpb": 1.1186, "best_sliding_val_bpb": 1.1186}, 1.121),
+        ({"val_bpb": 1.1210, "sliding_bpb_min": 1.1186}, 1.121),
+        # a hostile sliding value out of range changes nothing
+        ({"val_bpb": 1.2000, "sliding_val_bpb": -3.0}, 1.2),
+        ({"val_bpb": 1.2000, "sliding_val_bpb": True}, 1.2),
+    ],
+)
+def test_submission_sliding_figure_rules(data: dict, want: float):
+    (s,) = [comp.score_from_submission(data, source_file="records/x/2026-05-02_X/submission.json")]
+    assert s is not None and s.val_bpb == pytest.approx(want)
+    assert ("score_key" in s.extra) == (want != data["val_bpb"])

@@ -24,6 +24,7 @@ from bot.research.competitors.common import (
     STATUS_CLOSED,
     STATUS_NON_RECORD,
     STATUS_RECORD,
+    flat_text,
 )
 from bot.research.competitors.files import (
     ParseResult,
@@ -39,7 +40,7 @@ from bot.research.competitors.leaderboard import is_leaderboard, parse_leaderboa
 from bot.research.competitors.modded import boards, is_modded_nanogpt, parse_modded_nanogpt, trend_lines
 from bot.research.competitors.readme import ReadmeScan, scan_readme, score_from_readme
 from bot.research.competitors.standings import accepted, claims, resolve, sota, standings
-from bot.research.competitors.store import leaderboard, save_scores, score_json
+from bot.research.competitors.store import flattened, leaderboard, save_scores, score_json
 from bot.research.competitors.submission import score_from_submission
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "agrees",
     "boards",
     "claims",
+    "flat_text",
+    "flattened",
     "is_leaderboard",
     "is_modded_nanogpt",
     "leaderboard",

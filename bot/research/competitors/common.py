@@ -50,6 +50,7 @@ RESERVED_EXTRA = frozenset(
         "bytes_total_precision",
         "status",
         "log_metric",
+        "score_key",
     }
 )
 
@@ -114,3 +115,19 @@ def record_key(path: Path) -> str:
 def date_from_name(name: str) -> str:
     m = re.match(r"(\d{4}-\d{2}-\d{2})", name)
     return m.group(1) if m else ""
+
+
+# C0/C1 controls (terminal escapes) and bidi embeddings/overrides/isolates: never kept in a
+# scraped field (see :func:`flat_text`)
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: the scraped text fields of a score (names, authors, summaries a competitor wrote)
+SCRAPED_FIELDS = ("name", "author", "github_id", "date", "techniques", "track")
+SCRAPED_LIMIT = 600
+
+
+def flat_text(text: str, limit: int = SCRAPED_LIMIT) -> str:
+    """A field a competitor wrote (a record title, an author, a summary), as one line: line
+    breaks and other whitespace runs become one space, control and bidi characters are dropped,
+    and it is cut at ``limit`` characters. What it says stays (it is data, shown as data)."""
+    text = " ".join(_UNSEEN.sub(" ", str(text)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

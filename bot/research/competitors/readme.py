@@ -44,7 +44,7 @@ _LABEL = r"(?:val(?:\\?_|[ \-])?bpb)"
 _NUMBER = r"(\d\.\d{2,10})"
 _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
-    r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema)|\bdelta\b|from pr|reference|\bwas\b|"
+    r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
     r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat",
     re.I,
 )
@@ -73,6 +73,21 @@ def _excluded(text: str, start: int, window: int = 90) -> bool:
     if cuts:
         prefix = prefix[cuts[-1].end() :]
     return bool(_EXCLUDE.search(prefix))
+
+
+# A qualifier right after the number (in parentheses, on its line) that makes it a figure before
+# quantisation or someone else's: "**val_bpb = 1.1093** (pre-quant) | **1.1026** (sliding)". Not a
+# comparison in the parentheses ("1.2314 (vs 1.2303 baseline)", "1.2154 (baseline: 1.2244)").
+_AFTER_EXCLUDE = re.compile(
+    r"^[`* \t]*(?:(?:val[_ ]?)?bpb\b)?[`* \t]*\(\s*(?:(?!vs\b|than\b|over\b|from\b|compared)[^)\d\n]){0,24}?"
+    r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected)\b"
+    r"(?![\s:=]*~?\d)",
+    re.I,
+)
+
+
+def _excluded_after(text: str, end: int) -> bool:
+    return bool(_AFTER_EXCLUDE.match(text[end : end + 60]))
 
 
 def _decimals(s: str) -> int:
@@ -110,7 +125,7 @@ def _candidates(text: str, pattern: str, how: str, flags: int = re.I) -> Iterabl
     for m in re.finditer(pattern, text, flags):
         g = m.group(1)
         v = float(g)
-        if bpb_ok(v) and not _excluded(text, m.start(1)):
+        if bpb_ok(v) and not _excluded(text, m.start(1)) and not _excluded_after(text, m.end(1)):
             yield _Found(v, g, how, m.start(1))
 
 
@@ -173,6 +188,16 @@ def _bpb_in(cell: str) -> float | None:
     return float(m.group(1)) if m and bpb_ok(float(m.group(1))) else None
 
 
+def _aligned(label: str, cell: str) -> str:
+    """The part of ``cell`` that holds the bpb when label and cell pair several figures
+    ("val_loss / val_bpb" | "2.1580 / 1.2781" → "1.2781"); else the whole cell."""
+    names, parts = label.split("/"), cell.split("/")
+    if len(names) < 2 or len(names) != len(parts):
+        return cell
+    at = [i for i, n in enumerate(names) if re.search(rf"{_LABEL}|\bbpb\b", n, re.I)]
+    return parts[at[0]] if len(at) == 1 else cell
+
+
 def _column_is_ours(text: str, pos: int, rows: dict[int, _Table]) -> bool:
     """False when the table cell at ``pos`` sits under a baseline/comparison column header
     (``rows``: each table row's offset → its table, see :func:`_rows_by_offset`)."""
@@ -186,6 +211,19 @@ def _column_is_ours(text: str, pos: int, rows: dict[int, _Table]) -> bool:
 
 def _rows_by_offset(tables: list[_Table]) -> dict[int, _Table]:
     return {p: t for t in tables for p in t.pos}
+
+
+def _stage(header: str) -> int:
+    """How late an evaluation stage a column header names: test-time training / n-gram or
+    mixture / "final" (3) after sliding-window (2) after a plain quantised roundtrip (1)."""
+    h = _plain(header)
+    if re.search(r"ttt|gram\b|backoff|mix|ppm|cache|final|submitted", h, re.I):
+        return 3
+    if re.search(r"sliding|stride", h, re.I):
+        return 2
+    if re.search(r"roundtrip|quant|int\d|standard|zlib|lzma|brotli", h, re.I):
+        return 1
+    return 0
 
 
 def _table_score(text: str) -> tuple[_Found | None, float | None]:
@@ -205,8 +243,12 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
         for row, pos in zip(t.rows, t.pos, strict=True):
             if not row or not re.match(r"^\**\s*mean", row[0], re.I):
                 continue
-            bold = [j for j in cols if j < len(row) and row[j].startswith("**")]
-            for j in bold + [c for c in reversed(cols) if c not in bold]:
+            # the column the header bolds ("**Mix BPB**") is the README's pick; else the latest
+            # evaluation stage (see _stage), the rightmost of equals: tables list stages left
+            # to right
+            bold = [j for j in cols if t.header[j].startswith("**")]
+            rest = sorted((c for c in cols if c not in bold), key=lambda c: (_stage(t.header[c]), c))
+            for j in bold + rest[::-1]:
                 v = _bpb_in(row[j]) if j < len(row) else None
                 if v is not None:
                     sm = re.search(r"(?:std|±)\s*=?\s*(\d\.\d+)", row[j])
@@ -237,9 +279,10 @@ def _table_score(text: str) -> tuple[_Found | None, float | None]:
             label = _plain(row[0]) if row else ""
             if not re.search(rf"{_LABEL}|\bbpb\b", label, re.I) or _EXCLUDE.search(label):
                 continue
-            v = _bpb_in(row[col]) if col < len(row) else None
+            cell = _aligned(label, row[col]) if col < len(row) else ""
+            v = _bpb_in(cell)
             if v is not None:
-                m = re.search(_NUMBER, row[col])
+                m = re.search(_NUMBER, cell)
                 assert m is not None
                 is_bold = row[col].strip().startswith("**") or (row[0].strip().startswith("**"))
                 hits.append((is_bold, bool(_POST.search(label)), _Found(v, m.group(1), "metric table", pos)))
@@ -430,6 +473,83 @@ def _submitted_seed(text: str) -> _Found | None:
     return None
 
 
+def _qualifier(text: str, f: _Found) -> str:
+    """The words that qualify a figure on its line: from the previous ``|`` (or the line
+    start) to the next ``|`` (or 50 characters after it)."""
+    start = max(text.rfind("\n", 0, f.pos), text.rfind("|", 0, f.pos)) + 1
+    end = f.pos + len(f.text)
+    stop = [i for i in (text.find("\n", end), text.find("|", end)) if i >= 0]
+    return text[start : min([*stop, end + 50])]
+
+
+def _latest_stage(text: str, found: list[_Found]) -> list[_Found]:
+    """Of figures that disagree, the one qualified as the latest evaluation stage ("1.2196
+    (sliding window eval …)" over "1.2533 (standard int8+zlib roundtrip)"), when exactly one
+    is; otherwise all of them (the caller abstains)."""
+    stages = [(_stage(_qualifier(text, f)), f) for f in found]
+    top = max(st for st, _ in stages)
+    best = [f for st, f in stages if st == top]
+    return best if top > 0 and _agree_all(best) else found
+
+
+# a metric line a training script prints: "final_int6_roundtrip_exact val_bpb:1.36",
+# "legal_ttt_exact val_bpb = 0.37", "final_int8_ttt_lora val_bpb: 1.38"
+_PRINTED = re.compile(rf"\b((?:final|legal)_\w+)\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}")
+
+
+def _latest_printed(text: str) -> list[_Found]:
+    """The printed metric the README says is scored ("Scored metric: `final_…`"), else the one
+    of the latest evaluation stage it quotes (a log prints the roundtrip, then the sliding
+    window, then test-time training): ``[found]``, or ``[]`` when no named metric line is
+    quoted. Each name's stage: :func:`_stage` without its ``final_``."""
+    best: tuple[int, int, int] | None = None
+    out: list[_Found] = []
+    for m in _PRINTED.finditer(text):
+        name = m.group(1).lower()
+        v = float(m.group(2))
+        if not bpb_ok(v) or re.search(r"pre|ema|raw|diag", name) or _excluded(text, m.start(1)):
+            continue
+        stage = _stage(name.removeprefix("final_").removeprefix("legal_"))
+        if name.startswith("legal_"):
+            stage = max(stage, 3)
+        # a line that names its metric the scored one ("Scored metric: `final_…`") decides
+        said = text[_line_start(text, m.start(1), 200) : m.start(1)]
+        scored = int(
+            bool(re.search(r"\bscored\b|\bsubmi|\bofficial\b", said, re.I))
+            and not re.search(r"\bnot\b|n't\b|\bunofficial\b|\bunscored\b", said, re.I)
+        )
+        rank = (scored, stage, -m.start())
+        if best is None or rank > best:
+            best = rank
+            out = [_Found(v, m.group(2), "exact printed metric", m.start(2))]
+    return out
+
+
+_LEAD_LINES = 12
+
+
+def _lead_end(text: str) -> int:
+    """Offset of the end of the README's lead: its first :data:`_LEAD_LINES` non-blank lines,
+    cut at the first table or second heading."""
+    seen = 0
+    heads = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            heads += 1
+            if heads > 1 and seen:
+                return pos
+        if stripped.startswith("|"):
+            return pos
+        if stripped:
+            seen += 1
+            if seen > _LEAD_LINES:
+                return pos
+        pos += len(line)
+    return pos
+
+
 def _agree_all(found: list[_Found]) -> bool:
     """Do these figures agree (each rounds to the least precise one)?"""
     d = min(_decimals(f.text) for f in found)
@@ -443,10 +563,21 @@ def scan_readme(text: str) -> ReadmeScan:
     qual = r"(?:\s*\([^)\n]{1,40}\))?"  # "val_bpb (sliding, stride=64)"
     bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
     bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
+    # a bold span that labels its own figure, with words between ("**Mean TTT LoRA val_bpb:
+    # 1.1925**", "**Score: 0.99145 BPB**"), or a bold label followed by the figure
+    # ("**Best verified result:** 1.1257 BPB", "**FineWeb BPB:** 0.8335")
+    lab = rf"(?:{_LABEL}|\bbpb\b|\bscore\b)"
+    bold_label = (
+        rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:{_LABEL}|bpb)?\s*\*\*"
+    )
+    bold_lead = (
+        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*:?\s*`?~?{_NUMBER}"
+        rf"(?=`?\s*(?:{_LABEL}|bpb)\b|`?\s*(?:\(|\||$))"
+    )
     final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
     heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
-    exact = rf"final_\w*exact\b[^`\n]*?val_bpb\s*[:=]\s*{_NUMBER}"
+    exact = rf"final_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
     mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
     mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
     labelled = rf"{_LABEL}\s*(?:\*\*)?\s*[:=]\s*`?\s*(?:\*\*)?\s*{_NUMBER}"
@@ -454,9 +585,26 @@ def scan_readme(text: str) -> ReadmeScan:
     scan.bpb = _submitted_seed(text)
     if scan.bpb is None:
         headline = sorted(
-            [*_candidates(prose, bold, "bold headline"), *_candidates(prose, bold_rev, "bold headline")],
+            {
+                f.pos: f
+                for pat in (bold, bold_rev, bold_label, bold_lead)
+                for f in _candidates(prose, pat, "bold headline", re.I | re.M)
+            }.values(),
             key=lambda f: f.pos,
         )
+        # the lead (the title's first lines) states the result; a bold figure deep in the
+        # body ("early chunks achieve **1.109 BPB**") is narrative. Bold figures in the lead
+        # first, then a labelled status line of the lead ("val_bpb: 1.1261 | ~15.99 MB"),
+        # then bold figures anywhere.
+        lead_end = _lead_end(prose)
+        in_lead = [f for f in headline if f.pos < lead_end]
+        if not in_lead:
+            status = rf"^[ \t>*_-]*{_LABEL}\s*[:=]\s*`?{_NUMBER}`?\s*(?:\(|\||$)"
+            in_lead = [f for f in _candidates(prose[:lead_end], status, "lead status line", re.I | re.M)]
+        if in_lead:
+            headline = in_lead
+        if headline and headline[0].how == "lead status line" and not _agree_all(headline):
+            headline = _latest_stage(prose, headline)
         if headline and not _agree_all(headline):
             # several bold figures that disagree, none said to be the result: unsure → nothing
             scan.notes.append(
@@ -478,6 +626,8 @@ def scan_readme(text: str) -> ReadmeScan:
         if scan.bpb is not None:
             break
         found = list(_candidates(where, pattern, how, flags))
+        if how == "exact printed metric":
+            found = _latest_printed(text) or found
         if found:
             scan.bpb = found[0]
             break
@@ -506,12 +656,15 @@ def scan_readme(text: str) -> ReadmeScan:
         post = [f for f in found if _POST.search(text[_line_start(text, f.pos, 60) : f.pos])]
         picks = post or found
         scan.bpb = picks[0] if picks else None
+    if scan.bpb is not None and _mean_and_best(text, scan.bpb):
+        scan.notes.append(f"abstained: a mean ({scan.bpb.text}) and a best seed stated side by side")
+        scan.bpb = None
     if scan.bpb is not None:
         _around_headline(text, scan)
         _refine(text, scan)
     _sizes(text, scan)
     if scan.loss is None:
-        m = re.search(r"final_\w*exact\b[^`\n]*?val_loss\s*[:=]\s*(\d\.\d+)", text)
+        m = re.search(r"final_\w*exact\b[^`\n]{0,200}?val_loss\s*[:=]\s*(\d\.\d+)", text)
         if m is None:
             m = re.search(r"(?:post|final|roundtrip)[^\n]{0,40}?val_loss\s*[:=]\s*(\d\.\d+)", text, re.I)
         if m and not _excluded(text, m.start(1)):
@@ -520,6 +673,27 @@ def scan_readme(text: str) -> ReadmeScan:
     _people(text, heads[0][1] if heads else "", scan)
     scan.techniques = _techniques(text, scan.title)
     return scan
+
+
+_BEST = re.compile(r"\bbest(?:\s+seed)?\b\W{0,4}(?:\(?seed\s*\d+\)?\s*)?[:=]?\W{0,4}(\d\.\d{3,})", re.I)
+
+
+def _mean_and_best(text: str, found: _Found) -> bool:
+    """Does the headline's line state a mean and, beside it, a different best seed's figure
+    ("**Mean val_bpb: 1.1480** (3 seeds) | **Best: 1.1453** (seed 1337)")? Which of the two the
+    submission reports is then a guess: submissions do both."""
+    start = text.rfind("\n", 0, found.pos) + 1
+    end = text.find("\n", found.pos)
+    line = text[start : end if end >= 0 else len(text)]
+    if not re.search(r"\bmean\b|\baverage\b|\bavg\b", line, re.I):
+        return False
+    d = _decimals(found.text)
+    return any(
+        round(float(m.group(1)), d) != round(found.value, d)
+        # "previous best: 1.1228", "the SOTA's best seed": someone else's figure
+        and not _EXCLUDE.search(line[max(0, m.start() - 30) : m.start()])
+        for m in _BEST.finditer(line)
+    )
 
 
 def _refine(text: str, scan: ReadmeScan) -> None:
@@ -580,7 +754,7 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
     comparison table; the headline's "~15.95 MB" (± half its last digit)."""
     found: tuple[int, int, str] | None = None
     for pat in (
-        r"total submission size[^\n]*?([\d,]{7,})\s*bytes",
+        r"total submission size[^\n]{0,200}?([\d,]{7,})\s*bytes",
         r"(?:artifact|submission)(?:\s+size)?(?:\s*\([^)\n]*\))?\s*[:=]\s*`?~?\s*([\d,]{7,})(?!\.\d)",
         r"\bbytes_total\s*[:=]\s*`?([\d,]{7,})",
     ):

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot import clock
-from bot.research.competitors.common import MNG, PG, STATUS_CLOSED
+from bot.research.competitors.common import MNG, PG, SCRAPED_FIELDS, STATUS_CLOSED, flat_text
 from bot.research.competitors.modded import boards
 from bot.research.competitors.standings import accepted
 from bot.state import CompetitorScore, ResearchState, append_jsonl, to_dict
@@ -26,10 +26,15 @@ def save_scores(
     PR claims now: a score stored earlier for that PR and not read again (a body claim the PR
     replaced by a record folder, a folder it renamed or removed) is stored again as ``closed``
     with ``extra.superseded``, so it can never outlive the PR as an open claim. ``prs_read``:
-    PRs read in this fetch, whether or not they claim anything now (a PR that dropped its claim)."""
+    PRs read in this fetch, whether or not they claim anything now (a PR that dropped its claim).
+    Every scraped text field is stored as one plain line (:func:`flattened`)."""
     stored = state.competitors()
     current = {c.key or c.name: to_dict(c) for c in stored}
     fresh = []
+    # what a competitor wrote is stored one line per field: a title carrying line breaks, a fake
+    # SOTA line or terminal escapes never reaches program.md, a prompt or a terminal as more
+    # than one plain line of data
+    scores = [flattened(s) for s in scores]
     for s in scores:
         if not s.key:
             s.key = f"{s.source}:{s.name}"
@@ -44,6 +49,14 @@ def save_scores(
             gone = replace(old, status=STATUS_CLOSED, extra={**old.extra, "superseded": clock.stamp()})
             fresh.append(gone)
     return append_jsonl(state.competitors_path, fresh)
+
+
+def flattened(s: CompetitorScore) -> CompetitorScore:
+    """``s`` with its scraped text fields made one plain line each (:func:`.common.flat_text`)."""
+    changes: dict[str, Any] = {
+        f: flat_text(getattr(s, f)) for f in SCRAPED_FIELDS if isinstance(getattr(s, f), str)
+    }
+    return replace(s, **changes) if any(getattr(s, f) != v for f, v in changes.items()) else s
 
 
 def leaderboard(scores: Iterable[CompetitorScore], source: str = PG) -> list[CompetitorScore]:

@@ -9,10 +9,17 @@ seed's artifact where the seeds' sizes are given (a different stated figure stay
 ``extra.bytes_total_stated``). Other bpb figures the file states (``sliding_val_bpb``,
 ``pre_quant_val_bpb``…) are kept in ``extra.other_bpb`` so that a disagreement with the README
 or the leaderboard can be explained.
+
+A sliding-window figure stated beside ``val_bpb`` (``sliding_val_bpb``, ``sliding_bpb_mean``…) is
+the score when it is the lower one: sliding-window evaluation re-scores the same weights with
+more context, so a ``val_bpb`` above it is the standard evaluation and the sliding figure is the
+one the Leaderboard ranks (``extra.score_key`` names it). A sliding figure above ``val_bpb`` is an
+earlier stage (``val_bpb`` is already after test-time training) and changes nothing.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -44,6 +51,28 @@ _LOSS_KEYS = (
 _STD_KEYS = ("val_bpb_std", "std_bpb", "bpb_std", "std_val_bpb", "std")
 _BYTES_KEYS = ("bytes_total", "artifact_bytes", "total_bytes", "artifact_bytes_max", "submission_bytes")
 _CODE_KEYS = ("bytes_code", "code_bytes")
+_SLIDING_KEY = re.compile(r"sliding", re.I)
+# not a submission-wide score: an earlier stage, a difference, a spread, another run's figure,
+# one seed's figure ("seed42_sliding_bpb") or an extreme of several
+_NOT_SCORE_KEY = re.compile(
+    r"pre|delta|gain|std|diff|baseline|base_|comparison|best|worst|seed|run|trial|min|max", re.I
+)
+
+
+def _sliding_score(data: dict[str, Any], bpb: float) -> tuple[str, float] | None:
+    """(key, value) of a sliding-window figure below ``bpb`` (see the module docstring)."""
+    found = [
+        (k, float(v))
+        for k, v in data.items()
+        if isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and "bpb" in k.lower()
+        and _SLIDING_KEY.search(k)
+        and not _NOT_SCORE_KEY.search(k)
+        and bpb_ok(float(v))
+    ]
+    lower = [(k, v) for k, v in found if v < bpb]
+    return min(lower, key=lambda kv: kv[1]) if lower else None
 
 
 def _seed_runs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -76,6 +105,8 @@ def score_from_submission(data: Any, *, source_file: str = "") -> CompetitorScor
         bpb = round(statistics.fmean(vals), 8) if vals else None
     if not bpb_ok(bpb):
         return None
+    assert bpb is not None
+    sliding = _sliding_score(data, bpb)
     loss = num(first(data, *_LOSS_KEYS))
     std = num(first(data, *_STD_KEYS))
     seeds_v = data.get("seeds")
@@ -127,6 +158,10 @@ def score_from_submission(data: Any, *, source_file: str = "") -> CompetitorScor
         and "bpb" in k.lower()
         and k not in _BPB_KEYS
     }
+    if sliding is not None:
+        extra["score_key"] = sliding[0]
+        others[next(k for k in _BPB_KEYS if first(data, k) is not None)] = bpb
+        bpb = sliding[1]
     if others:
         extra["other_bpb"] = others
     return CompetitorScore(
