@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,17 @@ def cli_run(repo: Path, *args: str) -> Any:
 
 def outputs(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def source_snapshot(repo: Path, dest: Path) -> Path:
+    """What a check job gets instead of a checkout: ``git archive`` of the default branch,
+    unpacked (no .git, no token)."""
+    dest.mkdir(parents=True)
+    tar = dest.parent / "source.tar"
+    subprocess.run(["git", "archive", "-o", str(tar), "HEAD"], cwd=repo, check=True)
+    subprocess.run(["tar", "-xf", str(tar), "-C", str(dest)], check=True)
+    assert not (dest / ".git").exists()
+    return dest
 
 
 def artifact(src: Path, dest: Path) -> Path:
@@ -99,8 +111,9 @@ def test_smoke_failure_goes_back_to_the_model_across_jobs_and_the_revision_is_on
     # check-1 (holds nothing): the smoke run fails; the verdict is data
     in1 = artifact(out1, jobs / "check-1" / "proposal-1")
     v1 = jobs / "check-1" / "verdict-1"
+    src1 = source_snapshot(repo, jobs / "check-1" / "workspace")
     res = cli_run(
-        repo, *smoke, "experiment", "check", "--in", str(in1), "--digest", o1["digest"], "--out", str(v1)
+        src1, *smoke, "experiment", "check", "--in", str(in1), "--digest", o1["digest"], "--out", str(v1)
     )
     assert res.exit_code == 0, res.output
     verdict1 = json.loads((v1 / "verdict.json").read_text())
@@ -133,8 +146,9 @@ def test_smoke_failure_goes_back_to_the_model_across_jobs_and_the_revision_is_on
     # check-2
     in2 = artifact(out2, jobs / "check-2" / "proposal-2")
     v2 = jobs / "check-2" / "verdict-2"
+    src2 = source_snapshot(repo, jobs / "check-2" / "workspace")
     res = cli_run(
-        repo, *smoke, "experiment", "check", "--in", str(in2), "--digest", o2["digest"], "--out", str(v2)
+        src2, *smoke, "experiment", "check", "--in", str(in2), "--digest", o2["digest"], "--out", str(v2)
     )
     assert res.exit_code == 0, res.output
     assert json.loads((v2 / "verdict.json").read_text())["ok"] is True
