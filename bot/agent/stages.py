@@ -223,6 +223,19 @@ class Bundle:
                 raise StageError(
                     f"only {', '.join(TRAINING_SCRIPTS)} (text) may appear", path=where, field=name
                 )
+        for name, kinds in (
+            ("data", (dict,)),
+            ("checks", (list,)),
+            ("history", (list,)),
+            ("usage", (dict,)),
+            ("mlx_only", (bool,)),
+            ("attempts", (int,)),
+            ("cost_usd", (int, float)),
+            ("reason", (str,)),
+            ("menu_key", (str,)),
+        ):
+            if name in raw and not isinstance(raw[name], kinds):
+                raise StageError(f"not a {kinds[0].__name__}", path=where, field=name)
         conv = raw.get("conversation")
         if conv is not None and not (
             isinstance(conv, dict)
@@ -750,13 +763,15 @@ def publish(
         raise StageError(f"no graded research item {item_id!r} in the research state", field="pick.item_id")
     pick = Pick(item, 0.0, 0.0, str(last.pick.get("reason") or "")[:300])
     base = last.base_sha
-    if not (len(base) == 40 and set(base) <= _SHA) or not gitops.rev_parse(root, base + "^{commit}"):
-        raise StageError(f"the base commit {base[:12]!r} is not in this repository", field="base_sha")
+    where = str(stages / f"proposal-{last.round}" / PROPOSAL_FILE)
+    if not (len(base) == 40 and set(base) <= _SHA) or not _commit(root, base):
+        raise StageError(
+            f"the base commit {base[:12]!r} is not in this repository", path=where, field="base_sha"
+        )
     branch = exp.base_branch_name()
-    try:
-        gitops.git(root, "merge-base", "--is-ancestor", base, gitops.rev_parse(root, branch) or "HEAD")
-    except ExperimentError:
-        raise StageError(f"the base commit {base[:12]} is not on {branch}", field="base_sha") from None
+    tip = _commit(root, branch)
+    if not tip or not _is_ancestor(root, base, tip):
+        raise StageError(f"the base commit {base[:12]} is not on {branch}", path=where, field="base_sha")
 
     # The candidate: the bundle's bytes for the scripts, the base read here from git.
     originals = {rel: gitops.show_file(root, base, rel) for rel in TRAINING_SCRIPTS}
@@ -823,6 +838,22 @@ def publish(
     proposal.checks = report.to_list()
     proposal.attempts = max(proposal.attempts, r)
     return exp._finish(proposal, cand, report, pick, dry_run, changed)
+
+
+def _commit(root: Path, ref: str) -> str:
+    try:
+        return gitops.rev_parse(root, ref)
+    except ExperimentError:
+        return ""
+
+
+def _is_ancestor(root: Path, commit: str, tip: str) -> bool:
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", commit, tip], cwd=root, capture_output=True, timeout=60
+    )
+    return proc.returncode == 0
 
 
 def parse_digests(values: Sequence[str]) -> dict[int, str]:

@@ -480,3 +480,26 @@ def test_revise_refuses_a_forged_verdict_before_any_model_call(
         repo, settings, folder / "proposal-1", digest, folder / "verdict-1", folder / "p2", llm=None
     )
     assert rev.status == "final" and anthropic_emu.messages == []
+
+
+def test_publish_refuses_a_base_that_is_not_on_the_default_branch(
+    repo: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """The base commit comes from a bundle: publish accepts only a commit of the default branch
+    (a side-branch base would smuggle in whatever that branch changed), and names the field."""
+    git(repo, "checkout", "-q", "-b", "side")
+    (repo / A).write_text((repo / A).read_text() + "\nimport os\nos.system('true')\n")
+    git(repo, "commit", "-qam", "side change")
+    side = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    folder = tmp_path / "stages"
+    bundle, _ = stages.draft(repo, settings, folder / "proposal-1", llm=None, offline_mode=True)
+    for base, why in ((side, "is not on main"), ("f" * 40, "is not in this repository")):
+        bundle.base_sha = base
+        digest = stages.write_bundle(folder / "proposal-1", bundle)
+        put(folder, passing(bundle))
+        with pytest.raises(stages.StageError, match=why) as err:
+            stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True)
+        assert "base_sha" in str(err.value) and "proposal.json" in str(err.value)
+    assert read_jsonl(repo / "research" / "proposals.jsonl") == []
+    assert git(repo, "for-each-ref", "refs/heads/exp/") == ""
