@@ -225,6 +225,7 @@ class Dialogue:
     job_attempts: int = 0  # submissions validated in this process (the limit is MAX_ATTEMPTS)
     turns: int = 0  # model turns in this process
     nudged: bool = False
+    max_attempts: int = MAX_ATTEMPTS  # submissions this process validates before it gives up
     last_data: dict[str, Any] = field(default_factory=dict)
     last_report: ValidationReport | None = None
 
@@ -528,7 +529,7 @@ class Experimenter:
         hand the candidate to the sandboxed ``check`` job) or the conversation ends
         (:class:`Ended`). A failed validation goes back to the model as the error
         ``tool_result`` of its ``submit_proposal`` call while ``dlg.job_attempts`` is under
-        :data:`MAX_ATTEMPTS`."""
+        ``dlg.max_attempts`` (:data:`MAX_ATTEMPTS` by default)."""
         llm = self.llm
         assert llm is not None
         s = self.settings
@@ -539,7 +540,7 @@ class Experimenter:
 
         while True:
             dlg.turns += 1
-            if dlg.turns > s.experimenter_max_turns * MAX_ATTEMPTS:
+            if dlg.turns > s.experimenter_max_turns * dlg.max_attempts:
                 return stop("crash", f"the model used {dlg.turns - 1} turns without a valid submission")
             params = {
                 "model": llm.model,
@@ -608,8 +609,9 @@ class Experimenter:
                 dlg.last_report = report
                 if report.ok:
                     return Suspended(submission, candidate, report, results)
-                if dlg.job_attempts >= MAX_ATTEMPTS:
-                    return stop("crash", f"validation failed twice; last: {report.message()}")
+                if dlg.job_attempts >= dlg.max_attempts:
+                    times = "twice" if dlg.job_attempts == 2 else f"{dlg.job_attempts} times"
+                    return stop("crash", f"validation failed {times}; last: {report.message()}")
                 results.append(
                     _result(
                         submission.tool_id,

@@ -47,7 +47,8 @@ the output of model-written code) as that call's error ``tool_result`` and conti
 conversation — the model sees exactly what the in-process loop shows it. The number of
 executing rounds is fixed by the workflow (:data:`ROUNDS` check jobs, statically unrolled: a job
 graph cannot loop); inside one job, a failure of the non-executing checks goes back to the model
-up to ``MAX_ATTEMPTS - 1`` times as before. Earlier proposals' outcomes from the archive
+up to ``attempts - 1`` times (``--attempts``, default :data:`MAX_ATTEMPTS` = 2, the only
+configurable loop). Earlier proposals' outcomes from the archive
 (:func:`earlier_outcomes`) open the next scheduled conversation, so a verdict also teaches the
 proposals after it.
 """
@@ -453,6 +454,17 @@ def read_verdict(
 
 
 # --------------------------------------------------------------------------- stages
+MAX_JOB_ATTEMPTS = 5
+
+
+def _attempts(n: int) -> int:
+    """Submissions one job validates with the non-executing checks (the only configurable loop:
+    executing rounds are the workflow's check jobs)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_JOB_ATTEMPTS:
+        raise StageError(f"must be 1…{MAX_JOB_ATTEMPTS}", field="--attempts")
+    return n
+
+
 def static_validator(root: Path | str, settings: Settings) -> Validator:
     return Validator(root, settings, checks=STATIC_CHECKS)
 
@@ -548,9 +560,11 @@ def draft(
     from_item: str | None = None,
     max_usd: float | None = None,
     offline_mode: bool = False,
+    attempts: int = MAX_ATTEMPTS,
 ) -> tuple[Bundle, str]:
     """Round 1 (the ``propose`` job): the conversation with the non-executing checks only.
     Writes ``proposal.json``; returns it and its SHA-256. Executes no candidate code."""
+    attempts = _attempts(attempts)
     exp = Experimenter(root, settings, forge=None, llm=llm, validator=static_validator(root, settings))
     plan = exp.plan(from_item=from_item, max_usd=max_usd, offline_mode=offline_mode or llm is None)
     with tempfile.TemporaryDirectory(prefix="pgolf-draft-") as tmp:
@@ -561,7 +575,7 @@ def draft(
             system, messages = exp.opening_messages(
                 plan.pick, plan.base, plan.brief, plan.originals, earlier_outcomes(exp)
             )
-            dlg = Dialogue(system, messages)
+            dlg = Dialogue(system, messages, max_attempts=attempts)
             out = exp.converse(ws, plan.base, dlg, exp.validator)
             bundle = _bundle(
                 exp,
@@ -668,9 +682,11 @@ def revise(
     out_dir: Path | str,
     *,
     llm: Any | None,
+    attempts: int = MAX_ATTEMPTS,
 ) -> Revision:
     """The ``revise`` job: a failed (re-validated) verdict goes back to the model as the error
     result of its ``submit_proposal`` call; the continued conversation writes the next round."""
+    attempts = _attempts(attempts)
     prev = read_bundle(bundle_path, expected_sha256)
     if prev.status != CANDIDATE:
         raise StageError(f"round {prev.round} has no candidate (status {prev.status})")
@@ -684,7 +700,9 @@ def revise(
     spent = float(prev.cost_usd or 0.0)
     budget = prev.budget_usd if prev.budget_usd is not None else settings.experimenter_max_usd
     llm.meter.max_usd = max(0.0, float(budget) - spent)
-    dlg = Dialogue(list(conv["system"]), list(conv["messages"]), attempts=prev.attempts)
+    dlg = Dialogue(
+        list(conv["system"]), list(conv["messages"]), attempts=prev.attempts, max_attempts=attempts
+    )
     dlg.messages.append(
         {
             "role": "user",

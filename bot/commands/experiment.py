@@ -93,6 +93,13 @@ _OUTPUTS = click.option(
     help="Append status=… and digest=… to this file (the job's $GITHUB_OUTPUT).",
 )
 _DIR = click.Path(file_okay=False, path_type=Path)
+_ATTEMPTS = click.option(
+    "--attempts",
+    type=click.IntRange(1, 5),
+    default=2,
+    show_default=True,
+    help="Submissions this job validates with the non-executing checks (1-5); a failure goes back to the model.",
+)
 
 
 def _llm_or_none(app: AppContext, offline: bool, max_usd: float | None) -> Any:
@@ -117,6 +124,7 @@ def _llm_or_none(app: AppContext, offline: bool, max_usd: float | None) -> Any:
 @click.option("--from-item", "from_item", default=None, metavar="ID", help="Research item to implement.")
 @click.option("--max-usd", type=float, default=None, help="LLM budget of this proposal (default: setting).")
 @click.option("--offline", is_flag=True, help="Use the deterministic offline proposer, even with an API key.")
+@_ATTEMPTS
 @_OUTPUTS
 @json_option
 @pass_app
@@ -126,6 +134,7 @@ def draft_cmd(
     from_item: str | None,
     max_usd: float | None,
     offline: bool,
+    attempts: int,
     outputs: Path | None,
     as_json: bool,
 ) -> None:
@@ -136,7 +145,6 @@ def draft_cmd(
     if max_usd is not None and max_usd < 0:
         raise InputError("must not be negative", field="--max-usd")
     llm = _llm_or_none(app, offline, max_usd)
-    out_dir.mkdir(parents=True, exist_ok=True)
     bundle, digest = stages.draft(
         app.root,
         app.settings,
@@ -145,6 +153,7 @@ def draft_cmd(
         from_item=from_item,
         max_usd=max_usd,
         offline_mode=llm is None,
+        attempts=attempts,
     )
     _outputs(outputs, {"status": bundle.status, "digest": digest})
     if as_json:
@@ -166,7 +175,6 @@ def check_cmd(app: AppContext, in_dir: Path, digest: str, out_dir: Path, as_json
     OUT/verdict.json (exit 0 whether the candidate passed or not). For a job that holds nothing."""
     from bot.agent import stages
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     smoke = resolve_smoke_data(app.root, app.settings)
     verdict = stages.check(in_dir, digest, out_dir, app.settings, smoke_data=smoke)
     if as_json:
@@ -186,6 +194,7 @@ def check_cmd(app: AppContext, in_dir: Path, digest: str, out_dir: Path, as_json
 @click.option("--digest", required=True, help="The SHA-256 its job reported.")
 @click.option("--verdict", "verdict_dir", type=_DIR, required=True, help="Its verdict folder.")
 @click.option("--out", "out_dir", type=_DIR, required=True, help="Folder for the next round's proposal.json.")
+@_ATTEMPTS
 @_OUTPUTS
 @json_option
 @pass_app
@@ -195,6 +204,7 @@ def revise_cmd(
     digest: str,
     verdict_dir: Path,
     out_dir: Path,
+    attempts: int,
     outputs: Path | None,
     as_json: bool,
 ) -> None:
@@ -204,8 +214,9 @@ def revise_cmd(
 
     prev = stages.read_bundle(in_dir, digest)
     llm = _llm_or_none(app, prev.conversation is None, None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rev = stages.revise(app.root, app.settings, in_dir, digest, verdict_dir, out_dir, llm=llm)
+    rev = stages.revise(
+        app.root, app.settings, in_dir, digest, verdict_dir, out_dir, llm=llm, attempts=attempts
+    )
     _outputs(outputs, {"status": rev.status, "digest": rev.digest})
     if as_json:
         emit_json(

@@ -503,3 +503,38 @@ def test_publish_refuses_a_base_that_is_not_on_the_default_branch(
         assert "base_sha" in str(err.value) and "proposal.json" in str(err.value)
     assert read_jsonl(repo / "research" / "proposals.jsonl") == []
     assert git(repo, "for-each-ref", "refs/heads/exp/") == ""
+
+
+def test_inside_a_job_the_non_executing_checks_loop_with_the_model(
+    repo: Path, settings: Settings, anthropic_emu: AnthropicEmulator, tmp_path: Path
+) -> None:
+    """The only configurable loop: in the draft job a static (AST rule) failure goes back to the
+    model, which fixes it before anything is uploaded; with --attempts 1 it is a crash."""
+    from tests.agent.test_propose_llm import llm_for
+
+    bad = 'g("WARMDOWN_ITERS", 1800, int)\nimport subprocess'
+    seen: dict[str, Any] = {}
+
+    def fix(body: dict[str, Any]) -> list[dict[str, Any]]:
+        seen["results"] = last_tool_results(body)
+        return [replace(A, bad, LONGER, "f1"), replace(B, bad, LONGER, "f2")]
+
+    anthropic_emu.answer_with(
+        [replace(A, WARMDOWN, bad, "r1"), replace(B, WARMDOWN, bad, "r2")],
+        [submit("s1")],
+        fix,
+        [submit("s2")],
+    )
+    bundle, _ = stages.draft(repo, settings, tmp_path / "a", llm=llm_for(settings))
+    assert seen["results"][0]["is_error"] and "`static`" in seen["results"][0]["content"]
+    assert bundle.status == "candidate" and bundle.attempts == 2
+    assert all(bad not in t and LONGER in t for t in bundle.files.values())
+
+    anthropic_emu.answer_with(
+        [replace(A, WARMDOWN, bad, "r1"), replace(B, WARMDOWN, bad, "r2")], [submit("s1")]
+    )
+    calls = len(anthropic_emu.messages)
+    one, _ = stages.draft(repo, settings, tmp_path / "b", llm=llm_for(settings), attempts=1)
+    assert one.status == "crash" and "`static`" in one.reason and len(anthropic_emu.messages) == calls + 2
+    res = cli_run(repo, "experiment", "draft", "--out", str(tmp_path / "c"), "--attempts", "0", "--offline")
+    assert res.exit_code == 2 and "--attempts" in res.output and not (tmp_path / "c").exists()
