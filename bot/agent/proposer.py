@@ -40,6 +40,7 @@ from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
 
 MAX_ATTEMPTS = 2  # the first validation failure goes back to the model once
+EARLIER = 5  # earlier proposals' outcomes shown to the next conversation
 OFFLINE_EXHAUSTED = "the offline menu has no untried change left for this repository"
 
 
@@ -491,12 +492,32 @@ class Experimenter:
             content.append({"type": "text", "text": extra})
         return system, [{"role": "user", "content": content}]
 
+    def earlier_outcomes(self, limit: int = EARLIER) -> str:
+        """What the last proposals came to (status, the check that stopped them, the reason), as a
+        declared-untrusted block: the verdicts of earlier runs teach the next conversation."""
+        recent = self.archive.latest()[-limit:]
+        if not recent:
+            return ""
+        lines = []
+        for p in recent:
+            failed = next((c.get("name") for c in p.checks if not c.get("ok")), "")
+            reason = " ".join((p.reason or "").split())[:300]
+            lines.append(
+                f"- {p.title or p.item_title} [{p.status}]"
+                + (f" failed at {failed}" if failed else "")
+                + (f": {reason}" if reason else "")
+            )
+        return (
+            "Earlier proposals and their validation outcomes (avoid repeating their failures):\n"
+            + untrusted.block("earlier-proposals", "\n".join(lines))
+        )
+
     def _propose_llm(
         self, ws: Workspace, pick: Pick, base: str, brief: VerifiedBrief | None, dry_run: bool
     ) -> ProposeResult:
         llm = self.llm
         assert llm is not None
-        system, messages = self.opening_messages(pick, base, brief, ws.originals)
+        system, messages = self.opening_messages(pick, base, brief, ws.originals, self.earlier_outcomes())
         dlg = Dialogue(system, messages)
         proposer = f"anthropic:{llm.model}"
         out = self.converse(ws, base, dlg, self.validator)

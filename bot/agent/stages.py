@@ -69,6 +69,7 @@ from typing import Any
 from bot.agent import gitops
 from bot.agent.pr import ExperimentForge
 from bot.agent.proposer import (
+    EARLIER,
     MAX_ATTEMPTS,
     OFFLINE_EXHAUSTED,
     Dialogue,
@@ -109,7 +110,6 @@ MAX_PROPOSAL_BYTES = 8 << 20
 MAX_VERDICT_BYTES = 256 << 10
 MAX_DETAIL_CHARS = 8000  # one check's detail in a verdict
 MAX_FEEDBACK_CHARS = 4000  # the verdict text the model is shown
-EARLIER = 5  # earlier proposals shown to the next conversation
 STATIC_CHECKS = (check_scope, check_patch, check_static, check_artifact)  # execute nothing
 EXEC_CHECKS = (check_import, check_parity, check_smoke)  # execute the candidate (sandboxed)
 EXECUTING = ("import", "parity", "smoke")
@@ -470,24 +470,8 @@ def static_validator(root: Path | str, settings: Settings) -> Validator:
 
 
 def earlier_outcomes(exp: Experimenter, limit: int = EARLIER) -> str:
-    """What the last proposals came to (status, the check that stopped them, a reason): the
-    verdicts of earlier runs reach the next conversation, as data."""
-    recent = exp.archive.latest()[-limit:]
-    if not recent:
-        return ""
-    lines = []
-    for p in recent:
-        failed = next((c.get("name") for c in p.checks if not c.get("ok")), "")
-        reason = " ".join((p.reason or "").split())[:300]
-        lines.append(
-            f"- {p.title or p.item_title} [{p.status}]"
-            + (f" failed at {failed}" if failed else "")
-            + (f": {reason}" if reason else "")
-        )
-    return (
-        "Earlier proposals and their validation outcomes (avoid repeating their failures):\n"
-        + untrusted.block("earlier-proposals", "\n".join(lines))
-    )
+    """What the last proposals came to (:meth:`Experimenter.earlier_outcomes`)."""
+    return exp.earlier_outcomes(limit)
 
 
 def _bundle(
