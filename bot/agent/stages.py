@@ -100,6 +100,7 @@ from bot.config import Settings
 from bot.errors import ExperimentError
 from bot.fileio import atomic_write_bytes
 from bot.grading import untrusted
+from bot.sandbox import open_sandbox
 from bot.training.parity import LOGIT_TOL, LOSS_TOL
 
 SCHEMA = 1
@@ -623,6 +624,10 @@ def check(
     bundle = read_bundle(bundle_path, expected_sha256)
     if bundle.status != CANDIDATE:
         raise StageError(f"round {bundle.round} has no candidate to check (status {bundle.status})")
+    # A wall this platform cannot build (and the ``sandbox`` policy requires) is the job's failure,
+    # never a verdict: it must not reach the model as if its code had failed.
+    with open_sandbox(settings):
+        pass
     cand = Candidate(bundle.base_sha, dict(bundle.files), dict(bundle.originals), "", bundle.mlx_only)
     report = Validator(Path(out_dir), settings, checks=EXEC_CHECKS, smoke_data=smoke_data).validate(cand)
     sandbox = next(
