@@ -248,3 +248,40 @@ def test_merge_winner_command_policy_and_bad_significance_file(repo: Path, tmp_p
     res = run(repo, "experiment", "merge-winner", "--pr", "1", "--record", "--significance", str(bad))
     assert res.exit_code == 2 and "record_grade" in res.output and str(bad) in res.output
     assert not LocalForge(repo).get_pr(1).merged
+
+
+@pytest.mark.parametrize(
+    ("code", "rc", "outputs"), [(0, 0, "status=candidate\ndigest=" + "a" * 64 + "\n"), (7, 0, "")]
+)
+def test_the_draft_step_tolerates_a_failed_draft(
+    wf: dict[str, Any], tmp_path: Path, code: int, rc: int, outputs: str
+) -> None:
+    """Run for real with bash against a stand-in pgolf: a draft that fails is a warning, so the
+    publish job still applies the auto-promotion policy and commits the archive (as before the
+    split); a draft that succeeds hands its status and digest to the job outputs."""
+    step = next(s for s in wf["jobs"]["propose"]["steps"] if s.get("id") == "draft")
+    bindir = tmp_path / ".venv" / "bin"
+    bindir.mkdir(parents=True)
+    fake = bindir / "pgolf"
+    # the stand-in writes to --outputs like the real command, then exits with `code`
+    fake.write_text(
+        '#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ "$1" = --outputs ]; then out=$2; fi; shift; done\n'
+        f'[ {code} = 0 ] && printf "status=candidate\\ndigest=%s\\n" {"a" * 64} >> "$out"\nexit {code}\n'
+    )
+    fake.chmod(0o755)
+    gh_out = tmp_path / "github_output"
+    gh_out.write_text("")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GITHUB_OUTPUT": str(gh_out),
+        "RUNNER_TEMP": str(tmp_path),
+        "ITEM": "",
+        "OFFLINE": "",
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == rc, proc.stderr
+    assert gh_out.read_text() == outputs
+    assert ("::warning::" in proc.stdout) is (code != 0)
