@@ -79,7 +79,6 @@ from bot.agent.proposer import (
     ProposeResult,
     Suspended,
     _result,
-    grade_text,
 )
 from bot.agent.record import CheckOutcome
 from bot.agent.tools import TRAINING_SCRIPTS, Workspace
@@ -510,9 +509,8 @@ def _bundle(
     )
 
 
-def _suspended_or_ended(
-    out: Suspended | Ended, dlg: Dialogue, bundle: Bundle, candidate_of_ended: Candidate | None = None
-) -> Bundle:
+def _suspended_or_ended(out: Suspended | Ended, dlg: Dialogue, bundle: Bundle) -> Bundle:
+    """``bundle`` updated with how the conversation of this job ended."""
     if isinstance(out, Suspended):
         bundle.status = CANDIDATE
         bundle.data = dict(out.submission.data)
@@ -889,7 +887,6 @@ __all__ = [
     "Verdict",
     "check",
     "draft",
-    "grade_text",
     "publish",
     "read_bundle",
     "read_verdict",
