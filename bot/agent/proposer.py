@@ -40,6 +40,8 @@ from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
 
 MAX_ATTEMPTS = 2  # the first validation failure goes back to the model once
+EARLIER = 5  # earlier proposals' outcomes shown to the next conversation
+OFFLINE_EXHAUSTED = "the offline menu has no untried change left for this repository"
 
 
 # --------------------------------------------------------------------------- item selection
@@ -205,6 +207,52 @@ class Submission:
     data: dict[str, Any]
 
 
+@dataclass
+class Plan:
+    pick: Pick
+    base: str
+    originals: dict[str, str]
+    brief: VerifiedBrief | None
+    use_llm: bool
+
+
+@dataclass
+class Dialogue:
+    """One experimenter conversation; it can cross jobs (:mod:`bot.agent.stages` stores it)."""
+
+    system: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    attempts: int = 0  # submissions validated, over the whole proposal
+    job_attempts: int = 0  # submissions validated in this process (the limit is MAX_ATTEMPTS)
+    turns: int = 0  # model turns in this process
+    nudged: bool = False
+    max_attempts: int = MAX_ATTEMPTS  # submissions this process validates before it gives up
+    last_data: dict[str, Any] = field(default_factory=dict)
+    last_report: ValidationReport | None = None
+
+
+@dataclass
+class Suspended:
+    """A submission passed the validator of this process: ``pending`` holds the tool results of
+    that turn other than the submission's own (the next user message must carry them)."""
+
+    submission: Submission
+    candidate: Candidate
+    report: ValidationReport
+    pending: list[dict[str, Any]]
+
+
+@dataclass
+class Ended:
+    """The conversation ended without a candidate: ``crash``, ``stopped`` or ``declined``."""
+
+    status: str
+    reason: str
+    data: dict[str, Any]
+    candidate: Candidate
+    report: ValidationReport | None
+
+
 def _blocks(message: Any) -> list[dict[str, Any]]:
     """An SDK message's content as plain request blocks."""
     out: list[dict[str, Any]] = []
@@ -299,14 +347,11 @@ class Experimenter:
         return Candidate(base, files, dict(ws.originals), diff, mlx_only)
 
     # ------------------------------------------------------------------ main entry
-    def propose(
-        self,
-        *,
-        from_item: str | None = None,
-        max_usd: float | None = None,
-        offline_mode: bool = False,
-        dry_run: bool = False,
-    ) -> ProposeResult:
+    def plan(
+        self, *, from_item: str | None = None, max_usd: float | None = None, offline_mode: bool = False
+    ) -> Plan:
+        """Everything decided before the first model turn: the base commit, the item, the base
+        scripts, its verified brief, and (LLM) the spend cap of this proposal set on the meter."""
         check_settings(self.settings)
         if not gitops.is_repo(self.root):
             raise ExperimentError("not a git repository", path=str(self.root))
@@ -348,11 +393,22 @@ class Experimenter:
                     f"the experimenter's daily LLM cap (${self.settings.experimenter_daily_usd:.2f}) is spent"
                 )
             self.llm.meter.max_usd = budget  # type: ignore[union-attr]
+        return Plan(pick, base, originals, briefs.get(pick.item.item_id), use_llm)
+
+    def propose(
+        self,
+        *,
+        from_item: str | None = None,
+        max_usd: float | None = None,
+        offline_mode: bool = False,
+        dry_run: bool = False,
+    ) -> ProposeResult:
+        plan = self.plan(from_item=from_item, max_usd=max_usd, offline_mode=offline_mode)
         with tempfile.TemporaryDirectory(prefix="pgolf-propose-") as tmp:
-            ws = Workspace.create(Path(tmp) / "ws", originals)
-            if use_llm:
-                return self._propose_llm(ws, pick, base, briefs.get(pick.item.item_id), dry_run)
-            return self._propose_offline(ws, pick, base, dry_run)
+            ws = Workspace.create(Path(tmp) / "ws", plan.originals)
+            if plan.use_llm:
+                return self._propose_llm(ws, plan.pick, plan.base, plan.brief, dry_run)
+            return self._propose_offline(ws, plan.pick, plan.base, dry_run)
 
     # ------------------------------------------------------------------ offline path
     def _proposal(self, pick: Pick, base: str, proposer: str, data: Mapping[str, Any]) -> Proposal:
@@ -379,15 +435,13 @@ class Experimenter:
             base_sha=base,
         )
 
-    def _propose_offline(self, ws: Workspace, pick: Pick, base: str, dry_run: bool) -> ProposeResult:
+    def offline_edit(self, ws: Workspace, pick: Pick) -> tuple[dict[str, Any], str] | None:
+        """The offline menu's change applied to ``ws``: ``(submission data, menu key)``, or None
+        when the menu has nothing untried left."""
         tried_keys = {str(p.extra.get("menu_key")) for p in self.archive.all() if p.extra.get("menu_key")}
         change = offline.plan_change(ws, pick.item, tried_keys)
         if change is None:
-            proposal = self._proposal(pick, base, "offline", {"title": pick.item.title})
-            proposal.status = "declined"
-            proposal.reason = "the offline menu has no untried change left for this repository"
-            self.archive.save(proposal)
-            return ProposeResult(proposal, False, pick)
+            return None
         offline.apply_change(ws, change)
         data = {
             "title": change.title,
@@ -398,8 +452,19 @@ class Experimenter:
             "expected_step_time": change.entry.expected_step_time,
             "expected_val_bpb": change.entry.expected_val_bpb,
         }
+        return data, change.entry.key
+
+    def _propose_offline(self, ws: Workspace, pick: Pick, base: str, dry_run: bool) -> ProposeResult:
+        edit = self.offline_edit(ws, pick)
+        if edit is None:
+            proposal = self._proposal(pick, base, "offline", {"title": pick.item.title})
+            proposal.status = "declined"
+            proposal.reason = OFFLINE_EXHAUSTED
+            self.archive.save(proposal)
+            return ProposeResult(proposal, False, pick)
+        data, key = edit
         proposal = self._proposal(pick, base, "offline", data)
-        proposal.extra["menu_key"] = change.entry.key
+        proposal.extra["menu_key"] = key
         candidate = self._candidate(ws, base, False)
         report = self.validator.validate(candidate)
         proposal.attempts = 1
@@ -407,51 +472,103 @@ class Experimenter:
         return self._finish(proposal, candidate, report, pick, dry_run, ws.changed())
 
     # ------------------------------------------------------------------ LLM path
+    def opening_messages(
+        self,
+        pick: Pick,
+        base: str,
+        brief: VerifiedBrief | None,
+        originals: Mapping[str, str],
+        extra: str = "",
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``(system, messages)`` of a new conversation. program.md holds web-derived and
+        model-written text: it is data in the user turn (a declared-untrusted block, the cached
+        prefix), never system text; so is ``extra`` (e.g. the outcomes of earlier proposals)."""
+        system = [{"type": "text", "text": SYSTEM_RULES + "\n\n" + untrusted.NOTE}]
+        content: list[dict[str, Any]] = [
+            untrusted.text_block("program.md", self.program_text(base), cache=True),
+            {"type": "text", "text": item_message(pick.item, brief, originals, pick.reason)},
+        ]
+        if extra:
+            content.append({"type": "text", "text": extra})
+        return system, [{"role": "user", "content": content}]
+
+    def earlier_outcomes(self, limit: int = EARLIER) -> str:
+        """What the last proposals came to (status, the check that stopped them, the reason), as a
+        declared-untrusted block: the verdicts of earlier runs teach the next conversation."""
+        recent = self.archive.latest()[-limit:]
+        if not recent:
+            return ""
+        lines = []
+        for p in recent:
+            failed = next((c.get("name") for c in p.checks if not c.get("ok")), "")
+            reason = " ".join((p.reason or "").split())[:300]
+            lines.append(
+                f"- {p.title or p.item_title} [{p.status}]"
+                + (f" failed at {failed}" if failed else "")
+                + (f": {reason}" if reason else "")
+            )
+        return (
+            "Earlier proposals and their validation outcomes (avoid repeating their failures):\n"
+            + untrusted.block("earlier-proposals", "\n".join(lines))
+        )
+
     def _propose_llm(
         self, ws: Workspace, pick: Pick, base: str, brief: VerifiedBrief | None, dry_run: bool
     ) -> ProposeResult:
         llm = self.llm
         assert llm is not None
-        s = self.settings
-        program_text = self.program_text(base)
-        # program.md holds web-derived and model-written text: it is data in the user turn (a
-        # declared-untrusted block, the cached prefix), never system text.
-        system = [{"type": "text", "text": SYSTEM_RULES + "\n\n" + untrusted.NOTE}]
-        messages: list[dict[str, Any]] = [
+        system, messages = self.opening_messages(pick, base, brief, ws.originals, self.earlier_outcomes())
+        dlg = Dialogue(system, messages)
+        proposer = f"anthropic:{llm.model}"
+        out = self.converse(ws, base, dlg, self.validator)
+        if isinstance(out, Ended):
+            proposal = self._proposal(pick, base, proposer, out.data or {"title": pick.item.title})
+            proposal.status = out.status
+            proposal.reason = out.reason
+            proposal.attempts = dlg.attempts
+            proposal.checks = out.report.to_list() if out.report else []
+            return self._record_failure(proposal, out.candidate, pick, out.report, dlg.messages)
+        dlg.messages.append(
             {
                 "role": "user",
                 "content": [
-                    untrusted.text_block("program.md", program_text, cache=True),
-                    {"type": "text", "text": item_message(pick.item, brief, ws.originals, pick.reason)},
+                    *out.pending,
+                    _result(out.submission.tool_id, "All checks passed. The PR will be opened.", False),
                 ],
             }
-        ]
-        proposer = f"anthropic:{llm.model}"
-        attempts = 0
-        nudged = False
-        last_report: ValidationReport | None = None
-        last_data: dict[str, Any] = {}
-        turns = 0
+        )
+        proposal = self._proposal(pick, base, proposer, out.submission.data)
+        proposal.attempts = dlg.attempts
+        proposal.checks = out.report.to_list()
+        proposal.cost_usd = round(llm.meter.usd, 6)
+        proposal.usage = llm.meter.to_dict()
+        return self._finish(proposal, out.candidate, out.report, pick, dry_run, ws.changed(), dlg.messages)
 
-        def stop(status: str, reason: str) -> ProposeResult:
-            proposal = self._proposal(pick, base, proposer, last_data or {"title": pick.item.title})
-            proposal.status = status
-            proposal.reason = reason
-            proposal.attempts = attempts
-            proposal.checks = last_report.to_list() if last_report else []
-            candidate = self._candidate(ws, base, bool(last_data.get("mlx_only")))
-            return self._record_failure(proposal, candidate, pick, last_report, messages)
+    def converse(self, ws: Workspace, base: str, dlg: Dialogue, validator: Validator) -> Ended | Suspended:
+        """The tool-use loop: the model edits ``ws`` until a submission passes ``validator``
+        (:class:`Suspended`: the caller decides what happens next — open the PR in-process, or
+        hand the candidate to the sandboxed ``check`` job) or the conversation ends
+        (:class:`Ended`). A failed validation goes back to the model as the error
+        ``tool_result`` of its ``submit_proposal`` call while ``dlg.job_attempts`` is under
+        ``dlg.max_attempts`` (:data:`MAX_ATTEMPTS` by default)."""
+        llm = self.llm
+        assert llm is not None
+        s = self.settings
+
+        def stop(status: str, reason: str) -> Ended:
+            candidate = self._candidate(ws, base, bool(dlg.last_data.get("mlx_only")))
+            return Ended(status, reason, dict(dlg.last_data), candidate, dlg.last_report)
 
         while True:
-            turns += 1
-            if turns > s.experimenter_max_turns * MAX_ATTEMPTS:
-                return stop("crash", f"the model used {turns - 1} turns without a valid submission")
+            dlg.turns += 1
+            if dlg.turns > s.experimenter_max_turns * dlg.max_attempts:
+                return stop("crash", f"the model used {dlg.turns - 1} turns without a valid submission")
             params = {
                 "model": llm.model,
                 "max_tokens": s.experimenter_max_tokens,
-                "system": system,
+                "system": dlg.system,
                 "tools": TOOLS,
-                "messages": messages,
+                "messages": dlg.messages,
             }
             try:
                 message = llm.create_message(params, what="experimenter turn")
@@ -461,22 +578,24 @@ class Experimenter:
                 status = getattr(exc, "status_code", None)
                 return stop("stopped", f"the Anthropic API failed ({status or type(exc).__name__}): {exc}")
             blocks = _blocks(message)
-            messages.append({"role": "assistant", "content": blocks or [{"type": "text", "text": "(empty)"}]})
+            dlg.messages.append(
+                {"role": "assistant", "content": blocks or [{"type": "text", "text": "(empty)"}]}
+            )
             uses = [b for b in blocks if b["type"] == "tool_use"]
             if not uses:
                 text = " ".join(b["text"] for b in blocks if b["type"] == "text").strip()
                 if not ws.changed():
-                    proposal = self._proposal(pick, base, proposer, {"title": pick.item.title})
-                    proposal.status = "declined"
-                    proposal.reason = text[:2000] or "the model made no change and gave no reason"
-                    proposal.attempts = attempts
-                    return self._record_failure(
-                        proposal, self._candidate(ws, base, False), pick, None, messages
+                    return Ended(
+                        "declined",
+                        text[:2000] or "the model made no change and gave no reason",
+                        {},
+                        self._candidate(ws, base, False),
+                        None,
                     )
-                if nudged:
+                if dlg.nudged:
                     return stop("crash", "the model stopped without calling submit_proposal")
-                nudged = True
-                messages.append(
+                dlg.nudged = True
+                dlg.messages.append(
                     {
                         "role": "user",
                         "content": "You edited the scripts but did not call submit_proposal. Call it now.",
@@ -501,27 +620,19 @@ class Experimenter:
                 problem = _submission_problem(submission.data)
                 if problem:
                     results.append(_result(submission.tool_id, f"error: {problem}", True))
-                    messages.append({"role": "user", "content": results})
+                    dlg.messages.append({"role": "user", "content": results})
                     continue
-                last_data = submission.data
-                attempts += 1
-                mlx_only = bool(submission.data.get("mlx_only"))
-                candidate = self._candidate(ws, base, mlx_only)
-                report = self.validator.validate(candidate)
-                last_report = report
+                dlg.last_data = submission.data
+                dlg.attempts += 1
+                dlg.job_attempts += 1
+                candidate = self._candidate(ws, base, bool(submission.data.get("mlx_only")))
+                report = validator.validate(candidate)
+                dlg.last_report = report
                 if report.ok:
-                    results.append(
-                        _result(submission.tool_id, "All checks passed. The PR will be opened.", False)
-                    )
-                    messages.append({"role": "user", "content": results})
-                    proposal = self._proposal(pick, base, proposer, submission.data)
-                    proposal.attempts = attempts
-                    proposal.checks = report.to_list()
-                    proposal.cost_usd = round(llm.meter.usd, 6)
-                    proposal.usage = llm.meter.to_dict()
-                    return self._finish(proposal, candidate, report, pick, dry_run, ws.changed(), messages)
-                if attempts >= MAX_ATTEMPTS:
-                    return stop("crash", f"validation failed twice; last: {report.message()}")
+                    return Suspended(submission, candidate, report, results)
+                if dlg.job_attempts >= dlg.max_attempts:
+                    times = "twice" if dlg.job_attempts == 2 else f"{dlg.job_attempts} times"
+                    return stop("crash", f"validation failed {times}; last: {report.message()}")
                 results.append(
                     _result(
                         submission.tool_id,
@@ -530,7 +641,7 @@ class Experimenter:
                         True,
                     )
                 )
-            messages.append({"role": "user", "content": results})
+            dlg.messages.append({"role": "user", "content": results})
 
     # ------------------------------------------------------------------ outcomes
     def _record_failure(

@@ -43,6 +43,8 @@ def _executes(on: dict[str, Any], job: dict[str, Any]) -> str:
                 pr_checkout = True
     if pr_checkout:
         return "PR code"
+    if any("pgolf experiment check" in r for r in runs):
+        return "model-written code (sandboxed)"
     if any("pgolf train" in r for r in runs):
         return "default-branch training code"
     return "default-branch pgolf"
@@ -127,5 +129,5 @@ def test_the_table_catches_drift(tmp_path: Path) -> None:
 def test_pr_code_never_holds_anything(row: str) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     executes, holds, perms, env = cells[4], cells[5], cells[6], cells[7]
-    if executes in ("PR code", "default-branch training code"):
+    if executes in ("PR code", "default-branch training code", "model-written code (sandboxed)"):
         assert holds == "nothing" and "write" not in perms and env == "-", row

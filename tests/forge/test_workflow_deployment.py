@@ -116,7 +116,9 @@ def test_report_follows_every_ledger_writer() -> None:
 
 # --------------------------------------------------------------------------- experimenter capacity
 def run_capacity(tmp_path: Path, stdout: str, code: int) -> tuple[int, str]:
-    script = step_named(job("experimenter.yml"), "pgolf experiment capacity")["run"]
+    script = step_named(load(WORKFLOWS / "experimenter.yml")["jobs"]["propose"], "pgolf experiment capacity")[
+        "run"
+    ]
     bindir = tmp_path / ".venv" / "bin"
     bindir.mkdir(parents=True)
     fake = bindir / "pgolf"

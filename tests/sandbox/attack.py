@@ -48,6 +48,7 @@ PATHS = (
     "local-tier",
     "local-baseline",
     "local-pod",
+    "experimenter-check",
 )
 # Controls: the same attack without the wall (expected to leak; the tests assert it does).
 CONTROLS = ("control-plain-subprocess", "control-best-effort-unisolated")
@@ -384,6 +385,8 @@ def _run_path(path: str, scene: Scene) -> dict[str, Any]:
         checks = [check_scope, check_patch, check_static, third[path]]
         report = Validator(repo, settings, checks=checks, smoke_data=scene.data).validate(cand)
         return {"checks": report.to_list(), "message": report.message()}
+    if path == "experimenter-check":  # `pgolf experiment check`, as experimenter.yml's check jobs run it
+        return _experimenter_check(scene, repo)
     if path == "smoke-dataset":
         (repo / "training" / "prepare_data.py").write_text(with_block("", block))
         dest = scene.base / "smoke-cache"
@@ -469,6 +472,53 @@ def _run_path(path: str, scene: Scene) -> dict[str, Any]:
             run = box.run([sys.executable, str(script)], timeout=120)
             return {"mode": box.mode, "stdout": run.stdout, "stderr": run.stderr}
     raise SystemExit(f"unknown path {path}")
+
+
+def _experimenter_check(scene: Scene, repo: Path) -> dict[str, Any]:
+    """Two rounds through the real CLI: one whose hostile block lets every check run (import,
+    parity and the smoke run all execute it), one whose block raises so that the verdict carries
+    its report back (evidence that it ran). The bundles are what a propose job would upload."""
+    from click.testing import CliRunner
+
+    from bot.agent import gitops, stages
+    from bot.cli import cli
+
+    base = _git(repo, "rev-parse", "HEAD")
+    scripts = ("training/train_gpt.py", "training/train_gpt_mlx.py")
+    originals = {rel: gitops.show_file(repo, base, rel) for rel in scripts}
+    out: dict[str, Any] = {}
+    for name, fail in (("runs-everything", False), ("reports-back", True)):
+        block = hostile_block(scene.port, scene.home, repo, scene.venv, fail=fail)
+        bundle = stages.Bundle(
+            round=1,
+            status="candidate",
+            pick={"item_id": "attack", "reason": ""},
+            proposer="anthropic:attack",
+            base_sha=base,
+            files={rel: with_block(originals[rel], block) for rel in scripts},
+            originals=originals,
+        )
+        folder = scene.base / "stages" / name
+        digest = stages.write_bundle(folder / "proposal-1", bundle)
+        res = CliRunner().invoke(
+            cli,
+            [
+                "--repo", str(repo),
+                "-c", "candidate_ast_rule=false",  # the sandbox alone is measured
+                "-c", "sandbox=required",
+                "-c", f"experimenter_smoke_data={scene.data}",
+                "experiment", "check",
+                "--in", str(folder / "proposal-1"), "--digest", digest, "--out", str(folder / "verdict-1"),
+            ],
+        )  # fmt: skip
+        verdict_file = folder / "verdict-1" / "verdict.json"
+        out[name] = {
+            "exit": res.exit_code,
+            "output": res.output,
+            "exception": repr(res.exception) if res.exception and res.exit_code else "",
+            "verdict": json.loads(verdict_file.read_text()) if verdict_file.is_file() else None,
+        }
+    return out
 
 
 def main(cfg_path: str) -> int:

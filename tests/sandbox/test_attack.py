@@ -55,6 +55,16 @@ def test_no_canary_leaks_and_nothing_outside_changes(
     assert sorted(p.name for p in (scene.repo / ".git" / "hooks").iterdir()) == hooks_before
     # the hostile code did run (its report reached the trusted side, empty-handed)
     assert "LOOT:[]" in run.stdout + run.stderr + str(run.result), f"{path}: the attack never ran"
+    if path == "experimenter-check":
+        # experimenter.yml's check job: every executing check ran the hostile code in the box, the
+        # verdict is bound to the bytes, and the raising variant's report came back as data
+        every, back = run.result["runs-everything"], run.result["reports-back"]
+        assert every["exit"] == 0 and back["exit"] == 0, run.result
+        checks = every["verdict"]["checks"]
+        assert [(c["name"], c["ok"]) for c in checks] == [("import", True), ("parity", True), ("smoke", True)]
+        assert every["verdict"]["sandbox"] and not every["verdict"]["sandbox"].startswith("unisolated")
+        bad = back["verdict"]["checks"]
+        assert [(c["name"], c["ok"]) for c in bad] == [("import", False)] and "LOOT:[]" in bad[0]["detail"]
 
 
 @pytest.mark.parametrize("path", CONTROLS)
