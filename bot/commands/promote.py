@@ -18,7 +18,7 @@ from bot.compute.provider import PodProvider
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.context import AppContext, emit_json, pass_app, warn
-from bot.errors import TrustError
+from bot.errors import PgolfError, TrustError
 
 
 @click.group("promote", invoke_without_command=True)
@@ -221,25 +221,32 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
 def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: Path, commit: bool) -> None:
     """Trusted: re-validate the gate's verdict from scratch, run the artifact gate, reserve the worst
     case and commit it to the default branch; write the reservation for the paid job."""
+    from bot.compute.durable import make_committer
     from bot.compute.split import Plan, reserve_plan, write_json
 
     s = app.settings
-    committer = None
-    if commit:
-
-        def committer(message: str) -> float:
-            import time as _time
-
-            from bot.forge.ledger_commit import ledger_commit
-
-            t0 = _time.monotonic()
-            ledger_commit(app.root, message, s)
-            return _time.monotonic() - t0
-
-    ticket = reserve_plan(app.root, s, Plan.load(plan_path), verdict_path, commit=committer,
-                          log=lambda m: click.echo(m, err=True))  # fmt: skip
+    plan = Plan.load(plan_path)
+    committer = make_committer(app.root, s, always=True) if commit else None
+    try:
+        ticket = reserve_plan(
+            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True)
+        )
+    except PgolfError as exc:  # the maintainer hears why on the PR: nothing was reserved
+        _tell_refusal(app, plan.pr, plan.sha, plan.actor, f"refused before anything was reserved: {exc}")
+        raise
     write_json(out_path, "reservation", ticket.to_dict())
     click.echo(f"reserved ${ticket.max_usd:.2f} for {ticket.run_id}")
+
+
+def _tell_refusal(app: AppContext, pr: int, sha: str, actor: str, message: str) -> None:
+    from bot.compute.outcome import PromoteResult
+    from bot.forge import open_forge
+
+    try:
+        reporter = ForgeReporter(open_forge(app.settings, app.root), pr, approved_by=actor)
+        reporter.progress(PromoteResult("-", pr, sha, app.settings.pod_provider, "crash"), "failed", message)
+    except PgolfError as exc:
+        warn(f"the refusal was not posted on #{pr}: {exc}")
 
 
 @promote_group.command("run")
@@ -276,11 +283,21 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
     default=None,
     help="The paid job's outcome (missing: the reservation is left to the reaper).",
 )
+@click.option(
+    "--paid-result",
+    default="",
+    help="The paid job's result (needs.paid.result): 'skipped' with no outcome releases the reservation.",
+)
 @click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def settle_cmd(
-    app: AppContext, ticket_path: Path, outcome_path: Path | None, no_comment: bool, as_json: bool
+    app: AppContext,
+    ticket_path: Path,
+    outcome_path: Path | None,
+    paid_result: str,
+    no_comment: bool,
+    as_json: bool,
 ) -> None:
     """Trusted: validate the paid job's outcome against the committed reservation, settle the
     cost, write the results.tsv row and the sticky comment (then `pgolf ledger commit`)."""
@@ -294,7 +311,13 @@ def settle_cmd(
 
         reporter = ForgeReporter(open_forge(s, app.root), ticket.pr, approved_by=ticket.actor)
     out = settle_ticket(
-        app.root, s, ticket, outcome_path, reporter=reporter, log=lambda m: click.echo(m, err=True)
+        app.root,
+        s,
+        ticket,
+        outcome_path,
+        reporter=reporter,
+        log=lambda m: click.echo(m, err=True),
+        paid_skipped=paid_result == "skipped",
     )
     if as_json:
         emit_json(out.to_dict())

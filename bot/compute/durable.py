@@ -19,10 +19,13 @@ from bot.config import Settings
 Committer = Callable[[str], float]
 
 
-def make_committer(root: Path, settings: Settings, env: Mapping[str, str] | None = None) -> Committer | None:
+def make_committer(
+    root: Path, settings: Settings, env: Mapping[str, str] | None = None, *, always: bool = False
+) -> Committer | None:
     """A function that commits the ledger with a message and returns the seconds it took;
-    None when ``ledger_commit_reservations`` is off (a local run: the file is the record)."""
-    if not settings.ledger_commit_reservations:
+    None when ``ledger_commit_reservations`` is off (a local run: the file is the record) unless
+    ``always`` (``pgolf promote reserve``: the split workflow's reservation is always committed)."""
+    if not settings.ledger_commit_reservations and not always:
         return None
 
     def commit(message: str) -> float:

@@ -219,6 +219,7 @@ def promote(
     result.hardware = hardware_label(provider.name, spec.gpu_count, spec.gpu_type)
     result.best_before = ledger.current_best_bpb()
     result.sota_bpb = read_sota(settings.path("program_path", root)) or result.best_before
+
     def on_pod(pod_id: str) -> None:
         state.set(run_id, pod_id=pod_id, status="active")
         _record_pod(budget_path, settings, run_id, pod_id, committer if spends else None, log)
@@ -345,7 +346,16 @@ def rent_and_train(
                         f"setup command failed with exit {rc}: {tail((run_dir / 'setup.log').read_text(), 5)}"
                     )
             _run_seeds(
-                settings, executor, seed_list, result.run_id, run_dir, parse, log, timings, stage, result.seeds
+                settings,
+                executor,
+                seed_list,
+                result.run_id,
+                run_dir,
+                parse,
+                log,
+                timings,
+                stage,
+                result.seeds,
             )
             stage("fetch")
             with contextlib.suppress(PgolfError):

@@ -567,12 +567,14 @@ def settle_ticket(
     parse: Callable[[str], RunMetrics] | None = None,
     description: str = "",
     log: Callable[[str], None] | None = None,
+    paid_skipped: bool = False,
 ) -> Settlement:
     """The settle job: book the paid job's outcome against the committed reservation, write the
     results.tsv row and the sticky comment (the workflow then commits the ledger).
 
     * no outcome (the paid job died or was cancelled) or one whose pod was not confirmed
-      terminated: the reservation stays open for the reaper, which asks RunPod;
+      terminated: the reservation stays open for the reaper, which asks RunPod — unless the paid
+      job never started (``paid_skipped``: the kill switch, a failed dependency): released;
     * an outcome that fails :func:`check_outcome`: booked at the reservation's worst case with a
       crash row naming the reason;
     * a reservation no longer open (the reaper got there first): nothing is booked twice."""
@@ -612,6 +614,14 @@ def settle_ticket(
             problems = [str(exc)]
         if data is not None:
             problems = check_outcome(data, ticket, settings, budget, str(outcome_path))
+    if data is None and not problems and paid_skipped:
+        budget_mod.release(budget_path, settings, ticket.run_id)
+        msg = (
+            f"the paid job never started (skipped): nothing was rented; reservation {ticket.run_id} released"
+        )
+        say(msg)
+        _tell(reporter, result, "failed", msg, say)
+        return Settlement(ticket.run_id, "released", problems=[msg])
     if data is None and not problems:
         msg = (
             f"the paid job left no outcome for {ticket.run_id}: the reservation (${res.max_usd:.2f}) "
