@@ -1,0 +1,157 @@
+"""promote.yml's five jobs on one machine (shared by tests/compute/test_promote_split.py and
+benchmarks/promote_split.py): a bare git "origin" holding a research repository and PR #7's head
+as ``refs/pull/7/head``; every job works in its own fresh clone of the default branch with the
+PR's objects fetched (as the workflow's checkout + "Import the head commit" steps do); the files
+between jobs are real files; GitHub is the emulator (through PyGithub), RunPod the emulator
+(through the runpod SDK), the pod a real sshd on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from bot.budget import Budget, from_json
+from bot.cli import cli
+from bot.compute.observed import RecordingProvider, ReplayProvider, write_observations
+from bot.compute.reaper import ReapReport, reap
+from bot.compute.runpod import RunPodProvider
+from bot.config import load_settings
+from bot.forge.ledger_commit import ledger_commit
+from bot.ledger import Ledger
+from tests.compute.conftest import FAKE_TRAIN, git
+from tests.emulators.sshd import SSHServer
+
+ROOT = Path(__file__).resolve().parents[2]
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+HEADER = "commit\ttier\tval_bpb\tartifact_bytes\tmemory_gb\tstatus\tpromoted\tcost_usd\tdescription\n"
+
+
+def overrides(sshd: SSHServer, podfs: Path, **extra: Any) -> dict[str, str]:
+    base: dict[str, Any] = {
+        "pod_workdir": str(podfs),
+        "pod_ssh_user": sshd.user,
+        # the pod trains the stand-in (the real scripts are for the parity gate)
+        "pod_train_command": f"{sys.executable} training/fake_train.py",
+        "tier2_min_interval_seconds": 0,
+        "pod_ready_timeout_seconds": 20,
+        "pod_ssh_timeout_seconds": 20,
+        "max_wallclock_seconds": 5,
+        "pod_eval_slack_seconds": 10,
+        "pod_deadline_seconds": 600,
+        "hourly_rate_usd": 20.0,
+        "pod_setup_command": "echo setup",
+        "github_seconds_between_requests": 0,
+        "github_seconds_between_writes": 0,
+    }
+    base.update(extra)
+    return {k: str(v) for k, v in base.items()}
+
+
+@dataclass
+class Scene:
+    tmp: Path
+    bare: Path
+    sha: str  # PR #7's head
+    over: dict[str, str]
+
+    def checkout(self, job: str) -> Path:
+        """A job's workspace: the default branch, plus the PR head as objects only."""
+        ck = self.tmp / job
+        subprocess.run(["git", "clone", "-q", str(self.bare), str(ck)], check=True)
+        git(ck, "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head")
+        return ck
+
+    def pgolf(self, ck: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+        flags = [x for k, v in self.over.items() for x in ("-c", f"{k}={v}")]
+        return CliRunner().invoke(cli, ["--repo", str(ck), *flags, *args], env={**GIT_ENV, **(env or {})})
+
+    def committed(self, path: str = "budget.json") -> str:
+        return git(self.bare, "show", f"main:{path}")
+
+    def budget(self) -> Budget:
+        return from_json(json.loads(self.committed()), "origin:budget.json")
+
+    def runpod_rows(self) -> list[Any]:
+        (self.tmp / "final.tsv").write_text(self.committed("results.tsv") + "\n")
+        return Ledger.load(self.tmp / "final.tsv").filter("runpod")
+
+
+def make_scene(tmp: Path, sshd: SSHServer, *, mlx_edit: tuple[str, str] | None = None, **extra: Any) -> Scene:
+    """``mlx_edit`` (old, new) changes the PR's MLX script (a pair that fails the parity gate)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    seed = tmp / "seed"
+    (seed / "training").mkdir(parents=True)
+    for name in ("train_gpt.py", "train_gpt_mlx.py"):
+        (seed / "training" / name).write_bytes((ROOT / "training" / name).read_bytes())
+    (seed / "training" / "fake_train.py").write_text(FAKE_TRAIN)
+    (seed / ".gitignore").write_text(".pgolf/\n")
+    (seed / "results.tsv").write_text(HEADER)
+    (seed / "budget.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "total_credits": 100.0,
+                "reserve_floor": 10.0,
+                "spent": 0.0,
+                "last_tier2_start": None,
+                "runs": [],
+                "reservations": [],
+            }
+        )
+    )
+    git(seed, "init", "-q", "-b", "main")
+    git(seed, "add", "-A")
+    git(seed, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "baseline")
+    bare = tmp / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(seed, "push", "-q", str(bare), "main")
+    # PR #7: a change to the stand-in (and, optionally, a diverging MLX script)
+    git(seed, "checkout", "-q", "-b", "exp/wider")
+    with (seed / "training" / "fake_train.py").open("a") as fh:
+        fh.write("# wider\n")
+    if mlx_edit is not None:
+        mlx = (seed / "training" / "train_gpt_mlx.py").read_text()
+        assert mlx.count(mlx_edit[0]) == 1
+        (seed / "training" / "train_gpt_mlx.py").write_text(mlx.replace(*mlx_edit))
+    git(seed, "-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "-q", "-am", "exp: wider MLP")
+    sha = git(seed, "rev-parse", "HEAD")
+    git(seed, "push", "-q", str(bare), "HEAD:refs/pull/7/head")
+    return Scene(tmp, bare, sha, overrides(sshd, tmp / "podfs", **extra))
+
+
+def reaper_tick(
+    scene: Scene, sshd: SSHServer, name: str, now: float | None = None
+) -> tuple[ReapReport, ReapReport]:
+    """reaper.yml: the reap job (RunPod only) observes and terminates from its clone, the book job
+    replays those observations from another clone and commits. Returns both reports."""
+    reap_ck = scene.checkout(f"{name}-reap")
+    s = load_settings(reap_ck, env={}, overrides=scene.over)
+    recorder = RecordingProvider(
+        RunPodProvider(
+            ssh_user=sshd.user, workdir=scene.over["pod_workdir"], poll_interval=0.1, retry_wait=0.05
+        )
+    )
+    import time
+
+    at = time.time() if now is None else now
+    seen = reap(reap_ck, s, recorder, now=at)
+    obs = scene.tmp / f"{name}-observations.json"
+    write_observations(obs, recorder.observations(at))
+    book_ck = scene.checkout(f"{name}-book")
+    bs = load_settings(book_ck, env={}, overrides=scene.over)
+    replay = ReplayProvider.load(obs)
+    booked = reap(book_ck, bs, replay, now=replay.now)
+    ledger_commit(book_ck, "reaper", bs, env=GIT_ENV)
+    return seen, booked
