@@ -59,6 +59,11 @@ PAID_START_ALLOWANCE = 1800
 # What the outcome carries of each seed's log (the settle job parses its metrics from it).
 LOG_TAIL_LINES = 400
 LOG_TAIL_CHARS = 200_000
+# The reserve job holds no RunPod key, so it cannot ask RunPod's price: it reserves the pod's
+# lifetime at up to this multiple of the configured rate (``hourly_rate_usd``; RunPod's secure H100
+# price is typically above the $20/h default). The paid job refuses to rent above the reservation;
+# settling books the real cost, so the headroom is only held back while the run lasts.
+PRICE_HEADROOM = 1.5
 # Seconds a pod may bill beyond its lifetime (terminate latency) before an outcome is implausible.
 BILLING_SLACK = 600.0
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -341,7 +346,11 @@ def reserve_plan(
     provider = settings.pod_provider
     spends = provider != "local"
     lifetime = pod_lifetime(settings, len(plan.seeds))
-    max_usd = budget_mod.run_cost(lifetime, settings.gpu_count, settings.hourly_rate_usd) if spends else 0.0
+    max_usd = (
+        budget_mod.run_cost(lifetime, settings.gpu_count, settings.hourly_rate_usd) * PRICE_HEADROOM
+        if spends
+        else 0.0
+    )
     start = time.time() if now is None else now
     deadline = start + PAID_START_ALLOWANCE + lifetime
     budget_path = settings.path("budget_path", root)
@@ -350,7 +359,7 @@ def reserve_plan(
         deadline=datetime.fromtimestamp(deadline, UTC), provider=provider,
     )  # fmt: skip
     say(
-        f"budget: reserved ${max_usd:.2f} for {run_id} (the pod's {lifetime} s lifetime at the configured rate)"
+        f"budget: reserved ${max_usd:.2f} for {run_id} (the pod's {lifetime} s lifetime at up to {PRICE_HEADROOM}x the configured rate)"
     )
     if commit is not None:
         try:
