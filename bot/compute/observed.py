@@ -27,6 +27,10 @@ from bot.fileio import atomic_write_text
 
 SCHEMA = "pgolf-reaper-observations/1"
 MAX_BYTES = 2_000_000
+# A book job replays only fresh observations: a re-run of an old tick's book job (after a later
+# tick has settled the same pods) would book them again. reaper.yml's ledger concurrency group
+# already runs ticks one after another; this covers "Re-run failed jobs" on an old run.
+MAX_AGE_SECONDS = 600.0
 
 
 def _pod_dict(p: PodInfo | None) -> dict[str, Any] | None:
@@ -125,6 +129,7 @@ class RecordingProvider:
             "schema": SCHEMA,
             "provider": self.name,
             "now": now,
+            "observed_at": time.time(),  # wall clock (``now`` may be a chosen decision time)
             "listed": self.listed if self.listed is not None else [],
             "gets": self.gets,
             "terminated": self.terminated,
@@ -164,7 +169,9 @@ class ReplayProvider:
         return pod
 
     @classmethod
-    def load(cls, path: Path | str) -> ReplayProvider:
+    def load(cls, path: Path | str, *, max_age: float = MAX_AGE_SECONDS) -> ReplayProvider:
+        """The observations in ``path``; InputError when unreadable, malformed or older than
+        ``max_age`` seconds (stale: the next tick observes again)."""
         path = Path(path)
         try:
             with path.open("rb") as fh:
@@ -183,6 +190,16 @@ class ReplayProvider:
             raise InputError("provider/now are missing or malformed", path=str(path))
         if not isinstance(data.get("terminated", {}), dict) or not isinstance(data.get("gets", {}), dict):
             raise InputError("gets/terminated are malformed", path=str(path))
+        seen = data.get("observed_at")
+        if isinstance(seen, bool) or not isinstance(seen, (int, float)):
+            raise InputError("observed_at is missing", path=str(path))
+        age = time.time() - float(seen)
+        if age > max_age:
+            raise InputError(
+                f"the observations are {age:.0f} s old (over {max_age:.0f} s): stale, not booked; the next "
+                "reaper tick observes RunPod again",
+                path=str(path),
+            )
         return cls(data, str(path))
 
     def list(self) -> list[PodInfo]:

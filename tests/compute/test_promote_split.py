@@ -125,7 +125,9 @@ def test_the_five_jobs_in_order_book_one_row_and_one_sticky(
         and plan["actor"] == "maintainer"
     )
     verdict = json.loads(verdict_path.read_text())
-    assert verdict["parity"]["ok"] is True and verdict["parity"]["sandbox"].startswith("isolated"), verdict["parity"]
+    assert verdict["parity"]["ok"] is True and verdict["parity"]["sandbox"].startswith("isolated"), verdict[
+        "parity"
+    ]
 
     t0 = time.monotonic()
     ticket_path = reserve(scene, gh, key, plan_path, verdict_path)
@@ -197,7 +199,7 @@ sys.exit(cli.main(sys.argv[1:], prog_name="pgolf"))
 def test_paid_job_killed_mid_training_settle_leaves_it_to_the_reaper_which_books_rupods_bill(
     emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
 ) -> None:
-    scene = make_scene(tmp_path / "s", sshd, pod_train_env='["FAKE_STEP_SLEEP=5"]')
+    scene = make_scene(tmp_path / "s", sshd, pod_train_env="FAKE_STEP_SLEEP=5")
     github(gh, key, scene.sha)
     plan, verdict = plan_and_gate(scene, gh, key)
     ticket_path = reserve(scene, gh, key, plan, verdict)
@@ -269,7 +271,7 @@ def test_a_dead_book_job_is_harmless_the_next_tick_books_once(
     write_observations(obs, rec.observations(ticket.deadline + 60))
     # ... and the book job never runs: nothing reached the default branch
     assert scene.budget().reservations
-    _, second = reaper_tick(scene, sshd, "tick2", now=ticket.deadline + 120)
+    _, second = reaper_tick(scene, sshd, "tick2", now=ticket.deadline + 3600)
     assert second.ok
     b = scene.budget()
     assert b.reservations == [] and len([r for r in b.runs if r.run_id == ticket.run_id]) == 1
@@ -278,12 +280,18 @@ def test_a_dead_book_job_is_harmless_the_next_tick_books_once(
     from bot.compute.observed import ReplayProvider
     from bot.forge.ledger_commit import ledger_commit
 
+    stale = json.loads(obs.read_text())
+    stale["observed_at"] -= 3600  # "Re-run failed jobs" on tick 1 an hour later
+    obs.write_text(json.dumps(stale))
+    with pytest.raises(InputError, match="stale"):
+        ReplayProvider.load(obs)
     late = scene.checkout("tick1-book-late")
     ls = load_settings(late, env={}, overrides=scene.over)
-    replay = ReplayProvider.load(obs)
-    reap(late, ls, replay, now=replay.now)
+    code = scene.pgolf(late, "pods", "reap", "--observations", str(obs))
+    assert code.exit_code != 0 and "stale" in code.output
     ledger_commit(late, "late reaper", ls)
     assert len([r for r in scene.budget().runs if r.run_id == ticket.run_id]) == 1
+    assert not [r for r in scene.budget().runs if r.kind == "orphan"]
 
 
 # ----------------------------------------------------------------------------- forged verdicts
