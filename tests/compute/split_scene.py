@@ -23,10 +23,13 @@ from bot.compute.observed import RecordingProvider, ReplayProvider, write_observ
 from bot.compute.reaper import ReapReport, reap
 from bot.compute.runpod import RunPodProvider
 from bot.config import load_settings
+from bot.forge import comments as sticky
 from bot.forge.ledger_commit import ledger_commit
 from bot.ledger import Ledger
 from tests.compute.conftest import FAKE_TRAIN, git
+from tests.emulators.github import GitHubEmulator, Repo
 from tests.emulators.sshd import SSHServer
+from tests.forge.conftest import REPO, AppKey, cli_env, comment_event
 
 ROOT = Path(__file__).resolve().parents[2]
 GIT_ENV = {
@@ -155,3 +158,51 @@ def reaper_tick(
     booked = reap(book_ck, bs, replay, now=replay.now)
     ledger_commit(book_ck, "reaper", bs, env=GIT_ENV)
     return seen, booked
+
+
+# ----------------------------------------------------------------------------- the jobs
+def github(gh: GitHubEmulator, key: AppKey, sha: str) -> Repo:
+    repo = gh.add_repo(REPO, files={"README.md": b"hi\n"})
+    gh.set_permission(repo, "maintainer", "maintain")
+    gh.add_app(4242, key.public_pem, slug="pgolf-bot", installations=[77], repos=[repo])
+    gh.add_pr(repo, 7, head_sha=sha, head_ref="exp/wider", files={"training/fake_train.py": b"#\n"})
+    return repo
+
+
+def stickies(gh: GitHubEmulator) -> list[str]:
+    return [c.body for c in gh.comments_on(REPO, 7) if c.user == "pgolf-bot[bot]" and sticky.MARKER in c.body]
+
+
+def plan_and_gate(scene: Scene, gh: GitHubEmulator, key: AppKey) -> tuple[Path, Path]:
+    """The plan job (App key) and the gate job (nothing held): plan.json and verdict.json."""
+    files = scene.tmp / "files"
+    files.mkdir(exist_ok=True)
+    ev = files / "event.json"
+    ev.write_text(json.dumps(comment_event(f"/promote {scene.sha}")))
+    plan_ck = scene.checkout("plan")
+    res = scene.pgolf(plan_ck, "promote", "plan", "--event", str(ev), "--out", str(files / "plan.json"),
+                      env=cli_env(gh, key))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    gate_ck = scene.checkout("gate")
+    res = scene.pgolf(gate_ck, "promote", "gate", "--plan", str(files / "plan.json"), "--out",
+                      str(files / "verdict.json"), env={"PGOLF_SANDBOX": "required"})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return files / "plan.json", files / "verdict.json"
+
+
+def reserve(scene: Scene, gh: GitHubEmulator, key: AppKey, plan: Path, verdict: Path) -> Path:
+    out = plan.parent / "reservation.json"
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
+                      str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome: Path) -> dict[str, Any]:
+    ck = scene.checkout("settle")
+    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--outcome", str(outcome),
+                      "--json", env=cli_env(gh, key))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))
+    assert done.exit_code == 0, done.output
+    return dict(json.loads(res.stdout))

@@ -31,12 +31,21 @@ from bot.compute.split import (
 )
 from bot.config import load_settings
 from bot.errors import InputError, ParityError
-from bot.forge import comments as sticky
-from tests.compute.split_scene import GIT_ENV, ROOT, Scene, make_scene, reaper_tick
-from tests.emulators.github import GitHubEmulator, Repo
+from tests.compute.split_scene import (
+    GIT_ENV,
+    ROOT,
+    github,
+    make_scene,
+    plan_and_gate,
+    reaper_tick,
+    reserve,
+    settle,
+    stickies,
+)
+from tests.emulators.github import GitHubEmulator
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
-from tests.forge.conftest import REPO, AppKey, cli_env, comment_event, make_key
+from tests.forge.conftest import AppKey, make_key
 
 DIVERGE = ("mx.square(mx.maximum(self.fc(x), 0))", "mx.maximum(self.fc(x), 0)")
 
@@ -61,53 +70,6 @@ def gh() -> Any:
     emu.start()
     yield emu
     emu.stop()
-
-
-def github(gh: GitHubEmulator, key: AppKey, sha: str) -> Repo:
-    repo = gh.add_repo(REPO, files={"README.md": b"hi\n"})
-    gh.set_permission(repo, "maintainer", "maintain")
-    gh.add_app(4242, key.public_pem, slug="pgolf-bot", installations=[77], repos=[repo])
-    gh.add_pr(repo, 7, head_sha=sha, head_ref="exp/wider", files={"training/fake_train.py": b"#\n"})
-    return repo
-
-
-def stickies(gh: GitHubEmulator) -> list[str]:
-    return [c.body for c in gh.comments_on(REPO, 7) if c.user == "pgolf-bot[bot]" and sticky.MARKER in c.body]
-
-
-def plan_and_gate(scene: Scene, gh: GitHubEmulator, key: AppKey) -> tuple[Path, Path]:
-    """The plan job (App key) and the gate job (nothing held): plan.json and verdict.json."""
-    files = scene.tmp / "files"
-    files.mkdir(exist_ok=True)
-    ev = files / "event.json"
-    ev.write_text(json.dumps(comment_event(f"/promote {scene.sha}")))
-    plan_ck = scene.checkout("plan")
-    res = scene.pgolf(plan_ck, "promote", "plan", "--event", str(ev), "--out", str(files / "plan.json"),
-                      env=cli_env(gh, key))  # fmt: skip
-    assert res.exit_code == 0, res.output
-    gate_ck = scene.checkout("gate")
-    res = scene.pgolf(gate_ck, "promote", "gate", "--plan", str(files / "plan.json"), "--out",
-                      str(files / "verdict.json"), env={"PGOLF_SANDBOX": "required"})  # fmt: skip
-    assert res.exit_code == 0, res.output
-    return files / "plan.json", files / "verdict.json"
-
-
-def reserve(scene: Scene, gh: GitHubEmulator, key: AppKey, plan: Path, verdict: Path) -> Path:
-    out = plan.parent / "reservation.json"
-    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
-                      str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
-    assert res.exit_code == 0, res.output
-    return out
-
-
-def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome: Path) -> dict[str, Any]:
-    ck = scene.checkout("settle")
-    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--outcome", str(outcome),
-                      "--json", env=cli_env(gh, key))  # fmt: skip
-    assert res.exit_code == 0, res.output
-    done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))
-    assert done.exit_code == 0, done.output
-    return dict(json.loads(res.stdout))
 
 
 # ----------------------------------------------------------------------------- end to end
