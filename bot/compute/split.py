@@ -410,6 +410,10 @@ def run_paid(
     if provider.name != ticket.provider:
         outcome["error"] = f"the reservation is for provider {ticket.provider}, this job has {provider.name}"
         return outcome
+    paused = settings.paused or budget_mod.load(settings.path("budget_path", root), settings).paused
+    if paused:  # the kill switch went on after the reservation: nothing is rented
+        outcome["error"] = "pgolf is paused (the kill switch): not renting"
+        return outcome
     left = ticket.deadline - t0
     lifetime = int(min(ticket.lifetime, left))
     if lifetime < min(ticket.lifetime, 120):

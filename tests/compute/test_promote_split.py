@@ -467,3 +467,27 @@ def test_a_paid_job_that_never_started_releases_the_reservation(tmp_path: Path) 
     assert res.booked == "released"
     b = budget_mod.load(repo / "budget.json", s)
     assert b.reservations == [] and not [r for r in b.runs if r.run_id == t.run_id]
+
+
+def test_the_paid_job_rents_nothing_when_paused_or_when_runpod_asks_more_than_reserved(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from bot.compute.split import run_paid, write_json
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    cheap = dataclasses.replace(t, max_usd=1.0)  # RunPod's quote for the lifetime is ~$4
+    refused = run_paid(repo, s, cheap, provider(s))
+    assert refused["started"] is False and "above the $1.00 reserved" in refused["error"] and not emu.pods
+    budget_mod.pause(repo / "budget.json", s, by="maintainer", reason="test")
+    paused = run_paid(repo, s, t, provider(s))
+    assert paused["started"] is False and "paused" in paused["error"] and not emu.pods
+    write_json(out, "outcome", paused)
+    res = settle_ticket(repo, s, t, out)
+    assert res.booked == "released"
+    assert budget_mod.load(repo / "budget.json", s).reservations == []
