@@ -1,11 +1,12 @@
 """Money that survives a dead runner: commit budget.json to the default branch at once.
 
-A promotion reserves its worst case in ``budget.json`` and — with ``ledger_commit_reservations``
-on (promote.yml sets ``PGOLF_LEDGER_COMMIT_RESERVATIONS=true``) — pushes that file to the default
-branch with ``pgolf ledger commit``'s pull-rebase-retry before the pod is rented, and again once
-the pod id is known. The scheduled reaper works from a fresh checkout of the default branch, so
-whatever happens to the runner afterwards (SIGKILL, a cancelled job, a lost machine), the
-reservation is there for it to settle at RunPod's billed time or the worst case.
+A promotion reserves its worst case in ``budget.json`` and pushes that file to the default branch
+with ``pgolf ledger commit``'s pull-rebase-retry before the pod is rented: promote.yml's reserve
+job always does (``pgolf promote reserve``, :mod:`bot.compute.split`); ``pgolf promote`` in one
+process does with ``ledger_commit_reservations`` on, and again once the pod id is known. The
+scheduled reaper works from a fresh checkout of the default branch, so whatever happens to the
+runner afterwards (SIGKILL, a cancelled job, a lost machine), the reservation is there for it to
+settle at RunPod's billed time or the worst case.
 """
 
 from __future__ import annotations
