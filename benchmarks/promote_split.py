@@ -10,7 +10,10 @@ the real training scripts inside bot.sandbox. Figures:
   job — about 20-40 s each on GitHub-hosted runners, not measured here);
 * the reservation commit (fetch, merge, commit, push to the bare remote) inside ``reserve``;
 * the extra ledger work the split adds: the clone + object fetch each extra job needs here;
-* sticky comments on the PR at the end (target 1) and dollars unrecorded (target 0).
+* sticky comments on the PR at the end (target 1) and dollars unrecorded (target 0);
+* dollars unrecorded when the runner is lost after the reservation commit (no paid job) and when
+  the paid job is SIGKILLed mid-training, once the split reaper (reap → book) has ticked past the
+  deadline (target 0 each; the first is booked at the worst case: no pod ever existed).
 
 Prints one JSON line at the end.
 """
@@ -32,8 +35,10 @@ from bot.compute.split import Ticket  # noqa: E402
 from tests.compute.split_scene import (  # noqa: E402
     GIT_ENV,
     github,
+    kill_paid_mid_training,
     make_scene,
     plan_and_gate,
+    reaper_tick,
     reserve,
     settle,
     stickies,
@@ -93,6 +98,32 @@ def main() -> int:
             billed = emu.billed_usd(pod_name(ticket.run_id))
             booked = sum(r.cost_usd for r in scene.budget().runs if r.run_id == ticket.run_id)
             sticky_count = len(stickies(gh))
+            kills = {}
+            for case in ("lost after reserve", "paid killed mid-training"):
+                gh.stop()
+                gh = GitHubEmulator()
+                gh.start()
+                sc = make_scene(tmp / case.replace(" ", "-"), server, pod_train_env="FAKE_STEP_SLEEP=3")
+                github(gh, key, sc.sha)
+                pl, vd = plan_and_gate(sc, gh, key)
+                tp = reserve(sc, gh, key, pl, vd)
+                tk = Ticket.load(tp)
+                if case == "paid killed mid-training":
+                    out = kill_paid_mid_training(sc, tp, tk)
+                    assert settle(sc, gh, key, tp, out)["booked"] == "left to the reaper"
+                    time.sleep(1.2)
+                reaper_tick(sc, server, "tick", now=tk.deadline + 3600)
+                b, bk = (
+                    emu.billed_usd(pod_name(tk.run_id)),
+                    sum(r.cost_usd for r in sc.budget().runs if r.run_id == tk.run_id),
+                )
+                kills[case] = {
+                    "billed_usd": round(b, 6),
+                    "booked_usd": round(bk, 6),
+                    "unrecorded_usd": round(max(0.0, b - bk), 6),
+                    "open_reservations": len(sc.budget().reservations),
+                    "pods_alive": len([p for p in emu.alive() if p.name == pod_name(tk.run_id)]),
+                }
         finally:
             gh.stop()
             emu.stop()
@@ -113,11 +144,16 @@ def main() -> int:
         "booked_usd": round(booked, 6),
         "unrecorded_usd": round(max(0.0, billed - booked), 6),
         "sticky_comments_on_the_pr": sticky_count,
+        "killed": kills,
         "floor_10min_run_usd": FLOOR_10MIN,
         "targets": {"unrecorded_usd": 0.0, "sticky_comments_on_the_pr": 1, "reserve_s_max": 10.0},
     }
     figures["ok"] = (
         figures["unrecorded_usd"] == 0
+        and all(
+            k["unrecorded_usd"] == 0 and k["open_reservations"] == 0 and k["pods_alive"] == 0
+            for k in kills.values()
+        )
         and sticky_count == 1
         and reserve_s < 10.0
         and settled["booked"] == "outcome"

@@ -9,8 +9,11 @@ between jobs are real files; GitHub is the emulator (through PyGithub), RunPod t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,3 +209,35 @@ def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome:
     done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))
     assert done.exit_code == 0, done.output
     return dict(json.loads(res.stdout))
+
+
+PAID_DRIVER = """
+import sys
+from bot.cli import cli
+sys.exit(cli.main(sys.argv[1:], prog_name="pgolf"))
+"""
+
+
+def kill_paid_mid_training(scene: Scene, ticket_path: Path, ticket: Any) -> Path:
+    """Run the paid job (`pgolf promote run`, a real subprocess holding only the RunPod key) and
+    SIGKILL it once seed 1 is training: no finally, no atexit, no outcome. Returns where the
+    outcome would have been."""
+    ck = scene.checkout("paid")
+    outcome = ticket_path.parent / "outcome.json"
+    flags = [x for k, v in scene.over.items() for x in ("-c", f"{k}={v}")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GH_APP", "GITHUB_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAID_DRIVER, "--repo", str(ck), *flags, "promote", "run", "--reservation",
+         str(ticket_path), "--out", str(outcome)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    seed_log = ck / ".pgolf" / "runs" / ticket.run_id / "train_seed1.log"
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not (seed_log.exists() and "step:1/3" in seed_log.read_text()):
+        if proc.poll() is not None:
+            raise AssertionError(f"the paid job ended before training: {proc.communicate()}")
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)  # no finally, no atexit: the pod lives on
+    proc.communicate(timeout=30)
+    return outcome

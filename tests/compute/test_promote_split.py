@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from tests.compute.split_scene import (
     GIT_ENV,
     ROOT,
     github,
+    kill_paid_mid_training,
     make_scene,
     plan_and_gate,
     reaper_tick,
@@ -151,13 +150,6 @@ def test_runner_lost_between_reserve_and_paid_is_booked_by_the_reaper(
     assert [r.status for r in scene.runpod_rows()] == ["crash"]
 
 
-PAID_DRIVER = """
-import sys
-from bot.cli import cli
-sys.exit(cli.main(sys.argv[1:], prog_name="pgolf"))
-"""
-
-
 def test_paid_job_killed_mid_training_settle_leaves_it_to_the_reaper_which_books_rupods_bill(
     emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
 ) -> None:
@@ -166,23 +158,7 @@ def test_paid_job_killed_mid_training_settle_leaves_it_to_the_reaper_which_books
     plan, verdict = plan_and_gate(scene, gh, key)
     ticket_path = reserve(scene, gh, key, plan, verdict)
     ticket = Ticket.load(ticket_path)
-    ck = scene.checkout("paid")
-    outcome = ticket_path.parent / "outcome.json"
-    flags = [x for k, v in scene.over.items() for x in ("-c", f"{k}={v}")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GH_APP", "GITHUB_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PAID_DRIVER, "--repo", str(ck), *flags, "promote", "run", "--reservation",
-         str(ticket_path), "--out", str(outcome)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    seed_log = ck / ".pgolf" / "runs" / ticket.run_id / "train_seed1.log"
-    end = time.monotonic() + 120
-    while time.monotonic() < end and not (seed_log.exists() and "step:1/3" in seed_log.read_text()):
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)  # no finally, no atexit: the pod lives on
-    proc.communicate(timeout=30)
+    outcome = kill_paid_mid_training(scene, ticket_path, ticket)
     assert not outcome.exists() and [p.name for p in emu.alive()] == [pod_name(ticket.run_id)]
 
     settled = settle(scene, gh, key, ticket_path, outcome)  # the settle job runs (if: always())
