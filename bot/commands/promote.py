@@ -232,21 +232,24 @@ def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: 
             app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True)
         )
     except PgolfError as exc:  # the maintainer hears why on the PR: nothing was reserved
-        _tell_refusal(app, plan.pr, plan.sha, plan.actor, f"refused before anything was reserved: {exc}")
+        _tell(app, plan.pr, plan.sha, plan.actor, "failed", f"refused before anything was reserved: {exc}")
         raise
     write_json(out_path, "reservation", ticket.to_dict())
     click.echo(f"reserved ${ticket.max_usd:.2f} for {ticket.run_id}")
+    _tell(app, plan.pr, plan.sha, plan.actor, "running",
+          f"parity gate passed; ${ticket.max_usd:.2f} reserved and committed for `{ticket.run_id}`; renting the pod")  # fmt: skip
 
 
-def _tell_refusal(app: AppContext, pr: int, sha: str, actor: str, message: str) -> None:
+def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: str) -> None:
+    """The promotion section of the PR's sticky comment (best effort: the job's outcome stands)."""
     from bot.compute.outcome import PromoteResult
     from bot.forge import open_forge
 
     try:
         reporter = ForgeReporter(open_forge(app.settings, app.root), pr, approved_by=actor)
-        reporter.progress(PromoteResult("-", pr, sha, app.settings.pod_provider, "crash"), "failed", message)
+        reporter.progress(PromoteResult("-", pr, sha, app.settings.pod_provider, "crash"), state, message)
     except PgolfError as exc:
-        warn(f"the refusal was not posted on #{pr}: {exc}")
+        warn(f"the promotion's state was not posted on #{pr}: {exc}")
 
 
 @promote_group.command("run")

@@ -467,3 +467,27 @@ def test_the_paid_job_rents_nothing_when_paused_or_when_runpod_asks_more_than_re
     res = settle_ticket(repo, s, t, out)
     assert res.booked == "released"
     assert budget_mod.load(repo / "budget.json", s).reservations == []
+
+
+def test_the_reserve_job_says_why_on_the_pr_when_it_refuses(
+    failing: Any, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.compute.split import write_json
+    from tests.forge.conftest import cli_env
+
+    repo, plan, verdict = failing
+    github(gh, key, plan.sha)
+    write_json(tmp_path / "plan.json", "plan", plan.to_dict())
+    _write(tmp_path / "verdict.json", verdict)
+    res = CliRunner().invoke(
+        cli,
+        ["--repo", str(repo), "promote", "reserve", "--plan", str(tmp_path / "plan.json"), "--verdict",
+         str(tmp_path / "verdict.json"), "--out", str(tmp_path / "r.json"), "--no-commit"],
+        env=cli_env(gh, key),
+    )  # fmt: skip
+    assert res.exit_code != 0 and not (tmp_path / "r.json").exists()
+    (body,) = stickies(gh)
+    assert "refused before anything was reserved" in body and "blocks.0" in body
