@@ -76,7 +76,9 @@ def check_workflow(path: Path) -> None:
         holds = "secrets." in json.dumps(job)
         if holds:
             env = job.get("environment")
-            assert env in ("pgolf", "pgolf-runpod"), f"{name}:{job_id}: secrets only from pgolf's environments"
+            assert env in ("pgolf", "pgolf-runpod"), (
+                f"{name}:{job_id}: secrets only from pgolf's environments"
+            )
             if env == "pgolf-runpod":  # the paid zone: the RunPod key and nothing else
                 held = set(re.findall(r"secrets\.([A-Z0-9_]+)", json.dumps(job)))
                 assert held == {"RUNPOD_API_KEY"}, f"{name}:{job_id}: pgolf-runpod holds {held}"
@@ -396,7 +398,10 @@ def test_every_paid_or_scheduled_workflow_checks_the_kill_switch_first() -> None
     assert reaper["env"]["PGOLF_PAUSED"] == "${{ vars.PGOLF_PAUSED || 'false' }}"
     assert any("pgolf pods reap --observe-out" in r for r in runs)
     book = load(WORKFLOWS / "reaper.yml")["jobs"]["book"]
-    assert any("pgolf pods reap --observations" in (s.get("run") or "") and "--alerts" in s["run"] for s in steps(book))
+    assert any(
+        "pgolf pods reap --observations" in (s.get("run") or "") and "--alerts" in s["run"]
+        for s in steps(book)
+    )
     assert book["if"] == "${{ always() }}"  # a failed reap job is still alerted on (App key)
     assert any(
         "pgolf alerts raise" in (s.get("run") or "") and "failure()" in str(s.get("if")) for s in steps(book)
