@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,6 +64,20 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
     help="Open or update the 'pgolf alerts' issue on failures, overruns, reaper-settled promotions "
     "and booked-vs-RunPod differences (reaper.yml passes it).",
 )
+@click.option(
+    "--observe-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Paid zone (reaper.yml's reap job, RunPod key only): reap through RunPod and write every "
+    "answer it gave to this file for the book job; this checkout's ledger changes are not kept.",
+)
+@click.option(
+    "--observations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Trusted zone (reaper.yml's book job, no RunPod key): reap again from the reap job's "
+    "observations at their time, booking what it terminated and settled (then `pgolf ledger commit`).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def reap_cmd(
@@ -71,6 +86,8 @@ def reap_cmd(
     dry_run: bool,
     reap_unknown: bool | None,
     with_alerts: bool,
+    observe_out: Path | None,
+    observations: Path | None,
     as_json: bool,
 ) -> None:
     """Terminate pgolf- pods past their deadline, unknown or orphaned; settle committed
@@ -78,13 +95,32 @@ def reap_cmd(
     from bot.alerts import Alert, reap_alerts
     from bot.compute.comment import post_alerts, tell_prs
     from bot.compute.logstream import run_links
+    from bot.compute.observed import RecordingProvider, ReplayProvider, write_observations
     from bot.errors import PgolfError
 
     s = app.settings
-    try:
-        report = reap(
-            app.root, s, make_provider(s, app.root, provider_kind), dry_run=dry_run, reap_unknown=reap_unknown
+    if observe_out is not None and observations is not None:
+        raise click.UsageError("--observe-out (reap job) and --observations (book job) exclude each other")
+    if observe_out is not None and with_alerts:
+        raise click.UsageError(
+            "--alerts belongs to the book job (--observations): the reap job holds no App key"
         )
+    now: float | None = None
+    recorder: RecordingProvider | None = None
+    if observations is not None:
+        replay = ReplayProvider.load(observations)
+        provider: Any = replay
+        now = replay.now
+    else:
+        provider = make_provider(s, app.root, provider_kind)
+        if observe_out is not None:
+            recorder = RecordingProvider(provider)
+            provider = recorder
+    started = time.time()
+    if recorder is not None:
+        now = started  # the book job replays at exactly this time: the same decisions
+    try:
+        report = reap(app.root, s, provider, dry_run=dry_run, reap_unknown=reap_unknown, now=now)
     except PgolfError as exc:
         if with_alerts:
             post_alerts(
@@ -94,6 +130,8 @@ def reap_cmd(
                 run_url=run_links().run_url,
             )
         raise
+    if recorder is not None and observe_out is not None:
+        write_observations(observe_out, recorder.observations(started))
     alerted = None
     if with_alerts:
         forge = _forge(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -17,7 +18,7 @@ from bot.compute.provider import PodProvider
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.context import AppContext, emit_json, pass_app, warn
-from bot.errors import TrustError
+from bot.errors import PgolfError, TrustError
 
 
 @click.group("promote", invoke_without_command=True)
@@ -146,6 +147,187 @@ def abort_cmd(app: AppContext, pr: int, provider_kind: str | None, as_json: bool
         emit_json({"pr": pr, "aborted": done})
     else:
         click.echo(f"aborted {len(done)} run(s) of PR #{pr}" + (": " + ", ".join(done) if done else ""))
+
+
+# --------------------------------------------------------------------------- the split workflow
+# promote.yml runs these five in separate jobs (docs/security.md): plan (App key) → gate (nothing
+# held; PR code only inside the sandbox) → reserve (App key) → run (RunPod key only) → settle (App
+# key). Each reads and writes JSON files; every file is validated again where it is read.
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@promote_group.command("plan")
+@click.option(
+    "--event", "event_path", type=_FILE, default=None, help="Event payload (default: $GITHUB_EVENT_PATH)."
+)
+@click.option("--event-name", default=None, help="Event name (default: $GITHUB_EVENT_NAME or inferred).")
+@click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the plan JSON.")
+@pass_app
+def plan_cmd(app: AppContext, event_path: Path | None, event_name: str | None, out_path: Path) -> None:
+    """Trusted: THE trust check on a /promote comment, label or dispatch; write the approved plan
+    (PR, full SHA, seeds). A refusal or a bare /promote is answered on the PR and writes no plan."""
+    from bot.commands.command import _event_path, _run_url
+    from bot.compute.split import plan_event, write_json
+    from bot.forge import comments as sticky
+    from bot.forge import open_forge
+    from bot.forge.events import load_event
+
+    s = app.settings
+    ev = load_event(_event_path(event_path), event_name, s)
+    if ev.command is None or ev.command.name != "promote":
+        click.echo("no promotion in this event: no plan")
+        return
+    outcome, plan = plan_event(ev, open_forge(s, app.root), s, app.root, run_url=_run_url())
+    sticky.write_step_summary(
+        f"### pgolf promote plan for #{outcome.pr or '-'}\n\n- {sticky.neutralize(outcome.reason)}\n"
+    )
+    if plan is None:
+        click.echo(f"no plan: {outcome.reason}")
+        return
+    write_json(out_path, "plan", plan.to_dict())
+    click.echo(f"plan: PR #{plan.pr} at {plan.sha} with {len(plan.seeds)} seed(s), approved by {plan.actor}")
+
+
+@promote_group.command("gate")
+@click.option("--plan", "plan_path", type=_FILE, required=True)
+@click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the verdict JSON.")
+@pass_app
+def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
+    """Untrusted zone (a job that holds nothing): the parity gate on the plan's commit inside the
+    sandbox; writes the verdict for the reserve job, which re-validates it."""
+    from bot.compute.split import Plan, run_gate, write_json
+
+    plan = Plan.load(plan_path)
+    verdict = run_gate(app.root, app.settings, plan)
+    write_json(out_path, "verdict", verdict)
+    parity = verdict.get("parity", {})
+    click.echo(
+        f"verdict for {plan.sha[:12]}: "
+        + ("error: " + str(parity["error"]) if "error" in parity else f"ok={parity.get('ok')}")
+    )
+
+
+@promote_group.command("reserve")
+@click.option("--plan", "plan_path", type=_FILE, required=True)
+@click.option("--verdict", "verdict_path", type=_FILE, required=True)
+@click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the reservation JSON.")
+@click.option(
+    "--commit/--no-commit",
+    default=True,
+    show_default=True,
+    help="Commit the reservation to the default branch before anything is rented.",
+)
+@pass_app
+def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: Path, commit: bool) -> None:
+    """Trusted: re-validate the gate's verdict from scratch, run the artifact gate, reserve the worst
+    case and commit it to the default branch; write the reservation for the paid job."""
+    from bot.compute.durable import make_committer
+    from bot.compute.split import Plan, reserve_plan, write_json
+
+    s = app.settings
+    plan = Plan.load(plan_path)
+    committer = make_committer(app.root, s, always=True) if commit else None
+    try:
+        ticket = reserve_plan(
+            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True)
+        )
+    except PgolfError as exc:  # the maintainer hears why on the PR: nothing was reserved
+        _tell(app, plan.pr, plan.sha, plan.actor, "failed", f"refused before anything was reserved: {exc}")
+        raise
+    write_json(out_path, "reservation", ticket.to_dict())
+    click.echo(f"reserved ${ticket.max_usd:.2f} for {ticket.run_id}")
+    _tell(app, plan.pr, plan.sha, plan.actor, "running",
+          f"parity gate passed; ${ticket.max_usd:.2f} reserved and committed for `{ticket.run_id}`; renting the pod")  # fmt: skip
+
+
+def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: str) -> None:
+    """The promotion section of the PR's sticky comment (best effort: the job's outcome stands)."""
+    from bot.compute.outcome import PromoteResult
+    from bot.forge import open_forge
+
+    try:
+        reporter = ForgeReporter(open_forge(app.settings, app.root), pr, approved_by=actor)
+        reporter.progress(PromoteResult("-", pr, sha, app.settings.pod_provider, "crash"), state, message)
+    except PgolfError as exc:
+        warn(f"the promotion's state was not posted on #{pr}: {exc}")
+
+
+@promote_group.command("run")
+@click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the pod outcome JSON.")
+@click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
+@pass_app
+def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: str | None) -> None:
+    """Paid zone (the RunPod key only): rent, ship the reserved SHA, train, terminate; write the
+    pod outcome for the settle job. Writes no ledger file."""
+    from bot.compute.split import Ticket, run_paid, write_json
+
+    s = app.settings
+    echo = lambda m: click.echo(m, err=True)  # noqa: E731
+    ticket = Ticket.load(ticket_path)
+    outcome: dict[str, object] = {}
+    try:
+        outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo)
+    finally:
+        if outcome:
+            write_json(out_path, "outcome", outcome)
+    click.echo(f"{ticket.run_id}: pod {outcome.get('pod_id') or '-'}, {outcome.get('pod_seconds')} s"
+               + (f", error: {outcome['error']}" if outcome.get("error") else ""))  # fmt: skip
+    if outcome.get("interrupted"):
+        sys.exit(130)
+
+
+@promote_group.command("settle")
+@click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@click.option(
+    "--outcome",
+    "outcome_path",
+    type=_FILE,
+    default=None,
+    help="The paid job's outcome (missing: the reservation is left to the reaper).",
+)
+@click.option(
+    "--paid-result",
+    default="",
+    help="The paid job's result (needs.paid.result): 'skipped' with no outcome releases the reservation.",
+)
+@click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def settle_cmd(
+    app: AppContext,
+    ticket_path: Path,
+    outcome_path: Path | None,
+    paid_result: str,
+    no_comment: bool,
+    as_json: bool,
+) -> None:
+    """Trusted: validate the paid job's outcome against the committed reservation, settle the
+    cost, write the results.tsv row and the sticky comment (then `pgolf ledger commit`)."""
+    from bot.compute.split import Ticket, settle_ticket
+
+    s = app.settings
+    ticket = Ticket.load(ticket_path)
+    reporter = None
+    if not no_comment:
+        from bot.forge import open_forge
+
+        reporter = ForgeReporter(open_forge(s, app.root), ticket.pr, approved_by=ticket.actor)
+    out = settle_ticket(
+        app.root,
+        s,
+        ticket,
+        outcome_path,
+        reporter=reporter,
+        log=lambda m: click.echo(m, err=True),
+        paid_skipped=paid_result == "skipped",
+    )
+    if as_json:
+        emit_json(out.to_dict())
+    else:
+        click.echo(f"{out.run_id}: {out.booked}" + (f" ${out.cost_usd:.2f}" if out.cost_usd else ""))
+        for p in out.problems:
+            click.echo(f"  ! {p}")
 
 
 def register(cli: click.Group) -> None:

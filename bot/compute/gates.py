@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ArtifactError, InputError, ParityError, TrustError
+from bot.forge.events import Approval
 from bot.ledger import Ledger
 from bot.training.parity import parity_in_sandbox
 
@@ -36,16 +36,6 @@ def resolve_sha(repo: Path, sha: str) -> str:
 def file_at(repo: Path, sha: str, path: str) -> bytes | None:
     proc = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{path}"], capture_output=True)
     return proc.stdout if proc.returncode == 0 else None
-
-
-@dataclass(frozen=True)
-class Approval:
-    """A trust decision: who approved which commit, and whether that is allowed."""
-
-    allowed: bool
-    reason: str
-    sha: str = ""
-    actor: str = ""
 
 
 def operator_approval(sha: str, actor: str = "") -> Approval:

@@ -31,6 +31,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -218,84 +219,28 @@ def promote(
     result.hardware = hardware_label(provider.name, spec.gpu_count, spec.gpu_type)
     result.best_before = ledger.current_best_bpb()
     result.sota_bpb = read_sota(settings.path("program_path", root)) or result.best_before
-    pod: PodInfo | None = None
-    created_at = 0.0
-    executor: Any = None
-    failure: BaseException | None = None
 
-    def terminate() -> None:
-        if result.pod_id:
-            provider.terminate(result.pod_id)
+    def on_pod(pod_id: str) -> None:
+        state.set(run_id, pod_id=pod_id, status="active")
+        _record_pod(budget_path, settings, run_id, pod_id, committer if spends else None, log)
 
-    guard = PodGuard(run_id, terminate)
-    with guard:
-        try:
-            stage("create")
-            created_at = time.time()
-            timings["create"] = created_at
-            pod = provider.create(spec)
-            result.pod_id = pod.id
-            guard.set_pod(pod.id)
-            state.set(run_id, pod_id=pod.id, status="active")
-            stage("created")
-            _record_pod(budget_path, settings, run_id, pod.id, committer if spends else None, log)
-            log(f"pod {pod.id} created ({pod.name}); waiting for it to run")
-            if reporter is not None:
-                try:
-                    reporter.progress(
-                        result,
-                        "running",
-                        f"pod `{pod.id}` booting; it removes itself after {lifetime} s",
-                    )
-                except PgolfError as exc:
-                    log(f"progress comment not posted: {exc}")
-            pod = provider.wait_ready(pod.id, settings.pod_ready_timeout_seconds)
-            if pod.gpu_count:
-                result.hardware = hardware_label(provider.name, pod.gpu_count, spec.gpu_type)
-            timings["pod_ready"] = time.time()
-            executor = provider.executor(pod, run_id, key_path)
-            executor.wait_ready(settings.pod_ssh_timeout_seconds)
-            timings["ssh_ready"] = time.time()
-            stage("ship")
-            executor.ship(repo, full_sha)
-            log(f"shipped {full_sha[:12]} (git archive) to {executor.workdir}")
-            if setup:
-                rc = executor.run(setup, {}, run_dir / "setup.log", settings.pod_setup_timeout_seconds)
-                if rc != 0:
-                    raise PodError(
-                        f"setup command failed with exit {rc}: {tail((run_dir / 'setup.log').read_text(), 5)}"
-                    )
-            _run_seeds(
-                settings, executor, seed_list, run_id, run_dir, parse, log, timings, stage, result.seeds
-            )
-            stage("fetch")
-            with contextlib.suppress(PgolfError):
-                executor.fetch(run_dir / "pod", settings.pod_artifact_globs)
-        except (Exception, Interrupted, KeyboardInterrupt) as exc:
-            failure = exc
-            result.error = f"{type(exc).__name__}: {exc}"
-            log(f"failed: {result.error}")
-        finally:
-            timings["train_end"] = time.time()
-            stage("terminate")
-            if not result.pod_id and created_at:
-                pod = _created_anyway(provider, run_id, log) or pod
-                if pod is not None and pod.id:
-                    result.pod_id = pod.id
-            if executor is not None:
-                with contextlib.suppress(Exception):
-                    executor.close()
-            _finish(result, settings, provider, state, budget_path, created_at, pod, spends, log)
-            if committer is not None and spends and result.reserved_usd:
-                # the settled cost reaches the default branch at once (best effort: the final
-                # ledger commit and, failing that, the reaper's worst case still book it)
-                try:
-                    took = committer(f"settle {run_id}: ${result.cost_usd:.2f}")
-                    log(f"budget: settlement committed in {took:.2f} s")
-                except PgolfError as exc:
-                    log(f"budget: settlement not committed yet ({exc})")
-            timings["terminated"] = time.time()
-            shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
+    def finish(run: PodRun) -> None:
+        _finish(result, settings, state, budget_path, run.created_at, run.pod, spends, log)
+        if committer is not None and spends and result.reserved_usd:
+            # the settled cost reaches the default branch at once (best effort: the final
+            # ledger commit and, failing that, the reaper's worst case still book it)
+            try:
+                took = committer(f"settle {run_id}: ${result.cost_usd:.2f}")
+                log(f"budget: settlement committed in {took:.2f} s")
+            except PgolfError as exc:
+                log(f"budget: settlement not committed yet ({exc})")
+
+    run = rent_and_train(
+        settings, provider, spec, repo, seed_list, result, run_dir,
+        parse=parse, log=log, timings=timings, stage=stage, setup=setup, key_path=key_path,
+        lifetime=lifetime, reporter=reporter, on_pod=on_pod, finish=finish,
+    )  # fmt: skip
+    failure = run.failure
     # The row names the pinned commit's subject and its research item ([item:<id>] for calibration).
     from bot.training.local import commit_description
 
@@ -316,6 +261,139 @@ def promote(
     if isinstance(failure, (Interrupted, KeyboardInterrupt)):
         raise failure
     return result
+
+
+@dataclass
+class PodRun:
+    """What :func:`rent_and_train` leaves for its caller to settle: the pod as last seen, when
+    the create call was made (0: never), and the failure that ended the run (None: none)."""
+
+    pod: PodInfo | None = None
+    created_at: float = 0.0
+    failure: BaseException | None = None
+
+
+def rent_and_train(
+    settings: Settings,
+    provider: PodProvider,
+    spec: PodSpec,
+    repo: Path,
+    seed_list: list[int],
+    result: PromoteResult,
+    run_dir: Path,
+    *,
+    parse: Callable[[str], RunMetrics],
+    log: Callable[[str], None],
+    timings: dict[str, float],
+    stage: Callable[[str], None],
+    setup: str,
+    key_path: Path | None,
+    lifetime: int,
+    reporter: Reporter | None,
+    on_pod: Callable[[str], None],
+    finish: Callable[[PodRun], None],
+) -> PodRun:
+    """The paid part of a promotion, shared by :func:`promote` (one process) and the paid job of
+    the split workflow (:mod:`bot.compute.split`): rent the pod, ship ``result.sha``, train every
+    seed, fetch, and terminate — always, in ``finally``, with atexit and SIGTERM/SIGINT as
+    backstops. ``on_pod(pod_id)`` runs as soon as the pod exists; ``finish(run)`` runs after the
+    terminate call on every path (the caller settles there). Exceptions are caught into
+    ``run.failure`` and ``result.error``; the caller re-raises interruptions."""
+    run = PodRun()
+    executor: Any = None
+
+    def terminate() -> None:
+        if result.pod_id:
+            provider.terminate(result.pod_id)
+
+    guard = PodGuard(result.run_id, terminate)
+    with guard:
+        try:
+            stage("create")
+            run.created_at = time.time()
+            timings["create"] = run.created_at
+            pod = provider.create(spec)
+            run.pod = pod
+            result.pod_id = pod.id
+            guard.set_pod(pod.id)
+            stage("created")
+            on_pod(pod.id)
+            log(f"pod {pod.id} created ({pod.name}); waiting for it to run")
+            if reporter is not None:
+                try:
+                    reporter.progress(
+                        result,
+                        "running",
+                        f"pod `{pod.id}` booting; it removes itself after {lifetime} s",
+                    )
+                except PgolfError as exc:
+                    log(f"progress comment not posted: {exc}")
+            pod = provider.wait_ready(pod.id, settings.pod_ready_timeout_seconds)
+            run.pod = pod
+            if pod.gpu_count:
+                result.hardware = hardware_label(provider.name, pod.gpu_count, spec.gpu_type)
+            timings["pod_ready"] = time.time()
+            executor = provider.executor(pod, result.run_id, key_path)
+            executor.wait_ready(settings.pod_ssh_timeout_seconds)
+            timings["ssh_ready"] = time.time()
+            stage("ship")
+            executor.ship(repo, result.sha)
+            log(f"shipped {result.sha[:12]} (git archive) to {executor.workdir}")
+            if setup:
+                rc = executor.run(setup, {}, run_dir / "setup.log", settings.pod_setup_timeout_seconds)
+                if rc != 0:
+                    raise PodError(
+                        f"setup command failed with exit {rc}: {tail((run_dir / 'setup.log').read_text(), 5)}"
+                    )
+            _run_seeds(
+                settings,
+                executor,
+                seed_list,
+                result.run_id,
+                run_dir,
+                parse,
+                log,
+                timings,
+                stage,
+                result.seeds,
+            )
+            stage("fetch")
+            with contextlib.suppress(PgolfError):
+                executor.fetch(run_dir / "pod", settings.pod_artifact_globs)
+        except (Exception, Interrupted, KeyboardInterrupt) as exc:
+            run.failure = exc
+            result.error = f"{type(exc).__name__}: {exc}"
+            log(f"failed: {result.error}")
+        finally:
+            timings["train_end"] = time.time()
+            stage("terminate")
+            if not result.pod_id and run.created_at:
+                found = _created_anyway(provider, result.run_id, log)
+                if found is not None and found.id:
+                    run.pod = found
+                    result.pod_id = found.id
+            if executor is not None:
+                with contextlib.suppress(Exception):
+                    executor.close()
+            _terminate(result, provider, log)
+            finish(run)
+            timings["terminated"] = time.time()
+            shutil.rmtree(run_dir / "ssh", ignore_errors=True)  # the run's key dies with its pod
+    return run
+
+
+def _terminate(result: PromoteResult, provider: PodProvider, log: Callable[[str], None]) -> None:
+    """Terminate the run's pod (if one was created). Never raises."""
+    if result.pod_id:
+        try:
+            provider.terminate(result.pod_id)
+            result.terminated = True
+            log(f"pod {result.pod_id} terminated")
+        except PgolfError as exc:
+            log(f"TERMINATE FAILED for {result.pod_id}: {exc}; the in-pod deadline and the reaper remain")
+            result.error = (result.error + "; " if result.error else "") + f"terminate failed: {exc}"
+    else:
+        result.terminated = True
 
 
 def _created_anyway(provider: PodProvider, run_id: str, log: Callable[[str], None]) -> PodInfo | None:
@@ -420,7 +498,6 @@ def _check_metrics(m: RunMetrics, seed: int) -> None:
 def _finish(
     result: PromoteResult,
     settings: Settings,
-    provider: PodProvider,
     state: PodState,
     budget_path: Path,
     created_at: float,
@@ -428,17 +505,8 @@ def _finish(
     spends: bool,
     log: Callable[[str], None],
 ) -> None:
-    """Terminate, settle, clear the state entry. Never raises: every path must reach here."""
-    if result.pod_id:
-        try:
-            provider.terminate(result.pod_id)
-            result.terminated = True
-            log(f"pod {result.pod_id} terminated")
-        except PgolfError as exc:
-            log(f"TERMINATE FAILED for {result.pod_id}: {exc}; the in-pod deadline and the reaper remain")
-            result.error = (result.error + "; " if result.error else "") + f"terminate failed: {exc}"
-    else:
-        result.terminated = True
+    """Settle (after :func:`_terminate`) and clear the state entry. Never raises: every path
+    must reach here."""
     end = time.time()
     # No pod id means the create call failed: nothing was rented (a pod created despite a lost
     # reply is unknown to the state file once this entry is cleared, so the reaper books it).
@@ -447,6 +515,30 @@ def _finish(
     rate = settings.hourly_rate_usd if spends else 0.0
     if spends and pod is not None and pod.cost_per_hr > 0:
         rate = pod.cost_per_hr * 8.0 / gpus
+    settle_result(result, settings, budget_path, gpus, rate, log)
+    try:
+        if result.terminated:
+            state.remove(result.run_id)
+        else:
+            state.set(result.run_id, status="terminate_failed")
+    except PgolfError as exc:
+        log(f"pod state not updated: {exc}")
+
+
+def settle_result(
+    result: PromoteResult,
+    settings: Settings,
+    budget_path: Path,
+    gpus: int,
+    rate: float,
+    log: Callable[[str], None],
+    *,
+    cost_usd: float | None = None,
+    note: str = "",
+) -> None:
+    """Book ``result.pod_seconds`` at ``rate`` (USD/h for 8 GPUs; or ``cost_usd``) against the
+    run's reservation; an overrun is marked and explained in ``result.budget_warning``. Never
+    raises: a reservation already settled (by /abort or the reaper) is left as it is."""
     try:
         rec = budget_mod.settle(
             budget_path,
@@ -456,7 +548,8 @@ def _finish(
             gpus,
             rate,
             pod_id=result.pod_id,
-            note=("aborted: " if "Interrupted" in result.error else "") + result.error[:200],
+            note=note or ("aborted: " if "Interrupted" in result.error else "") + result.error[:200],
+            cost_usd=cost_usd,
         )
         result.cost_usd = rec.cost_usd
         result.reserved_usd = rec.reserved_usd
@@ -477,13 +570,6 @@ def _finish(
             log(f"budget: {result.budget_warning}")
     except BudgetError as exc:  # already settled by /abort or the reaper
         log(f"budget: not settled here ({exc})")
-    try:
-        if result.terminated:
-            state.remove(result.run_id)
-        else:
-            state.set(result.run_id, status="terminate_failed")
-    except PgolfError as exc:
-        log(f"pod state not updated: {exc}")
 
 
 def _record(

@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.errors import ComputeError, PgolfError
 from bot.forge import comments as sticky
 from bot.forge.base import Forge, StatusReport
-from bot.forge.events import COMMAND_HELP, Decision, Event, authorize, bind_head, promote_hint
+from bot.forge.events import COMMAND_HELP, Approval, Decision, Event, authorize, bind_head, promote_hint
 from bot.ledger import Ledger
 
 RETRAIN_LABEL = "retrain"
@@ -51,16 +51,6 @@ class Outcome:
         if self.result is not None and hasattr(self.result, "to_dict"):
             out["result"] = self.result.to_dict()
         return out
-
-
-@dataclass(frozen=True)
-class Approval:
-    """What the promotion entry point checks (``allowed``, ``reason``, ``sha``)."""
-
-    allowed: bool
-    reason: str
-    sha: str
-    actor: str
 
 
 PromoteHook = Callable[..., Any]

@@ -84,6 +84,19 @@ class Decision:
     permission: str | None = None
 
 
+@dataclass(frozen=True)
+class Approval:
+    """THE typed approval a promotion checks (``bot.compute.gates.check_trust``): who approved
+    which commit, and whether that is allowed. Made from :func:`authorize`'s decision plus
+    :func:`bind_head` (the forge: ``/promote <sha>``, the label, a dispatch) or by
+    ``bot.compute.gates.operator_approval`` (the operator at the command line)."""
+
+    allowed: bool
+    reason: str
+    sha: str = ""
+    actor: str = ""
+
+
 # The full object name only (SHA-1 or SHA-256 repositories): an abbreviation binds nothing, since a
 # PR author can grind a commit whose name starts the same way (7 hex digits = 2^28 tries).
 SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

@@ -206,8 +206,11 @@ def manual_steps(repo_hint: str = "<owner>/<repo>") -> list[str]:
         "Repository variables: PGOLF_APP_ID (the App id) and PGOLF_APP_SLUG (its slug).",
         "Create the environment `pgolf` (Settings → Environments) with Deployment branches = the default "
         "branch only, and put the secrets THERE, not in repository secrets: PGOLF_APP_PRIVATE_KEY (the "
-        ".pem), ANTHROPIC_API_KEY, TAVILY_API_KEY, RUNPOD_API_KEY. Only workflows that run the default "
-        "branch's files can then reach them (see docs/security.md).",
+        ".pem), ANTHROPIC_API_KEY, TAVILY_API_KEY, RUNPOD_API_KEY (for /abort). Only workflows that run "
+        "the default branch's files can then reach them (see docs/security.md).",
+        "Create a second environment `pgolf-runpod` with the same deployment-branch rule holding "
+        "RUNPOD_API_KEY only: the paid jobs (promote.yml's paid job, reaper.yml's reap job) rent and "
+        "terminate pods with it and hold no App key and no write token.",
         "FORKS: a fork's pull request brings its own workflow files, and no condition in them keeps it off "
         "your self-hosted runner. Set Settings → Actions → General → 'Require approval for all outside "
         "collaborators' (or keep the repository private), and review a fork's diff before approving its run.",

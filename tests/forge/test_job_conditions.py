@@ -23,7 +23,8 @@ FAST = Settings(github_seconds_between_requests=0, github_seconds_between_writes
 
 
 def condition(name: str) -> str:
-    (job,) = load(WORKFLOWS / name)["jobs"].values()
+    """The `if:` of the workflow's entry job (promote.yml's plan; every later job needs it)."""
+    job = next(iter(load(WORKFLOWS / name)["jobs"].values()))
     return str(job["if"])
 
 

@@ -80,11 +80,11 @@ def test_commands_commit_the_ledger() -> None:
 
 
 def test_promote_installs_cpu_torch_and_mlx_and_keeps_merge_winner() -> None:
-    j = job("promote.yml")
-    install = step_named(j, "pip install")["run"]
+    jobs = load(WORKFLOWS / "promote.yml")["jobs"]
+    install = step_named(jobs["gate"], "pip install")["run"]  # only the gate imports the scripts
     assert "--index-url https://download.pytorch.org/whl/cpu" in install and '"mlx[cpu]' in install
     assert install.index("download.pytorch.org") < install.index('pip install --quiet ".[torch,mlx]"')
-    step_named(j, "pgolf experiment merge-winner")
+    step_named(jobs["settle"], "pgolf experiment merge-winner")
     assert f"Seeds (1-{MAX_SEEDS})" in (WORKFLOWS / "promote.yml").read_text() and MAX_SEEDS == 8
 
 

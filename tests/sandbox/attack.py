@@ -45,6 +45,7 @@ PATHS = (
     "validate-smoke",
     "smoke-dataset",
     "promote-parity-gate",
+    "promote-gate-job",
     "local-tier",
     "local-baseline",
     "local-pod",
@@ -402,6 +403,11 @@ def _run_path(path: str, scene: Scene) -> dict[str, Any]:
             return {"passed": note}
         except Exception as exc:
             return {"refused": f"{type(exc).__name__}: {exc}"}
+    if path == "promote-gate-job":  # promote.yml's gate job: `pgolf promote gate` (bot.compute.split)
+        from bot.compute.split import Plan, run_gate
+
+        sha = _commit_hostile(scene, hostile, "hostile experiment")
+        return run_gate(repo, settings, Plan(pr=1, sha=sha, seeds=[1], actor="attack-test"))
     if path in ("local-tier", "local-baseline"):
         standalone = with_block(FUTURE + "import os\n", block) + METRICS
         standalone += "open('final_model.int8.ptz', 'wb').write(b'weights')\n"

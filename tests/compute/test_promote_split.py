@@ -1,0 +1,493 @@
+"""promote.yml's jobs in order — plan → gate → reserve → paid → settle — with files between them,
+on the GitHub and RunPod emulators, a pod over real SSH and real git remotes; a runner killed
+between the jobs or during the paid one is booked by the split reaper (reap → book); forged
+verdicts and outcomes are refused with their reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import budget as budget_mod
+from bot.compute.provider import pod_name
+from bot.compute.split import (
+    MAX_BYTES,
+    SCHEMAS,
+    Plan,
+    Ticket,
+    check_gate_verdict,
+    reserve_plan,
+    run_gate,
+    script_digests,
+    settle_ticket,
+)
+from bot.config import load_settings
+from bot.errors import InputError, ParityError
+from tests.compute.split_scene import (
+    GIT_ENV,
+    ROOT,
+    github,
+    kill_paid_mid_training,
+    make_scene,
+    plan_and_gate,
+    reaper_tick,
+    reserve,
+    settle,
+    stickies,
+)
+from tests.emulators.github import GitHubEmulator
+from tests.emulators.runpod import RunPodEmulator
+from tests.emulators.sshd import SSHServer
+from tests.forge.conftest import AppKey, make_key
+
+DIVERGE = ("mx.square(mx.maximum(self.fc(x), 0))", "mx.maximum(self.fc(x), 0)")
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GIT_ENV.items():
+        monkeypatch.setenv(k, v)
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "GH_APP_", "RUNNER_")):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def key() -> AppKey:
+    return make_key()
+
+
+@pytest.fixture
+def gh() -> Any:
+    emu = GitHubEmulator()
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_the_five_jobs_in_order_book_one_row_and_one_sticky(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan_path, verdict_path = plan_and_gate(scene, gh, key)
+    plan = json.loads(plan_path.read_text())
+    assert (
+        plan["sha"] == scene.sha
+        and plan["pr"] == 7
+        and plan["seeds"] == [1]
+        and plan["actor"] == "maintainer"
+    )
+    verdict = json.loads(verdict_path.read_text())
+    assert verdict["parity"]["ok"] is True and verdict["parity"]["sandbox"].startswith("isolated"), verdict[
+        "parity"
+    ]
+
+    t0 = time.monotonic()
+    ticket_path = reserve(scene, gh, key, plan_path, verdict_path)
+    reserve_s = time.monotonic() - t0
+    ticket = Ticket.load(ticket_path)
+    committed = scene.budget().reservations  # on the default branch before anything is rented
+    assert [r.run_id for r in committed] == [ticket.run_id] and not emu.pods
+    assert committed[0].deadline and committed[0].sha == scene.sha and reserve_s < 60
+
+    # the paid job: only the RunPod key in its environment (no App key, no GitHub token)
+    outcome = ticket_path.parent / "outcome.json"
+    res = scene.pgolf(scene.checkout("paid"), "promote", "run", "--reservation", str(ticket_path), "--out",
+                      str(outcome))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(outcome.read_text())
+    assert data["started"] and data["terminated"] and data["pod_id"] and not data["error"], data
+    assert "final_int8_zlib_roundtrip_exact" in data["seeds"][0]["log_tail"]
+    assert git_status_clean(scene.tmp / "paid")  # the paid job wrote no ledger file
+
+    settled = settle(scene, gh, key, ticket_path, outcome)
+    assert settled["booked"] == "outcome" and settled["problems"] == []
+    b = scene.budget()
+    assert b.reservations == [] and [r.run_id for r in b.runs] == [ticket.run_id]
+    billed = emu.billed_usd(pod_name(ticket.run_id))
+    assert 0 < billed <= b.runs[0].cost_usd + 1e-6  # $0 unrecorded
+    assert b.runs[0].cost_usd - billed < 0.05  # and not the worst case
+    (row,) = scene.runpod_rows()
+    assert (
+        row.status == "keep" and row.val_bpb == pytest.approx(1.199, abs=1e-6) and row.commit == scene.sha[:7]
+    )
+    assert len(stickies(gh)) == 1  # the figure: one sticky comment per PR across plan, reserve, settle
+    assert "1.19" in stickies(gh)[0]
+
+
+def git_status_clean(ck: Path) -> bool:
+    out = subprocess.run(
+        ["git", "-C", str(ck), "status", "--porcelain"], capture_output=True, text=True
+    ).stdout
+    return not [ln for ln in out.splitlines() if "results.tsv" in ln or "budget.json" in ln]
+
+
+# ----------------------------------------------------------------------------- dead runners
+def test_runner_lost_between_reserve_and_paid_is_booked_by_the_reaper(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket = Ticket.load(reserve(scene, gh, key, plan, verdict))
+    # nothing more runs: no paid job, no settle job. The reaper ticks now (left alone), then later.
+    _, now_tick = reaper_tick(scene, sshd, "now")
+    assert ticket.run_id in now_tick.pending and scene.budget().reservations
+    _, later = reaper_tick(scene, sshd, "later", now=ticket.deadline + 3600)
+    assert later.ok, later.to_dict()
+    b = scene.budget()
+    assert b.reservations == [] and [r.run_id for r in b.runs] == [ticket.run_id]
+    assert b.runs[0].cost_usd == pytest.approx(ticket.max_usd)  # RunPod never saw a pod: worst case
+    assert emu.billed_usd(pod_name(ticket.run_id)) == 0  # $0 unrecorded (nothing was rented)
+    assert [r.status for r in scene.runpod_rows()] == ["crash"]
+
+
+def test_paid_job_killed_mid_training_settle_leaves_it_to_the_reaper_which_books_rupods_bill(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    scene = make_scene(tmp_path / "s", sshd, pod_train_env="FAKE_STEP_SLEEP=5")
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)
+    ticket = Ticket.load(ticket_path)
+    outcome = kill_paid_mid_training(scene, ticket_path, ticket)
+    assert not outcome.exists() and [p.name for p in emu.alive()] == [pod_name(ticket.run_id)]
+
+    settled = settle(scene, gh, key, ticket_path, outcome)  # the settle job runs (if: always())
+    assert settled["booked"] == "left to the reaper", settled
+    assert scene.budget().reservations  # still open on the default branch
+    time.sleep(1.2)  # RunPod counts uptime in whole seconds
+    seen, booked = reaper_tick(scene, sshd, "later", now=ticket.deadline + 60)
+    assert [a.pod_id for a in seen.actions] == [a.pod_id for a in booked.actions] and booked.ok, (
+        booked.to_dict()
+    )
+    assert booked.actions[0].settled == "billed"
+    b = scene.budget()
+    billed = emu.billed_usd(pod_name(ticket.run_id))
+    booked_usd = sum(r.cost_usd for r in b.runs if r.run_id == ticket.run_id)
+    assert b.reservations == [] and not emu.alive()
+    assert billed > 0 and booked_usd >= billed - 1e-6, (billed, booked_usd)  # $0 unrecorded
+    assert booked_usd - billed < 0.05  # RunPod's bill, not the worst case
+
+
+def test_a_dead_book_job_is_harmless_the_next_tick_books_once(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The reap job terminates an overdue pod; its book job dies; the next tick books the run once
+    (at the worst case: RunPod forgets a terminated pod), and a replay of the first observations
+    after that books nothing twice."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket = Ticket.load(reserve(scene, gh, key, plan, verdict))
+    from bot.compute.provider import PodSpec
+    from bot.compute.runpod import RunPodProvider
+
+    prov = RunPodProvider(
+        ssh_user=sshd.user, workdir=scene.over["pod_workdir"], poll_interval=0.1, retry_wait=0.05
+    )
+    spec = PodSpec(ticket.run_id, 8, "NVIDIA H100 80GB HBM3", "img", "SECURE", deadline=time.time() + 600)
+    prov.create(spec)  # a paid job that rented and died
+    time.sleep(1.2)
+    from bot.compute.observed import RecordingProvider, write_observations
+    from bot.compute.reaper import reap
+
+    ck = scene.checkout("tick1-reap")
+    s = load_settings(ck, env={}, overrides=scene.over)
+    rec = RecordingProvider(prov)
+    first = reap(ck, s, rec, now=ticket.deadline + 60)
+    assert first.actions and first.actions[0].done and not emu.alive()
+    obs = scene.tmp / "tick1.json"
+    write_observations(obs, rec.observations(ticket.deadline + 60))
+    # ... and the book job never runs: nothing reached the default branch
+    assert scene.budget().reservations
+    _, second = reaper_tick(scene, sshd, "tick2", now=ticket.deadline + 3600)
+    assert second.ok
+    b = scene.budget()
+    assert b.reservations == [] and len([r for r in b.runs if r.run_id == ticket.run_id]) == 1
+    assert b.runs[0].cost_usd >= emu.billed_usd(pod_name(ticket.run_id))  # $0 unrecorded
+    # the late book job of tick 1 (replaying its old observations) books nothing twice
+    from bot.compute.observed import ReplayProvider
+    from bot.forge.ledger_commit import ledger_commit
+
+    stale = json.loads(obs.read_text())
+    stale["observed_at"] -= 3600  # "Re-run failed jobs" on tick 1 an hour later
+    obs.write_text(json.dumps(stale))
+    with pytest.raises(InputError, match="stale"):
+        ReplayProvider.load(obs)
+    late = scene.checkout("tick1-book-late")
+    ls = load_settings(late, env={}, overrides=scene.over)
+    code = scene.pgolf(late, "pods", "reap", "--observations", str(obs))
+    assert code.exit_code != 0 and "stale" in code.output
+    ledger_commit(late, "late reaper", ls)
+    assert len([r for r in scene.budget().runs if r.run_id == ticket.run_id]) == 1
+    assert not [r for r in scene.budget().runs if r.kind == "orphan"]
+
+
+# ----------------------------------------------------------------------------- forged verdicts
+def _pair_repo(tmp: Path, mlx_edit: tuple[str, str] | None = None) -> tuple[Path, str]:
+    repo = tmp / "research"
+    (repo / "training").mkdir(parents=True)
+    for name in ("train_gpt.py", "train_gpt_mlx.py"):
+        (repo / "training" / name).write_bytes((ROOT / "training" / name).read_bytes())
+    if mlx_edit is not None:
+        mlx = (repo / "training" / "train_gpt_mlx.py").read_text()
+        (repo / "training" / "train_gpt_mlx.py").write_text(mlx.replace(*mlx_edit))
+    (repo / "results.tsv").write_text(
+        "commit\ttier\tval_bpb\tartifact_bytes\tmemory_gb\tstatus\tpromoted\tcost_usd\tdescription\n"
+    )
+    (repo / "budget.json").write_text(json.dumps({"version": 1, "total_credits": 100.0, "reserve_floor": 10.0,
+                                                  "spent": 0.0, "runs": [], "reservations": []}))  # fmt: skip
+    (repo / ".gitignore").write_text(".pgolf/\n")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", "exp"], check=True)
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return repo, sha
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan, dict[str, Any]]:
+    """A real gate run (in the sandbox) on a pair whose MLX script diverges: a failing verdict."""
+    mp = pytest.MonkeyPatch()
+    for k, v in GIT_ENV.items():
+        mp.setenv(k, v)
+    try:
+        repo, sha = _pair_repo(tmp_path_factory.mktemp("failing"), DIVERGE)
+        plan = Plan(pr=7, sha=sha, seeds=[1], actor="maintainer")
+        verdict = run_gate(repo, load_settings(repo, env={}, overrides={"sandbox": "required"}), plan)
+    finally:
+        mp.undo()
+    assert verdict["parity"]["ok"] is False and verdict["parity"]["first_diverging_layer"], verdict
+    return repo, plan, verdict
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_a_real_failing_verdict_is_refused_and_nothing_is_reserved(failing: Any, tmp_path: Path) -> None:
+    repo, plan, verdict = failing
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0})
+    before = (repo / "budget.json").read_text()
+    with pytest.raises(ParityError, match="first diverging layer blocks.0"):
+        reserve_plan(repo, s, plan, _write(tmp_path / "v.json", verdict), commit=None)
+    assert (repo / "budget.json").read_text() == before
+
+
+def _forged_cases(verdict: dict[str, Any], plan: Plan) -> dict[str, tuple[Any, type[Exception], str]]:
+    passed = json.loads(json.dumps(verdict))
+    passed["parity"]["ok"] = True  # "passed" for the failing script
+    other_sha = dict(verdict, sha="f" * 40)
+    other_code = json.loads(json.dumps(verdict))
+    other_code["scripts"] = {k: "0" * 64 for k in verdict["scripts"]}
+    malformed = json.loads(json.dumps(verdict))
+    malformed["parity"]["layers"] = "everything fine"
+    return {
+        "passed-for-a-failing-script": (passed, ParityError, "claimed ok; its own numbers say otherwise"),
+        "wrong-sha": (other_sha, ParityError, "not the approved"),
+        "other-code": (other_code, ParityError, "judged other code"),
+        "oversized": (
+            dict(verdict, padding="x" * (MAX_BYTES["verdict"] + 1)),
+            InputError,
+            "over 262144 bytes",
+        ),
+        "not-json": ('{"schema": "' + SCHEMAS["verdict"] + '", "sha": ', InputError, "not JSON"),
+        "wrong-schema": (dict(verdict, schema="pgolf-parity-verdict/0"), InputError, "schema"),
+        "malformed-parity": (malformed, ParityError, "malformed parity verdict"),
+        "no-parity": ({k: v for k, v in verdict.items() if k != "parity"}, ParityError, "malformed"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["passed-for-a-failing-script", "wrong-sha", "other-code", "oversized", "not-json", "wrong-schema",
+     "malformed-parity", "no-parity"],
+)  # fmt: skip
+def test_a_forged_verdict_is_refused_with_its_reason(failing: Any, tmp_path: Path, case: str) -> None:
+    repo, plan, verdict = failing
+    data, exc, reason = _forged_cases(verdict, plan)[case]
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0})
+    before = (repo / "budget.json").read_text()
+    with pytest.raises(exc, match=reason):
+        check_gate_verdict(repo, s, plan, _write(tmp_path / "v.json", data))
+    with pytest.raises(exc):
+        reserve_plan(repo, s, plan, tmp_path / "v.json", commit=None)
+    assert (repo / "budget.json").read_text() == before  # nothing reserved
+
+
+def test_a_passing_verdict_reserves_and_binds_the_scripts(tmp_path: Path) -> None:
+    """The control: a verdict with the right digests and numbers passes (crafted here; the
+    end-to-end test runs the real gate)."""
+    repo, sha = _pair_repo(tmp_path)
+    plan = Plan(pr=7, sha=sha, seeds=[1], actor="maintainer")
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0})
+    good = {"schema": SCHEMAS["verdict"], "sha": sha, "scripts": script_digests(repo, sha, s),
+            "parity": {"ok": True, "max_abs_logit_diff": 0.0, "abs_loss_diff": 0.0, "layers": []}}  # fmt: skip
+    ticket = reserve_plan(repo, s, plan, _write(tmp_path / "v.json", good), commit=None)
+    assert ticket.sha == sha and ticket.max_usd > 0
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [ticket.run_id]
+
+
+# ----------------------------------------------------------------------------- forged outcomes
+def _booked(tmp_path: Path) -> tuple[Path, Any, Ticket, Path]:
+    """A committed-looking reservation (no pod yet) in a research repo, and its ticket."""
+    repo, sha = _pair_repo(tmp_path)
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0, "pod_deadline_seconds": 600})
+    plan = Plan(pr=7, sha=sha, seeds=[1], actor="maintainer")
+    good = {"schema": SCHEMAS["verdict"], "sha": sha, "scripts": script_digests(repo, sha, s),
+            "parity": {"ok": True, "max_abs_logit_diff": 0.0, "abs_loss_diff": 0.0, "layers": []}}  # fmt: skip
+    ticket = reserve_plan(repo, s, plan, _write(tmp_path / "v.json", good), commit=None)
+    # another run, settled earlier, whose pod id a forger might reuse
+    budget_mod.reserve(repo / "budget.json", s, "pr3-old", 5.0, pr=3, sha="e" * 40)
+    budget_mod.settle(repo / "budget.json", s, "pr3-old", 600, 8, 20.0, pod_id="podOLD")
+    return repo, s, ticket, tmp_path / "outcome.json"
+
+
+LOG = (
+    "step:3/3 train_loss:2.7000 train_time:30ms step_avg:10.00ms\n"
+    "peak memory allocated: 10184 MiB reserved: 10200 MiB\nCode size: 4000 bytes\n"
+    "Total submission size int8+zlib: 15000000 bytes\n"
+    "final_int8_zlib_roundtrip_exact val_loss:2.03148000 val_bpb:1.20000000\n"
+)
+
+
+def _outcome(t: Ticket, **over: Any) -> dict[str, Any]:
+    base = {
+        "schema": SCHEMAS["outcome"], "run_id": t.run_id, "sha": t.sha, "pr": t.pr, "provider": "runpod",
+        "started": True, "pod_id": "pod42", "pod_name": pod_name(t.run_id), "terminated": True,
+        "pod_seconds": 700.0, "gpu_count": 8, "cost_per_hr": 21.52, "runpod_uptime_seconds": 690.0,
+        "cost_usd": round(700 / 3600 * 21.52, 6), "error": "", "hardware": "8xH100",
+        "seeds": [{"seed": 1, "rc": 0, "seconds": 600.0, "error": "", "log_tail": LOG}],
+    }  # fmt: skip
+    base.update(over)
+    return base
+
+
+def test_a_true_outcome_is_booked_at_its_cost_with_metrics_parsed_here(tmp_path: Path) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    res = settle_ticket(repo, s, t, _write(out, _outcome(t, val_bpb=0.5)))  # a claimed score is ignored
+    assert res.booked == "outcome" and res.problems == []
+    run = next(r for r in budget_mod.load(repo / "budget.json", s).runs if r.run_id == t.run_id)
+    assert run.cost_usd == pytest.approx(700 / 3600 * 21.52) and run.pod_id == "pod42"
+    assert res.result is not None and res.result.val_bpb == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize(
+    ("case", "over", "reason"),
+    [
+        ("cost-below-runpod", {"cost_usd": 0.01}, "below"),
+        ("seconds-below-uptime", {"pod_seconds": 10.0, "cost_usd": 0.01}, "below RunPod's uptime"),
+        ("another-runs-pod", {"pod_id": "podOLD"}, "belongs to run pr3-old"),
+        ("another-run-id", {"run_id": "pr9-aaaaaaa-20260615120000-beef"}, "run_id"),
+        ("another-sha", {"sha": "d" * 40}, "sha"),
+        ("foreign-pod-name", {"pod_name": "pgolf-pr9-x"}, "pod_name"),
+        ("longer-than-the-pod-lives", {"pod_seconds": 1e6}, "pod_seconds"),
+        ("free-gpus", {"cost_per_hr": 0.0001}, "implausibly low"),
+        ("unreserved-seed", {"seeds": [{"seed": 9, "rc": 0, "log_tail": LOG}]}, "seed entry"),
+    ],
+)
+def test_a_forged_outcome_is_booked_at_the_worst_case_with_its_reason(
+    tmp_path: Path, case: str, over: dict[str, Any], reason: str
+) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    res = settle_ticket(repo, s, t, _write(out, _outcome(t, **over)))
+    assert res.booked == "worst case" and any(reason in p for p in res.problems), res.problems
+    run = next(r for r in budget_mod.load(repo / "budget.json", s).runs if r.run_id == t.run_id)
+    assert run.cost_usd == pytest.approx(t.max_usd) and "outcome refused" in run.note
+    (row,) = [r for r in __import__("bot.ledger", fromlist=["Ledger"]).Ledger.load(repo / "results.tsv").rows
+              if r.tier == "runpod"]  # fmt: skip
+    assert row.status == "crash" and row.val_bpb is None and "outcome refused" in row.description
+
+
+@pytest.mark.parametrize("case", ["oversized", "not-json", "wrong-schema"])
+def test_an_unreadable_outcome_is_booked_at_the_worst_case(tmp_path: Path, case: str) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    bad = {
+        "oversized": json.dumps(_outcome(t, padding="x" * MAX_BYTES["outcome"])),
+        "not-json": "{nope",
+        "wrong-schema": json.dumps(_outcome(t, schema="other")),
+    }[case]
+    res = settle_ticket(repo, s, t, _write(out, bad))
+    assert res.booked == "worst case" and res.problems and str(out) in res.problems[0]
+
+
+def test_no_outcome_or_an_unterminated_pod_is_left_to_the_reaper_and_never_booked_twice(
+    tmp_path: Path,
+) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    assert settle_ticket(repo, s, t, out).booked == "left to the reaper"  # the file is missing
+    res = settle_ticket(repo, s, t, _write(out, _outcome(t, terminated=False)))
+    assert res.booked == "left to the reaper"
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [t.run_id]
+    assert settle_ticket(repo, s, t, _write(out, _outcome(t))).booked == "outcome"
+    again = settle_ticket(repo, s, t, out)  # a re-run of the settle job
+    assert again.booked == "already settled"
+    assert len([r for r in budget_mod.load(repo / "budget.json", s).runs if r.run_id == t.run_id]) == 1
+
+
+def test_a_paid_job_that_never_started_releases_the_reservation(tmp_path: Path) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    res = settle_ticket(repo, s, t, out, paid_skipped=True)
+    assert res.booked == "released"
+    b = budget_mod.load(repo / "budget.json", s)
+    assert b.reservations == [] and not [r for r in b.runs if r.run_id == t.run_id]
+
+
+def test_the_paid_job_rents_nothing_when_paused_or_when_runpod_asks_more_than_reserved(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from bot.compute.split import run_paid, write_json
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    cheap = dataclasses.replace(t, max_usd=1.0)  # RunPod's quote for the lifetime is ~$4
+    refused = run_paid(repo, s, cheap, provider(s))
+    assert refused["started"] is False and "above the $1.00 reserved" in refused["error"] and not emu.pods
+    budget_mod.pause(repo / "budget.json", s, by="maintainer", reason="test")
+    paused = run_paid(repo, s, t, provider(s))
+    assert paused["started"] is False and "paused" in paused["error"] and not emu.pods
+    write_json(out, "outcome", paused)
+    res = settle_ticket(repo, s, t, out)
+    assert res.booked == "released"
+    assert budget_mod.load(repo / "budget.json", s).reservations == []
+
+
+def test_the_reserve_job_says_why_on_the_pr_when_it_refuses(
+    failing: Any, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.compute.split import write_json
+    from tests.forge.conftest import cli_env
+
+    repo, plan, verdict = failing
+    github(gh, key, plan.sha)
+    write_json(tmp_path / "plan.json", "plan", plan.to_dict())
+    _write(tmp_path / "verdict.json", verdict)
+    res = CliRunner().invoke(
+        cli,
+        ["--repo", str(repo), "promote", "reserve", "--plan", str(tmp_path / "plan.json"), "--verdict",
+         str(tmp_path / "verdict.json"), "--out", str(tmp_path / "r.json"), "--no-commit"],
+        env=cli_env(gh, key),
+    )  # fmt: skip
+    assert res.exit_code != 0 and not (tmp_path / "r.json").exists()
+    (body,) = stickies(gh)
+    assert "refused before anything was reserved" in body and "blocks.0" in body

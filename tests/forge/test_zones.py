@@ -1,0 +1,123 @@
+"""DESIGN.md's zones of trust, read from the workflow files (and the templates `pgolf init`
+writes): the job that executes PR code holds nothing; the paid jobs hold the RunPod key and
+nothing else; the App key lives only in trusted jobs that never run PR code or rent pods."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.forge.scaffold import workflow_templates
+from tests.forge.test_workflows import WORKFLOWS, load, steps, workflow_files
+
+# the pgolf verbs by zone (what a job runs decides its zone)
+RUNS_PR_CODE = ("pgolf promote gate", "pgolf train", "training/")
+PAID = ("pgolf promote run", "pgolf pods reap --observe-out")
+WRITE_SCOPES = ("contents", "pull-requests", "issues", "statuses", "actions", "id-token", "pages")
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(s.get("run") or "" for s in steps(job))
+
+
+def _secrets(job: dict[str, Any]) -> set[str]:
+    return set(re.findall(r"secrets\.([A-Z0-9_]+)", json.dumps(job)))
+
+
+def _writes(job: dict[str, Any]) -> list[str]:
+    return [k for k, v in (job.get("permissions") or {}).items() if v == "write"]
+
+
+def _all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for p in workflow_files(WORKFLOWS):
+        for job_id, job in load(p)["jobs"].items():
+            out.append((p.name, job_id, job))
+    for name, data in workflow_templates().items():
+        wf = yaml.safe_load(data)
+        for job_id, job in wf["jobs"].items():
+            out.append((f"template:{name}", job_id, job))
+    return out
+
+
+JOBS = _all_jobs()
+
+
+def check_zones(where: str, job: dict[str, Any]) -> None:
+    runs = _runs(job)
+    text = json.dumps(job)
+    if any(v in runs for v in ("pgolf promote gate",)):  # PR code on a GitHub-hosted runner
+        assert job.get("permissions") == {}, (
+            f"{where}: runs PR code with permissions {job.get('permissions')}"
+        )
+        assert not _secrets(job) and "github.token" not in text, (
+            f"{where}: runs PR code holding {_secrets(job)}"
+        )
+        assert "environment" not in job, f"{where}: runs PR code in an environment"
+    if any(v in runs for v in PAID):
+        assert _secrets(job) == {"RUNPOD_API_KEY"}, f"{where}: the paid zone holds {_secrets(job)}"
+        assert "github.token" not in text and "GH_APP" not in text, (
+            f"{where}: the paid zone holds a GitHub key"
+        )
+        assert not _writes(job) and job.get("permissions") == {"contents": "read"}, (
+            f"{where}: {job['permissions']}"
+        )
+        assert "pgolf ledger commit" not in runs and "pgolf alerts" not in runs, where
+    if "PGOLF_APP_PRIVATE_KEY" in _secrets(job):
+        assert not any(v in runs for v in RUNS_PR_CODE), f"{where}: holds the App key and runs PR code"
+        assert not any(v in runs for v in PAID), f"{where}: holds the App key and rents pods"
+        if "RUNPOD_API_KEY" in _secrets(job):  # only commands.yml's /abort (documented)
+            assert "pgolf command run" in runs and "--skip promote" in runs, where
+
+
+@pytest.mark.parametrize(("wf", "job_id", "job"), JOBS, ids=[f"{w}:{j}" for w, j, _ in JOBS])
+def test_every_job_fits_its_zone(wf: str, job_id: str, job: dict[str, Any]) -> None:
+    check_zones(f"{wf}:{job_id}", job)
+
+
+def test_promote_has_each_zone_exactly_where_expected() -> None:
+    jobs = load(WORKFLOWS / "promote.yml")["jobs"]
+    gate, paid = jobs["gate"], jobs["paid"]
+    assert "pgolf promote gate" in _runs(gate) and gate["permissions"] == {} and "environment" not in gate
+    assert "pgolf promote run" in _runs(paid) and paid["environment"] == "pgolf-runpod"
+    for trusted in ("plan", "reserve", "settle"):
+        assert jobs[trusted]["environment"] == "pgolf" and "RUNPOD_API_KEY" not in json.dumps(jobs[trusted])
+    # the verdict and the outcome cross as artifacts; the reservation is committed before renting
+    assert "pgolf promote reserve" in _runs(jobs["reserve"]) and jobs["paid"]["needs"] == ["plan", "reserve"]
+    assert jobs["settle"]["needs"] == ["plan", "reserve", "paid"]
+    reaper = load(WORKFLOWS / "reaper.yml")["jobs"]
+    assert reaper["reap"]["environment"] == "pgolf-runpod" and reaper["book"]["environment"] == "pgolf"
+    assert "RUNPOD_API_KEY" not in json.dumps(reaper["book"])
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (
+            lambda j: j["gate"].__setitem__("permissions", {"contents": "read"}),
+            "runs PR code with permissions",
+        ),
+        (
+            lambda j: j["gate"].setdefault("env", {}).__setitem__("K", "${{ secrets.RUNPOD_API_KEY }}"),
+            "holding",
+        ),
+        (
+            lambda j: j["paid"]["env"].__setitem__(
+                "GH_APP_PRIVATE_KEY", "${{ secrets.PGOLF_APP_PRIVATE_KEY }}"
+            ),
+            "holds",
+        ),
+        (lambda j: j["paid"]["permissions"].__setitem__("contents", "write"), "contents"),
+        (lambda j: j["settle"]["steps"].append({"run": ".venv/bin/pgolf promote gate --plan p"}), "PR code"),
+    ],
+)
+def test_the_zone_check_catches_drift(mutation: Any, message: str) -> None:
+    jobs = load(WORKFLOWS / "promote.yml")["jobs"]
+    mutation(jobs)
+    with pytest.raises(AssertionError, match=message):
+        for job_id, job in jobs.items():
+            check_zones(f"promote.yml:{job_id}", job)
