@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.errors import ExperimentError
@@ -113,13 +113,3 @@ def remotes(repo: Path | str) -> list[str]:
 
 def push(repo: Path | str, remote: str, branch: str) -> None:
     git(repo, "push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout=300)
-
-
-def archive_paths(repo: Path | str, commit: str, dest: Path, paths: Sequence[str]) -> None:
-    """Extract ``paths`` of ``commit`` into ``dest`` (no .git)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel in paths:
-        text = show_file(repo, commit, rel)
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")

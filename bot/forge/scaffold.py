@@ -3,7 +3,7 @@
 Everything comes from one source: the workflows and the App manifest are package data under
 ``bot/templates/`` (the pgolf repository's own ``.github/workflows`` are identical copies, checked by
 a test), program.md comes from ``bot/templates/program.md``, and the training scripts are copied
-from this installation's ``training/`` folder. Existing files are kept unless ``force``.
+from this installation's package data (:mod:`bot.training.scripts`). Existing files are kept unless ``force``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from bot.config import Settings
 from bot.errors import InputError
 from bot.fileio import atomic_write_bytes
 from bot.ledger import Ledger
+from bot.training.scripts import SCRIPT_FILES
 
 MANIFEST_NAME = "github-app-manifest.json"
 # Copies of the templates as written, the base of `pgolf init --upgrade`'s three-way merges.
 BASE_DIR = ".github/pgolf-base"
-TRAINING_FILES = ("train_gpt.py", "train_gpt_mlx.py", "prepare_data.py")
 GITIGNORE = """# pgolf
 .venv/
 .pgolf/
@@ -78,12 +78,6 @@ def workflow_templates() -> dict[str, bytes]:
 
 def manifest_bytes() -> bytes:
     return (templates() / MANIFEST_NAME).read_bytes()
-
-
-def training_source() -> Path | None:
-    """This checkout's ``training/`` folder (next to the ``bot`` package)."""
-    here = Path(str(resources.files("bot"))).resolve().parent / "training"
-    return here if (here / "train_gpt.py").is_file() else None
 
 
 # --------------------------------------------------------------------------- requirements-bot.txt
@@ -293,7 +287,6 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         )
     manifest = manifest_bytes()
     program = (templates() / "program.md").read_bytes()
-    training = training_source()
 
     for name, data in flows.items():
         _write(root, f".github/workflows/{name}", data, force, out)
@@ -303,15 +296,8 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
     if ".github/pgolf-app-manifest.json" in out.created:
         _write(root, f"{BASE_DIR}/pgolf-app-manifest.json", manifest, True, out)
     _write(root, s.program_path, program, force, out)
-    if training is None:
-        out.warnings.append(
-            "no training/ folder next to this pgolf installation: copy train_gpt.py and train_gpt_mlx.py yourself"
-        )
-    else:
-        for name in TRAINING_FILES:
-            src = training / name
-            if src.is_file():
-                _write(root, f"training/{name}", src.read_bytes(), force, out)
+    for src in SCRIPT_FILES:
+        _write(root, f"training/{src.name}", src.read_bytes(), force, out)
     _write(root, "requirements-bot.txt", requirements_text(spec).encode(), force, out)
     _merge_gitignore(root, out)
 

@@ -17,7 +17,6 @@ as a warning on the page (the dashboard must still render at 2 am), never silent
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import statistics
@@ -31,6 +30,7 @@ from bot import budget as budget_mod
 from bot import clock
 from bot.config import Settings
 from bot.errors import PgolfError
+from bot.grading import frontier
 from bot.ledger import Ledger, Row
 from bot.program import BASELINE_BPB, SOTA_RE
 from bot.state import TIERS as GRADE_TIERS
@@ -387,15 +387,13 @@ def competitors_section(scores: list[CompetitorScore]) -> tuple[list[dict[str, A
 
 
 def frontier_section(ledger: Ledger, graded: list[GradedItem]) -> dict[str, Any]:
-    """The technique frontier table from :mod:`bot.grading.frontier`, when that module exists.
+    """The technique frontier table from :mod:`bot.grading.frontier`.
 
-    Imported lazily: the frontier is optional for the report. When the module is missing (or
-    fails), the section says "not available" and why, instead of failing the whole report.
+    The frontier is one panel of the report: when it fails, the section says "not available" and
+    why, instead of failing the whole report.
     """
     try:
-        mod = importlib.import_module("bot.grading.frontier")
-        frontier = mod.compute(ledger, graded)
-        cats = frontier.to_dict()
+        cats = frontier.compute(ledger, graded).to_dict()
         rules = str(cats.get("rules", ""))
         rows = [
             {
@@ -409,13 +407,6 @@ def frontier_section(ledger: Ledger, graded: list[GradedItem]) -> dict[str, Any]
             }
             for c in cats.get("categories", [])
         ]
-    except ImportError as exc:
-        return {
-            "available": False,
-            "reason": f"bot.grading.frontier is not installed ({exc})",
-            "rows": [],
-            "rules": "",
-        }
     except Exception as exc:  # an optional section must never take the dashboard down
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}", "rows": [], "rules": ""}
     rows.sort(key=lambda r: (-int(r["selection bonus"]), -int(r["tier A"]), str(r["category"])))

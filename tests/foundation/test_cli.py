@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -179,3 +180,15 @@ def test_research_state_folder_that_is_a_file(repo: Path) -> None:
     (repo / "research").write_text("oops")
     r = run(repo, "inject")
     assert r.exit_code == 9 and "is a file" in r.output
+
+
+def test_every_command_module_registers_its_noun() -> None:
+    # `pgolf X` imports bot.commands.X only when X is called; each name must be a real module
+    # whose register() adds the command X (no module is optional: a missing one is an error)
+    from bot.cli import COMMAND_MODULES
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == list(COMMAND_MODULES)
+    for name in COMMAND_MODULES:
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None and cmd.name == name, name

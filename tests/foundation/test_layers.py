@@ -44,10 +44,9 @@ FLOORS: dict[int, set[str]] = {
         "program",
         "program_changes",
         "program_git",
-        "program_inputs",
-        "inject_sources",
     },
-    3: {"compute", "agent", "demo", "research_review"},
+    # program_inputs gathers program.md's notes, one of them from the experimenter (bot.agent)
+    3: {"compute", "agent", "demo", "research_review", "program_inputs"},
     4: {"commands", "cli", "context", "__main__"},
 }
 FLOOR_OF = {room: floor for floor, rooms in FLOORS.items() for room in rooms}

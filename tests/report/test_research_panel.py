@@ -13,8 +13,8 @@ import pytest
 from bot import program
 from bot.config import Settings
 from bot.forge.ledger_commit import ledger_commit
-from bot.inject_sources import gather_inputs
 from bot.ledger import Ledger
+from bot.program_inputs import gather_inputs
 from bot.report import build_report
 from bot.report.data import collect
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl
