@@ -49,6 +49,7 @@ from bot.config import Settings, load_settings
 from bot.errors import InputError, PgolfError
 from bot.forge import dispatch, events, scaffold
 from bot.forge.local import LocalForge
+from bot.git import git, git_ok
 from bot.grading import grader
 from bot.grading import verify as verify_mod
 from bot.research import pipeline
@@ -181,15 +182,12 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PgolfError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip()
+    return git(root, *args).strip()
 
 
 def _commit_all(root: Path, message: str) -> str:
     _git(root, "add", "-A")
-    if subprocess.run(["git", "-C", str(root), "diff", "--cached", "--quiet"]).returncode != 0:
+    if not git_ok(root, "diff", "--cached", "--quiet"):
         _git(root, "commit", "--quiet", "--no-verify", "-m", message)
     return _git(root, "rev-parse", "--short", "HEAD")
 

@@ -165,3 +165,18 @@ class SandboxError(PgolfError):
     """Untrusted code cannot be run behind the wall (or what it left behind is refused)."""
 
     exit_code = 25
+
+
+class GitError(PgolfError):
+    """A git command failed (bot.git names the command and git's own message)."""
+
+    exit_code = 26
+
+
+class GateFailed(PgolfError):
+    """A gate said no: the artifact is over the limit, the parity check or a budget rule refused.
+
+    Not a malfunction: the command ran and the answer is "no". Every gate that stops a command
+    raises this, and the CLI edge exits with its code (1), the code of a failed check."""
+
+    exit_code = 1

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +30,8 @@ from bot.forge.base import (
     Review,
     StatusReport,
 )
+from bot.git import git, git_bytes
+from bot.git import run as run_git
 
 LOCAL_BOT = "pgolf[bot]"
 _SCHEMA = 1
@@ -85,10 +85,11 @@ class LocalForge(Forge):
             return result
 
     def _git(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True)
-        if check and proc.returncode != 0:
-            raise ForgeError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        return proc.stdout.strip() if proc.returncode == 0 else ""
+        """git's stripped stdout; GitError when it fails, or "" when ``check`` is off."""
+        if check:
+            return git(self.root, *args).strip()
+        proc = run_git(self.root, *args)
+        return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
 
     def _branch_sha(self, branch: str) -> str:
         return self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
@@ -148,9 +149,7 @@ class LocalForge(Forge):
         return files
 
     def read_file(self, path: str, ref: str) -> bytes | None:
-        proc = subprocess.run(
-            ["git", "cat-file", "blob", f"{ref}:{path}"], cwd=self.root, capture_output=True
-        )
+        proc = run_git(self.root, "cat-file", "blob", f"{ref}:{path}")
         return proc.stdout if proc.returncode == 0 else None
 
     def open_pr(
@@ -203,17 +202,11 @@ class LocalForge(Forge):
             self._git("merge", "--no-ff", "-m", msg, sha)
             merge_sha = self._git("rev-parse", "HEAD")
         else:
-            proc = subprocess.run(
-                ["git", "merge-tree", "--write-tree", base_sha, sha],
-                cwd=self.root,
-                capture_output=True,
-                text=True,
-            )
+            proc = run_git(self.root, "merge-tree", "--write-tree", base_sha, sha)
             if proc.returncode != 0:
-                raise ForgeError(
-                    f"PR #{number} does not merge cleanly into {pr.base_ref}:\n{proc.stdout.strip()[:2000]}"
-                )
-            tree = proc.stdout.split()[0]
+                conflicts = proc.stdout.decode("utf-8", "replace").strip()[:2000]
+                raise ForgeError(f"PR #{number} does not merge cleanly into {pr.base_ref}:\n{conflicts}")
+            tree = proc.stdout.decode().split()[0]
             merge_sha = self._git("commit-tree", tree, "-p", base_sha, "-p", sha, "-m", msg)
             self._git("update-ref", f"refs/heads/{pr.base_ref}", merge_sha, base_sha)
 
@@ -387,25 +380,12 @@ class LocalForge(Forge):
                 f"branch {branch} is at {current[:12]}, not at the commit pgolf last wrote "
                 f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
             )
-        blob = (
-            subprocess.run(
-                ["git", "hash-object", "-w", "--stdin"],
-                cwd=self.root,
-                input=data,
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .strip()
-        )
+        blob = git_bytes(self.root, "hash-object", "-w", "--stdin", input=data).decode().strip()
         with tempfile.TemporaryDirectory(prefix="pgolf-index-") as tmp:
-            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
 
             def run(*args: str) -> str:
-                proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, env=env)
-                if proc.returncode != 0:
-                    raise ForgeError(f"git {args[0]} failed: {proc.stderr.strip()}")
-                return proc.stdout.strip()
+                return git(self.root, *args, env=env).strip()
 
             run("read-tree", base_sha)
             run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
@@ -467,5 +447,5 @@ def _label_event(data: dict[str, Any], number: int, label: str, action: str, act
 
 
 def _git_user(root: Path) -> str:
-    proc = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    proc = run_git(root, "config", "user.name")
+    return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot.config import Settings
-from bot.errors import InputError
+from bot.errors import GitError, InputError
 from bot.fileio import atomic_write_bytes
+from bot.git import git
 from bot.ledger import Ledger
 from bot.training.scripts import SCRIPT_FILES
 
@@ -107,10 +107,9 @@ def _https_url(url: str) -> str | None:
 
 def _git_out(cwd: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        return git(cwd, *args, timeout=20).strip()
+    except GitError:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def spec_from_checkout(source: Path) -> tuple[str | None, list[str]]:
@@ -324,13 +323,11 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         out.created.append(f"{s.state_dir.rstrip('/')}/schema.json")
 
     if git_init and not (root / ".git").exists():
-        proc = subprocess.run(
-            ["git", "init", "--quiet", "-b", "main", str(root)], capture_output=True, text=True
-        )
-        if proc.returncode == 0:
+        try:
+            git(root, "init", "--quiet", "-b", "main")
             out.created.append(".git (git init -b main)")
-        else:
-            out.warnings.append(f"git init failed: {proc.stderr.strip()}")
+        except GitError as exc:
+            out.warnings.append(str(exc))
     out.steps = manual_steps(s.github_repository or "<owner>/<repo>")
     if not spec and "requirements-bot.txt" in out.created:
         out.steps.insert(0, SPEC_PLACEHOLDER_STEP)

@@ -29,7 +29,8 @@ from typing import Any
 from bot import budget as budget_mod
 from bot import clock
 from bot.config import Settings
-from bot.errors import PgolfError
+from bot.errors import GitError, PgolfError
+from bot.git import git
 from bot.grading import frontier
 from bot.ledger import Ledger, Row
 from bot.program import BASELINE_BPB, SOTA_RE
@@ -301,28 +302,17 @@ def research_history(root: Path, url: str, limit: int = 400) -> list[dict[str, A
     summary lines of its body, the research cycle(s) and review PR named by its trailers
     (:mod:`bot.program_changes`), and links to the commit and PR when the repository URL is known.
     Research-PR merges (``research: … (#N)``) count too. [] when ``root`` is not a git repository."""
-    import subprocess
-
     from bot.program_changes import TRAILER_CYCLE, TRAILER_PR
 
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, timeout=30
-        )
-        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != Path(root).resolve():
+        top = git(root, "rev-parse", "--show-toplevel", timeout=30).strip()
+        if Path(top).resolve() != Path(root).resolve():
             return []  # not a repository of its own (a folder inside another one is not its history)
-        proc = subprocess.run(
-            ["git", "log", f"-n{limit}", "--format=%H%x1f%cI%x1f%B%x1e", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if proc.returncode != 0:
+        log = git(root, "log", f"-n{limit}", "--format=%H%x1f%cI%x1f%B%x1e", "HEAD", timeout=30)
+    except GitError:
         return []
     out: list[dict[str, Any]] = []
-    for record in proc.stdout.decode("utf-8", "replace").split("\x1e"):
+    for record in log.split("\x1e"):
         parts = record.strip("\n").split("\x1f")
         if len(parts) != 3:
             continue

@@ -2,7 +2,7 @@
 
 Floors (docs/design.md draws them):
 
-0 ground      errors, clock, fileio — no pgolf imports but each other
+0 ground      errors, clock, fileio, git — no pgolf imports but each other
 1 core        the contracts: config, ledger, budget, artifact, state, … (one file each)
 2 services    research, grading, training, forge, report, and program.md built from them
 3 workflows   compute, agent, demo: the loop, built from services
@@ -21,7 +21,7 @@ import bot
 PACKAGE = Path(bot.__file__).resolve().parent
 
 FLOORS: dict[int, set[str]] = {
-    0: {"errors", "clock", "fileio"},
+    0: {"errors", "clock", "fileio", "git"},
     1: {
         "config",
         "ledger",
