@@ -17,7 +17,7 @@ import click
 from bot import __version__
 from bot.config import parse_overrides
 from bot.context import AppContext
-from bot.errors import InputError, PgolfError
+from bot.errors import GateFailed, InputError, PgolfError
 
 # Command modules, in help order; each module's command carries the module's name. Each is a
 # module of this package (tests/foundation/test_cli.py imports every one): the names are only how
@@ -73,6 +73,10 @@ class PgolfGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except GateFailed as exc:  # not a malfunction: the check ran and its answer is no
+            if str(exc):
+                click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
         except PgolfError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)

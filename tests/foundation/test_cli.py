@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from bot import program
 from bot.cli import cli
+from bot.errors import GateFailed
 from bot.ledger import Ledger
 
 
@@ -192,3 +193,17 @@ def test_every_command_module_registers_its_noun() -> None:
     for name in COMMAND_MODULES:
         cmd = cli.get_command(ctx, name)
         assert cmd is not None and cmd.name == name, name
+
+
+def test_a_gate_that_says_no_exits_1_without_an_error_line(repo: Path) -> None:
+    # every gate says no the same way (GateFailed → exit 1): the check's own report, no "error:"
+    (repo / "training" / "train_gpt.py").write_text("x = 1\n" * 50)
+    over = run(repo, "-c", "artifact_limit_bytes=10", "artifact", "measure", "--json")
+    assert over.exit_code == GateFailed.exit_code == 1, over.output
+    assert json.loads(over.output)["status"] == "OVER LIMIT" and "error:" not in over.output
+    fits = run(repo, "artifact", "measure", "--json")
+    assert fits.exit_code == 0 and json.loads(fits.output)["status"] == "OK"
+    assert run(repo, "pause", "--check").exit_code == 0
+    assert run(repo, "pause", "--reason", "maintenance").exit_code == 0
+    paused = run(repo, "pause", "--check")
+    assert paused.exit_code == 1 and "paused: " in paused.output and "error:" not in paused.output
