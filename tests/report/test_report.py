@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.errors import ReportError
 from bot.ledger import HEADER, Ledger, make_row
 from bot.report import build_report, summary_markdown
-from bot.report.data import collect, frontier_section
+from bot.report.collect import collect, frontier_section
 from bot.report.html import embed_json
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl
 

@@ -16,7 +16,7 @@ from bot.forge.ledger_commit import ledger_commit
 from bot.ledger import Ledger
 from bot.program_inputs import gather_inputs
 from bot.report import build_report
-from bot.report.data import collect
+from bot.report.collect import collect
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl
 
 S = Settings(github_repository="octo/golf")

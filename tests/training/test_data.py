@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bot.errors import DataError
-from bot.training.data import read_shard, write_shard
 from bot.training.scripts import PREPARE_SCRIPT
+from bot.training.shards import read_shard, write_shard
 
 from .conftest import MLX_SCRIPT, TORCH_SCRIPT, script_module
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.training.data import read_shard, write_shard
 from bot.training.scripts import PREPARE_SCRIPT as PREP
+from bot.training.shards import read_shard, write_shard
 from tests.emulators.hf_hub import HFHub
 
 REPO = "willdepueoai/parameter-golf"
