@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import clock
-from bot.errors import ForgeError
+from bot.errors import ForgeError, GitError
 from bot.fileio import atomic_write_text, file_lock
 from bot.forge.base import (
     PERMISSION_LEVELS,
@@ -30,7 +30,7 @@ from bot.forge.base import (
     Review,
     StatusReport,
 )
-from bot.git import git, git_bytes
+from bot.git import git_bytes
 from bot.git import run as run_git
 
 LOCAL_BOT = "pgolf[bot]"
@@ -84,11 +84,17 @@ class LocalForge(Forge):
             atomic_write_text(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
             return result
 
-    def _git(self, *args: str, check: bool = True) -> str:
-        """git's stripped stdout; GitError when it fails, or "" when ``check`` is off."""
-        if check:
-            return git(self.root, *args).strip()
-        proc = run_git(self.root, *args)
+    def _git(
+        self, *args: str, check: bool = True, input: bytes | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        """git's stripped stdout, or "" when it fails and ``check`` is off. A failure is a ForgeError,
+        as every Forge reports its failures (callers catch that, whichever forge they hold)."""
+        try:
+            if check:
+                return git_bytes(self.root, *args, input=input, env=env).decode("utf-8", "replace").strip()
+            proc = run_git(self.root, *args)
+        except GitError as exc:
+            raise ForgeError(str(exc)) from None
         return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
 
     def _branch_sha(self, branch: str) -> str:
@@ -380,12 +386,12 @@ class LocalForge(Forge):
                 f"branch {branch} is at {current[:12]}, not at the commit pgolf last wrote "
                 f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
             )
-        blob = git_bytes(self.root, "hash-object", "-w", "--stdin", input=data).decode().strip()
+        blob = self._git("hash-object", "-w", "--stdin", input=data)
         with tempfile.TemporaryDirectory(prefix="pgolf-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
 
             def run(*args: str) -> str:
-                return git(self.root, *args, env=env).strip()
+                return self._git(*args, env=env)
 
             run("read-tree", base_sha)
             run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")

@@ -85,3 +85,16 @@ def test_git_is_run_only_through_bot_git() -> None:
     }
     assert raw - PENDING - STREAMS == {"git.py"}
     assert raw >= PENDING, f"moved to bot.git: take them off PENDING: {PENDING - raw}"
+
+
+def test_a_forge_reports_its_git_failures_as_forge_errors(tmp_path: Path) -> None:
+    # the Forge contract: whatever forge a caller holds, its failures are ForgeError (bot.agent.pr
+    # and the winner policy catch that); the local forge's git calls keep it
+    from bot.errors import ForgeError
+    from bot.forge.local import LocalForge
+
+    git(tmp_path, "init", "--quiet", "-b", "main")
+    forge = LocalForge(tmp_path)  # a repository without a commit: HEAD names nothing yet
+    with pytest.raises(ForgeError, match="git rev-parse HEAD failed: "):
+        forge._git("rev-parse", "HEAD")
+    assert forge._git("rev-parse", "HEAD", check=False) == ""
