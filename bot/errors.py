@@ -4,9 +4,10 @@ Every error a user can cause or meet derives from :class:`PgolfError`. Each clas
 its own process exit code; the CLI edge (``bot.cli``) turns any ``PgolfError`` into a single
 line ``error: <message>`` on stderr and exits with that code, never a traceback.
 
-Gate *outcomes* (an artifact over the limit, a budget check that says no) are not errors:
-commands report them and exit 1. Exit code 2 is shared with click's own usage errors: both
-mean "the input you gave is wrong".
+Gate *outcomes* (an artifact over the limit, a budget check that says no) are not malfunctions:
+a command prints its report and raises :class:`GateFailed`, which the CLI turns into exit 1
+without an ``error:`` line. Exit code 2 is shared with click's own usage errors: both mean "the
+input you gave is wrong".
 """
 
 from __future__ import annotations
