@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.training.data import make_tiny_dataset  # noqa: E402
 from bot.training.local import TOY_ENV  # noqa: E402
 from bot.training.parity import load_script  # noqa: E402
+from bot.training.shards import make_tiny_dataset  # noqa: E402
 
 
 def evaluate(mod, args, weights, val, luts) -> float:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.training.data import make_tiny_dataset  # noqa: E402
+from bot.training.shards import make_tiny_dataset  # noqa: E402
 from tests.sandbox.attack import (  # noqa: E402
     CANARY_NAMES,
     CONTROLS,

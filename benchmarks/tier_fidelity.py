@@ -38,8 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.training.data import make_tiny_dataset  # noqa: E402
 from bot.training.logparse import parse_log  # noqa: E402
+from bot.training.shards import make_tiny_dataset  # noqa: E402
 
 BASELINE_WARMDOWN_FRAC = 1200 / 13780  # upstream: 1,200 warmdown steps of the ~13,780 a 600 s run reaches
 

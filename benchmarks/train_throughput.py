@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.training.data import make_tiny_dataset  # noqa: E402
 from bot.training.local import TOY_ENV  # noqa: E402
 from bot.training.logparse import parse_log  # noqa: E402
 from bot.training.parity import LOGIT_TOL, LOSS_TOL, run_parity  # noqa: E402
+from bot.training.shards import make_tiny_dataset  # noqa: E402
 
 UPSTREAM_8XH100_STEP_MS = 43.5
 

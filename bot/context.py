@@ -25,14 +25,6 @@ class AppContext:
             self._settings = load_settings(self.root, overrides=self.overrides)
         return self._settings
 
-    def with_overrides(self, **values: Any) -> Settings:
-        """Settings with command-line flags applied on top (flags with value None are skipped)."""
-        extra = {k: v for k, v in values.items() if v is not None}
-        if not extra:
-            return self.settings
-        merged: dict[str, Any] = {**self.overrides, **extra}
-        return load_settings(self.root, overrides=merged)
-
     def path(self, name: str) -> Path:
         return self.settings.path(name, self.root)
 

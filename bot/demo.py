@@ -9,7 +9,7 @@ No network, no keys, no GPU. Every step calls the module that does the job for r
  2    tiny dataset from local text                 ``training/prepare_data.py --from-stdlib``
  3    research from the bundled snapshot           ``bot.research.pipeline.fetch`` (source ``snapshot``)
  4    offline grading and verification             ``bot.grading.grader.grade`` / ``verify.verify``
- 5    inject program.md                            ``bot.inject_sources`` + ``bot.program.inject``
+ 5    inject program.md                            ``bot.program_inputs`` + ``bot.program.inject``
  6    local baseline (2 seeds, PyTorch CPU)        ``bot.training.local.run_baseline``
  7    experiment PR on the local forge             ``bot.agent.proposer.propose`` (offline proposer)
  8    Tier 1 run on the PR head and the gate       ``bot.training.local.run_local`` + sticky comment
@@ -19,13 +19,12 @@ No network, no keys, no GPU. Every step calls the module that does the job for r
 
 The demo's research repository gets a ``[tool.pgolf]`` table (toy model sizes, the snapshot
 source, the local forge and the local pod provider), so every ``pgolf --repo DIR …`` command works
-on it afterwards. A step whose module is missing from this installation is reported as
-*unavailable* (and the steps that need it as *skipped*), never silently passed over.
+on it afterwards. A step that fails is reported as *failed* (and the steps that need it as
+*skipped*), never silently passed over.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shlex
@@ -38,8 +37,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from bot import budget as budget_mod
+from bot import program, program_inputs, report
+from bot.agent import pr as pr_mod
+from bot.agent import proposer, validate
+from bot.compute.localpod import stop_pod
+from bot.compute.promote import promote_for_event
 from bot.config import Settings, load_settings
 from bot.errors import InputError, PgolfError
+from bot.forge import dispatch, events, scaffold
+from bot.forge.local import LocalForge
+from bot.git import git, git_ok
+from bot.grading import grader
+from bot.grading import verify as verify_mod
+from bot.research import pipeline
+from bot.training import local
 from bot.training.local import TOY_ENV
 
 MARKER = ".pgolf-demo"
@@ -60,10 +74,6 @@ TOY_BATCH_TOKENS = 2048
 TOY_VAL_TOKENS = 16384
 
 
-class StepUnavailable(Exception):
-    """The module a step needs is not part of this installation."""
-
-
 class StepSkipped(Exception):
     """A step that needs an earlier step which did not complete."""
 
@@ -72,7 +82,7 @@ class StepSkipped(Exception):
 class StepResult:
     key: str
     title: str
-    status: str = "pending"  # ok | failed | unavailable | skipped
+    status: str = "pending"  # ok | failed | skipped
     detail: str = ""
     seconds: float = 0.0
     lines: list[str] = field(default_factory=list)
@@ -109,16 +119,6 @@ class DemoResult:
             "steps": [s.to_dict() for s in self.steps],
             "outputs": self.outputs,
         }
-
-
-def _need(module: str) -> Any:
-    """Import ``module`` or raise StepUnavailable naming it."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise StepUnavailable(f"{module} is not available in this installation") from None
-        raise
 
 
 def demo_settings_table(workdir: Path, python: str = sys.executable) -> dict[str, Any]:
@@ -182,15 +182,12 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PgolfError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip()
+    return git(root, *args).strip()
 
 
 def _commit_all(root: Path, message: str) -> str:
     _git(root, "add", "-A")
-    if subprocess.run(["git", "-C", str(root), "diff", "--cached", "--quiet"]).returncode != 0:
+    if not git_ok(root, "diff", "--cached", "--quiet"):
         _git(root, "commit", "--quiet", "--no-verify", "-m", message)
     return _git(root, "rev-parse", "--short", "HEAD")
 
@@ -229,10 +226,6 @@ def prepare_workdir(workdir: Path) -> str:
 
 def _stop_local_pods(workdir: Path) -> None:
     """Stop the watchdogs of any local pod an earlier, interrupted demo left behind."""
-    try:
-        from bot.compute.localpod import stop_pod
-    except ImportError:
-        return
     for rec in workdir.glob(".pgolf/**/pod.json"):
         try:
             stop_pod(rec)
@@ -242,7 +235,6 @@ def _stop_local_pods(workdir: Path) -> None:
 
 def offline_transport() -> Any:
     """An httpx transport that refuses every request: the demo never touches the network."""
-    import httpx
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"offline demo: no network access ({request.url.host})", request=request)
@@ -292,8 +284,6 @@ class Demo:
                     )
                 fn(res)
                 res.status = "ok"
-            except StepUnavailable as exc:
-                res.status, res.detail = "unavailable", str(exc)
             except StepSkipped as exc:
                 res.status, res.detail = "skipped", str(exc)
             except PgolfError as exc:
@@ -303,7 +293,7 @@ class Demo:
             res.seconds = time.monotonic() - t0
             res.detail = _one_line(res.detail)
             done[key] = res.status
-            mark = {"ok": "✓", "failed": "✗", "unavailable": "∅", "skipped": "–"}[res.status]
+            mark = {"ok": "✓", "failed": "✗", "skipped": "–"}[res.status]
             tail = f" — {res.detail}" if res.detail else ""
             self.echo(f"  {mark} {res.status} in {res.seconds:.1f} s{tail}")
             results.append(res)
@@ -321,16 +311,13 @@ class Demo:
 
     # ------------------------------------------------------------------ steps
     def step_init(self, res: StepResult) -> None:
-        scaffold_mod = _need("bot.forge.scaffold")
         root = self.workdir
         (root / MARKER).write_text("created by `pgolf demo`; the demo may replace this folder\n")
         (root / "pyproject.toml").write_text(render_pyproject(demo_settings_table(root)), encoding="utf-8")
         self.settings = load_settings(root, env={})  # the demo ignores PGOLF_* of the caller's shell
-        out = scaffold_mod.scaffold(root, self.settings)
+        out = scaffold.scaffold(root, self.settings)
         for w in out.warnings:
             self.say(res, f"warning: {w}")
-        if not (root / self.s.training_script).is_file():
-            raise StepUnavailable("the training scripts are not part of this installation (training/)")
         _git(root, "config", "user.name", GIT_NAME)
         _git(root, "config", "user.email", GIT_EMAIL)
         _git(root, "checkout", "--quiet", "-B", "main")
@@ -351,8 +338,6 @@ class Demo:
             self.say(res, f"reusing the tiny dataset in {data}")
         else:
             script = self.workdir / "training" / "prepare_data.py"
-            if not script.is_file():
-                raise StepUnavailable("training/prepare_data.py is not part of this installation")
             self.say(res, "tokenizer + shards from Python's own documentation (no download)")
             proc = subprocess.run(
                 [sys.executable, str(script), "--from-stdlib", "--out", str(data)],
@@ -370,8 +355,6 @@ class Demo:
         self.outputs["data"] = str(data)
 
     def step_research(self, res: StepResult) -> None:
-        pipeline = _need("bot.research.pipeline")
-        _need("bot.research.sources.snapshot")
         state_dir = self.s.path("state_dir", self.workdir)
         report = pipeline.fetch(self.s, state_dir, sources=["snapshot"], env={})
         if report.errors:
@@ -388,7 +371,6 @@ class Demo:
         self.outputs["research_state"] = str(state_dir)
 
     def step_grade(self, res: StepResult) -> None:
-        grader = _need("bot.grading.grader")
         run = grader.grade(self.workdir, self.s, {}, offline_only=True)
         tiers: dict[str, int] = {}
         for g in run.grades:
@@ -398,13 +380,6 @@ class Demo:
             f"graded {len(run.grades)} item(s) offline against the rubric: "
             + (", ".join(f"tier {k} {v}" for k, v in sorted(tiers.items())) or "none"),
         )
-        try:
-            verify_mod = _need("bot.grading.verify")
-        except StepUnavailable as exc:
-            self.say(res, f"verification unavailable: {exc}")
-            return
-        import httpx
-
         with httpx.Client(transport=offline_transport()) as http:
             vrun = verify_mod.verify(self.workdir, self.s, {}, offline_only=True, http=http)
         verified = len(vrun.verified)
@@ -415,9 +390,7 @@ class Demo:
         )
 
     def step_inject(self, res: StepResult) -> None:
-        inject_sources = _need("bot.inject_sources")
-        program = _need("bot.program")
-        inputs = inject_sources.gather_inputs(self.workdir, self.s)
+        inputs = program_inputs.gather_inputs(self.workdir, self.s)
         path = self.s.path("program_path", self.workdir)
         result = program.inject(path, inputs.sections, inputs.sota)
         sota = f"{inputs.sota:.4f}" if inputs.sota is not None else "n/a"
@@ -443,7 +416,6 @@ class Demo:
         return on
 
     def step_baseline(self, res: StepResult) -> None:
-        local = _need("bot.training.local")
         out = local.run_baseline(
             self.workdir,
             self.s,
@@ -465,11 +437,8 @@ class Demo:
         self.say(res, f"baseline rows committed to results.tsv on main ({sha})")
 
     def step_experiment(self, res: StepResult) -> None:
-        proposer = _need("bot.agent.proposer")
-        pr_mod = _need("bot.agent.pr")
-        validate = _need("bot.agent.validate")
-        forge_mod = _need("bot.forge")
-        forge = forge_mod.open_forge(self.s, self.workdir, env={})
+        # the demo's settings name the local forge (demo_settings_table); its state is one file
+        forge = LocalForge(self.workdir, self.s.path("local_forge_path", self.workdir))
         data = self.s.path("data_dir", self.workdir)
         validator = validate.Validator(self.workdir, self.s, smoke_data=data)
         result = proposer.propose(
@@ -498,8 +467,6 @@ class Demo:
             self.outputs["patch"] = str(p.patch_path)
 
     def step_tier1(self, res: StepResult) -> None:
-        local = _need("bot.training.local")
-        dispatch = _need("bot.forge.dispatch")
         forge = self.state["forge"]
         pr, head, branch = self.state["pr"], self.state["head"], self.state["branch"]
         tree = self.workdir / ".pgolf" / "worktrees" / f"pr-{pr}"
@@ -544,13 +511,8 @@ class Demo:
         self.state["tier1_outcome"] = d.get("outcome")
 
     def step_promote(self, res: StepResult) -> None:
-        dispatch = _need("bot.forge.dispatch")
-        events = _need("bot.forge.events")
-        _need("bot.compute.promote")
-        _need("bot.compute.localpod")
         forge = self.state["forge"]
         pr_number = self.state["pr"]
-        budget_mod = _need("bot.budget")
         before = budget_mod.load(self.s.path("budget_path", self.workdir), self.s)
         outcome = self.state.get("tier1_outcome")
         if outcome != "qualifies":
@@ -559,8 +521,6 @@ class Demo:
                 f"the gate said {outcome!r}, not 'qualifies': on a real repository a maintainer could still "
                 "promote it; the demo does, to show Tier 2",
             )
-        from bot.compute.promote import promote_for_event
-
         user = forge.owner
         forge.add_label(pr_number, self.s.promote_label)
         pr = forge.get_pr(pr_number)
@@ -610,7 +570,6 @@ class Demo:
         self.outputs["promotion_log"] = str(Path(result.run_dir) / "promote.log")
 
     def step_report(self, res: StepResult) -> None:
-        report = _need("bot.report")
         out = report.build_report(self.workdir, self.s, self.workdir / "report")
         self.say(res, f"{out.rows} experiment row(s) in {out.seconds:.1f} s")
         self.outputs["dashboard"] = str(out.index)
@@ -627,7 +586,7 @@ def summary_lines(result: DemoResult) -> list[str]:
     root = result.workdir
     lines = ["", f"pgolf demo finished in {result.seconds:.0f} s: " + ", ".join(
         f"{sum(1 for s in result.steps if s.status == k)} {k}"
-        for k in ("ok", "failed", "unavailable", "skipped")
+        for k in ("ok", "failed", "skipped")
         if any(s.status == k for s in result.steps)
     )]  # fmt: skip
     bad = [s for s in result.steps if s.status != "ok"]

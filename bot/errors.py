@@ -4,9 +4,10 @@ Every error a user can cause or meet derives from :class:`PgolfError`. Each clas
 its own process exit code; the CLI edge (``bot.cli``) turns any ``PgolfError`` into a single
 line ``error: <message>`` on stderr and exits with that code, never a traceback.
 
-Gate *outcomes* (an artifact over the limit, a budget check that says no) are not errors:
-commands report them and exit 1. Exit code 2 is shared with click's own usage errors: both
-mean "the input you gave is wrong".
+Gate *outcomes* (an artifact over the limit, a budget check that says no) are not malfunctions:
+a command prints its report and raises :class:`GateFailed`, which the CLI turns into exit 1
+without an ``error:`` line. Exit code 2 is shared with click's own usage errors: both mean "the
+input you gave is wrong".
 """
 
 from __future__ import annotations
@@ -165,3 +166,18 @@ class SandboxError(PgolfError):
     """Untrusted code cannot be run behind the wall (or what it left behind is refused)."""
 
     exit_code = 25
+
+
+class GitError(PgolfError):
+    """A git command failed (bot.git names the command and git's own message)."""
+
+    exit_code = 26
+
+
+class GateFailed(PgolfError):
+    """A gate said no: the artifact is over the limit, the parity check or a budget rule refused.
+
+    Not a malfunction: the command ran and the answer is "no". Every gate that stops a command
+    raises this, and the CLI edge exits with its code (1), the code of a failed check."""
+
+    exit_code = 1

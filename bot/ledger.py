@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.errors import InputError, LedgerError
 from bot.fileio import atomic_write_bytes, file_lock
+from bot.git import same_commit
 
 COLUMNS = (
     "commit",
@@ -392,7 +393,7 @@ class Ledger:
         def fn(rows: list[Row]) -> list[Row]:
             nonlocal changed
             for r in rows:
-                if r.tier == tier and _same_commit(r.commit, commit):
+                if r.tier == tier and same_commit(r.commit, commit):
                     while len(r.fields) < len(COLUMNS):
                         r.fields.append("")
                     r.fields[6] = value
@@ -542,11 +543,3 @@ def config_of(description: str) -> str | None:
 def has_config(description: str, config: str) -> bool:
     """True when ``description`` carries the configuration tag ``cfg=<config>`` as a whole token."""
     return re.search(rf"(?<![\w=-])cfg={re.escape(config)}(?![\w=-])", description) is not None
-
-
-def _same_commit(a: str, b: str) -> bool:
-    a, b = a.strip().lower(), b.strip().lower()
-    if not a or not b:
-        return False
-    k = min(len(a), len(b), 40)
-    return (k >= 7 and a[:k] == b[:k]) or a == b

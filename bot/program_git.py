@@ -16,12 +16,13 @@ from typing import Any
 from bot import program_changes as pc
 from bot.config import Settings
 from bot.errors import InputError
+from bot.git import run as run_git
 
 WORKTREE = "WORKTREE"
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True)
+    return run_git(root, *args)
 
 
 def resolve(root: Path, rev: str) -> str:

@@ -257,14 +257,6 @@ def append_jsonl(path: Path | str, records: Iterable[Any]) -> int:
     return len(lines)
 
 
-def rewrite_jsonl(path: Path | str, records: Iterable[Any]) -> None:
-    """Replace the whole file atomically (compaction)."""
-    path = Path(path)
-    data = "".join(to_line(r) + "\n" for r in records).encode("utf-8")
-    with file_lock(path):
-        atomic_write_bytes(path, data)
-
-
 def latest_by(records: Iterable[Record], key: Callable[[Record], str]) -> list[Record]:
     """Keep the last record per key, in order of last appearance."""
     seen: dict[str, Record] = {}
@@ -311,7 +303,3 @@ class ResearchState:
 
     def competitors(self) -> list[CompetitorScore]:
         return latest_by(read_jsonl(self.competitors_path, CompetitorScore), lambda c: c.key or c.name)
-
-    def iter_all(self) -> Iterator[tuple[str, Path]]:
-        for name in (RAW_CACHE, GRADED, VERIFIED, COMPETITORS):
-            yield name, self.dir / name

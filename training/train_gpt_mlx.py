@@ -37,6 +37,10 @@ from mlx.utils import tree_flatten, tree_unflatten
 SCRIPT_DEFAULTS = {"VAL_LOSS_EVERY": 0, "GRAD_ACCUM_STEPS": 8}  # upstream MLX's defaults where they differ
 
 # === shared with train_gpt_mlx.py: begin (numpy/stdlib only; kept byte-identical, checked by tests) ===
+# Why one block in both scripts: a local (MLX) result only predicts the H100 one if both read the same
+# knobs and data and export the same bytes; one byte-identical copy cannot drift apart.
+
+Weights = dict[str, np.ndarray]  # {name: float32 array} in upstream's state_dict order
 
 
 class Hyperparameters:
@@ -99,9 +103,11 @@ class Hyperparameters:
 CONTROL_PATTERNS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain", "skip_weight", "skip_weights")
 
 # ----------------------------------------------------------------------------- data
+# Upstream's shard format, read with numpy alone: the header is checked so that a truncated or foreign
+# file stops the run with its name instead of training on a silently short split.
 
 
-def load_data_shard(path):
+def load_data_shard(path: str) -> np.ndarray:
     """Read one upstream shard: 256 int32 header words (magic, version, count), then uint16 tokens."""
     header = np.fromfile(path, dtype="<i4", count=256)
     if header.size != 256:
@@ -127,7 +133,7 @@ class TokenStream:
         self.next_file = 0
         self.buf = np.zeros(0, dtype=np.uint16)
 
-    def take(self, n):
+    def take(self, n: int) -> np.ndarray:
         while self.buf.size < n:
             shard = load_data_shard(self.files[self.next_file % len(self.files)])
             self.next_file += 1
@@ -137,7 +143,7 @@ class TokenStream:
         return out
 
 
-def load_val_tokens(pattern, seq_len, max_tokens):
+def load_val_tokens(pattern: str, seq_len: int, max_tokens: int) -> np.ndarray:
     files = sorted(glob.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no shards match {pattern}")
@@ -150,7 +156,7 @@ def load_val_tokens(pattern, seq_len, max_tokens):
     return tokens[: usable + 1]
 
 
-def byte_luts(tokenizer_path, vocab_size):
+def byte_luts(tokenizer_path: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-token UTF-8 byte counts from SentencePiece pieces (the challenge's val_bpb accounting):
     base bytes of the piece without its leading '▁', +1 for that space unless the previous token is a
     boundary (control/unknown/unused); byte-fallback <0xXX> pieces count 1; control/unknown count 0."""
@@ -177,15 +183,17 @@ def byte_luts(tokenizer_path, vocab_size):
     return base, space, boundary
 
 
-def count_bytes(prev_ids, tgt_ids, luts):
+def count_bytes(prev_ids: np.ndarray, tgt_ids: np.ndarray, luts: tuple) -> int:
     base, space, boundary = luts
     return int(base[tgt_ids].sum() + (space[tgt_ids] & ~boundary[prev_ids]).sum())
 
 
 # ----------------------------------------------------------------------------- weights (shared layout)
+# One .npz layout (upstream's state_dict names, order and [out, in] shapes) for both backends, so either
+# can start from the other's weights and the parity check can give both models the same ones.
 
 
-def weight_layout(args):
+def weight_layout(args: Hyperparameters) -> list[tuple[str, tuple[int, ...], str]]:
     """[(name, shape, init)] in upstream's state_dict order; init in {normal_emb, uniform, zeros, ones, resid_mix, q_gain}."""
     D, L, V = args.model_dim, args.num_layers, args.vocab_size
     hd = D // args.num_heads
@@ -210,7 +218,7 @@ def weight_layout(args):
     return out
 
 
-def init_weights(args):
+def init_weights(args: Hyperparameters) -> Weights:
     """Framework-independent init from numpy's PCG64 with SEED, so both scripts start from identical bits."""
     rng = np.random.default_rng(args.seed)
     w = {}
@@ -233,7 +241,7 @@ def init_weights(args):
     return w
 
 
-def check_weights(args, weights, source):
+def check_weights(args: Hyperparameters, weights: Weights, source: str) -> None:
     want = {n: s for n, s, _ in weight_layout(args)}
     for n in want:
         if n not in weights:
@@ -245,24 +253,26 @@ def check_weights(args, weights, source):
         raise ValueError(f"{source}: unexpected tensor {extra[0]}")
 
 
-def save_weights(path, weights):
+def save_weights(path: str, weights: Weights) -> None:
     with open(path, "wb") as f:
         np.savez(f, **{k: np.asarray(v, dtype=np.float32) for k, v in weights.items()})
 
 
-def load_weights(path):
+def load_weights(path: str) -> Weights:
     with np.load(path) as z:
         return {k: z[k].astype(np.float32) for k in z.files}
 
 
 # ----------------------------------------------------------------------------- export (numpy; identical in both scripts)
+# The artifact's weights: quantized and compressed in numpy, so the same weights give the same bytes on
+# either backend; the score is taken after the roundtrip (load, dequantize, evaluate again).
 
 
 INT8_KEEP_FLOAT_MAX_NUMEL = 65_536
 INT8_CLIP_Q = 99.99984 / 100.0
 
 
-def quantize_int8(weights, dtypes=None):
+def quantize_int8(weights: Weights, dtypes: dict[str, str] | None = None) -> tuple[dict, dict]:
     """Upstream's int8_clean_per_row_v1 object (numpy arrays): 2-D float tensors > 65,536 values get
     per-row int8 with a 99.99984th-percentile clip and an fp16 scale floored at 1/127; other large
     tensors one int8 scale; small tensors pass through (control tensors fp32, the rest fp16).
@@ -306,7 +316,7 @@ def quantize_int8(weights, dtypes=None):
     return obj, stats
 
 
-def dequantize_int8(obj):
+def dequantize_int8(obj: dict) -> Weights:
     """Inverse of quantize_int8 -> {name: float32 array} (values as upstream restores them before any bf16 cast)."""
     out = {}
     for name, q in obj["quantized"].items():
@@ -345,7 +355,7 @@ EXPORTERS = {
 }
 
 
-def resolve_exporter(name):
+def resolve_exporter(name: str) -> str:
     """Validate EXPORTER; a missing codec is an error, never a silent switch to another format."""
     if name not in EXPORTERS:
         raise ValueError(f"EXPORTER={name!r} is not one of {', '.join(EXPORTERS)}")
@@ -357,7 +367,7 @@ def resolve_exporter(name):
     return name
 
 
-def export_weights(weights, exporter, dtypes=None, dump=None):
+def export_weights(weights: Weights, exporter: str, dtypes: dict[str, str] | None = None, dump=None) -> tuple[bytes, int, int]:
     """Quantize a {name: float32 array} dict (upstream state_dict order) and compress it.
     `dump` serializes int8's object (train_gpt.py: torch.save, as upstream; default pickle, as upstream MLX).
     Returns (blob, payload_bytes, serialized_bytes)."""
@@ -394,7 +404,7 @@ def export_weights(weights, exporter, dtypes=None, dump=None):
     return blob, sum(len(x) for x in parts + scales), len(raw)
 
 
-def import_weights(blob, load=None):
+def import_weights(blob: bytes, load=None) -> Weights:
     """Inverse of export_weights (codec sniffed from the magic bytes; `load` reads int8's object)."""
     if blob[:4] == b"\x28\xb5\x2f\xfd":
         import zstandard
@@ -447,6 +457,8 @@ class Loader:
 
 
 # ----------------------------------------------------------------------------- model
+# train_gpt.py's model in MLX: the same names, shapes and numerics (RMSNorm eps per dtype, RoPE
+# direction), so the parity check can compare the two layer by layer.
 
 
 _EPS = {mx.float32: float(np.finfo(np.float32).eps), mx.float16: float(np.finfo(np.float16).eps), mx.bfloat16: 2.0**-7}
@@ -630,6 +642,8 @@ def parity_trace(env, weights, tokens):
 
 
 # ----------------------------------------------------------------------------- optimizers
+# The same split as train_gpt.py (Muon for block matrices, Adam for the rest), so a local run ranks
+# changes the way the H100 run would.
 
 
 def newton_schulz5(G, steps, eps=1e-7):
@@ -679,6 +693,8 @@ class Adam:
 
 
 # ----------------------------------------------------------------------------- training
+# Tier 1 on a Mac: train_gpt.py's loop, log lines and exporter (one parser reads both), with
+# micro-batches capped (MLX_MAX_MICROBATCH_TOKENS) to fit in unified memory.
 
 
 def main():

@@ -9,13 +9,13 @@ forge's remote.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-from bot.errors import ExperimentError
+from bot.errors import ExperimentError, GitError
+from bot.git import failure
+from bot.git import run as run_git
 
 
 def git(
@@ -26,30 +26,16 @@ def git(
     check: bool = True,
     timeout: float = 120,
 ) -> str:
-    """Run ``git args`` in ``repo``; ExperimentError with git's message when it fails."""
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
+    """Run ``git args`` in ``repo`` (:mod:`bot.git`); ExperimentError with git's message when it
+    fails: the experimenter (bot.agent.proposer, bot.agent.pr) reports its failures as that."""
+    data = None if input_text is None else input_text.encode("utf-8")
     try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=str(repo),
-            input=input_text,
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=timeout,
-        )
-    except FileNotFoundError:
-        raise ExperimentError("git is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise ExperimentError(f"git {' '.join(args[:2])} timed out after {timeout:.0f} s") from None
+        proc = run_git(repo, *args, input=data, env=env, timeout=timeout)
+    except GitError as exc:
+        raise ExperimentError(str(exc)) from None
     if check and proc.returncode != 0:
-        msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ExperimentError(
-            f"git {' '.join(args[:2])} failed: {msg[-1] if msg else proc.returncode}", path=str(repo)
-        )
-    return proc.stdout
+        raise ExperimentError(failure(args, proc), path=str(repo))
+    return proc.stdout.decode("utf-8", "replace")
 
 
 def rev_parse(repo: Path | str, ref: str) -> str:
@@ -113,13 +99,3 @@ def remotes(repo: Path | str) -> list[str]:
 
 def push(repo: Path | str, remote: str, branch: str) -> None:
     git(repo, "push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout=300)
-
-
-def archive_paths(repo: Path | str, commit: str, dest: Path, paths: Sequence[str]) -> None:
-    """Extract ``paths`` of ``commit`` into ``dest`` (no .git)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel in paths:
-        text = show_file(repo, commit, rel)
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")

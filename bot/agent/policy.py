@@ -58,6 +58,7 @@ from bot.agent.record import ProposalArchive
 from bot.compute.winners import winner_test
 from bot.config import Settings
 from bot.errors import ExperimentError, ForgeError, StateError
+from bot.git import same_commit
 from bot.ledger import Ledger, Row
 from bot.state import append_lines, iter_jsonl
 
@@ -78,14 +79,6 @@ def _read(path: Path) -> list[dict[str, Any]]:
             raise StateError(f"line {n}: expected a JSON object", path=str(path))
         out.append(data)
     return out
-
-
-def _same_commit(a: str, b: str) -> bool:
-    a, b = a.strip().lower(), b.strip().lower()
-    if not a or not b:
-        return False
-    n = min(len(a), len(b), 40)
-    return n >= 7 and a[:n] == b[:n]
 
 
 # --------------------------------------------------------------------------- capacity
@@ -184,7 +177,7 @@ class AutoPromoteDecision:
 
 
 def local_row_for(ledger: Ledger, sha: str) -> Row | None:
-    rows = [r for r in ledger.rows if r.tier == "local" and _same_commit(r.commit, sha) and not r.is_baseline]
+    rows = [r for r in ledger.rows if r.tier == "local" and same_commit(r.commit, sha) and not r.is_baseline]
     return rows[-1] if rows else None
 
 
@@ -367,7 +360,7 @@ def merge_winner(
     mine = [
         r
         for r in ledger.filter("runpod", "keep")
-        if _same_commit(r.commit, pr.head_sha) and r.val_bpb is not None
+        if same_commit(r.commit, pr.head_sha) and r.val_bpb is not None
     ]
     if not mine:
         return WinnerDecision(
@@ -377,11 +370,11 @@ def merge_winner(
     others = [
         r.val_bpb
         for r in ledger.filter("runpod", "keep")
-        if r.val_bpb is not None and not _same_commit(r.commit, pr.head_sha)
+        if r.val_bpb is not None and not same_commit(r.commit, pr.head_sha)
     ]
     previous = min(others) if others else None
     d = WinnerDecision(number, "none", "", pr.head_sha, val_bpb=best_mine, previous_best=previous)
-    local = [r for r in ledger.filter("local") if _same_commit(r.commit, pr.head_sha) and not r.is_baseline]
+    local = [r for r in ledger.filter("local") if same_commit(r.commit, pr.head_sha) and not r.is_baseline]
     d.local_verdict = local[-1].status if local else ""
     if d.local_verdict == "discard" and not override_discard:
         labels: list[str] = []

@@ -22,7 +22,7 @@ message is sent back to the model as an error ``tool_result``, so it can correct
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -318,7 +318,3 @@ def run_tool(ws: Workspace, name: str, args: Mapping[str, Any]) -> tuple[str, bo
     except ToolError as exc:
         return f"error: {exc}", True
     return f"error: unknown tool {name!r}; use one of {', '.join(t['name'] for t in TOOLS)}", True
-
-
-def tool_names(tools: Sequence[Mapping[str, Any]] = TOOLS) -> list[str]:
-    return [str(t["name"]) for t in tools]

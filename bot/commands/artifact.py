@@ -8,6 +8,7 @@ import click
 
 from bot.artifact import measure_artifact
 from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.errors import GateFailed
 
 
 @click.group("artifact")
@@ -44,7 +45,7 @@ def measure(app: AppContext, weights: tuple[Path, ...], script: Path | None, as_
         for line in report.lines():
             click.echo(line)
     if not report.ok:
-        raise SystemExit(1)
+        raise GateFailed("")  # the report above says by how much
 
 
 def register(cli: click.Group) -> None:

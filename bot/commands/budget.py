@@ -6,6 +6,7 @@ import click
 
 from bot import budget as budget_mod
 from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.errors import GateFailed
 
 
 @click.group("budget")
@@ -59,7 +60,7 @@ def check(app: AppContext, as_json: bool) -> None:
         if d.warning:
             warn(d.warning)
     if not d.allowed:
-        raise SystemExit(1)
+        raise GateFailed("")  # the reason is printed above
 
 
 _COMMIT_HELP = (

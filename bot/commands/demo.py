@@ -28,7 +28,7 @@ def demo(workdir: Path, as_json: bool) -> None:
     promotion on a local pod ($0) → ledger, budget and dashboard.
 
     Needs no network, no API keys and no GPU; a few minutes on a laptop. Exit 1 when a step
-    failed or was unavailable.
+    failed (or was skipped because an earlier one failed).
     """
     echo = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     result = run_demo(workdir, echo=echo)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from bot import budget as budget_mod
 from bot.context import AppContext, emit_json, pass_app
+from bot.errors import GateFailed
 
 PAUSE_VARIABLE = "PGOLF_PAUSED"  # the repository variable workflows pass in (vars.PGOLF_PAUSED)
 
@@ -48,7 +48,9 @@ def pause(app: AppContext, reason: str, off: bool, check: bool, commit: bool, as
             emit_json({"paused": bool(why), "reason": why})
         else:
             click.echo(f"paused: {why}" if why else "not paused")
-        sys.exit(1 if why else 0)
+        if why:
+            raise GateFailed("")
+        return
     if off:
         changed = budget_mod.resume(path, app.settings)
         msg = "resumed: reservations allowed again" if changed else "was not paused"

@@ -6,12 +6,9 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import click
 
-PARTS = ("bot.commands.research_fetch", "bot.commands.research_grade")
+from bot.commands import research_fetch, research_grade
 
 
 @click.group("research")
@@ -20,8 +17,6 @@ def research_group() -> None:
 
 
 def register(cli: click.Group) -> None:
-    for modname in PARTS:
-        if importlib.util.find_spec(modname) is None:
-            continue
-        importlib.import_module(modname).register_research(research_group)
+    research_fetch.register_research(research_group)
+    research_grade.register_research(research_group)
     cli.add_command(research_group)

@@ -9,6 +9,7 @@ import click
 
 from bot.compute.submission import build_submission, lint_folder
 from bot.context import AppContext, emit_json, pass_app
+from bot.errors import GateFailed
 
 
 @click.group("submission")
@@ -56,7 +57,7 @@ def lint_cmd(app: AppContext, folder: Path) -> None:
     for p in problems:
         click.echo(p)
     if problems:
-        raise SystemExit(1)
+        raise GateFailed(f"{folder}: {len(problems)} problem(s)")
     click.echo(f"{folder}: lints clean")
 
 

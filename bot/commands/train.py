@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from bot.context import AppContext, emit_json, json_option, pass_app
-from bot.errors import ParityError
+from bot.errors import GateFailed, ParityError
 from bot.training.local import Progress, run_baseline, run_local
 from bot.training.parity import parity_in_sandbox
 from bot.training.presets import PRESETS, Plan, plan_run
@@ -101,7 +101,7 @@ def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, 
             )
         click.echo(f"  sandbox: {res.get('sandbox', '?')}")
     if not res["ok"]:
-        sys.exit(1)
+        raise GateFailed("")  # the diverging layers are listed above
 
 
 class _Minutes(click.ParamType):

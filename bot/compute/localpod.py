@@ -13,6 +13,7 @@ own process group recorded in ``pod.json``; logs and artifacts come back as regu
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from bot.compute.provider import DEADLINE_ENV, RUN_ID_ENV, PodInfo, PodSpec
 from bot.compute.remote import stream_to_log
 from bot.errors import PodError, RemoteError
 from bot.fileio import atomic_write_text, file_lock
+from bot.git import run as run_git
 from bot.sandbox import DEFAULT_UID, Sandbox, copy_regular
 
 
@@ -216,11 +218,9 @@ class LocalExecutor:
         if self._workdir.exists():
             shutil.rmtree(self._workdir)
         self._workdir.mkdir(parents=True)
-        proc = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", sha], capture_output=True)
+        proc = run_git(repo, "archive", "--format=tar", sha)
         if proc.returncode != 0:
             raise RemoteError(f"git archive {sha} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-        import io
-
         with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
             tar.extractall(self._workdir, filter="data")
 

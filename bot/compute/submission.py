@@ -34,7 +34,6 @@ import math
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +46,7 @@ from bot.compute.outcome import hardware_label
 from bot.compute.remote import strip_stamps
 from bot.config import Settings
 from bot.errors import InputError
+from bot.git import run as run_git
 
 TRACK_DIR = "records/track_10min_16mb"
 NON_RECORD_DIR = "records/track_non_record_16mb"
@@ -105,8 +105,9 @@ def _slug(text: str) -> str:
 
 
 def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    """git's stripped stdout, "" when it fails (the fields it fills have their own fallbacks)."""
+    proc = run_git(repo, *args)
+    return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
 
 
 def _seed_log(run_dir: Path, value: Any, where: str, index: int) -> Path:

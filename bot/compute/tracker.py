@@ -181,11 +181,6 @@ def _terminate_all(reason: str) -> list[str]:
     return done
 
 
-def active_runs() -> list[str]:
-    with _LOCK:
-        return list(_ACTIVE)
-
-
 class PodGuard:
     """Hold a pod for the duration of a ``with`` block; terminate it on exit paths.
 

@@ -51,6 +51,8 @@ from bot import clock
 from bot.config import Settings
 from bot.errors import BudgetError, LedgerError
 from bot.forge.github import app_env
+from bot.git import failure
+from bot.git import run as run_git
 
 SKIP_CI = "[skip ci]"
 # A push lost a race (someone else updated the branch first, or at the same instant): fetch, merge
@@ -108,14 +110,10 @@ class _Git:
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        extra = {**self.config_env, **(env or {})}
-        full_env = {**os.environ, **extra} if extra else None
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd or self.cwd, capture_output=True, input=input, env=full_env
-        )
+        proc = run_git(cwd or self.cwd, *args, input=input, env={**self.config_env, **(env or {})})
         if check and proc.returncode != 0:
-            err = _scrub((proc.stderr or proc.stdout).decode("utf-8", "replace").strip(), self.secrets)
-            raise LedgerError(f"git {args[0]} failed: {err}")
+            # the ledger commit failed: its own error (and exit code), git's words without secrets
+            raise LedgerError(failure(args, proc, lambda text: _scrub(text, self.secrets)))
         return proc
 
     def out(self, *args: str, cwd: Path | None = None) -> str:
@@ -366,7 +364,7 @@ def merge_text(
             p = Path(d) / name
             p.write_bytes(data or b"")
             files.append(str(p))
-        proc = subprocess.run(["git", "merge-file", "-p", *files], capture_output=True)
+        proc = run_git(d, "merge-file", "-p", *files)
         if proc.returncode == 0:
             return proc.stdout
     warn.append(f"{path}: changed on both sides; kept this run's version")

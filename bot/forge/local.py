@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot import clock
-from bot.errors import ForgeError
+from bot.errors import ForgeError, GitError
 from bot.fileio import atomic_write_text, file_lock
 from bot.forge.base import (
     PERMISSION_LEVELS,
@@ -32,6 +30,8 @@ from bot.forge.base import (
     Review,
     StatusReport,
 )
+from bot.git import git_bytes
+from bot.git import run as run_git
 
 LOCAL_BOT = "pgolf[bot]"
 _SCHEMA = 1
@@ -84,11 +84,18 @@ class LocalForge(Forge):
             atomic_write_text(self.state_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
             return result
 
-    def _git(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True)
-        if check and proc.returncode != 0:
-            raise ForgeError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        return proc.stdout.strip() if proc.returncode == 0 else ""
+    def _git(
+        self, *args: str, check: bool = True, input: bytes | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        """git's stripped stdout, or "" when it fails and ``check`` is off. A failure is a ForgeError,
+        as every Forge reports its failures (callers catch that, whichever forge they hold)."""
+        try:
+            if check:
+                return git_bytes(self.root, *args, input=input, env=env).decode("utf-8", "replace").strip()
+            proc = run_git(self.root, *args)
+        except GitError as exc:
+            raise ForgeError(str(exc)) from None
+        return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
 
     def _branch_sha(self, branch: str) -> str:
         return self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False)
@@ -148,9 +155,7 @@ class LocalForge(Forge):
         return files
 
     def read_file(self, path: str, ref: str) -> bytes | None:
-        proc = subprocess.run(
-            ["git", "cat-file", "blob", f"{ref}:{path}"], cwd=self.root, capture_output=True
-        )
+        proc = run_git(self.root, "cat-file", "blob", f"{ref}:{path}")
         return proc.stdout if proc.returncode == 0 else None
 
     def open_pr(
@@ -203,17 +208,11 @@ class LocalForge(Forge):
             self._git("merge", "--no-ff", "-m", msg, sha)
             merge_sha = self._git("rev-parse", "HEAD")
         else:
-            proc = subprocess.run(
-                ["git", "merge-tree", "--write-tree", base_sha, sha],
-                cwd=self.root,
-                capture_output=True,
-                text=True,
-            )
+            proc = run_git(self.root, "merge-tree", "--write-tree", base_sha, sha)
             if proc.returncode != 0:
-                raise ForgeError(
-                    f"PR #{number} does not merge cleanly into {pr.base_ref}:\n{proc.stdout.strip()[:2000]}"
-                )
-            tree = proc.stdout.split()[0]
+                conflicts = proc.stdout.decode("utf-8", "replace").strip()[:2000]
+                raise ForgeError(f"PR #{number} does not merge cleanly into {pr.base_ref}:\n{conflicts}")
+            tree = proc.stdout.decode().split()[0]
             merge_sha = self._git("commit-tree", tree, "-p", base_sha, "-p", sha, "-m", msg)
             self._git("update-ref", f"refs/heads/{pr.base_ref}", merge_sha, base_sha)
 
@@ -387,25 +386,12 @@ class LocalForge(Forge):
                 f"branch {branch} is at {current[:12]}, not at the commit pgolf last wrote "
                 f"({(expected_head or 'none')[:12]}); someone else pushed to it, so it is left alone"
             )
-        blob = (
-            subprocess.run(
-                ["git", "hash-object", "-w", "--stdin"],
-                cwd=self.root,
-                input=data,
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .strip()
-        )
+        blob = self._git("hash-object", "-w", "--stdin", input=data)
         with tempfile.TemporaryDirectory(prefix="pgolf-index-") as tmp:
-            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
 
             def run(*args: str) -> str:
-                proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, env=env)
-                if proc.returncode != 0:
-                    raise ForgeError(f"git {args[0]} failed: {proc.stderr.strip()}")
-                return proc.stdout.strip()
+                return self._git(*args, env=env)
 
             run("read-tree", base_sha)
             run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
@@ -467,5 +453,5 @@ def _label_event(data: dict[str, Any], number: int, label: str, action: str, act
 
 
 def _git_user(root: Path) -> str:
-    proc = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    proc = run_git(root, "config", "user.name")
+    return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""

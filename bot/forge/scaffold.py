@@ -3,14 +3,13 @@
 Everything comes from one source: the workflows and the App manifest are package data under
 ``bot/templates/`` (the pgolf repository's own ``.github/workflows`` are identical copies, checked by
 a test), program.md comes from ``bot/templates/program.md``, and the training scripts are copied
-from this installation's ``training/`` folder. Existing files are kept unless ``force``.
+from this installation's package data (:mod:`bot.training.scripts`). Existing files are kept unless ``force``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,14 +17,15 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot.config import Settings
-from bot.errors import InputError
+from bot.errors import GitError, InputError
 from bot.fileio import atomic_write_bytes
+from bot.git import git
 from bot.ledger import Ledger
+from bot.training.scripts import SCRIPT_FILES
 
 MANIFEST_NAME = "github-app-manifest.json"
 # Copies of the templates as written, the base of `pgolf init --upgrade`'s three-way merges.
 BASE_DIR = ".github/pgolf-base"
-TRAINING_FILES = ("train_gpt.py", "train_gpt_mlx.py", "prepare_data.py")
 GITIGNORE = """# pgolf
 .venv/
 .pgolf/
@@ -80,12 +80,6 @@ def manifest_bytes() -> bytes:
     return (templates() / MANIFEST_NAME).read_bytes()
 
 
-def training_source() -> Path | None:
-    """This checkout's ``training/`` folder (next to the ``bot`` package)."""
-    here = Path(str(resources.files("bot"))).resolve().parent / "training"
-    return here if (here / "train_gpt.py").is_file() else None
-
-
 # --------------------------------------------------------------------------- requirements-bot.txt
 # pgolf is not published on PyPI: the workflows install it from where it actually lives, as a pip
 # direct reference (PEP 508 ``name @ url``).
@@ -113,10 +107,9 @@ def _https_url(url: str) -> str | None:
 
 def _git_out(cwd: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        return git(cwd, *args, timeout=20).strip()
+    except GitError:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def spec_from_checkout(source: Path) -> tuple[str | None, list[str]]:
@@ -296,7 +289,6 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         )
     manifest = manifest_bytes()
     program = (templates() / "program.md").read_bytes()
-    training = training_source()
 
     for name, data in flows.items():
         _write(root, f".github/workflows/{name}", data, force, out)
@@ -306,15 +298,8 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
     if ".github/pgolf-app-manifest.json" in out.created:
         _write(root, f"{BASE_DIR}/pgolf-app-manifest.json", manifest, True, out)
     _write(root, s.program_path, program, force, out)
-    if training is None:
-        out.warnings.append(
-            "no training/ folder next to this pgolf installation: copy train_gpt.py and train_gpt_mlx.py yourself"
-        )
-    else:
-        for name in TRAINING_FILES:
-            src = training / name
-            if src.is_file():
-                _write(root, f"training/{name}", src.read_bytes(), force, out)
+    for src in SCRIPT_FILES:
+        _write(root, f"training/{src.name}", src.read_bytes(), force, out)
     _write(root, "requirements-bot.txt", requirements_text(spec).encode(), force, out)
     _merge_gitignore(root, out)
 
@@ -341,13 +326,11 @@ def _scaffold(root: Path, s: Settings, force: bool, git_init: bool, pgolf_spec: 
         out.created.append(f"{s.state_dir.rstrip('/')}/schema.json")
 
     if git_init and not (root / ".git").exists():
-        proc = subprocess.run(
-            ["git", "init", "--quiet", "-b", "main", str(root)], capture_output=True, text=True
-        )
-        if proc.returncode == 0:
+        try:
+            git(root, "init", "--quiet", "-b", "main")
             out.created.append(".git (git init -b main)")
-        else:
-            out.warnings.append(f"git init failed: {proc.stderr.strip()}")
+        except GitError as exc:
+            out.warnings.append(str(exc))
     out.steps = manual_steps(s.github_repository or "<owner>/<repo>")
     if not spec and "requirements-bot.txt" in out.created:
         out.steps.insert(0, SPEC_PLACEHOLDER_STEP)

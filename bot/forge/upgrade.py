@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from bot.config import Settings
 from bot.errors import BudgetError, InputError
 from bot.fileio import atomic_write_bytes
 from bot.forge.scaffold import BASE_DIR, MANIFEST_NAME, manifest_bytes, templates, workflow_templates
+from bot.git import run as run_git
 
 STATE_SCHEMA = 1
 STATE_SCHEMA_FILE = "schema.json"
@@ -118,10 +118,8 @@ def merge3(ours: bytes, base: bytes | None, theirs: bytes) -> tuple[bytes, bool]
             p = Path(d) / name
             p.write_bytes(data)
             paths.append(str(p))
-        proc = subprocess.run(
-            ["git", "merge-file", "-p", "-L", "yours", "-L", "pgolf (old)", "-L", "pgolf (new)", *paths],
-            capture_output=True,
-        )
+        labels = ("-L", "yours", "-L", "pgolf (old)", "-L", "pgolf (new)")
+        proc = run_git(d, "merge-file", "-p", *labels, *paths)
     if proc.returncode < 0 or proc.returncode > 127:
         raise InputError(f"git merge-file failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return proc.stdout, proc.returncode == 0

@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.grading import taxonomy
-from bot.ledger import Ledger, Row
+from bot.ledger import Ledger
 from bot.program import BASELINE_BPB
 from bot.state import GradedItem, ResearchState
 
@@ -275,7 +275,3 @@ def program_note(root: Path, settings: Settings, ledger: Ledger) -> str:
     if not cal.outcomes:
         return ""
     return "**Calibration** (grades vs outcomes):\n" + "\n".join(f"- {line}" for line in summary_lines(cal))
-
-
-def linked_rows(ledger: Ledger) -> list[tuple[Row, list[str]]]:
-    return [(r, item_refs(r.description)) for r in ledger.rows if item_refs(r.description)]

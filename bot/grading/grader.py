@@ -52,7 +52,7 @@ from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
 from bot.fileio import atomic_write_bytes, file_lock
-from bot.grading import frontier, offline
+from bot.grading import frontier, offline_grader
 from bot.grading.ledger_state import GradingState
 from bot.grading.prompt import TOOL_NAME, Prompt, build_context, build_prompt, content_hash, graded_item
 from bot.ledger import Ledger
@@ -240,7 +240,7 @@ class Grader:
         self.basis = basis
         self.gstate = gstate
         self.recorded_usd = 0.0
-        self.label = f"anthropic:{settings.grader_model}" if llm else offline.GRADER
+        self.label = f"anthropic:{settings.grader_model}" if llm else offline_grader.GRADER
 
     def record_spend(self, day: str | None = None) -> None:
         """Add what the run spent since the last call to today's total (daily cap), or to
@@ -300,7 +300,7 @@ class Grader:
         )
 
     def offline(self, items: Sequence[ResearchItem]) -> None:
-        grades = offline.grade_all(
+        grades = offline_grader.grade_all(
             items,
             self.prompt.context,
             self.frontier,
@@ -634,7 +634,7 @@ def grade(
     run = GradeRun(
         run_id=uuid.uuid4().hex[:12],
         mode=mode,
-        model=settings.grader_model if llm else offline.GRADER,
+        model=settings.grader_model if llm else offline_grader.GRADER,
         context_version=prompt.version,
         started_at=clock.stamp(),
         warnings=list(ctx.warnings),
@@ -702,7 +702,7 @@ def grade(
             rest = [i for i in todo if i.id not in done]
             run.fell_back = str(exc)
             run.warnings.append(f"Anthropic API unavailable ({exc}); {len(rest)} item(s) graded offline")
-            grader.label = offline.GRADER
+            grader.label = offline_grader.GRADER
             grader.offline(rest)
     if run.stopped == "budget":
         which = "today's remaining cap" if capped_by_day else "budget"
@@ -712,10 +712,10 @@ def grade(
         if capped_by_day:
             run.stopped = "daily cap"
     # Say which grader really ran: the API grader only if it graded something.
-    api = {k: v for k, v in run.graders.items() if k != offline.GRADER}
+    api = {k: v for k, v in run.graders.items() if k != offline_grader.GRADER}
     if run.graders and not api:
-        run.mode, run.model = "offline", offline.GRADER
-    elif api and offline.GRADER in run.graders:
+        run.mode, run.model = "offline", offline_grader.GRADER
+    elif api and offline_grader.GRADER in run.graders:
         run.mode = f"{run.mode}+offline"
     if llm is not None:
         grader.record_spend()

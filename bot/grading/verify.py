@@ -39,7 +39,7 @@ import httpx
 from bot import clock
 from bot.config import Settings
 from bot.errors import GradingError
-from bot.grading import frontier, offline, taxonomy, untrusted
+from bot.grading import frontier, offline_grader, taxonomy, untrusted
 from bot.grading.grader import daily_left, grading_llm, parse_answer
 from bot.grading.ledger_state import GradingState
 from bot.grading.pdftext import extract_text
@@ -507,7 +507,7 @@ def _verify_all(
         )
         full, source, complete = fetcher.full_text(item)
         corroboration = fetcher.corroborate(item)
-        grader_label = offline.GRADER
+        grader_label = offline_grader.GRADER
         if llm is not None:
             result = _llm_verify(
                 llm, settings, system, ctx.rubric, item, full, corroboration, prompt.context_block
@@ -525,7 +525,7 @@ def _verify_all(
             enriched = ResearchItem(
                 source=item.source, id=item.id, title=item.title, url=item.url, summary=(full or item.summary)
             )
-            regraded = offline.grade_item(
+            regraded = offline_grader.grade_item(
                 enriched, ctx, fr, context_version=prompt.version, graded_at=clock.stamp()
             )
             scores, category = regraded.scores, regraded.category

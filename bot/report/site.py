@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import ReportError
-from bot.report.data import ReportData, collect
+from bot.report.collect import ReportData, collect
 from bot.report.html import render_page
 
 MARKER = ".pgolf-report"

@@ -49,7 +49,8 @@ from typing import Any
 from bot import clock
 from bot.artifact import ArtifactReport, measure_artifact
 from bot.config import Settings
-from bot.errors import InputError, LogParseError, TrainingError
+from bot.errors import GitError, InputError, LogParseError, TrainingError
+from bot.git import git, git_bytes, resolve
 from bot.grading.calibration import with_item_refs
 from bot.ledger import Ledger, Row, make_row
 from bot.sandbox import open_sandbox
@@ -243,12 +244,9 @@ def config_key(
 def commit_message(root: Path, ref: str = "HEAD") -> str:
     """The full message of ``ref`` (``""`` outside a git repository)."""
     try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%B", ref], cwd=root, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
+        return git(root, "log", "-1", "--format=%B", ref).strip()
+    except GitError:
         return ""
-    return out.stdout.strip()
 
 
 def subject_line(message: str, limit: int = 80) -> str:
@@ -383,11 +381,8 @@ def run_script(
 def head_commit(root: Path) -> str:
     """Short SHA of HEAD (``nogit`` outside a git repository)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip() or "nogit"
-    except (OSError, subprocess.CalledProcessError):
+        return git(root, "rev-parse", "--short", "HEAD").strip() or "nogit"
+    except GitError:
         return "nogit"
 
 
@@ -400,10 +395,8 @@ def script_shrank(root: Path, script: Path, base_ref: str | None) -> bool | None
     except ValueError:
         return None
     try:
-        old = subprocess.run(
-            ["git", "show", f"{base_ref}:{rel.as_posix()}"], cwd=root, capture_output=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        old = git_bytes(root, "show", f"{base_ref}:{rel.as_posix()}")
+    except GitError:
         return None
     return script.stat().st_size < len(old)
 
@@ -422,12 +415,9 @@ def default_base_ref(root: Path) -> str | None:
 
 def _rev(root: Path, ref: str) -> str | None:
     try:
-        r = subprocess.run(
-            ["git", "rev-parse", "--verify", "-q", ref], cwd=root, capture_output=True, text=True
-        )
-    except OSError:
+        return resolve(root, ref)
+    except GitError:
         return None
-    return r.stdout.strip() or None
 
 
 @dataclass

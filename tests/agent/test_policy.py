@@ -19,9 +19,9 @@ from bot.compute.winners import tier2_tags
 from bot.config import Settings, load_settings
 from bot.errors import ForgeError
 from bot.forge.local import LocalForge
-from bot.inject_sources import gather_inputs
 from bot.ledger import Ledger, make_row
 from bot.program import inject
+from bot.program_inputs import gather_inputs
 from tests.agent.conftest import git, read_jsonl
 
 A, B = "training/train_gpt.py", "training/train_gpt_mlx.py"

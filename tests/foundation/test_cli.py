@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from bot import program
 from bot.cli import cli
+from bot.errors import GateFailed
 from bot.ledger import Ledger
 
 
@@ -179,3 +181,29 @@ def test_research_state_folder_that_is_a_file(repo: Path) -> None:
     (repo / "research").write_text("oops")
     r = run(repo, "inject")
     assert r.exit_code == 9 and "is a file" in r.output
+
+
+def test_every_command_module_registers_its_noun() -> None:
+    # `pgolf X` imports bot.commands.X only when X is called; each name must be a real module
+    # whose register() adds the command X (no module is optional: a missing one is an error)
+    from bot.cli import COMMAND_MODULES
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == list(COMMAND_MODULES)
+    for name in COMMAND_MODULES:
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None and cmd.name == name, name
+
+
+def test_a_gate_that_says_no_exits_1_without_an_error_line(repo: Path) -> None:
+    # every gate says no the same way (GateFailed → exit 1): the check's own report, no "error:"
+    (repo / "training" / "train_gpt.py").write_text("x = 1\n" * 50)
+    over = run(repo, "-c", "artifact_limit_bytes=10", "artifact", "measure", "--json")
+    assert over.exit_code == GateFailed.exit_code == 1, over.output
+    assert json.loads(over.output)["status"] == "OVER LIMIT" and "error:" not in over.output
+    fits = run(repo, "artifact", "measure", "--json")
+    assert fits.exit_code == 0 and json.loads(fits.output)["status"] == "OK"
+    assert run(repo, "pause", "--check").exit_code == 0
+    assert run(repo, "pause", "--reason", "maintenance").exit_code == 0
+    paused = run(repo, "pause", "--check")
+    assert paused.exit_code == 1 and "paused: " in paused.output and "error:" not in paused.output

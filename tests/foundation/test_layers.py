@@ -2,7 +2,7 @@
 
 Floors (docs/design.md draws them):
 
-0 ground      errors, clock, fileio — no pgolf imports but each other
+0 ground      errors, clock, fileio, git — no pgolf imports but each other
 1 core        the contracts: config, ledger, budget, artifact, state, … (one file each)
 2 services    research, grading, training, forge, report, and program.md built from them
 3 workflows   compute, agent, demo: the loop, built from services
@@ -21,7 +21,7 @@ import bot
 PACKAGE = Path(bot.__file__).resolve().parent
 
 FLOORS: dict[int, set[str]] = {
-    0: {"errors", "clock", "fileio"},
+    0: {"errors", "clock", "fileio", "git"},
     1: {
         "config",
         "ledger",
@@ -44,10 +44,9 @@ FLOORS: dict[int, set[str]] = {
         "program",
         "program_changes",
         "program_git",
-        "program_inputs",
-        "inject_sources",
     },
-    3: {"compute", "agent", "demo", "research_review"},
+    # program_inputs gathers program.md's notes, one of them from the experimenter (bot.agent)
+    3: {"compute", "agent", "demo", "research_review", "program_inputs"},
     4: {"commands", "cli", "context", "__main__"},
 }
 FLOOR_OF = {room: floor for floor, rooms in FLOORS.items() for room in rooms}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.grading import calibration, frontier
-from bot.inject_sources import gather_inputs
 from bot.ledger import Ledger
 from bot.program import template
+from bot.program_inputs import gather_inputs
 from bot.state import GradedItem, append_jsonl
 from tests.grading.conftest import add_row, settings_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.grading import frontier, offline, taxonomy
+from bot.grading import frontier, offline_grader, taxonomy
 from bot.grading.prompt import build_prompt, load_context
 from bot.ledger import Ledger
 from bot.state import ResearchItem
@@ -15,7 +15,7 @@ def _grade(root: Path, item: ResearchItem):  # type: ignore[no-untyped-def]
     s = settings_for(root)
     ctx = load_context(root, s)
     fr = frontier.compute(Ledger.load(root / "results.tsv"), [])
-    return offline.grade_item(
+    return offline_grader.grade_item(
         item, ctx, fr, context_version=build_prompt(ctx, s.grader_model).version, graded_at="t"
     )
 

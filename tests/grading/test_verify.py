@@ -12,8 +12,8 @@ import pytest
 
 from bot.grading.pdftext import extract_text
 from bot.grading.verify import verify
-from bot.inject_sources import gather_inputs
 from bot.program import template
+from bot.program_inputs import gather_inputs
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl
 from tests.emulators.anthropic import AnthropicEmulator, text_block, tool_block
 from tests.emulators.base import Emulator, Request, Response

@@ -13,10 +13,10 @@ import pytest
 from bot import program
 from bot.config import Settings
 from bot.forge.ledger_commit import ledger_commit
-from bot.inject_sources import gather_inputs
 from bot.ledger import Ledger
+from bot.program_inputs import gather_inputs
 from bot.report import build_report
-from bot.report.data import collect
+from bot.report.collect import collect
 from bot.state import GradedItem, ResearchItem, ResearchState, append_jsonl
 
 S = Settings(github_repository="octo/golf")

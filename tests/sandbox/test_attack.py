@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.training.data import make_tiny_dataset
+from bot.training.shards import make_tiny_dataset
 from tests.sandbox.attack import (
     CONTROLS,
     PATHS,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.training.data import TinyDataset, make_tiny_dataset
 from bot.training.local import TOY_ENV
+from bot.training.scripts import MLX_SCRIPT, TORCH_SCRIPT
+from bot.training.shards import TinyDataset, make_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-TORCH_SCRIPT = ROOT / "training" / "train_gpt.py"
-MLX_SCRIPT = ROOT / "training" / "train_gpt_mlx.py"
+__all__ = ["MLX_SCRIPT", "ROOT", "TORCH_SCRIPT"]
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import InputError
-from bot.training.data import TinyDataset
 from bot.training.presets import Probe, size_run
+from bot.training.shards import TinyDataset
 
 
 @pytest.mark.parametrize("minutes", [math.nan, math.inf, -math.inf, 0.0, -3.0])

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from bot.errors import DataError
-from bot.training.data import read_shard, write_shard
+from bot.training.scripts import PREPARE_SCRIPT
+from bot.training.shards import read_shard, write_shard
 
-from .conftest import MLX_SCRIPT, ROOT, TORCH_SCRIPT, script_module
+from .conftest import MLX_SCRIPT, TORCH_SCRIPT, script_module
 
 
 def _bad_shards(tmp: Path) -> dict[str, Path]:
@@ -60,7 +61,7 @@ def test_training_scripts_reject_bad_shards(tmp_path: Path, script: Path) -> Non
 
 def test_prepare_data_reader_and_training_run_fail_on_bad_shard(tmp_path: Path) -> None:
     shards = _bad_shards(tmp_path)
-    sys.path.insert(0, str(ROOT / "training"))
+    sys.path.insert(0, str(PREPARE_SCRIPT.parent))
     try:
         import prepare_data
     finally:

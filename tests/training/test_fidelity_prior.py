@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.report.data import collect
+from bot.report.collect import collect
 from bot.training.fidelity import PRIOR, prior_summary
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.ledger import Ledger
 from bot.state import GradedItem, to_line
-from bot.training.data import TinyDataset
 from bot.training.local import TOY_ENV, decide
+from bot.training.shards import TinyDataset
 
 from .conftest import MLX_SCRIPT, TORCH_SCRIPT
 

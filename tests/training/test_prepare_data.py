@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.training.data import read_shard, write_shard
+from bot.training.scripts import PREPARE_SCRIPT as PREP
+from bot.training.shards import read_shard, write_shard
 from tests.emulators.hf_hub import HFHub
 
-from .conftest import ROOT
-
-PREP = ROOT / "training" / "prepare_data.py"
 REPO = "willdepueoai/parameter-golf"
 PREFIX = "matched_10B_docs2m_seed1337"
 

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.errors import InputError, TrainingError
 from bot.ledger import Ledger
-from bot.training.data import TinyDataset
 from bot.training.presets import (
     GRID,
     PRESETS,
@@ -24,6 +23,7 @@ from bot.training.presets import (
     round_iterations,
     size_run,
 )
+from bot.training.shards import TinyDataset
 
 from .conftest import MLX_SCRIPT, TORCH_SCRIPT
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.training.data import TinyDataset, read_shard
 from bot.training.logparse import TrainResult, parse_log
+from bot.training.shards import TinyDataset, read_shard
 
 from .conftest import MLX_SCRIPT, TORCH_SCRIPT, script_module, toy_env
 

@@ -16,30 +16,39 @@ snapshot           a bundled JSON snapshot of items (offline demo)
 
 from __future__ import annotations
 
-import importlib
-
 from bot.errors import InputError
+from bot.research.sources import (
+    arxiv,
+    github_code,
+    github_leaderboard,
+    github_prs,
+    openreview,
+    rss,
+    semantic_scholar,
+    snapshot,
+    tavily,
+    tavily_news,
+)
 from bot.research.sources.base import FetchContext, Source
 
-SOURCE_NAMES = (
-    "arxiv",
-    "openreview",
-    "semantic_scholar",
-    "github_prs",
-    "github_leaderboard",
-    "rss",
-    "tavily",
-    "github_code",
-    "tavily_news",
-    "snapshot",
-)
+SOURCES: dict[str, Source] = {
+    "arxiv": arxiv.SOURCE,
+    "openreview": openreview.SOURCE,
+    "semantic_scholar": semantic_scholar.SOURCE,
+    "github_prs": github_prs.SOURCE,
+    "github_leaderboard": github_leaderboard.SOURCE,
+    "rss": rss.SOURCE,
+    "tavily": tavily.SOURCE,
+    "github_code": github_code.SOURCE,
+    "tavily_news": tavily_news.SOURCE,
+    "snapshot": snapshot.SOURCE,
+}
+SOURCE_NAMES = tuple(SOURCES)
 
-__all__ = ["SOURCE_NAMES", "FetchContext", "Source", "get_source"]
+__all__ = ["SOURCES", "SOURCE_NAMES", "FetchContext", "Source", "get_source"]
 
 
 def get_source(name: str) -> Source:
-    if name not in SOURCE_NAMES:
+    if name not in SOURCES:
         raise InputError(f"unknown research source '{name}'; known: {', '.join(SOURCE_NAMES)}")
-    module = importlib.import_module(f"bot.research.sources.{name}")
-    source: Source = module.SOURCE
-    return source
+    return SOURCES[name]

@@ -17,7 +17,6 @@ as a warning on the page (the dashboard must still render at 2 am), never silent
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import statistics
@@ -30,7 +29,9 @@ from typing import Any
 from bot import budget as budget_mod
 from bot import clock
 from bot.config import Settings
-from bot.errors import PgolfError
+from bot.errors import GitError, PgolfError
+from bot.git import git
+from bot.grading import frontier
 from bot.ledger import Ledger, Row
 from bot.program import BASELINE_BPB, SOTA_RE
 from bot.state import TIERS as GRADE_TIERS
@@ -301,28 +302,17 @@ def research_history(root: Path, url: str, limit: int = 400) -> list[dict[str, A
     summary lines of its body, the research cycle(s) and review PR named by its trailers
     (:mod:`bot.program_changes`), and links to the commit and PR when the repository URL is known.
     Research-PR merges (``research: … (#N)``) count too. [] when ``root`` is not a git repository."""
-    import subprocess
-
     from bot.program_changes import TRAILER_CYCLE, TRAILER_PR
 
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, timeout=30
-        )
-        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != Path(root).resolve():
+        top = git(root, "rev-parse", "--show-toplevel", timeout=30).strip()
+        if Path(top).resolve() != Path(root).resolve():
             return []  # not a repository of its own (a folder inside another one is not its history)
-        proc = subprocess.run(
-            ["git", "log", f"-n{limit}", "--format=%H%x1f%cI%x1f%B%x1e", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if proc.returncode != 0:
+        log = git(root, "log", f"-n{limit}", "--format=%H%x1f%cI%x1f%B%x1e", "HEAD", timeout=30)
+    except GitError:
         return []
     out: list[dict[str, Any]] = []
-    for record in proc.stdout.decode("utf-8", "replace").split("\x1e"):
+    for record in log.split("\x1e"):
         parts = record.strip("\n").split("\x1f")
         if len(parts) != 3:
             continue
@@ -387,15 +377,13 @@ def competitors_section(scores: list[CompetitorScore]) -> tuple[list[dict[str, A
 
 
 def frontier_section(ledger: Ledger, graded: list[GradedItem]) -> dict[str, Any]:
-    """The technique frontier table from :mod:`bot.grading.frontier`, when that module exists.
+    """The technique frontier table from :mod:`bot.grading.frontier`.
 
-    Imported lazily: the frontier is optional for the report. When the module is missing (or
-    fails), the section says "not available" and why, instead of failing the whole report.
+    The frontier is one panel of the report: when it fails, the section says "not available" and
+    why, instead of failing the whole report.
     """
     try:
-        mod = importlib.import_module("bot.grading.frontier")
-        frontier = mod.compute(ledger, graded)
-        cats = frontier.to_dict()
+        cats = frontier.compute(ledger, graded).to_dict()
         rules = str(cats.get("rules", ""))
         rows = [
             {
@@ -409,13 +397,6 @@ def frontier_section(ledger: Ledger, graded: list[GradedItem]) -> dict[str, Any]
             }
             for c in cats.get("categories", [])
         ]
-    except ImportError as exc:
-        return {
-            "available": False,
-            "reason": f"bot.grading.frontier is not installed ({exc})",
-            "rows": [],
-            "rules": "",
-        }
     except Exception as exc:  # an optional section must never take the dashboard down
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}", "rows": [], "rules": ""}
     rows.sort(key=lambda r: (-int(r["selection bonus"]), -int(r["tier A"]), str(r["category"])))

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import DataError
+from bot.training.scripts import PREPARE_SCRIPT
 
 MAGIC = 20240520
 VERSION = 1
 HEADER_WORDS = 256
-PREPARE_SCRIPT = Path(__file__).resolve().parents[2] / "training" / "prepare_data.py"
 
 
 def read_shard(path: Path | str) -> np.ndarray:

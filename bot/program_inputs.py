@@ -1,28 +1,31 @@
-"""Collect what `pgolf inject` puts into program.md: ledger, research state and notes.
+"""program.md's inputs: what `pgolf inject` puts into it from the ledger, the research state and
+the notes of the parts that read them.
 
-Other parts add notes for the RESEARCH section (the exploration frontier, calibration) by
-registering a provider in ``NOTE_PROVIDERS``: a dotted path to a function
-``(root: Path, settings: Settings, ledger: Ledger) -> str``. A provider whose module does not
-exist is skipped; one that raises is reported as a warning and skipped.
+Each note provider is a function ``(root, settings, ledger) -> str`` for the RESEARCH section
+(the exploration frontier, grade calibration, the experimenter's policy); one that raises is
+reported as a warning and skipped, so one bad state file never blocks the rest of program.md.
+It sits on the workflow floor because the experimenter's policy (bot.agent) is one of them.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import program
+from bot.agent import policy
 from bot.config import Settings
 from bot.errors import PgolfError
+from bot.grading import calibration, frontier
 from bot.ledger import Ledger
 from bot.state import ResearchState
 
-NOTE_PROVIDERS: tuple[str, ...] = (
-    "bot.grading.frontier:program_note",
-    "bot.grading.calibration:program_note",
-    "bot.agent.policy:program_note",
+NoteProvider = Callable[[Path, Settings, Ledger], str]
+NOTE_PROVIDERS: tuple[NoteProvider, ...] = (
+    frontier.program_note,
+    calibration.program_note,
+    policy.program_note,
 )
 
 
@@ -35,18 +38,11 @@ class InjectInputs:
 
 def _notes(root: Path, settings: Settings, ledger: Ledger, warnings: list[str]) -> list[str]:
     notes: list[str] = []
-    for spec in NOTE_PROVIDERS:
-        modname, func = spec.split(":")
-        if (
-            importlib.util.find_spec(modname.rsplit(".", 1)[0]) is None
-            or importlib.util.find_spec(modname) is None
-        ):
-            continue
+    for fn in NOTE_PROVIDERS:
         try:
-            fn = getattr(importlib.import_module(modname), func)
             text = fn(root, settings, ledger)
         except (PgolfError, OSError, ValueError) as exc:
-            warnings.append(f"{spec}: {exc}")
+            warnings.append(f"{fn.__module__}.{fn.__name__}: {exc}")
             continue
         if text:
             notes.append(str(text))
