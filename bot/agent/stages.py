@@ -98,6 +98,7 @@ from bot.agent.validate import (
 from bot.config import Settings
 from bot.errors import ExperimentError
 from bot.fileio import atomic_write_bytes
+from bot.git import git_ok
 from bot.grading import untrusted
 from bot.sandbox import open_sandbox
 from bot.training.parity import LOGIT_TOL, LOSS_TOL
@@ -853,12 +854,7 @@ def _commit(root: Path, ref: str) -> str:
 
 
 def _is_ancestor(root: Path, commit: str, tip: str) -> bool:
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", commit, tip], cwd=root, capture_output=True, timeout=60
-    )
-    return proc.returncode == 0
+    return git_ok(root, "merge-base", "--is-ancestor", commit, tip, timeout=60)
 
 
 def parse_digests(values: Sequence[str]) -> dict[int, str]:

@@ -133,5 +133,8 @@ def test_the_table_catches_drift(tmp_path: Path) -> None:
 def test_pr_code_never_holds_anything(row: str) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     executes, holds, perms, env = cells[4], cells[5], cells[6], cells[7]
-    if executes.startswith("PR code") or executes in ("default-branch training code", "model-written code (sandboxed)"):
+    if executes.startswith("PR code") or executes in (
+        "default-branch training code",
+        "model-written code (sandboxed)",
+    ):
         assert holds == "nothing" and "write" not in perms and env == "-", row
