@@ -753,14 +753,33 @@ def publish(
     ):
         raise StageError("the rounds disagree on the item or the base commit", path=str(stages))
 
+    # Every round's verdict, re-validated against that round's bytes.
+    history: list[dict[str, Any]] = []
+    verdicts: dict[int, Verdict] = {}
+    refused: dict[int, str] = {}
+    for r, b in bundles.items():
+        if b.status != CANDIDATE:
+            continue
+        vdir = stages / f"verdict-{r}"
+        if not os.path.lexists(vdir / VERDICT_FILE):
+            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "missing": True})
+            continue
+        try:
+            verdicts[r] = verdict_for(b, vdir)
+            history.append(verdicts[r].summary())
+        except StageError as exc:
+            refused[r] = str(exc)
+            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "refused": str(exc)})
+
     exp = Experimenter(root, settings, forge=forge, llm=None, validator=static_validator(root, settings))
     # Idempotent: a re-run of the publish job (or a replayed artifact) never opens a second PR nor
-    # counts the spend twice.
+    # counts the spend twice. Only a crash decided on other evidence is decided again (a check job
+    # that failed before its verdict and was re-run): the new record supersedes it (same slug).
     done = next(
         (p for p in reversed(exp.archive.all()) if p.extra.get("candidate_sha256") == last.candidate_sha256),
         None,
     )
-    if done is not None:
+    if done is not None and (done.status != "crash" or done.extra.get("rounds") == history):
         return ProposeResult(done, False, None, None, "", [])
     item_id = str(last.pick.get("item_id") or "")
     item = next((g for g in exp.state.graded() if g.item_id == item_id), None)
@@ -785,26 +804,10 @@ def publish(
     diff = gitops.diff_trees(root, base, gitops.build_tree(root, base, changed)) if changed else ""
     cand = Candidate(base, files, originals, diff, last.mlx_only)
 
-    # Every round's verdict, re-validated against that round's bytes.
-    history: list[dict[str, Any]] = []
-    verdicts: dict[int, Verdict] = {}
-    refused: dict[int, str] = {}
-    for r, b in bundles.items():
-        if b.status != CANDIDATE:
-            continue
-        vdir = stages / f"verdict-{r}"
-        if not os.path.lexists(vdir / VERDICT_FILE):
-            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "missing": True})
-            continue
-        try:
-            verdicts[r] = verdict_for(b, vdir)
-            history.append(verdicts[r].summary())
-        except StageError as exc:
-            refused[r] = str(exc)
-            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "refused": str(exc)})
-
     data = dict(last.data) or {"title": item.title}
     proposal = exp._proposal(pick, base, last.proposer, data)
+    if done is not None:
+        proposal.slug = done.slug
     proposal.attempts = int(last.attempts) if isinstance(last.attempts, int) else 0
     cost = _finite(last.cost_usd)
     proposal.cost_usd = round(cost, 6) if cost is not None and cost >= 0 else 0.0

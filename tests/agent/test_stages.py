@@ -538,3 +538,28 @@ def test_inside_a_job_the_non_executing_checks_loop_with_the_model(
     assert one.status == "crash" and "`static`" in one.reason and len(anthropic_emu.messages) == calls + 2
     res = cli_run(repo, "experiment", "draft", "--out", str(tmp_path / "c"), "--attempts", "0", "--offline")
     assert res.exit_code == 2 and "--attempts" in res.output and not (tmp_path / "c").exists()
+
+
+def test_a_rerun_after_a_check_job_failed_publishes_on_the_new_verdict(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """An unlucky user: check-1 died before writing its verdict (a pip flake), publish archived the
+    crash and committed it; "Re-run failed jobs" runs check-1 again (now a passing verdict) and
+    publish again. The re-run must decide on the new evidence, not replay the old crash, and
+    must supersede the crash row (same slug: the day's spend counts once)."""
+    folder, digest, bundle = drafted
+    first = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert first.status == "crash" and "left no verdict" in first.reason
+    put(folder, passing(bundle))  # the re-run check job's verdict
+    again = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert again.status == "dry-run", again.reason
+    assert again.slug == first.slug
+    rows = read_jsonl(repo / "research" / "proposals.jsonl")
+    assert [r["status"] for r in rows] == ["crash", "dry-run"]
+    from bot.agent.record import ProposalArchive
+
+    latest = ProposalArchive(repo / "research").latest()
+    assert [(p.slug, p.status) for p in latest] == [(first.slug, "dry-run")]
+    # the same evidence a third time: nothing new is written
+    third = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert third.status == "dry-run" and len(read_jsonl(repo / "research" / "proposals.jsonl")) == 2
