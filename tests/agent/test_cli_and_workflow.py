@@ -285,3 +285,21 @@ def test_the_draft_step_tolerates_a_failed_draft(
     assert proc.returncode == rc, proc.stderr
     assert gh_out.read_text() == outputs
     assert ("::warning::" in proc.stdout) is (code != 0)
+
+
+def test_a_rerun_of_any_job_can_upload_its_artifact_again(wf: dict[str, Any]) -> None:
+    """An unlucky user presses "Re-run all jobs" (or re-runs a job whose upload already happened):
+    a re-run is the same workflow run, and upload-artifact v4 refuses a second artifact of the same
+    name (409 Conflict) unless told to overwrite. Without it the re-run propose job spends the
+    model budget, then fails at its upload, and publish (skipped) never archives that spend.
+    Overwriting is safe: every bundle is pinned by its job's digest output and every verdict by
+    the candidate's bytes, so a stale artifact from an earlier attempt is refused, never trusted."""
+    uploads = [
+        (name, step)
+        for name, job in wf["jobs"].items()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    assert {n for n, _ in uploads} == {"propose", "check-1", "revise", "check-2"}
+    for name, step in uploads:
+        assert step["with"].get("overwrite") is True, (name, step["with"]["name"])
