@@ -745,8 +745,18 @@ def publish(
     rounds = sorted(digests)
     if rounds != list(range(1, len(rounds) + 1)) or rounds[-1] > ROUNDS:
         raise StageError(f"rounds {rounds}: expected 1…{ROUNDS} without gaps", path=str(stages))
-    bundles = {r: read_bundle(stages / f"proposal-{r}", digests[r]) for r in rounds}
-    last = bundles[rounds[-1]]
+    # Round 1 must be readable (nothing is known without it). A later round that cannot be read
+    # (its upload failed after the job reported the digest) ends the proposal as a crash, still
+    # archived: its spend counts and the next conversation learns of it.
+    bundles = {1: read_bundle(stages / "proposal-1", digests[1])}
+    lost: tuple[int, str] | None = None
+    for r in rounds[1:]:
+        try:
+            bundles[r] = read_bundle(stages / f"proposal-{r}", digests[r])
+        except StageError as exc:
+            lost = (r, str(exc))
+            break
+    last = bundles[max(bundles)]
     if any(
         b.pick.get("item_id") != last.pick.get("item_id") or b.base_sha != last.base_sha
         for b in bundles.values()
@@ -770,6 +780,8 @@ def publish(
         except StageError as exc:
             refused[r] = str(exc)
             history.append({"round": r, "candidate_sha256": b.candidate_sha256, "refused": str(exc)})
+    if lost is not None:
+        history.append({"round": lost[0], "unreadable": lost[1]})
 
     exp = Experimenter(root, settings, forge=forge, llm=None, validator=static_validator(root, settings))
     # Idempotent: a re-run of the publish job (or a replayed artifact) never opens a second PR nor
@@ -823,6 +835,13 @@ def publish(
         proposal.checks = report.to_list() if report else [c for c in last.checks if isinstance(c, dict)]
         return exp._record_failure(proposal, cand, pick, report, [])
 
+    if lost is not None:
+        return fail(
+            "crash",
+            f"round {lost[0]}'s proposal could not be read ({lost[1]}); its model spend is not "
+            f"counted here (round {r}'s is)",
+            verdicts[r].report if r in verdicts else None,
+        )
     if last.status != CANDIDATE:
         return fail(last.status, str(last.reason or "")[:4000] or f"round {r} ended with {last.status}")
     if r in refused:

@@ -563,3 +563,26 @@ def test_a_rerun_after_a_check_job_failed_publishes_on_the_new_verdict(
     # the same evidence a third time: nothing new is written
     third = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
     assert third.status == "dry-run" and len(read_jsonl(repo / "research" / "proposals.jsonl")) == 2
+
+
+def test_a_lost_revision_is_still_archived_with_its_reason(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """The revise job reported round 2's digest, then its upload failed (an artifact-service
+    error, a job killed after the output was set): publish must still archive the proposal (the
+    model spend counts against the daily cap, the next run learns from it) as a crash naming the
+    lost round, never open a PR, and never fail without a record."""
+    folder, digest, bundle = drafted
+    put(folder, _smoke_failed(bundle) | {"ok": False})
+    res = stages.publish(repo, settings, folder, {1: digest, 2: "a" * 64}, forge=None, dry_run=True)
+    p = res.proposal
+    assert p.status == "crash" and not res.pushed
+    assert "round 2" in p.reason and "proposal-2" in p.reason and "missing" in p.reason, p.reason
+    rows = read_jsonl(repo / "research" / "proposals.jsonl")
+    assert [r["status"] for r in rows] == ["crash"]
+    assert [h["round"] for h in rows[0]["rounds"]] == [1, 2] and rows[0]["rounds"][1]["unreadable"]
+    assert git(repo, "for-each-ref", "refs/heads/exp/") == ""
+    # round 1 itself unreadable: nothing is known to archive, so it is an error naming the file
+    (folder / "proposal-1" / "proposal.json").write_text("{}")
+    with pytest.raises(stages.StageError, match="proposal-1"):
+        stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True)
