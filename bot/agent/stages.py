@@ -35,8 +35,10 @@ bytes (``candidate_sha256``), checks that every check's ``ok`` agrees with its o
 parity tolerances, a finite smoke ``val_bpb``) and recomputes the overall verdict; anything else
 is refused with the reason. :func:`publish` then re-reads the base scripts from git itself
 (never from a bundle), requires the base commit to be on the default branch, re-runs
-:data:`STATIC_CHECKS` on the exact bytes and only then opens the pull request. The worst a
-forged "passed" verdict can still do (were the sandbox breached) is open a PR whose code then
+:data:`STATIC_CHECKS` on the exact bytes and only then opens the pull request. A hostile
+candidate needs no breach to make its own executing checks pass (it runs in the parity harness's
+interpreter and prints its own smoke figures): those checks catch an honest model's mistakes and
+are no security control. The worst a forged "passed" verdict can do is open a PR whose code then
 runs in experiment.yml — which holds nothing either.
 
 **The feedback loop survives the split** because the conversation is data: the bundle carries
