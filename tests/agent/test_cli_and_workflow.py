@@ -303,3 +303,6 @@ def test_a_rerun_of_any_job_can_upload_its_artifact_again(wf: dict[str, Any]) ->
     assert {n for n, _ in uploads} == {"propose", "check-1", "revise", "check-2"}
     for name, step in uploads:
         assert step["with"].get("overwrite") is True, (name, step["with"]["name"])
+    # a re-run of a check job needs the source snapshot as long as it needs the proposal
+    days = {step["with"]["name"]: step["with"]["retention-days"] for _, step in uploads}
+    assert days["source"] >= days["proposal-1"], days
