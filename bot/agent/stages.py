@@ -61,6 +61,7 @@ import hashlib
 import json
 import math
 import os
+import reprlib
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -112,6 +113,7 @@ MAX_PROPOSAL_BYTES = 8 << 20
 MAX_VERDICT_BYTES = 256 << 10
 MAX_DETAIL_CHARS = 8000  # one check's detail in a verdict
 MAX_FEEDBACK_CHARS = 4000  # the verdict text the model is shown
+MAX_DATA_DEPTH = 16  # nesting of one check's data in a verdict (the checks write 2-3 levels)
 STATIC_CHECKS = (check_scope, check_patch, check_static, check_artifact)  # execute nothing
 EXEC_CHECKS = (check_import, check_parity, check_smoke)  # execute the candidate (sandboxed)
 EXECUTING = ("import", "parity", "smoke")
@@ -205,7 +207,9 @@ class Bundle:
         if not isinstance(raw, dict) or raw.get("kind") != "pgolf-proposal":
             raise StageError("not a pgolf proposal bundle", path=where, field="kind")
         if raw.get("schema") != SCHEMA:
-            raise StageError(f"schema {raw.get('schema')!r}, expected {SCHEMA}", path=where, field="schema")
+            raise StageError(
+                f"schema {_show(raw.get('schema'))}, expected {SCHEMA}", path=where, field="schema"
+            )
         for name, kind in (
             ("round", int),
             ("status", str),
@@ -282,7 +286,7 @@ def read_bundle(path: Path | str, expected_sha256: str) -> Bundle:
         )
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise StageError(f"not JSON: {exc}", path=str(file)) from None
     return Bundle.from_json(raw, str(file))
 
@@ -344,6 +348,26 @@ def make_verdict(round_: int, digest: str, report: ValidationReport, sandbox: st
     }
 
 
+def _show(value: Any) -> str:
+    """A short repr of a value read from a verdict (depth- and length-capped, never recursive)."""
+    return reprlib.repr(value)
+
+
+def _depth(value: Any, limit: int = 64) -> int:
+    """How deep ``value`` nests (lists and dicts), counted iteratively and at most ``limit`` + 1:
+    copying a deeper structure (dataclasses.asdict) would recurse past Python's limit."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, level = todo.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        todo.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -386,12 +410,12 @@ def read_verdict(
     data = read_capped(file, MAX_VERDICT_BYTES, "the verdict")
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise StageError(f"the verdict is not JSON: {exc}", path=where) from None
     if not isinstance(raw, dict) or raw.get("kind") != "pgolf-verdict":
         raise StageError("not a pgolf verdict", path=where, field="kind")
     if raw.get("schema") != SCHEMA:
-        raise StageError(f"schema {raw.get('schema')!r}, expected {SCHEMA}", path=where, field="schema")
+        raise StageError(f"schema {_show(raw.get('schema'))}, expected {SCHEMA}", path=where, field="schema")
     round_ = raw.get("round")
     if isinstance(round_, bool) or not isinstance(round_, int) or not 1 <= round_ <= ROUNDS:
         raise StageError(f"round must be 1…{ROUNDS}", path=where, field="round")
@@ -417,7 +441,7 @@ def read_verdict(
         seconds, extra = item.get("seconds", 0.0), item.get("data", {})
         if name != EXECUTING[n]:
             raise StageError(
-                f"expected check {EXECUTING[n]!r}, found {name!r}", path=where, field=f + ".name"
+                f"expected check {EXECUTING[n]!r}, found {_show(name)}", path=where, field=f + ".name"
             )
         if not isinstance(ok, bool):
             raise StageError("not a boolean", path=where, field=f + ".ok")
@@ -430,6 +454,8 @@ def read_verdict(
             raise StageError("not a finite non-negative number", path=where, field=f + ".seconds")
         if not isinstance(extra, dict):
             raise StageError("not an object", path=where, field=f + ".data")
+        if _depth(extra) > MAX_DATA_DEPTH:
+            raise StageError(f"nested more than {MAX_DATA_DEPTH} levels deep", path=where, field=f + ".data")
         outcome = CheckOutcome(name, ok, detail, secs, extra)
         problem = _consistent(outcome, mlx_only, changed)
         if problem:
@@ -438,7 +464,10 @@ def read_verdict(
         if not ok and n != len(items) - 1:
             raise StageError(f"checks continue after {name!r} failed", path=where, field="checks")
     report = ValidationReport(outcomes)
-    verdict = Verdict(round_, got, report, str(raw.get("sandbox") or "")[:200])
+    sandbox = raw.get("sandbox", "")
+    if not isinstance(sandbox, str):
+        raise StageError("not a string", path=where, field="sandbox")
+    verdict = Verdict(round_, got, report, sandbox[:200])
     claimed = raw.get("ok")
     if not isinstance(claimed, bool):
         raise StageError("not a boolean", path=where, field="ok")

@@ -586,3 +586,38 @@ def test_a_lost_revision_is_still_archived_with_its_reason(
     (folder / "proposal-1" / "proposal.json").write_text("{}")
     with pytest.raises(stages.StageError, match="proposal-1"):
         stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True)
+
+
+def test_a_deeply_nested_verdict_is_refused_with_a_reason_not_a_traceback(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """A 4 KB verdict whose ``data`` nests 600 levels deep is valid JSON under every size cap, but
+    copying it (dataclasses.asdict) recurses past Python's limit: publish died with a
+    RecursionError and archived nothing (the spend went unrecorded). It is refused like any
+    other malformed verdict, naming the field."""
+    folder, digest, bundle = drafted
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(600):
+        node["a"] = {}
+        node = node["a"]
+    v = passing(bundle)
+    v["checks"][0]["data"] = deep
+    put(folder, v)
+    p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert p.status == "crash" and "checks[0].data" in p.reason and "nested" in p.reason, p.reason
+    assert [r["status"] for r in read_jsonl(repo / "research" / "proposals.jsonl")] == ["crash"]
+    # deeper than the JSON parser itself goes (5 KB of "["), and a nested "sandbox"
+    very: list[Any] = []
+    for _ in range(950):  # as deep as the JSON parser still reads
+        very = [very]
+    for raw in (
+        b"[" * 5000,
+        json.dumps({**passing(bundle), "sandbox": deep}).encode(),
+        json.dumps({**passing(bundle), "schema": very}).encode(),
+        json.dumps(passing(bundle) | {"checks": [{"name": very}]}).encode(),
+    ):
+        (repo / "research" / "proposals.jsonl").unlink()
+        put(folder, None, raw)
+        p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+        assert p.status == "crash" and "refused" in p.reason, p.reason
