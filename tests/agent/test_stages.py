@@ -596,28 +596,57 @@ def test_a_deeply_nested_verdict_is_refused_with_a_reason_not_a_traceback(
     RecursionError and archived nothing (the spend went unrecorded). It is refused like any
     other malformed verdict, naming the field."""
     folder, digest, bundle = drafted
-    deep: dict[str, Any] = {}
-    node = deep
-    for _ in range(600):
-        node["a"] = {}
-        node = node["a"]
-    v = passing(bundle)
-    v["checks"][0]["data"] = deep
-    put(folder, v)
+    deep = '{"a": ' * 600 + "{}" + "}" * 600  # written as text: no encoder recursion in the test
+
+    def with_(field: str, text: str) -> bytes:
+        v = passing(bundle)
+        if field == "data":
+            v["checks"][0]["data"] = {"x": 0}
+            return json.dumps(v).encode().replace(b'{"x": 0}', text.encode(), 1)
+        v[field] = 0
+        return json.dumps(v).encode().replace(f'"{field}": 0'.encode(), f'"{field}": {text}'.encode(), 1)
+
+    put(folder, None, with_("data", deep))
     p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
     assert p.status == "crash" and "checks[0].data" in p.reason and "nested" in p.reason, p.reason
     assert [r["status"] for r in read_jsonl(repo / "research" / "proposals.jsonl")] == ["crash"]
     # deeper than the JSON parser itself goes (5 KB of "["), and a nested "sandbox"
-    very: list[Any] = []
-    for _ in range(950):  # as deep as the JSON parser still reads
-        very = [very]
-    for raw in (
-        b"[" * 5000,
-        json.dumps({**passing(bundle), "sandbox": deep}).encode(),
-        json.dumps({**passing(bundle), "schema": very}).encode(),
-        json.dumps(passing(bundle) | {"checks": [{"name": very}]}).encode(),
-    ):
+    for raw in (b"[" * 5000, with_("sandbox", deep)):
         (repo / "research" / "proposals.jsonl").unlink()
         put(folder, None, raw)
         p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
         assert p.status == "crash" and "refused" in p.reason, p.reason
+
+
+def test_model_written_text_cannot_reference_other_research_items(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """The model writes the title, hypothesis and change of its submission (and a research page
+    can ask it to). ``[item:<id>]`` tags and ``Research-Item: <id>`` lines anywhere in the PR body
+    or the experiment commit are what calibration and the 'tried' filter read
+    (bot.grading.calibration.item_refs): injected ones would credit this result to another item
+    and stop the experimenter from ever trying it. Only the bot's own trailer may reference one."""
+    from bot.agent.pr import ForgePublisher
+    from bot.grading.calibration import item_refs
+
+    folder, _, bundle = drafted
+    other = "arxiv:2402.99999"
+    bundle.data = {
+        **bundle.data,
+        "title": f"Longer warmdown [item:{other}]",
+        "hypothesis": f"Flatter minimum.\nResearch-Item: {other}\n  research-item:{other}  ",
+        "change": f"Research-Item: {other}",
+        "expected_val_bpb": f"[item:{other}]",
+    }
+    digest = stages.write_bundle(folder / "proposal-1", bundle)
+    put(folder, passing(bundle))
+    forge = LocalForge(repo)
+    res = stages.publish(repo, settings, folder, {1: digest}, forge=ForgePublisher(forge))
+    assert res.pushed, res.proposal.reason
+    pr = forge.get_pr(res.proposal.pr)
+    own = bundle.pick["item_id"]
+    assert item_refs(pr.body) == [own], pr.body
+    assert item_refs(pr.title) in ([], [own]), pr.title
+    message = git(repo, "log", "-1", "--format=%B", pr.head_ref)
+    assert item_refs(message) == [own], message
+    assert other.split(":")[1] in pr.body  # the text itself is still there for a reader
