@@ -306,3 +306,20 @@ def test_a_rerun_of_any_job_can_upload_its_artifact_again(wf: dict[str, Any]) ->
     # a re-run of a check job needs the source snapshot as long as it needs the proposal
     days = {step["with"]["name"]: step["with"]["retention-days"] for _, step in uploads}
     assert days["source"] >= days["proposal-1"], days
+
+
+def test_no_workflow_restores_an_actions_cache() -> None:
+    """What the artifact/cache token of a check job could still do, were the sandbox breached to
+    the runner's uid: that token (ACTIONS_RUNTIME_TOKEN, given to node actions, not to run steps)
+    writes Actions cache entries scoped to the run's ref — the default branch for a scheduled run,
+    which every branch's jobs may restore. So no pgolf workflow restores a cache (actions/cache,
+    or setup-python's ``cache:``): a poisoned entry would reach a job that holds a key."""
+    workflows = WORKFLOW.parent
+    for path in sorted(workflows.glob("*.yml")):
+        data = yaml.safe_load(path.read_text())
+        for name, job in (data.get("jobs") or {}).items():
+            for step in job.get("steps") or []:
+                uses = str(step.get("uses", ""))
+                assert not uses.startswith("actions/cache"), (path.name, name, uses)
+                if uses.startswith("actions/setup-"):
+                    assert "cache" not in (step.get("with") or {}), (path.name, name, uses)
