@@ -106,7 +106,8 @@ def capacity(
 ) -> Capacity:
     """May the scheduled experimenter propose one more experiment now?"""
     now = now or clock.now()
-    prs = forge.list_open_prs(BRANCH_PREFIX)
+    # this repository's own exp/ branches: anyone can open a fork PR from a branch named exp/…
+    prs = [p for p in forge.list_open_prs(BRANCH_PREFIX) if not p.is_fork]
     numbers = [p.number for p in prs]
     spent = archive.spend_on(now.date())
     cap = settings.experimenter_daily_usd

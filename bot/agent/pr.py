@@ -27,6 +27,7 @@ from bot.agent import gitops
 from bot.agent.record import Proposal
 from bot.errors import ExperimentError
 from bot.grading import calibration
+from bot.grading.calibration import defuse_refs
 from bot.program import one_line, sanitize
 
 BRANCH_PREFIX = "exp/"
@@ -81,7 +82,7 @@ def labels_for(proposal: Proposal) -> list[str]:
 
 
 def _text(value: str, limit: int = 4000) -> str:
-    value = sanitize(value or "").strip()
+    value = defuse_refs(sanitize(value or "")).strip()
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -92,7 +93,7 @@ def _check_line(checks: Sequence[dict[str, Any]]) -> str:
     for c in checks:
         mark = "✓" if c.get("ok") else "✗"
         detail = one_line(str(c.get("detail", "")), 160)
-        parts.append(f"- {mark} `{c.get('name')}` — {sanitize(detail)}")
+        parts.append(f"- {mark} `{c.get('name')}` — {defuse_refs(sanitize(detail))}")
     return "\n".join(parts)
 
 
@@ -106,7 +107,7 @@ def render_body(proposal: Proposal, *, item_url: str = "", diffstat: str = "") -
     if p.category:
         meta.append(f"category {p.category}")
     if item_url:
-        meta.append(f"<{sanitize(item_url)}>")
+        meta.append(f"<{defuse_refs(sanitize(item_url))}>")
     mlx = (
         f"**MLX-only:** yes — {_text(p.mlx_only_reason, 600) or 'no reason given'}. The parity gate is waived, "
         "so this PR cannot be promoted to RunPod."
@@ -160,12 +161,12 @@ def render_body(proposal: Proposal, *, item_url: str = "", diffstat: str = "") -
 
 
 def _cell(text: str) -> str:
-    return one_line(sanitize(text or "not stated"), 200).replace("|", "\\|")
+    return defuse_refs(one_line(sanitize(text or "not stated"), 200)).replace("|", "\\|")
 
 
 def commit_message(proposal: Proposal) -> str:
-    title = one_line(proposal.title or proposal.slug, 72)
-    body = one_line(proposal.change, 600)
+    title = defuse_refs(one_line(proposal.title or proposal.slug, 72))
+    body = defuse_refs(one_line(proposal.change, 600))
     return (
         f"exp: {title}\n\n{body}\n\n{item_reference(proposal.item_id)}\n"
         if proposal.item_id
@@ -223,7 +224,7 @@ def publish(
     proposal.head_sha = commit
     proposal.labels = labels_for(proposal)
     forge.publish_branch(repo, branch)
-    title = f"[exp] {one_line(proposal.title or proposal.slug, 100)}"
+    title = f"[exp] {defuse_refs(one_line(proposal.title or proposal.slug, 100))}"
     if proposal.item_id and item_tag(proposal.item_id):
         title += f" {item_tag(proposal.item_id)}"
     opened = forge.open_pull(

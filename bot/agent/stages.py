@@ -35,8 +35,10 @@ bytes (``candidate_sha256``), checks that every check's ``ok`` agrees with its o
 parity tolerances, a finite smoke ``val_bpb``) and recomputes the overall verdict; anything else
 is refused with the reason. :func:`publish` then re-reads the base scripts from git itself
 (never from a bundle), requires the base commit to be on the default branch, re-runs
-:data:`STATIC_CHECKS` on the exact bytes and only then opens the pull request. The worst a
-forged "passed" verdict can still do (were the sandbox breached) is open a PR whose code then
+:data:`STATIC_CHECKS` on the exact bytes and only then opens the pull request. A hostile
+candidate needs no breach to make its own executing checks pass (it runs in the parity harness's
+interpreter and prints its own smoke figures): those checks catch an honest model's mistakes and
+are no security control. The worst a forged "passed" verdict can do is open a PR whose code then
 runs in experiment.yml — which holds nothing either.
 
 **The feedback loop survives the split** because the conversation is data: the bundle carries
@@ -59,6 +61,7 @@ import hashlib
 import json
 import math
 import os
+import reprlib
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -111,6 +114,7 @@ MAX_PROPOSAL_BYTES = 8 << 20
 MAX_VERDICT_BYTES = 256 << 10
 MAX_DETAIL_CHARS = 8000  # one check's detail in a verdict
 MAX_FEEDBACK_CHARS = 4000  # the verdict text the model is shown
+MAX_DATA_DEPTH = 16  # nesting of one check's data in a verdict (the checks write 2-3 levels)
 STATIC_CHECKS = (check_scope, check_patch, check_static, check_artifact)  # execute nothing
 EXEC_CHECKS = (check_import, check_parity, check_smoke)  # execute the candidate (sandboxed)
 EXECUTING = ("import", "parity", "smoke")
@@ -204,7 +208,9 @@ class Bundle:
         if not isinstance(raw, dict) or raw.get("kind") != "pgolf-proposal":
             raise StageError("not a pgolf proposal bundle", path=where, field="kind")
         if raw.get("schema") != SCHEMA:
-            raise StageError(f"schema {raw.get('schema')!r}, expected {SCHEMA}", path=where, field="schema")
+            raise StageError(
+                f"schema {_show(raw.get('schema'))}, expected {SCHEMA}", path=where, field="schema"
+            )
         for name, kind in (
             ("round", int),
             ("status", str),
@@ -281,7 +287,7 @@ def read_bundle(path: Path | str, expected_sha256: str) -> Bundle:
         )
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise StageError(f"not JSON: {exc}", path=str(file)) from None
     return Bundle.from_json(raw, str(file))
 
@@ -343,6 +349,26 @@ def make_verdict(round_: int, digest: str, report: ValidationReport, sandbox: st
     }
 
 
+def _show(value: Any) -> str:
+    """A short repr of a value read from a verdict (depth- and length-capped, never recursive)."""
+    return reprlib.repr(value)
+
+
+def _depth(value: Any, limit: int = 64) -> int:
+    """How deep ``value`` nests (lists and dicts), counted iteratively and at most ``limit`` + 1:
+    copying a deeper structure (dataclasses.asdict) would recurse past Python's limit."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, level = todo.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        todo.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -385,12 +411,12 @@ def read_verdict(
     data = read_capped(file, MAX_VERDICT_BYTES, "the verdict")
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise StageError(f"the verdict is not JSON: {exc}", path=where) from None
     if not isinstance(raw, dict) or raw.get("kind") != "pgolf-verdict":
         raise StageError("not a pgolf verdict", path=where, field="kind")
     if raw.get("schema") != SCHEMA:
-        raise StageError(f"schema {raw.get('schema')!r}, expected {SCHEMA}", path=where, field="schema")
+        raise StageError(f"schema {_show(raw.get('schema'))}, expected {SCHEMA}", path=where, field="schema")
     round_ = raw.get("round")
     if isinstance(round_, bool) or not isinstance(round_, int) or not 1 <= round_ <= ROUNDS:
         raise StageError(f"round must be 1…{ROUNDS}", path=where, field="round")
@@ -416,7 +442,7 @@ def read_verdict(
         seconds, extra = item.get("seconds", 0.0), item.get("data", {})
         if name != EXECUTING[n]:
             raise StageError(
-                f"expected check {EXECUTING[n]!r}, found {name!r}", path=where, field=f + ".name"
+                f"expected check {EXECUTING[n]!r}, found {_show(name)}", path=where, field=f + ".name"
             )
         if not isinstance(ok, bool):
             raise StageError("not a boolean", path=where, field=f + ".ok")
@@ -429,6 +455,8 @@ def read_verdict(
             raise StageError("not a finite non-negative number", path=where, field=f + ".seconds")
         if not isinstance(extra, dict):
             raise StageError("not an object", path=where, field=f + ".data")
+        if _depth(extra) > MAX_DATA_DEPTH:
+            raise StageError(f"nested more than {MAX_DATA_DEPTH} levels deep", path=where, field=f + ".data")
         outcome = CheckOutcome(name, ok, detail, secs, extra)
         problem = _consistent(outcome, mlx_only, changed)
         if problem:
@@ -437,7 +465,10 @@ def read_verdict(
         if not ok and n != len(items) - 1:
             raise StageError(f"checks continue after {name!r} failed", path=where, field="checks")
     report = ValidationReport(outcomes)
-    verdict = Verdict(round_, got, report, str(raw.get("sandbox") or "")[:200])
+    sandbox = raw.get("sandbox", "")
+    if not isinstance(sandbox, str):
+        raise StageError("not a string", path=where, field="sandbox")
+    verdict = Verdict(round_, got, report, sandbox[:200])
     claimed = raw.get("ok")
     if not isinstance(claimed, bool):
         raise StageError("not a boolean", path=where, field="ok")
@@ -746,22 +777,53 @@ def publish(
     rounds = sorted(digests)
     if rounds != list(range(1, len(rounds) + 1)) or rounds[-1] > ROUNDS:
         raise StageError(f"rounds {rounds}: expected 1…{ROUNDS} without gaps", path=str(stages))
-    bundles = {r: read_bundle(stages / f"proposal-{r}", digests[r]) for r in rounds}
-    last = bundles[rounds[-1]]
+    # Round 1 must be readable (nothing is known without it). A later round that cannot be read
+    # (its upload failed after the job reported the digest) ends the proposal as a crash, still
+    # archived: its spend counts and the next conversation learns of it.
+    bundles = {1: read_bundle(stages / "proposal-1", digests[1])}
+    lost: tuple[int, str] | None = None
+    for r in rounds[1:]:
+        try:
+            bundles[r] = read_bundle(stages / f"proposal-{r}", digests[r])
+        except StageError as exc:
+            lost = (r, str(exc))
+            break
+    last = bundles[max(bundles)]
     if any(
         b.pick.get("item_id") != last.pick.get("item_id") or b.base_sha != last.base_sha
         for b in bundles.values()
     ):
         raise StageError("the rounds disagree on the item or the base commit", path=str(stages))
 
+    # Every round's verdict, re-validated against that round's bytes.
+    history: list[dict[str, Any]] = []
+    verdicts: dict[int, Verdict] = {}
+    refused: dict[int, str] = {}
+    for r, b in bundles.items():
+        if b.status != CANDIDATE:
+            continue
+        vdir = stages / f"verdict-{r}"
+        if not os.path.lexists(vdir / VERDICT_FILE):
+            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "missing": True})
+            continue
+        try:
+            verdicts[r] = verdict_for(b, vdir)
+            history.append(verdicts[r].summary())
+        except StageError as exc:
+            refused[r] = str(exc)
+            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "refused": str(exc)})
+    if lost is not None:
+        history.append({"round": lost[0], "unreadable": lost[1]})
+
     exp = Experimenter(root, settings, forge=forge, llm=None, validator=static_validator(root, settings))
     # Idempotent: a re-run of the publish job (or a replayed artifact) never opens a second PR nor
-    # counts the spend twice.
+    # counts the spend twice. Only a crash decided on other evidence is decided again (a check job
+    # that failed before its verdict and was re-run): the new record supersedes it (same slug).
     done = next(
         (p for p in reversed(exp.archive.all()) if p.extra.get("candidate_sha256") == last.candidate_sha256),
         None,
     )
-    if done is not None:
+    if done is not None and (done.status != "crash" or done.extra.get("rounds") == history):
         return ProposeResult(done, False, None, None, "", [])
     item_id = str(last.pick.get("item_id") or "")
     item = next((g for g in exp.state.graded() if g.item_id == item_id), None)
@@ -786,26 +848,10 @@ def publish(
     diff = gitops.diff_trees(root, base, gitops.build_tree(root, base, changed)) if changed else ""
     cand = Candidate(base, files, originals, diff, last.mlx_only)
 
-    # Every round's verdict, re-validated against that round's bytes.
-    history: list[dict[str, Any]] = []
-    verdicts: dict[int, Verdict] = {}
-    refused: dict[int, str] = {}
-    for r, b in bundles.items():
-        if b.status != CANDIDATE:
-            continue
-        vdir = stages / f"verdict-{r}"
-        if not os.path.lexists(vdir / VERDICT_FILE):
-            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "missing": True})
-            continue
-        try:
-            verdicts[r] = verdict_for(b, vdir)
-            history.append(verdicts[r].summary())
-        except StageError as exc:
-            refused[r] = str(exc)
-            history.append({"round": r, "candidate_sha256": b.candidate_sha256, "refused": str(exc)})
-
     data = dict(last.data) or {"title": item.title}
     proposal = exp._proposal(pick, base, last.proposer, data)
+    if done is not None:
+        proposal.slug = done.slug
     proposal.attempts = int(last.attempts) if isinstance(last.attempts, int) else 0
     cost = _finite(last.cost_usd)
     proposal.cost_usd = round(cost, 6) if cost is not None and cost >= 0 else 0.0
@@ -821,6 +867,13 @@ def publish(
         proposal.checks = report.to_list() if report else [c for c in last.checks if isinstance(c, dict)]
         return exp._record_failure(proposal, cand, pick, report, [])
 
+    if lost is not None:
+        return fail(
+            "crash",
+            f"round {lost[0]}'s proposal could not be read ({lost[1]}); its model spend is not "
+            f"counted here (round {r}'s is)",
+            verdicts[r].report if r in verdicts else None,
+        )
     if last.status != CANDIDATE:
         return fail(last.status, str(last.reason or "")[:4000] or f"round {r} ended with {last.status}")
     if r in refused:

@@ -67,6 +67,15 @@ def _check_id(item_id: str) -> None:
         raise ValueError(f"{item_id!r} cannot be used as an item reference (whitespace or brackets)")
 
 
+def defuse_refs(text: str) -> str:
+    """``text`` (written by a model, a web page, a PR author) with no item reference left in it:
+    ``[item:<id>]`` becomes ``[item: <id>]`` and a ``Research-Item: <id>`` line is quoted (``>``),
+    so that only the reference the bot adds itself is read (:func:`item_refs`). A reader sees
+    the same words."""
+    text = TAG_RE.sub(lambda m: f"[item: {m.group(1)}]", text)
+    return TRAILER_RE.sub(lambda m: "> " + m.group(0).lstrip(), text)
+
+
 def item_refs(text: str) -> list[str]:
     """Every item id referenced in ``text`` (tags and trailers), first occurrence order."""
     found: list[str] = []

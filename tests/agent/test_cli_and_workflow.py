@@ -285,3 +285,41 @@ def test_the_draft_step_tolerates_a_failed_draft(
     assert proc.returncode == rc, proc.stderr
     assert gh_out.read_text() == outputs
     assert ("::warning::" in proc.stdout) is (code != 0)
+
+
+def test_a_rerun_of_any_job_can_upload_its_artifact_again(wf: dict[str, Any]) -> None:
+    """An unlucky user presses "Re-run all jobs" (or re-runs a job whose upload already happened):
+    a re-run is the same workflow run, and upload-artifact v4 refuses a second artifact of the same
+    name (409 Conflict) unless told to overwrite. Without it the re-run propose job spends the
+    model budget, then fails at its upload, and publish (skipped) never archives that spend.
+    Overwriting is safe: every bundle is pinned by its job's digest output and every verdict by
+    the candidate's bytes, so a stale artifact from an earlier attempt is refused, never trusted."""
+    uploads = [
+        (name, step)
+        for name, job in wf["jobs"].items()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    assert {n for n, _ in uploads} == {"propose", "check-1", "revise", "check-2"}
+    for name, step in uploads:
+        assert step["with"].get("overwrite") is True, (name, step["with"]["name"])
+    # a re-run of a check job needs the source snapshot as long as it needs the proposal
+    days = {step["with"]["name"]: step["with"]["retention-days"] for _, step in uploads}
+    assert days["source"] >= days["proposal-1"], days
+
+
+def test_no_workflow_restores_an_actions_cache() -> None:
+    """What the artifact/cache token of a check job could still do, were the sandbox breached to
+    the runner's uid: that token (ACTIONS_RUNTIME_TOKEN, given to node actions, not to run steps)
+    writes Actions cache entries scoped to the run's ref — the default branch for a scheduled run,
+    which every branch's jobs may restore. So no pgolf workflow restores a cache (actions/cache,
+    or setup-python's ``cache:``): a poisoned entry would reach a job that holds a key."""
+    workflows = WORKFLOW.parent
+    for path in sorted(workflows.glob("*.yml")):
+        data = yaml.safe_load(path.read_text())
+        for name, job in (data.get("jobs") or {}).items():
+            for step in job.get("steps") or []:
+                uses = str(step.get("uses", ""))
+                assert not uses.startswith("actions/cache"), (path.name, name, uses)
+                if uses.startswith("actions/setup-"):
+                    assert "cache" not in (step.get("with") or {}), (path.name, name, uses)

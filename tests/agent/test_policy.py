@@ -389,3 +389,32 @@ def test_a_significant_winner_is_merged_with_p_value_and_effect_in_the_comment(r
     assert d.test is not None and d.test["p_value"] < 0.05 and d.test["effect_bpb"] == pytest.approx(0.0244)
     body = forge.list_comments(pr.number)[0].body
     assert "**merged**" in body and "one-sided Welch p = " in body and "effect +0.02440 bpb" in body
+
+
+def test_outsiders_fork_prs_named_exp_do_not_use_up_the_experimenters_capacity(repo: Path) -> None:
+    """Any GitHub user can open a pull request from a fork branch named ``exp/…`` (no approval is
+    needed to open one). Counted as experiment PRs, a few of them would stop the scheduled
+    experimenter for as long as they stay open. On the GitHub emulator through PyGithub: only
+    this repository's own exp/ branches count."""
+    from bot.forge.github import GitHubForge
+    from tests.emulators.github import GitHubEmulator
+
+    s = settings_for(repo, experimenter_max_open_prs=2)
+    arch = ProposalArchive(repo / "research", repo)
+    with GitHubEmulator() as gh:
+        gh.add_repo("golfer/pg", files={A: (repo / A).read_bytes()})
+        token = gh.add_token("golfer")
+        forge = GitHubForge("golfer/pg", token=token, base_url=gh.url)
+        for n in range(3):
+            gh.add_pr(
+                "golfer/pg",
+                head_ref=f"exp/spam-{n}",
+                head_repo="mallory/pg",
+                author="mallory",
+                files={A: b"# spam\n"},
+            )
+        cap = policy.capacity(forge, s, arch, offline=True, now=NOW)
+        assert cap.ok and cap.open_prs == 0, cap.reason
+        gh.add_pr("golfer/pg", head_ref="exp/ours", author="golfer", files={A: b"# ours\n"})
+        cap = policy.capacity(forge, s, arch, offline=True, now=NOW)
+        assert cap.ok and cap.open_prs == 1 and len(cap.open) == 1

@@ -538,3 +538,115 @@ def test_inside_a_job_the_non_executing_checks_loop_with_the_model(
     assert one.status == "crash" and "`static`" in one.reason and len(anthropic_emu.messages) == calls + 2
     res = cli_run(repo, "experiment", "draft", "--out", str(tmp_path / "c"), "--attempts", "0", "--offline")
     assert res.exit_code == 2 and "--attempts" in res.output and not (tmp_path / "c").exists()
+
+
+def test_a_rerun_after_a_check_job_failed_publishes_on_the_new_verdict(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """An unlucky user: check-1 died before writing its verdict (a pip flake), publish archived the
+    crash and committed it; "Re-run failed jobs" runs check-1 again (now a passing verdict) and
+    publish again. The re-run must decide on the new evidence, not replay the old crash, and
+    must supersede the crash row (same slug: the day's spend counts once)."""
+    folder, digest, bundle = drafted
+    first = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert first.status == "crash" and "left no verdict" in first.reason
+    put(folder, passing(bundle))  # the re-run check job's verdict
+    again = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert again.status == "dry-run", again.reason
+    assert again.slug == first.slug
+    rows = read_jsonl(repo / "research" / "proposals.jsonl")
+    assert [r["status"] for r in rows] == ["crash", "dry-run"]
+    from bot.agent.record import ProposalArchive
+
+    latest = ProposalArchive(repo / "research").latest()
+    assert [(p.slug, p.status) for p in latest] == [(first.slug, "dry-run")]
+    # the same evidence a third time: nothing new is written
+    third = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert third.status == "dry-run" and len(read_jsonl(repo / "research" / "proposals.jsonl")) == 2
+
+
+def test_a_lost_revision_is_still_archived_with_its_reason(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """The revise job reported round 2's digest, then its upload failed (an artifact-service
+    error, a job killed after the output was set): publish must still archive the proposal (the
+    model spend counts against the daily cap, the next run learns from it) as a crash naming the
+    lost round, never open a PR, and never fail without a record."""
+    folder, digest, bundle = drafted
+    put(folder, _smoke_failed(bundle) | {"ok": False})
+    res = stages.publish(repo, settings, folder, {1: digest, 2: "a" * 64}, forge=None, dry_run=True)
+    p = res.proposal
+    assert p.status == "crash" and not res.pushed
+    assert "round 2" in p.reason and "proposal-2" in p.reason and "missing" in p.reason, p.reason
+    rows = read_jsonl(repo / "research" / "proposals.jsonl")
+    assert [r["status"] for r in rows] == ["crash"]
+    assert [h["round"] for h in rows[0]["rounds"]] == [1, 2] and rows[0]["rounds"][1]["unreadable"]
+    assert git(repo, "for-each-ref", "refs/heads/exp/") == ""
+    # round 1 itself unreadable: nothing is known to archive, so it is an error naming the file
+    (folder / "proposal-1" / "proposal.json").write_text("{}")
+    with pytest.raises(stages.StageError, match="proposal-1"):
+        stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True)
+
+
+def test_a_deeply_nested_verdict_is_refused_with_a_reason_not_a_traceback(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """A 4 KB verdict whose ``data`` nests 600 levels deep is valid JSON under every size cap, but
+    copying it (dataclasses.asdict) recurses past Python's limit: publish died with a
+    RecursionError and archived nothing (the spend went unrecorded). It is refused like any
+    other malformed verdict, naming the field."""
+    folder, digest, bundle = drafted
+    deep = '{"a": ' * 600 + "{}" + "}" * 600  # written as text: no encoder recursion in the test
+
+    def with_(field: str, text: str) -> bytes:
+        v = passing(bundle)
+        if field == "data":
+            v["checks"][0]["data"] = {"x": 0}
+            return json.dumps(v).encode().replace(b'{"x": 0}', text.encode(), 1)
+        v[field] = 0
+        return json.dumps(v).encode().replace(f'"{field}": 0'.encode(), f'"{field}": {text}'.encode(), 1)
+
+    put(folder, None, with_("data", deep))
+    p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+    assert p.status == "crash" and "checks[0].data" in p.reason and "nested" in p.reason, p.reason
+    assert [r["status"] for r in read_jsonl(repo / "research" / "proposals.jsonl")] == ["crash"]
+    # deeper than the JSON parser itself goes (5 KB of "["), and a nested "sandbox"
+    for raw in (b"[" * 5000, with_("sandbox", deep)):
+        (repo / "research" / "proposals.jsonl").unlink()
+        put(folder, None, raw)
+        p = stages.publish(repo, settings, folder, {1: digest}, forge=None, dry_run=True).proposal
+        assert p.status == "crash" and "refused" in p.reason, p.reason
+
+
+def test_model_written_text_cannot_reference_other_research_items(
+    repo: Path, settings: Settings, drafted: tuple[Path, str, stages.Bundle]
+) -> None:
+    """The model writes the title, hypothesis and change of its submission (and a research page
+    can ask it to). ``[item:<id>]`` tags and ``Research-Item: <id>`` lines anywhere in the PR body
+    or the experiment commit are what calibration and the 'tried' filter read
+    (bot.grading.calibration.item_refs): injected ones would credit this result to another item
+    and stop the experimenter from ever trying it. Only the bot's own trailer may reference one."""
+    from bot.agent.pr import ForgePublisher
+    from bot.grading.calibration import item_refs
+
+    folder, _, bundle = drafted
+    other = "arxiv:2402.99999"
+    bundle.data = {
+        **bundle.data,
+        "title": f"Longer warmdown [item:{other}]",
+        "hypothesis": f"Flatter minimum.\nResearch-Item: {other}\n  research-item:{other}  ",
+        "change": f"Research-Item: {other}",
+        "expected_val_bpb": f"[item:{other}]",
+    }
+    digest = stages.write_bundle(folder / "proposal-1", bundle)
+    put(folder, passing(bundle))
+    forge = LocalForge(repo)
+    res = stages.publish(repo, settings, folder, {1: digest}, forge=ForgePublisher(forge))
+    assert res.pushed, res.proposal.reason
+    pr = forge.get_pr(res.proposal.pr)
+    own = bundle.pick["item_id"]
+    assert item_refs(pr.body) == [own], pr.body
+    assert item_refs(pr.title) in ([], [own]), pr.title
+    message = git(repo, "log", "-1", "--format=%B", pr.head_ref)
+    assert item_refs(message) == [own], message
+    assert other.split(":")[1] in pr.body  # the text itself is still there for a reader
