@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot.compute.provider import PodProvider
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.context import AppContext, emit_json, pass_app, warn
-from bot.errors import PgolfError, TrustError
+from bot.errors import InputError, PgolfError, TrustError
 
 
 @click.group("promote", invoke_without_command=True)
@@ -229,8 +230,9 @@ def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: 
     committer = make_committer(app.root, s, always=True) if commit else None
     try:
         ticket = reserve_plan(
-            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True)
-        )
+            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True),
+            attempt=_run_attempt(),
+        )  # fmt: skip
     except PgolfError as exc:  # the maintainer hears why on the PR: nothing was reserved
         _tell(app, plan.pr, plan.sha, plan.actor, "failed", f"refused before anything was reserved: {exc}")
         raise
@@ -238,6 +240,18 @@ def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: 
     click.echo(f"reserved ${ticket.max_usd:.2f} for {ticket.run_id}")
     _tell(app, plan.pr, plan.sha, plan.actor, "running",
           f"parity gate passed; ${ticket.max_usd:.2f} reserved and committed for `{ticket.run_id}`; renting the pod")  # fmt: skip
+
+
+def _run_attempt() -> int:
+    """GITHUB_RUN_ATTEMPT (0 outside Actions): binds the reservation to its own paid job."""
+    raw = os.environ.get("GITHUB_RUN_ATTEMPT", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 10**6:
+        raise InputError(
+            f"GITHUB_RUN_ATTEMPT is {raw[:20]!r}, not a small integer", field="GITHUB_RUN_ATTEMPT"
+        )
+    return int(raw)
 
 
 def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: str) -> None:
@@ -267,7 +281,8 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
     ticket = Ticket.load(ticket_path)
     outcome: dict[str, object] = {}
     try:
-        outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo)
+        outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo,
+                           attempt=_run_attempt())  # fmt: skip
     finally:
         if outcome:
             write_json(out_path, "outcome", outcome)
@@ -291,6 +306,12 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
     default="",
     help="The paid job's result (needs.paid.result): 'skipped' with no outcome releases the reservation.",
 )
+@click.option(
+    "--outcome-sha256",
+    default=None,
+    help="The outcome's SHA-256 as the paid job declared it (needs.paid.outputs): an outcome file "
+    "with another digest is not the paid job's and is ignored; '' (none declared) ignores any.",
+)
 @click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -299,6 +320,7 @@ def settle_cmd(
     ticket_path: Path,
     outcome_path: Path | None,
     paid_result: str,
+    outcome_sha256: str | None,
     no_comment: bool,
     as_json: bool,
 ) -> None:
@@ -321,6 +343,7 @@ def settle_cmd(
         reporter=reporter,
         log=lambda m: click.echo(m, err=True),
         paid_skipped=paid_result == "skipped",
+        outcome_sha256=outcome_sha256,
     )
     if as_json:
         emit_json(out.to_dict())

@@ -293,6 +293,9 @@ class Ticket:
     provider: str
     actor: str = ""
     run_url: str = ""
+    # GITHUB_RUN_ATTEMPT of the reserve job (0 outside Actions): a paid job of another attempt is a
+    # "Re-run" of paid alone under this reservation, whose first pod may already have been rented.
+    attempt: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -312,6 +315,7 @@ class Ticket:
             provider=_str(data, "provider", where, 20, re.compile(r"runpod|local")),
             actor=_str(data, "actor", where, 100),
             run_url=_str(data, "run_url", where),
+            attempt=_int(data, "attempt", 0, 10**6, where) if "attempt" in data else 0,
         )
 
 
@@ -325,10 +329,12 @@ def reserve_plan(
     repo: Path | None = None,
     log: Callable[[str], None] | None = None,
     now: float | None = None,
+    attempt: int = 0,
 ) -> Ticket:
     """The reserve job: re-validate the verdict, run the artifact gate (git objects only), reserve
     the worst case and commit it to the default branch. A reservation that cannot be committed is
-    released and refused: nothing may be rented on it."""
+    released and refused: nothing may be rented on it. ``attempt`` is the workflow run's attempt
+    (GITHUB_RUN_ATTEMPT): only the paid job of the same attempt may rent on the reservation."""
     from bot.compute.promote import make_run_id, pod_lifetime
 
     say = log or (lambda m: None)
@@ -374,11 +380,62 @@ def reserve_plan(
         say(f"budget: reservation committed to the default branch in {took:.2f} s")
     return Ticket(
         run_id, plan.pr, full, list(plan.seeds), round(max_usd, 6), round(deadline, 3), lifetime,
-        provider, plan.actor, plan.run_url,
+        provider, plan.actor, plan.run_url, attempt,
     )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- paid
+def check_ticket_open(root: Path, settings: Settings, ticket: Ticket, attempt: int) -> None:
+    """Before anything is rented: the reservation file must be the one the reserve job of THIS
+    workflow attempt wrote, and the default branch (this job's checkout) must hold it open with
+    the same figures. BudgetBlocked otherwise (the paid job then writes no outcome: a pod an
+    earlier attempt rented is left to the reaper, never released).
+
+    * another attempt: "Re-run" of the paid job alone. Attempt 1's paid job may have rented (and
+      died, or been booked already); a second pod under one reservation would be booked by nobody.
+    * not open: the reservation was settled or released (a late re-run), or never committed.
+    * other figures: the file is not the reservation budget.json holds (a replaced artifact)."""
+    if ticket.attempt != attempt:
+        raise BudgetBlocked(
+            f"the reservation {ticket.run_id} was made by attempt {ticket.attempt} of this workflow run; "
+            f"this paid job is attempt {attempt} (a re-run): not renting a second pod under it. The "
+            "reservation is settled by its own settle job or the reaper; /promote again to retry",
+            field="attempt",
+        )
+    path = settings.path("budget_path", root)
+    budget = budget_mod.load(path, settings)
+    res = next((r for r in budget.reservations if r.run_id == ticket.run_id), None)
+    if res is None:
+        settled = any(r.run_id == ticket.run_id for r in budget.runs)
+        raise BudgetBlocked(
+            f"the default branch holds no open reservation {ticket.run_id}"
+            + (" (it is already settled)" if settled else "")
+            + ": not renting",
+            path=str(path),
+        )
+    wrong = [
+        name
+        for name, ok in (
+            ("pr", res.pr == ticket.pr),
+            ("sha", res.sha == ticket.sha),
+            ("max_usd", abs(res.max_usd - ticket.max_usd) <= 1e-6),
+            ("provider", not res.provider or res.provider == ticket.provider),
+            (
+                "deadline",
+                not res.deadline
+                or abs(budget_mod.parse_iso(res.deadline).timestamp() - ticket.deadline) <= 2.0,
+            ),
+        )
+        if not ok
+    ]
+    if wrong:
+        raise BudgetBlocked(
+            f"the reservation file's {', '.join(wrong)} differ from budget.json's reservation "
+            f"{ticket.run_id}: not renting",
+            path=str(path),
+        )
+
+
 def run_paid(
     root: Path,
     settings: Settings,
@@ -390,13 +447,17 @@ def run_paid(
     stage: Callable[[str], None] | None = None,
     parse: Callable[[str], RunMetrics] | None = None,
     now: float | None = None,
+    attempt: int | None = None,
 ) -> dict[str, Any]:
     """The paid job (the RunPod key; no App key, no write token): rent, ship ``ticket.sha``,
     train, fetch, terminate (always). Returns the outcome to upload; it writes no ledger file.
     Refuses to rent (an outcome with ``started: false``) when the reservation's deadline leaves
-    no time, or when RunPod's price would cost more than the reservation holds."""
+    no time, or when RunPod's price would cost more than the reservation holds. Raises
+    BudgetBlocked, with no outcome, when :func:`check_ticket_open` refuses (``attempt``: this
+    job's GITHUB_RUN_ATTEMPT; None: the ticket's own)."""
     from bot.compute.promote import rent_and_train, setup_command
 
+    check_ticket_open(root, settings, ticket, ticket.attempt if attempt is None else attempt)
     say = log or (lambda m: None)
     repo = Path(repo or root)
     parse = parse or default_parser()
@@ -581,6 +642,7 @@ def settle_ticket(
     description: str = "",
     log: Callable[[str], None] | None = None,
     paid_skipped: bool = False,
+    outcome_sha256: str | None = None,
 ) -> Settlement:
     """The settle job: book the paid job's outcome against the committed reservation, write the
     results.tsv row and the sticky comment (the workflow then commits the ledger).
@@ -588,6 +650,10 @@ def settle_ticket(
     * no outcome (the paid job died or was cancelled) or one whose pod was not confirmed
       terminated: the reservation stays open for the reaper, which asks RunPod — unless the paid
       job never started (``paid_skipped``: the kill switch, a failed dependency): released;
+    * an outcome file whose SHA-256 is not ``outcome_sha256`` (the digest the paid job declared in
+      its job outputs; "": it declared none) was not written by the paid job — the gate job can
+      upload artifacts too — and counts as no outcome (None: not checked, for callers without
+      artifacts);
     * an outcome that fails :func:`check_outcome`: booked at the reservation's worst case with a
       crash row naming the reason;
     * a reservation no longer open (the reaper got there first): nothing is booked twice."""
@@ -620,6 +686,16 @@ def settle_ticket(
     result.reserved_usd = res.max_usd
     data: dict[str, Any] | None = None
     problems: list[str] = []
+    untrusted = ""
+    if outcome_path is not None and Path(outcome_path).exists() and outcome_sha256 is not None:
+        digest = _file_sha256(Path(outcome_path))
+        if digest != outcome_sha256.strip().lower():
+            untrusted = (
+                f"{outcome_path}: its SHA-256 is not the one the paid job declared "
+                f"({outcome_sha256.strip()[:64] or 'none'}): not the paid job's outcome, ignored; "
+            )
+            say(untrusted)
+            outcome_path = None
     if outcome_path is not None and Path(outcome_path).exists():
         try:
             data = read_json(outcome_path, "outcome")
@@ -629,14 +705,14 @@ def settle_ticket(
             problems = check_outcome(data, ticket, settings, budget, str(outcome_path))
     if data is None and not problems and paid_skipped:
         budget_mod.release(budget_path, settings, ticket.run_id)
-        msg = (
+        msg = untrusted + (
             f"the paid job never started (skipped): nothing was rented; reservation {ticket.run_id} released"
         )
         say(msg)
         _tell(reporter, result, "failed", msg, say)
         return Settlement(ticket.run_id, "released", problems=[msg])
     if data is None and not problems:
-        msg = (
+        msg = untrusted + (
             f"the paid job left no outcome for {ticket.run_id}: the reservation (${res.max_usd:.2f}) "
             "stays open; the reaper settles it at RunPod's billed time after its deadline"
         )
@@ -705,6 +781,14 @@ def settle_ticket(
         except PgolfError as exc:
             say(f"comment not posted: {exc}")
     return Settlement(ticket.run_id, booked, result.cost_usd, problems, result)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _tell(

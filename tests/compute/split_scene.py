@@ -8,6 +8,7 @@ between jobs are real files; GitHub is the emulator (through PyGithub), RunPod t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -75,6 +76,10 @@ class Scene:
     def checkout(self, job: str) -> Path:
         """A job's workspace: the default branch, plus the PR head as objects only."""
         ck = self.tmp / job
+        n = 1
+        while ck.exists():  # the same job again (a re-run): a fresh workspace
+            n += 1
+            ck = self.tmp / f"{job}-{n}"
         subprocess.run(["git", "clone", "-q", str(self.bare), str(ck)], check=True)
         git(ck, "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head")
         return ck
@@ -203,8 +208,10 @@ def reserve(scene: Scene, gh: GitHubEmulator, key: AppKey, plan: Path, verdict: 
 
 def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome: Path) -> dict[str, Any]:
     ck = scene.checkout("settle")
+    # what promote.yml does: the paid job declares the outcome's SHA-256 in its job outputs
+    digest = hashlib.sha256(outcome.read_bytes()).hexdigest() if outcome.exists() else ""
     res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--outcome", str(outcome),
-                      "--json", env=cli_env(gh, key))  # fmt: skip
+                      "--outcome-sha256", digest, "--json", env=cli_env(gh, key))  # fmt: skip
     assert res.exit_code == 0, res.output
     done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))
     assert done.exit_code == 0, done.output

@@ -44,7 +44,7 @@ from tests.compute.split_scene import (
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
-from tests.forge.conftest import AppKey, make_key
+from tests.forge.conftest import AppKey, cli_env, make_key
 
 DIVERGE = ("mx.square(mx.maximum(self.fc(x), 0))", "mx.maximum(self.fc(x), 0)")
 
@@ -458,8 +458,14 @@ def test_the_paid_job_rents_nothing_when_paused_or_when_runpod_asks_more_than_re
         repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
     )
     cheap = dataclasses.replace(t, max_usd=1.0)  # RunPod's quote for the lifetime is ~$4
+    raw = json.loads((repo / "budget.json").read_text())
+    held = raw["reservations"][0]["max_usd"]
+    raw["reservations"][0]["max_usd"] = 1.0  # budget.json holds the same $1 (the paid job checks)
+    (repo / "budget.json").write_text(json.dumps(raw))
     refused = run_paid(repo, s, cheap, provider(s))
     assert refused["started"] is False and "above the $1.00 reserved" in refused["error"] and not emu.pods
+    raw["reservations"][0]["max_usd"] = held
+    (repo / "budget.json").write_text(json.dumps(raw))
     budget_mod.pause(repo / "budget.json", s, by="maintainer", reason="test")
     paused = run_paid(repo, s, t, provider(s))
     assert paused["started"] is False and "paused" in paused["error"] and not emu.pods
@@ -491,3 +497,122 @@ def test_the_reserve_job_says_why_on_the_pr_when_it_refuses(
     assert res.exit_code != 0 and not (tmp_path / "r.json").exists()
     (body,) = stickies(gh)
     assert "refused before anything was reserved" in body and "blocks.0" in body
+
+
+# ----------------------------------------------------------------------------- re-runs and forgers
+def _created(emu: RunPodEmulator, name: str) -> int:
+    return len([p for p in [*emu.pods.values(), *emu.gone.values()] if p.name == name])
+
+
+def _paid(scene: Any, job: str, ticket_path: Path, out: Path, attempt: str) -> Any:
+    return scene.pgolf(scene.checkout(job), "promote", "run", "--reservation", str(ticket_path), "--out",
+                       str(out), env={"GITHUB_RUN_ATTEMPT": attempt})  # fmt: skip
+
+
+def test_a_rerun_of_the_paid_job_rents_nothing_under_an_already_used_reservation(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """ "Re-run jobs" on paid (and settle, its dependent) after the promotion was booked: the
+    reservation artifact is attempt 1's. A second pod under it would be booked by nobody (the
+    settle re-run finds the reservation settled; RunPod forgets the terminated pod)."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = plan.parent / "reservation.json"
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
+                      str(verdict), "--out", str(ticket_path),
+                      env=cli_env(gh, key, GITHUB_RUN_ATTEMPT="1"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    ticket = Ticket.load(ticket_path)
+    name = pod_name(ticket.run_id)
+    first = ticket_path.parent / "outcome.json"
+    assert _paid(scene, "paid", ticket_path, first, "1").exit_code == 0
+    assert settle(scene, gh, key, ticket_path, first)["booked"] == "outcome"
+    assert _created(emu, name) == 1
+    again = ticket_path.parent / "outcome-attempt2.json"
+    rerun = _paid(scene, "paid-attempt2", ticket_path, again, "2")
+    assert rerun.exit_code != 0 and "re-run" in rerun.output, rerun.output
+    assert _created(emu, name) == 1 and not again.exists()  # nothing rented
+    assert settle(scene, gh, key, ticket_path, again)["booked"] == "already settled"
+    b = scene.budget()
+    assert sum(r.cost_usd for r in b.runs if r.run_id == ticket.run_id) >= emu.billed_usd(name) - 1e-6
+
+
+def test_a_rerun_of_a_killed_paid_job_rents_no_second_pod_and_the_reaper_books_the_first(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    scene = make_scene(tmp_path / "s", sshd, pod_train_env="FAKE_STEP_SLEEP=5")
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)  # attempt 1 (no GITHUB_RUN_ATTEMPT: 0)
+    ticket = Ticket.load(ticket_path)
+    name = pod_name(ticket.run_id)
+    outcome = kill_paid_mid_training(scene, ticket_path, ticket)
+    assert [p.name for p in emu.alive()] == [name]
+    rerun = _paid(scene, "paid-attempt2", ticket_path, outcome, "2")
+    assert rerun.exit_code != 0 and "re-run" in rerun.output, rerun.output
+    assert _created(emu, name) == 1 and not outcome.exists()
+    assert settle(scene, gh, key, ticket_path, outcome)["booked"] == "left to the reaper"
+    time.sleep(1.2)
+    _, booked = reaper_tick(scene, sshd, "later", now=ticket.deadline + 60)
+    assert booked.ok, booked.to_dict()
+    b = scene.budget()
+    booked_usd = sum(r.cost_usd for r in b.runs if r.run_id == ticket.run_id)
+    assert b.reservations == [] and booked_usd >= emu.billed_usd(name) - 1e-6 > 0
+
+
+def test_the_paid_job_rents_nothing_on_a_reservation_the_default_branch_does_not_hold_open(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """A reservation file whose reservation was settled (or never committed, or says other
+    figures than budget.json) rents nothing, whatever its attempt."""
+    import dataclasses
+
+    from bot.compute.split import run_paid
+    from bot.errors import BudgetBlocked
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    richer = dataclasses.replace(t, max_usd=t.max_usd * 10)
+    with pytest.raises(BudgetBlocked, match="max_usd"):
+        run_paid(repo, s, richer, provider(s))
+    stranger = dataclasses.replace(t, run_id="pr7-" + t.sha[:7] + "-20260615120000-abcd")
+    with pytest.raises(BudgetBlocked, match="no open reservation"):
+        run_paid(repo, s, stranger, provider(s))
+    assert settle_ticket(repo, s, t, _write(out, _outcome(t))).booked == "outcome"
+    with pytest.raises(BudgetBlocked, match="no open reservation"):
+        run_paid(repo, s, t, provider(s))
+    assert not emu.pods and not emu.gone
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_outcome_the_paid_job_did_not_write_is_not_booked(tmp_path: Path) -> None:
+    """The gate job (PR code; after a sandbox escape it holds the Actions runtime token) can
+    upload a `pgolf-outcome` artifact before the paid job does: a plausible $0 outcome (no pod,
+    no seconds) passes every figure check. The settle job books only the file whose SHA-256 the
+    paid job itself declared in its job outputs."""
+    repo, s, t, out = _booked(tmp_path)
+    real = _write(tmp_path / "real.json", _outcome(t))
+    forged = _outcome(t, pod_id="", pod_seconds=0.0, runpod_uptime_seconds=0.0, cost_usd=0.0, cost_per_hr=0.0)
+    _write(out, forged)
+    res = settle_ticket(repo, s, t, out, outcome_sha256=_digest(real))
+    assert res.booked == "left to the reaper" and any("SHA-256" in p for p in res.problems), res.problems
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [t.run_id]
+    res = settle_ticket(repo, s, t, out, outcome_sha256="")  # the paid job declared none (died)
+    assert res.booked == "left to the reaper"
+    assert settle_ticket(repo, s, t, out, outcome_sha256="", paid_skipped=True).booked == "released"
+
+
+def test_an_outcome_with_the_paid_jobs_digest_is_booked(tmp_path: Path) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    _write(out, _outcome(t))
+    res = settle_ticket(repo, s, t, out, outcome_sha256=_digest(out).upper())
+    assert res.booked == "outcome" and res.cost_usd == pytest.approx(700 / 3600 * 21.52)

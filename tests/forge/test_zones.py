@@ -121,3 +121,20 @@ def test_the_zone_check_catches_drift(mutation: Any, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         for job_id, job in jobs.items():
             check_zones(f"promote.yml:{job_id}", job)
+
+
+def test_settle_books_only_the_outcome_whose_digest_the_paid_job_declared() -> None:
+    """The gate job can upload artifacts (Actions runtime token): an artifact name proves nothing.
+    The paid job declares the outcome's SHA-256 as a job output (only that job can set it), on
+    every path; the settle job hands it to `pgolf promote settle`."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        paid, settle = jobs["paid"], jobs["settle"]
+        (step,) = [s for s in steps(paid) if s.get("id") == "digest"]
+        assert step.get("if") == "${{ always() }}" and "sha256sum" in step["run"], step
+        assert "outcome_sha256=" in step["run"] and "$GITHUB_OUTPUT" in step["run"]
+        assert paid["outputs"]["outcome_sha256"] == "${{ steps.digest.outputs.outcome_sha256 }}"
+        assert settle["env"]["OUTCOME_SHA256"] == "${{ needs.paid.outputs.outcome_sha256 }}"
+        assert '--outcome-sha256 "$OUTCOME_SHA256"' in _runs(settle)
