@@ -43,7 +43,7 @@ from bot.compute.provider import PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
-from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError
+from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError, PodError
 from bot.fileio import atomic_write_text
 from bot.ledger import Ledger
 
@@ -528,11 +528,21 @@ def run_paid(
                 outcome["runpod_uptime_seconds"] = float(seen.uptime_seconds)
                 outcome["cost_per_hr"] = float(seen.cost_per_hr or outcome["cost_per_hr"])
 
+    def check_price(pod: Any) -> None:
+        """RunPod's own price for the pod it created (the quote may have failed, or moved): the
+        pod's whole lifetime must fit in the reservation, or it goes before anything is shipped."""
+        per_hr = float(getattr(pod, "cost_per_hr", 0.0) or 0.0)
+        if provider.name != "local" and lifetime / 3600.0 * per_hr > ticket.max_usd + 0.005:
+            raise PodError(
+                f"RunPod bills pod {pod.id} ${per_hr:.2f}/h: {lifetime} s would cost "
+                f"${lifetime / 3600.0 * per_hr:.2f}, above the ${ticket.max_usd:.2f} reserved; terminated"
+            )
+
     run = rent_and_train(
         settings, provider, spec, repo, list(ticket.seeds), result, run_dir,
         parse=parse, log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
         key_path=key_path, lifetime=lifetime, reporter=None, on_pod=lambda pid: say(f"pod {pid} rented"),
-        finish=finish,
+        finish=finish, check_pod=check_price,
     )  # fmt: skip
     outcome.update(
         pod_id=result.pod_id, terminated=result.terminated, pod_seconds=result.pod_seconds,

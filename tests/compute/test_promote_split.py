@@ -616,3 +616,35 @@ def test_an_outcome_with_the_paid_jobs_digest_is_booked(tmp_path: Path) -> None:
     _write(out, _outcome(t))
     res = settle_ticket(repo, s, t, out, outcome_sha256=_digest(out).upper())
     assert res.booked == "outcome" and res.cost_usd == pytest.approx(700 / 3600 * 21.52)
+
+
+def test_when_runpods_price_is_unknown_a_pod_dearer_than_the_reservation_is_terminated_at_once(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """The price query fails (rate limit, API error): the paid job rents on the configured rate.
+    The pod RunPod created says its own price: above what the reservation holds for the pod's
+    lifetime, it is terminated before anything is shipped, and the outcome books its seconds."""
+    import dataclasses
+
+    from bot.compute.split import run_paid
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    cheap = dataclasses.replace(t, max_usd=1.0)  # the pod's lifetime costs ~$4 at RunPod's price
+    raw = json.loads((repo / "budget.json").read_text())
+    raw["reservations"][0]["max_usd"] = 1.0
+    (repo / "budget.json").write_text(json.dumps(raw))
+    emu.fail_op("gpuTypes", times=4)  # every retry of the price query fails (rate limited)
+    outcome = run_paid(repo, s, cheap, provider(s))
+    assert outcome["started"] is True and outcome["terminated"] is True and outcome["pod_id"]
+    assert "above the $1.00 reserved" in outcome["error"], outcome["error"]
+    assert not emu.alive() and not outcome["seeds"]  # nothing shipped, nothing trained
+    assert not (tmp_path / "podfs").exists() or not any((tmp_path / "podfs").rglob("train_gpt.py"))
+    write_json_ = __import__("bot.compute.split", fromlist=["write_json"]).write_json
+    write_json_(out, "outcome", outcome)
+    res = settle_ticket(repo, s, cheap, out)
+    assert res.booked == "outcome" and res.cost_usd <= 1.0
+    assert res.cost_usd >= emu.billed_usd(pod_name(t.run_id)) - 1e-6  # $0 unrecorded
