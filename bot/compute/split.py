@@ -480,7 +480,14 @@ def run_paid(
     if lifetime < min(ticket.lifetime, 120):
         outcome["error"] = f"the reservation's deadline leaves {max(0.0, left):.0f} s: not renting"
         return outcome
-    full = resolve_sha(repo, ticket.sha)
+    try:  # nothing is rented yet: a refusal here releases the reservation (started: false)
+        full = resolve_sha(repo, ticket.sha)
+    except PgolfError as exc:  # e.g. the PR was force-pushed after the reservation
+        outcome["error"] = (
+            f"the approved commit {ticket.sha[:12]} is not in this job's checkout of the pull request "
+            f"(pushed over since it was approved?): not renting ({exc})"
+        )[:2000]
+        return outcome
     run_dir = settings.path("runs_dir", root) / ticket.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     key_path, pubkey = (None, "")

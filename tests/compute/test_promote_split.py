@@ -648,3 +648,36 @@ def test_when_runpods_price_is_unknown_a_pod_dearer_than_the_reservation_is_term
     res = settle_ticket(repo, s, cheap, out)
     assert res.booked == "outcome" and res.cost_usd <= 1.0
     assert res.cost_usd >= emu.billed_usd(pod_name(t.run_id)) - 1e-6  # $0 unrecorded
+
+
+def test_a_pr_force_pushed_after_the_reservation_rents_nothing_and_releases_it(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The PR's author force-pushes between the reserve job and the paid job: the paid job's
+    checkout of refs/pull/7/head no longer has the approved commit. Nothing is rented, and the
+    reservation is released (not left to the reaper, which would book the worst case for a pod
+    RunPod never saw: an outsider burning the budget with a push)."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)
+    ticket = Ticket.load(ticket_path)
+    work = scene.tmp / "author"
+    subprocess.run(["git", "clone", "-q", str(scene.bare), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "fetch", "-q", "origin", "refs/pull/7/head"], check=True)
+    subprocess.run(["git", "-C", str(work), "checkout", "-q", "FETCH_HEAD"], check=True)
+    subprocess.run(["git", "-C", str(work), "commit", "-q", "--amend", "-m", "rewritten"], check=True)
+    subprocess.run(["git", "-C", str(work), "push", "-q", "-f", "origin", "HEAD:refs/pull/7/head"], check=True)
+    subprocess.run(["git", "-C", str(scene.bare), "gc", "-q", "--prune=now"], check=True)
+    ck = scene.tmp / "paid"  # what actions/checkout fetches: the default branch and the PR's head now
+    subprocess.run(["git", "clone", "-q", "--no-local", str(scene.bare), str(ck)], check=True)
+    subprocess.run(["git", "-C", str(ck), "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head"], check=True)
+    assert subprocess.run(["git", "-C", str(ck), "cat-file", "-e", ticket.sha]).returncode != 0
+    outcome = ticket_path.parent / "outcome.json"
+    res = scene.pgolf(ck, "promote", "run", "--reservation", str(ticket_path), "--out", str(outcome))
+    assert res.exit_code == 0, res.output
+    data = json.loads(outcome.read_text())
+    assert data["started"] is False and ticket.sha[:12] in data["error"] and not emu.pods and not emu.gone
+    assert settle(scene, gh, key, ticket_path, outcome)["booked"] == "released"
+    b = scene.budget()
+    assert b.reservations == [] and not [r for r in b.runs if r.run_id == ticket.run_id]
