@@ -667,11 +667,15 @@ def test_a_pr_force_pushed_after_the_reservation_rents_nothing_and_releases_it(
     subprocess.run(["git", "-C", str(work), "fetch", "-q", "origin", "refs/pull/7/head"], check=True)
     subprocess.run(["git", "-C", str(work), "checkout", "-q", "FETCH_HEAD"], check=True)
     subprocess.run(["git", "-C", str(work), "commit", "-q", "--amend", "-m", "rewritten"], check=True)
-    subprocess.run(["git", "-C", str(work), "push", "-q", "-f", "origin", "HEAD:refs/pull/7/head"], check=True)
+    subprocess.run(
+        ["git", "-C", str(work), "push", "-q", "-f", "origin", "HEAD:refs/pull/7/head"], check=True
+    )
     subprocess.run(["git", "-C", str(scene.bare), "gc", "-q", "--prune=now"], check=True)
     ck = scene.tmp / "paid"  # what actions/checkout fetches: the default branch and the PR's head now
     subprocess.run(["git", "clone", "-q", "--no-local", str(scene.bare), str(ck)], check=True)
-    subprocess.run(["git", "-C", str(ck), "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head"], check=True)
+    subprocess.run(
+        ["git", "-C", str(ck), "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head"], check=True
+    )
     assert subprocess.run(["git", "-C", str(ck), "cat-file", "-e", ticket.sha]).returncode != 0
     outcome = ticket_path.parent / "outcome.json"
     res = scene.pgolf(ck, "promote", "run", "--reservation", str(ticket_path), "--out", str(outcome))

@@ -138,3 +138,17 @@ def test_settle_books_only_the_outcome_whose_digest_the_paid_job_declared() -> N
         assert paid["outputs"]["outcome_sha256"] == "${{ steps.digest.outputs.outcome_sha256 }}"
         assert settle["env"]["OUTCOME_SHA256"] == "${{ needs.paid.outputs.outcome_sha256 }}"
         assert '--outcome-sha256 "$OUTCOME_SHA256"' in _runs(settle)
+
+
+def test_no_job_after_the_reservation_sits_in_a_concurrency_group() -> None:
+    """GitHub keeps one pending job per concurrency group and cancels the older pending one when a
+    newer arrives (cancel-in-progress: false included). Three promotions of one PR finishing
+    together would cancel the middle settle job: its outcome never booked, the reaper books the
+    worst case for a pod RunPod has forgotten. Jobs that hold or settle reserved money have no
+    group; the ledger commit's semantic merge (runs keyed by run_id) serializes their writes."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        for job_id in ("reserve", "paid", "settle"):
+            assert "concurrency" not in jobs[job_id], f"promote.yml:{job_id} is in a concurrency group"
