@@ -685,3 +685,29 @@ def test_a_pr_force_pushed_after_the_reservation_rents_nothing_and_releases_it(
     assert settle(scene, gh, key, ticket_path, outcome)["booked"] == "released"
     b = scene.budget()
     assert b.reservations == [] and not [r for r in b.runs if r.run_id == ticket.run_id]
+
+
+def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked_by_the_split_jobs(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """RunPod creates the pod but the create call's reply is an error (a gateway timeout). The
+    paid job's outcome must not say "no pod, $0": settle would close the reservation at $0 and
+    the pod would bill until its in-pod deadline removes it, after which RunPod forgets it."""
+    from bot.compute.split import run_paid, write_json
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    emu.lose_reply("podFindAndDeployOnDemand")
+    outcome = run_paid(repo, s, t, provider(s))
+    assert emu.alive() == [], "the pod created despite the lost reply is still running"
+    write_json(out, "outcome", outcome)
+    res = settle_ticket(repo, s, t, out)
+    time.sleep(0.2)
+    billed = emu.billed_usd(pod_name(t.run_id))
+    b = budget_mod.load(repo / "budget.json", s)
+    booked = [r for r in b.runs if r.run_id == t.run_id]
+    assert res.booked != "released" and len(booked) == 1 and booked[0].pod_id, (res.booked, outcome)
+    assert booked[0].cost_usd >= billed - 1e-6  # $0 unrecorded
