@@ -211,6 +211,12 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
 @promote_group.command("reserve")
 @click.option("--plan", "plan_path", type=_FILE, required=True)
 @click.option("--verdict", "verdict_path", type=_FILE, required=True)
+@click.option(
+    "--plan-sha256",
+    "plan_sha256",
+    default=None,
+    help="The plan file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the reservation JSON.")
 @click.option(
     "--commit/--no-commit",
@@ -219,14 +225,21 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
     help="Commit the reservation to the default branch before anything is rented.",
 )
 @pass_app
-def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: Path, commit: bool) -> None:
+def reserve_cmd(
+    app: AppContext,
+    plan_path: Path,
+    verdict_path: Path,
+    plan_sha256: str | None,
+    out_path: Path,
+    commit: bool,
+) -> None:
     """Trusted: re-validate the gate's verdict from scratch, run the artifact gate, reserve the worst
     case and commit it to the default branch; write the reservation for the paid job."""
     from bot.compute.durable import make_committer
     from bot.compute.split import Plan, reserve_plan, write_json
 
     s = app.settings
-    plan = Plan.load(plan_path)
+    plan = Plan.load(plan_path, plan_sha256)
     committer = make_committer(app.root, s, always=True) if commit else None
     try:
         ticket = reserve_plan(
@@ -268,17 +281,29 @@ def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: s
 
 @promote_group.command("run")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@click.option(
+    "--reservation-sha256",
+    "reservation_sha256",
+    default=None,
+    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the pod outcome JSON.")
 @click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
 @pass_app
-def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: str | None) -> None:
+def run_cmd(
+    app: AppContext,
+    ticket_path: Path,
+    reservation_sha256: str | None,
+    out_path: Path,
+    provider_kind: str | None,
+) -> None:
     """Paid zone (the RunPod key only): rent, ship the reserved SHA, train, terminate; write the
     pod outcome for the settle job. Writes no ledger file."""
     from bot.compute.split import Ticket, run_paid, write_json
 
     s = app.settings
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
-    ticket = Ticket.load(ticket_path)
+    ticket = Ticket.load(ticket_path, reservation_sha256)
     outcome: dict[str, object] = {}
     try:
         outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo,
@@ -294,6 +319,12 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
 
 @promote_group.command("settle")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@click.option(
+    "--reservation-sha256",
+    "reservation_sha256",
+    default=None,
+    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
 @click.option(
     "--outcome",
     "outcome_path",
@@ -318,6 +349,7 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
 def settle_cmd(
     app: AppContext,
     ticket_path: Path,
+    reservation_sha256: str | None,
     outcome_path: Path | None,
     paid_result: str,
     outcome_sha256: str | None,
@@ -329,7 +361,7 @@ def settle_cmd(
     from bot.compute.split import Ticket, settle_ticket
 
     s = app.settings
-    ticket = Ticket.load(ticket_path)
+    ticket = Ticket.load(ticket_path, reservation_sha256)
     reporter = None
     if not no_comment:
         from bot.forge import open_forge

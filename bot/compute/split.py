@@ -71,9 +71,11 @@ _POD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 # ----------------------------------------------------------------------------- files
-def read_json(path: Path | str, kind: str) -> dict[str, Any]:
+def read_json(path: Path | str, kind: str, sha256: str | None = None) -> dict[str, Any]:
     """The JSON object of kind ``kind`` in ``path``: size-capped, UTF-8, an object with the right
-    ``schema``; InputError naming the file otherwise."""
+    ``schema``; InputError naming the file otherwise. ``sha256``: the digest the writing job
+    declared in its job outputs (which no other job can set); a file with another one was not
+    written by that job (the gate job, running PR code, can replace artifacts) and is refused."""
     path = Path(path)
     cap = MAX_BYTES[kind]
     try:
@@ -83,6 +85,12 @@ def read_json(path: Path | str, kind: str) -> dict[str, Any]:
         raise InputError(f"cannot read the {kind} file: {exc.strerror or exc}", path=str(path)) from None
     if len(raw) > cap:
         raise InputError(f"the {kind} file is over {cap} bytes: refused unread", path=str(path))
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256.strip().lower():
+        raise InputError(
+            f"the {kind} file's SHA-256 is not the one its job declared ({sha256.strip()[:64] or 'none'}): "
+            "not that job's file; refused",
+            path=str(path),
+        )
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -163,8 +171,8 @@ class Plan:
         return d
 
     @classmethod
-    def load(cls, path: Path | str) -> Plan:
-        data = read_json(path, "plan")
+    def load(cls, path: Path | str, sha256: str | None = None) -> Plan:
+        data = read_json(path, "plan", sha256)
         where = str(path)
         return cls(
             pr=_int(data, "pr", 1, 10**9, where),
@@ -301,8 +309,8 @@ class Ticket:
         return asdict(self)
 
     @classmethod
-    def load(cls, path: Path | str) -> Ticket:
-        data = read_json(path, "reservation")
+    def load(cls, path: Path | str, sha256: str | None = None) -> Ticket:
+        data = read_json(path, "reservation", sha256)
         where = str(path)
         return cls(
             run_id=check_run_id(_str(data, "run_id", where, 100)),

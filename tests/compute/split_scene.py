@@ -200,8 +200,9 @@ def plan_and_gate(scene: Scene, gh: GitHubEmulator, key: AppKey) -> tuple[Path, 
 
 def reserve(scene: Scene, gh: GitHubEmulator, key: AppKey, plan: Path, verdict: Path) -> Path:
     out = plan.parent / "reservation.json"
-    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
-                      str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
+    digest = hashlib.sha256(plan.read_bytes()).hexdigest()  # the plan job's output, as promote.yml
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--plan-sha256",
+                      digest, "--verdict", str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
     assert res.exit_code == 0, res.output
     return out
 
@@ -210,7 +211,8 @@ def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome:
     ck = scene.checkout("settle")
     # what promote.yml does: the paid job declares the outcome's SHA-256 in its job outputs
     digest = hashlib.sha256(outcome.read_bytes()).hexdigest() if outcome.exists() else ""
-    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--outcome", str(outcome),
+    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--reservation-sha256",
+                      hashlib.sha256(ticket.read_bytes()).hexdigest(), "--outcome", str(outcome),
                       "--outcome-sha256", digest, "--json", env=cli_env(gh, key))  # fmt: skip
     assert res.exit_code == 0, res.output
     done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))

@@ -711,3 +711,53 @@ def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked_by_t
     booked = [r for r in b.runs if r.run_id == t.run_id]
     assert res.booked != "released" and len(booked) == 1 and booked[0].pod_id, (res.booked, outcome)
     assert booked[0].cost_usd >= billed - 1e-6  # $0 unrecorded
+
+
+def test_a_plan_or_reservation_file_other_than_the_one_its_job_declared_is_refused(
+    gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The gate job (PR code) holds the Actions runtime token: it can delete and re-upload the
+    plan artifact (upload-artifact's `overwrite`) before the reserve job downloads it — another
+    SHA than the one approved, 8 seeds instead of 1. Each file that crosses a job boundary is
+    bound to the SHA-256 its writer declared in its job outputs."""
+    import hashlib
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.compute.split import write_json
+
+    repo, sha = _pair_repo(tmp_path)
+    github(gh, key, sha)
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0})
+    approved = tmp_path / "approved.json"
+    write_json(approved, "plan", Plan(pr=7, sha=sha, seeds=[1], actor="maintainer").to_dict())
+    declared = hashlib.sha256(approved.read_bytes()).hexdigest()
+    forged = tmp_path / "plan.json"
+    write_json(
+        forged, "plan", Plan(pr=7, sha=sha, seeds=[1, 2, 3, 4, 5, 6, 7, 8], actor="maintainer").to_dict()
+    )
+    good = {"schema": SCHEMAS["verdict"], "sha": sha, "scripts": script_digests(repo, sha, s),
+            "parity": {"ok": True, "max_abs_logit_diff": 0.0, "abs_loss_diff": 0.0, "layers": []}}  # fmt: skip
+    _write(tmp_path / "verdict.json", good)
+    before = (repo / "budget.json").read_text()
+
+    def reserve_cli(plan: Path, digest: str) -> Any:
+        return CliRunner().invoke(
+            cli,
+            ["--repo", str(repo), "-c", "tier2_min_interval_seconds=0", "promote", "reserve", "--plan",
+             str(plan), "--plan-sha256", digest, "--verdict", str(tmp_path / "verdict.json"), "--out",
+             str(tmp_path / "r.json"), "--no-commit"],
+            env=cli_env(gh, key),
+        )  # fmt: skip
+
+    res = reserve_cli(forged, declared)
+    assert res.exit_code != 0 and "SHA-256" in res.output, res.output
+    assert (repo / "budget.json").read_text() == before and not (tmp_path / "r.json").exists()
+    ok = reserve_cli(approved, declared)
+    assert ok.exit_code == 0, ok.output
+    ticket = Ticket.load(tmp_path / "r.json")
+    assert ticket.seeds == [1]
+    with pytest.raises(InputError, match="SHA-256"):
+        Ticket.load(tmp_path / "r.json", sha256="0" * 64)
+    assert Ticket.load(tmp_path / "r.json", sha256=_digest(tmp_path / "r.json")) == ticket

@@ -152,3 +152,28 @@ def test_no_job_after_the_reservation_sits_in_a_concurrency_group() -> None:
     ):
         for job_id in ("reserve", "paid", "settle"):
             assert "concurrency" not in jobs[job_id], f"promote.yml:{job_id} is in a concurrency group"
+
+
+def test_every_file_between_promote_jobs_is_bound_to_the_digest_its_writer_declared() -> None:
+    """plan.json → reserve, reservation.json → paid and settle, outcome.json → settle: each
+    consumer passes the writer's `needs.<job>.outputs.<file>_sha256` to pgolf, which refuses
+    another file (the gate job can delete and re-upload artifacts with the runtime token)."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        assert jobs["plan"]["outputs"]["plan_sha256"] == "${{ steps.plan.outputs.plan_sha256 }}"
+        assert 'plan_sha256=$(sha256sum "$RUNNER_TEMP/pgolf/plan.json"' in _runs(jobs["plan"])
+        assert (
+            jobs["reserve"]["outputs"]["reservation_sha256"]
+            == "${{ steps.reserve.outputs.reservation_sha256 }}"
+        )
+        assert 'reservation_sha256=$(sha256sum "$RUNNER_TEMP/pgolf/reservation.json"' in _runs(
+            jobs["reserve"]
+        )
+        assert jobs["reserve"]["env"]["PLAN_SHA256"] == "${{ needs.plan.outputs.plan_sha256 }}"
+        assert '--plan-sha256 "$PLAN_SHA256"' in _runs(jobs["reserve"])
+        for consumer in ("paid", "settle"):
+            env = jobs[consumer]["env"]
+            assert env["RESERVATION_SHA256"] == "${{ needs.reserve.outputs.reservation_sha256 }}", consumer
+            assert '--reservation-sha256 "$RESERVATION_SHA256"' in _runs(jobs[consumer]), consumer
