@@ -376,6 +376,7 @@ def settle_cmd(
         log=lambda m: click.echo(m, err=True),
         paid_skipped=paid_result == "skipped",
         outcome_sha256=outcome_sha256,
+        attempt=_run_attempt(),
     )
     if as_json:
         emit_json(out.to_dict())

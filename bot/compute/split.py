@@ -668,13 +668,16 @@ def settle_ticket(
     log: Callable[[str], None] | None = None,
     paid_skipped: bool = False,
     outcome_sha256: str | None = None,
+    attempt: int | None = None,
 ) -> Settlement:
     """The settle job: book the paid job's outcome against the committed reservation, write the
     results.tsv row and the sticky comment (the workflow then commits the ledger).
 
     * no outcome (the paid job died or was cancelled) or one whose pod was not confirmed
       terminated: the reservation stays open for the reaper, which asks RunPod — unless the paid
-      job never started (``paid_skipped``: the kill switch, a failed dependency): released;
+      job never started (``paid_skipped``: the kill switch, a failed dependency): released — only
+      when this is the workflow attempt (``attempt``, GITHUB_RUN_ATTEMPT) whose reserve job made
+      the reservation; a skipped paid job of a later attempt says nothing of the earlier one's pod;
     * an outcome file whose SHA-256 is not ``outcome_sha256`` (the digest the paid job declared in
       its job outputs; "": it declared none) was not written by the paid job — the gate job can
       upload artifacts too — and counts as no outcome (None: not checked, for callers without
@@ -728,6 +731,12 @@ def settle_ticket(
             problems = [str(exc)]
         if data is not None:
             problems = check_outcome(data, ticket, settings, budget, str(outcome_path))
+    if data is None and not problems and paid_skipped and attempt is not None and attempt != ticket.attempt:
+        untrusted += (
+            f"the paid job of attempt {attempt} was skipped, but the reservation is attempt "
+            f"{ticket.attempt}'s, whose paid job may have rented; "
+        )
+        paid_skipped = False
     if data is None and not problems and paid_skipped:
         budget_mod.release(budget_path, settings, ticket.run_id)
         msg = untrusted + (

@@ -761,3 +761,19 @@ def test_a_plan_or_reservation_file_other_than_the_one_its_job_declared_is_refus
     with pytest.raises(InputError, match="SHA-256"):
         Ticket.load(tmp_path / "r.json", sha256="0" * 64)
     assert Ticket.load(tmp_path / "r.json", sha256=_digest(tmp_path / "r.json")) == ticket
+
+
+def test_a_skipped_paid_job_of_a_later_attempt_releases_nothing(tmp_path: Path) -> None:
+    """Attempt 1's paid job rented and died (settle: left to the reaper); the kill switch goes on;
+    a maintainer re-runs the paid job (attempt 2): skipped by the kill switch, and its settle
+    re-run sees `paid: skipped`. Releasing would drop attempt 1's pod from the books."""
+    import dataclasses
+
+    repo, s, t, out = _booked(tmp_path)
+    t1 = dataclasses.replace(t, attempt=1)
+    res = settle_ticket(repo, s, t1, out, paid_skipped=True, outcome_sha256="", attempt=2)
+    assert res.booked == "left to the reaper", res
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [t.run_id]
+    assert (
+        settle_ticket(repo, s, t1, out, paid_skipped=True, outcome_sha256="", attempt=1).booked == "released"
+    )
