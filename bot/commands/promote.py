@@ -255,6 +255,22 @@ def reserve_cmd(
           f"parity gate passed; ${ticket.max_usd:.2f} reserved and committed for `{ticket.run_id}`; renting the pod")  # fmt: skip
 
 
+@promote_group.command("release")
+@click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@pass_app
+def release_cmd(app: AppContext, ticket_path: Path) -> None:
+    """Trusted, the reserve job's failure step: release the reservation this job committed and
+    commit that. Only there is it safe — a failed reserve job means no paid job ever rents on it."""
+    from bot.compute.durable import make_committer
+    from bot.compute.split import Ticket, release_ticket
+
+    ticket = Ticket.load(ticket_path)
+    committer = make_committer(app.root, app.settings, always=True)
+    msg = release_ticket(app.root, app.settings, ticket, commit=committer)
+    click.echo(msg)
+    _tell(app, ticket.pr, ticket.sha, ticket.actor, "failed", msg)
+
+
 def _run_attempt() -> int:
     """GITHUB_RUN_ATTEMPT (0 outside Actions): binds the reservation to its own paid job."""
     raw = os.environ.get("GITHUB_RUN_ATTEMPT", "").strip()

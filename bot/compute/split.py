@@ -392,6 +392,19 @@ def reserve_plan(
     )  # fmt: skip
 
 
+def release_ticket(root: Path, settings: Settings, ticket: Ticket, *, commit: Committer | None) -> str:
+    """The reserve job failed after committing ``ticket`` (e.g. its artifact upload was refused):
+    no paid job runs on it, so it is released (and committed) rather than left for the reaper to
+    book at the worst case. Returns what happened; a reservation no longer open is left alone."""
+    path = settings.path("budget_path", root)
+    if not any(r.run_id == ticket.run_id for r in budget_mod.load(path, settings).reservations):
+        return f"reservation {ticket.run_id} is not open on the default branch: nothing released"
+    budget_mod.release(path, settings, ticket.run_id)
+    if commit is not None:
+        commit(f"release {ticket.run_id} (the reserve job failed; nothing was rented)")
+    return f"the reserve job failed after reserving: reservation {ticket.run_id} released, nothing was rented"
+
+
 # ----------------------------------------------------------------------------- paid
 def check_ticket_open(root: Path, settings: Settings, ticket: Ticket, attempt: int) -> None:
     """Before anything is rented: the reservation file must be the one the reserve job of THIS

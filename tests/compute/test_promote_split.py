@@ -777,3 +777,27 @@ def test_a_skipped_paid_job_of_a_later_attempt_releases_nothing(tmp_path: Path) 
     assert (
         settle_ticket(repo, s, t1, out, paid_skipped=True, outcome_sha256="", attempt=1).booked == "released"
     )
+
+
+def test_a_reserve_job_failing_after_its_commit_releases_what_it_reserved(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The reservation is committed, then the reserve job fails (its artifact upload refused:
+    the gate job planted a `pgolf-reservation`, or the artifact service failed). No paid or
+    settle job runs on it (they need the reserve job's success), so the reaper would book the
+    worst case for a pod RunPod never saw. The job's failure step releases it instead."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)
+    ticket = Ticket.load(ticket_path)
+    assert [r.run_id for r in scene.budget().reservations] == [ticket.run_id]
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "release", "--reservation", str(ticket_path),
+                      env=cli_env(gh, key))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    b = scene.budget()
+    assert b.reservations == [] and not [r for r in b.runs if r.run_id == ticket.run_id]
+    assert not emu.pods and not emu.gone
+    again = scene.pgolf(scene.checkout("reserve"), "promote", "release", "--reservation", str(ticket_path),
+                        env=cli_env(gh, key))  # fmt: skip
+    assert again.exit_code == 0 and "not open" in again.output, again.output  # a re-run: nothing to do

@@ -177,3 +177,18 @@ def test_every_file_between_promote_jobs_is_bound_to_the_digest_its_writer_decla
             env = jobs[consumer]["env"]
             assert env["RESERVATION_SHA256"] == "${{ needs.reserve.outputs.reservation_sha256 }}", consumer
             assert '--reservation-sha256 "$RESERVATION_SHA256"' in _runs(jobs[consumer]), consumer
+
+
+def test_a_reserve_job_failing_after_its_commit_releases_the_reservation() -> None:
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        last = steps(jobs["reserve"])[-1]
+        assert last["if"] == "${{ (failure() || cancelled()) && steps.reserve.outcome == 'success' }}"
+        assert "pgolf promote release --reservation" in last["run"]
+        # ... which is safe only because nothing after the reservation runs without its success
+        assert "success()" not in str(jobs["paid"].get("if")) and "always()" not in str(
+            jobs["paid"].get("if")
+        )
+        assert "needs.reserve.result == 'success'" in jobs["settle"]["if"]
