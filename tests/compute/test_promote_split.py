@@ -801,3 +801,33 @@ def test_a_reserve_job_failing_after_its_commit_releases_what_it_reserved(
     again = scene.pgolf(scene.checkout("reserve"), "promote", "release", "--reservation", str(ticket_path),
                         env=cli_env(gh, key))  # fmt: skip
     assert again.exit_code == 0 and "not open" in again.output, again.output  # a re-run: nothing to do
+
+
+def test_two_reserve_jobs_on_stale_checkouts_cannot_together_hold_the_budget_below_the_floor(
+    sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """Two promotions reserve at once, each on a checkout taken before the other's commit: each
+    sees room above the reserve floor. The ledger merge re-checks the floor with the default
+    branch's reservations: the later one is refused and released, nothing is rented on it."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    edit = scene.checkout("maintainer")
+    raw = json.loads((edit / "budget.json").read_text())
+    raw["total_credits"] = 19.0  # room for one ~$5 reservation above the $10 floor, not two
+    (edit / "budget.json").write_text(json.dumps(raw))
+    subprocess.run(["git", "-C", str(edit), "commit", "-qam", "credits"], check=True)
+    subprocess.run(["git", "-C", str(edit), "push", "-q", "origin", "HEAD:main"], check=True)
+    a_ck, b_ck = scene.checkout("reserve-a"), scene.checkout("reserve-b")  # both before either commits
+    results = []
+    for ck, name in ((a_ck, "a"), (b_ck, "b")):
+        out = tmp_path / f"reservation-{name}.json"
+        results.append(scene.pgolf(ck, "promote", "reserve", "--plan", str(plan), "--verdict", str(verdict),
+                                   "--out", str(out), env=cli_env(gh, key)))  # fmt: skip
+    assert results[0].exit_code == 0, results[0].output
+    assert results[1].exit_code != 0 and "no longer fits" in results[1].output, results[1].output
+    a = Ticket.load(tmp_path / "reservation-a.json")
+    assert not (tmp_path / "reservation-b.json").exists()
+    committed = scene.budget()
+    assert [r.run_id for r in committed.reservations] == [a.run_id]
+    assert committed.remaining - a.max_usd >= committed.reserve_floor
