@@ -192,3 +192,27 @@ def test_a_reserve_job_failing_after_its_commit_releases_the_reservation() -> No
             jobs["paid"].get("if")
         )
         assert "needs.reserve.result == 'success'" in jobs["settle"]["if"]
+
+
+def test_artifact_names_after_the_gate_carry_the_digest_so_none_can_be_planted_first() -> None:
+    """The gate job ends before the reserve job starts; whatever it uploads takes a name first.
+    The reservation and the outcome are uploaded under a name holding their SHA-256 (random run
+    id, timings: unknowable to the gate), so a planted artifact blocks no upload."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+
+        def uploads(job: dict[str, Any]) -> list[str]:
+            return [s["with"]["name"] for s in steps(job) if "upload-artifact" in str(s.get("uses"))]
+
+        def downloads(job: dict[str, Any]) -> list[str]:
+            return [
+                str(s["with"].get("name")) for s in steps(job) if "download-artifact" in str(s.get("uses"))
+            ]
+
+        assert "pgolf-reservation-${{ steps.reserve.outputs.reservation_sha256 }}" in uploads(jobs["reserve"])
+        assert "pgolf-outcome-${{ steps.digest.outputs.outcome_sha256 }}" in uploads(jobs["paid"])
+        want = "pgolf-reservation-${{ needs.reserve.outputs.reservation_sha256 }}"
+        assert want in downloads(jobs["paid"]) and want in downloads(jobs["settle"])
+        assert "pgolf-outcome-${{ needs.paid.outputs.outcome_sha256 }}" in downloads(jobs["settle"])
