@@ -505,8 +505,10 @@ def _created(emu: RunPodEmulator, name: str) -> int:
 
 
 def _paid(scene: Any, job: str, ticket_path: Path, out: Path, attempt: str) -> Any:
-    return scene.pgolf(scene.checkout(job), "promote", "run", "--reservation", str(ticket_path), "--out",
-                       str(out), env={"GITHUB_RUN_ATTEMPT": attempt})  # fmt: skip
+    """The paid job as promote.yml runs it: the reserve job's declared digest, the run attempt."""
+    return scene.pgolf(scene.checkout(job), "promote", "run", "--reservation", str(ticket_path),
+                       "--reservation-sha256", _digest(ticket_path), "--out", str(out),
+                       env={"GITHUB_RUN_ATTEMPT": attempt})  # fmt: skip
 
 
 def test_a_rerun_of_the_paid_job_rents_nothing_under_an_already_used_reservation(
@@ -760,6 +762,12 @@ def test_a_plan_or_reservation_file_other_than_the_one_its_job_declared_is_refus
     assert ticket.seeds == [1]
     with pytest.raises(InputError, match="SHA-256"):
         Ticket.load(tmp_path / "r.json", sha256="0" * 64)
+    refused = CliRunner().invoke(
+        cli,
+        ["--repo", str(repo), "promote", "run", "--reservation", str(tmp_path / "r.json"),
+         "--reservation-sha256", "0" * 64, "--out", str(tmp_path / "o.json")],
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "SHA-256" in refused.output and not (tmp_path / "o.json").exists()
     assert Ticket.load(tmp_path / "r.json", sha256=_digest(tmp_path / "r.json")) == ticket
 
 
