@@ -389,3 +389,18 @@ def test_a_significant_winner_is_merged_with_p_value_and_effect_in_the_comment(r
     assert d.test is not None and d.test["p_value"] < 0.05 and d.test["effect_bpb"] == pytest.approx(0.0244)
     body = forge.list_comments(pr.number)[0].body
     assert "**merged**" in body and "one-sided Welch p = " in body and "effect +0.02440 bpb" in body
+
+
+def test_the_settle_jobs_merge_is_bound_to_the_full_promoted_sha(repo: Path) -> None:
+    """results.tsv keeps 7 hex digits of a commit: a PR author can grind a new commit whose SHA
+    starts like the promoted one (2^28 tries) and push it while the paid job trains. The settle
+    job names the full SHA it promoted; any other head is not merged."""
+    forge = ProtectedForge(repo)
+    pr = winner_setup(repo, forge, 1.2000)
+    s = settings_for(repo, auto_merge_winners=True)
+    twin = pr.head_sha[:7] + ("0" if pr.head_sha[7] != "0" else "1") + pr.head_sha[8:]  # same 7 digits
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s, head_sha=twin)
+    assert d.action == "none" and "not the promoted commit" in d.reason, d.reason
+    assert d.merge_pr is None and not forge.get_pr(pr.number).merged
+    ok = policy.merge_winner(forge, pr.number, root=repo, settings=s, head_sha=pr.head_sha.upper())
+    assert ok.action == "merge-pr", ok.reason

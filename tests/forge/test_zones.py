@@ -216,3 +216,13 @@ def test_artifact_names_after_the_gate_carry_the_digest_so_none_can_be_planted_f
         want = "pgolf-reservation-${{ needs.reserve.outputs.reservation_sha256 }}"
         assert want in downloads(jobs["paid"]) and want in downloads(jobs["settle"])
         assert "pgolf-outcome-${{ needs.paid.outputs.outcome_sha256 }}" in downloads(jobs["settle"])
+
+
+def test_the_settle_job_merges_only_the_promoted_commit_by_its_full_sha() -> None:
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        (merge,) = [s for s in steps(jobs["settle"]) if "merge-winner" in (s.get("run") or "")]
+        assert '--head-sha "$sha"' in merge["run"] and '["sha"]' in merge["run"]
+        assert '"$RUNNER_TEMP/pgolf/reservation.json"' in merge["run"]
