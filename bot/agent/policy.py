@@ -342,8 +342,13 @@ def merge_winner(
     run_baseline: BaselineFn | None = None,
     force: bool = False,
     override_discard: bool = False,
+    head_sha: str | None = None,
 ) -> WinnerDecision:
     """Merge PR ``number`` into the baseline when its RunPod result is the new best (module docs).
+
+    ``head_sha``: the full SHA a caller promoted (promote.yml's settle job). results.tsv keeps 7
+    hex digits of a commit, which a PR author can match with a new commit (2^28 tries) pushed
+    while the promotion runs; with ``head_sha`` only that exact commit is merged.
 
     Besides being the best kept RunPod result, a winner must (bot.compute.winners) have ≥ 3
     Tier 2 seeds significantly better than a Tier 2 baseline of the same configuration, and its
@@ -357,6 +362,13 @@ def merge_winner(
         return WinnerDecision(number, "none", f"PR #{number} is already merged", pr.head_sha)
     if pr.state != "open":
         return WinnerDecision(number, "none", f"PR #{number} is {pr.state}", pr.head_sha)
+    if head_sha is not None and pr.head_sha.strip().lower() != head_sha.strip().lower():
+        return WinnerDecision(
+            number,
+            "none",
+            f"the PR's head {pr.head_sha[:12]} is not the promoted commit {head_sha.strip()[:12]}: not merged",
+            pr.head_sha,
+        )
     ledger = Ledger.load(settings.path("results_path", root))
     mine = [
         r

@@ -371,6 +371,11 @@ def _significance(path: Path | None) -> Any:
     is_flag=True,
     help="A maintainer's word: merge even though the latest local verdict is discard.",
 )
+@click.option(
+    "--head-sha",
+    default=None,
+    help="Merge only if the PR's head is exactly this full SHA (the commit that was promoted).",
+)
 @click.option("--rebaseline/--no-rebaseline", default=True, help="Re-run the local baseline on the new main.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Baseline seeds after a merge.")
 @json_option
@@ -382,6 +387,7 @@ def merge_winner_cmd(
     sig_path: Path | None,
     force: bool,
     override_discard: bool,
+    head_sha: str | None,
     rebaseline: bool,
     seeds: int,
     as_json: bool,
@@ -399,6 +405,7 @@ def merge_winner_cmd(
         run_baseline=run_baseline,
         force=force,
         override_discard=override_discard,
+        head_sha=head_sha,
     )
     if as_json:
         emit_json(d.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot.compute.provider import PodProvider
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.context import AppContext, emit_json, pass_app, warn
-from bot.errors import PgolfError, TrustError
+from bot.errors import InputError, PgolfError, TrustError
 
 
 @click.group("promote", invoke_without_command=True)
@@ -210,6 +211,12 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
 @promote_group.command("reserve")
 @click.option("--plan", "plan_path", type=_FILE, required=True)
 @click.option("--verdict", "verdict_path", type=_FILE, required=True)
+@click.option(
+    "--plan-sha256",
+    "plan_sha256",
+    default=None,
+    help="The plan file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the reservation JSON.")
 @click.option(
     "--commit/--no-commit",
@@ -218,19 +225,27 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
     help="Commit the reservation to the default branch before anything is rented.",
 )
 @pass_app
-def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: Path, commit: bool) -> None:
+def reserve_cmd(
+    app: AppContext,
+    plan_path: Path,
+    verdict_path: Path,
+    plan_sha256: str | None,
+    out_path: Path,
+    commit: bool,
+) -> None:
     """Trusted: re-validate the gate's verdict from scratch, run the artifact gate, reserve the worst
     case and commit it to the default branch; write the reservation for the paid job."""
     from bot.compute.durable import make_committer
     from bot.compute.split import Plan, reserve_plan, write_json
 
     s = app.settings
-    plan = Plan.load(plan_path)
+    plan = Plan.load(plan_path, plan_sha256)
     committer = make_committer(app.root, s, always=True) if commit else None
     try:
         ticket = reserve_plan(
-            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True)
-        )
+            app.root, s, plan, verdict_path, commit=committer, log=lambda m: click.echo(m, err=True),
+            attempt=_run_attempt(),
+        )  # fmt: skip
     except PgolfError as exc:  # the maintainer hears why on the PR: nothing was reserved
         _tell(app, plan.pr, plan.sha, plan.actor, "failed", f"refused before anything was reserved: {exc}")
         raise
@@ -238,6 +253,34 @@ def reserve_cmd(app: AppContext, plan_path: Path, verdict_path: Path, out_path: 
     click.echo(f"reserved ${ticket.max_usd:.2f} for {ticket.run_id}")
     _tell(app, plan.pr, plan.sha, plan.actor, "running",
           f"parity gate passed; ${ticket.max_usd:.2f} reserved and committed for `{ticket.run_id}`; renting the pod")  # fmt: skip
+
+
+@promote_group.command("release")
+@click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@pass_app
+def release_cmd(app: AppContext, ticket_path: Path) -> None:
+    """Trusted, the reserve job's failure step: release the reservation this job committed and
+    commit that. Only there is it safe — a failed reserve job means no paid job ever rents on it."""
+    from bot.compute.durable import make_committer
+    from bot.compute.split import Ticket, release_ticket
+
+    ticket = Ticket.load(ticket_path)
+    committer = make_committer(app.root, app.settings, always=True)
+    msg = release_ticket(app.root, app.settings, ticket, commit=committer)
+    click.echo(msg)
+    _tell(app, ticket.pr, ticket.sha, ticket.actor, "failed", msg)
+
+
+def _run_attempt() -> int:
+    """GITHUB_RUN_ATTEMPT (0 outside Actions): binds the reservation to its own paid job."""
+    raw = os.environ.get("GITHUB_RUN_ATTEMPT", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 10**6:
+        raise InputError(
+            f"GITHUB_RUN_ATTEMPT is {raw[:20]!r}, not a small integer", field="GITHUB_RUN_ATTEMPT"
+        )
+    return int(raw)
 
 
 def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: str) -> None:
@@ -254,20 +297,33 @@ def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: s
 
 @promote_group.command("run")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
+@click.option(
+    "--reservation-sha256",
+    "reservation_sha256",
+    default=None,
+    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the pod outcome JSON.")
 @click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
 @pass_app
-def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: str | None) -> None:
+def run_cmd(
+    app: AppContext,
+    ticket_path: Path,
+    reservation_sha256: str | None,
+    out_path: Path,
+    provider_kind: str | None,
+) -> None:
     """Paid zone (the RunPod key only): rent, ship the reserved SHA, train, terminate; write the
     pod outcome for the settle job. Writes no ledger file."""
     from bot.compute.split import Ticket, run_paid, write_json
 
     s = app.settings
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
-    ticket = Ticket.load(ticket_path)
+    ticket = Ticket.load(ticket_path, reservation_sha256)
     outcome: dict[str, object] = {}
     try:
-        outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo)
+        outcome = run_paid(app.root, s, ticket, make_provider(s, app.root, provider_kind, log=echo), log=echo,
+                           attempt=_run_attempt())  # fmt: skip
     finally:
         if outcome:
             write_json(out_path, "outcome", outcome)
@@ -280,6 +336,12 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
 @promote_group.command("settle")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
 @click.option(
+    "--reservation-sha256",
+    "reservation_sha256",
+    default=None,
+    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
+)
+@click.option(
     "--outcome",
     "outcome_path",
     type=_FILE,
@@ -291,14 +353,22 @@ def run_cmd(app: AppContext, ticket_path: Path, out_path: Path, provider_kind: s
     default="",
     help="The paid job's result (needs.paid.result): 'skipped' with no outcome releases the reservation.",
 )
+@click.option(
+    "--outcome-sha256",
+    default=None,
+    help="The outcome's SHA-256 as the paid job declared it (needs.paid.outputs): an outcome file "
+    "with another digest is not the paid job's and is ignored; '' (none declared) ignores any.",
+)
 @click.option("--no-comment", is_flag=True, help="Do not write the PR's sticky comment.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def settle_cmd(
     app: AppContext,
     ticket_path: Path,
+    reservation_sha256: str | None,
     outcome_path: Path | None,
     paid_result: str,
+    outcome_sha256: str | None,
     no_comment: bool,
     as_json: bool,
 ) -> None:
@@ -307,7 +377,7 @@ def settle_cmd(
     from bot.compute.split import Ticket, settle_ticket
 
     s = app.settings
-    ticket = Ticket.load(ticket_path)
+    ticket = Ticket.load(ticket_path, reservation_sha256)
     reporter = None
     if not no_comment:
         from bot.forge import open_forge
@@ -321,6 +391,8 @@ def settle_cmd(
         reporter=reporter,
         log=lambda m: click.echo(m, err=True),
         paid_skipped=paid_result == "skipped",
+        outcome_sha256=outcome_sha256,
+        attempt=_run_attempt(),
     )
     if as_json:
         emit_json(out.to_dict())

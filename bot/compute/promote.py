@@ -292,13 +292,15 @@ def rent_and_train(
     reporter: Reporter | None,
     on_pod: Callable[[str], None],
     finish: Callable[[PodRun], None],
+    check_pod: Callable[[Any], None] | None = None,
 ) -> PodRun:
     """The paid part of a promotion, shared by :func:`promote` (one process) and the paid job of
     the split workflow (:mod:`bot.compute.split`): rent the pod, ship ``result.sha``, train every
     seed, fetch, and terminate — always, in ``finally``, with atexit and SIGTERM/SIGINT as
     backstops. ``on_pod(pod_id)`` runs as soon as the pod exists; ``finish(run)`` runs after the
     terminate call on every path (the caller settles there). Exceptions are caught into
-    ``run.failure`` and ``result.error``; the caller re-raises interruptions."""
+    ``run.failure`` and ``result.error``; the caller re-raises interruptions. ``check_pod(pod)``
+    runs on the pod RunPod created, before anything is shipped; raising there terminates it."""
     run = PodRun()
     executor: Any = None
 
@@ -318,6 +320,8 @@ def rent_and_train(
             guard.set_pod(pod.id)
             stage("created")
             on_pod(pod.id)
+            if check_pod is not None:
+                check_pod(pod)
             log(f"pod {pod.id} created ({pod.name}); waiting for it to run")
             if reporter is not None:
                 try:

@@ -43,7 +43,7 @@ from bot.compute.provider import PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
-from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError
+from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError, PodError
 from bot.fileio import atomic_write_text
 from bot.ledger import Ledger
 
@@ -71,9 +71,11 @@ _POD_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 # ----------------------------------------------------------------------------- files
-def read_json(path: Path | str, kind: str) -> dict[str, Any]:
+def read_json(path: Path | str, kind: str, sha256: str | None = None) -> dict[str, Any]:
     """The JSON object of kind ``kind`` in ``path``: size-capped, UTF-8, an object with the right
-    ``schema``; InputError naming the file otherwise."""
+    ``schema``; InputError naming the file otherwise. ``sha256``: the digest the writing job
+    declared in its job outputs (which no other job can set); a file with another one was not
+    written by that job (the gate job, running PR code, can replace artifacts) and is refused."""
     path = Path(path)
     cap = MAX_BYTES[kind]
     try:
@@ -83,6 +85,12 @@ def read_json(path: Path | str, kind: str) -> dict[str, Any]:
         raise InputError(f"cannot read the {kind} file: {exc.strerror or exc}", path=str(path)) from None
     if len(raw) > cap:
         raise InputError(f"the {kind} file is over {cap} bytes: refused unread", path=str(path))
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256.strip().lower():
+        raise InputError(
+            f"the {kind} file's SHA-256 is not the one its job declared ({sha256.strip()[:64] or 'none'}): "
+            "not that job's file; refused",
+            path=str(path),
+        )
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -163,8 +171,8 @@ class Plan:
         return d
 
     @classmethod
-    def load(cls, path: Path | str) -> Plan:
-        data = read_json(path, "plan")
+    def load(cls, path: Path | str, sha256: str | None = None) -> Plan:
+        data = read_json(path, "plan", sha256)
         where = str(path)
         return cls(
             pr=_int(data, "pr", 1, 10**9, where),
@@ -293,13 +301,16 @@ class Ticket:
     provider: str
     actor: str = ""
     run_url: str = ""
+    # GITHUB_RUN_ATTEMPT of the reserve job (0 outside Actions): a paid job of another attempt is a
+    # "Re-run" of paid alone under this reservation, whose first pod may already have been rented.
+    attempt: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def load(cls, path: Path | str) -> Ticket:
-        data = read_json(path, "reservation")
+    def load(cls, path: Path | str, sha256: str | None = None) -> Ticket:
+        data = read_json(path, "reservation", sha256)
         where = str(path)
         return cls(
             run_id=check_run_id(_str(data, "run_id", where, 100)),
@@ -312,6 +323,7 @@ class Ticket:
             provider=_str(data, "provider", where, 20, re.compile(r"runpod|local")),
             actor=_str(data, "actor", where, 100),
             run_url=_str(data, "run_url", where),
+            attempt=_int(data, "attempt", 0, 10**6, where) if "attempt" in data else 0,
         )
 
 
@@ -325,10 +337,12 @@ def reserve_plan(
     repo: Path | None = None,
     log: Callable[[str], None] | None = None,
     now: float | None = None,
+    attempt: int = 0,
 ) -> Ticket:
     """The reserve job: re-validate the verdict, run the artifact gate (git objects only), reserve
     the worst case and commit it to the default branch. A reservation that cannot be committed is
-    released and refused: nothing may be rented on it."""
+    released and refused: nothing may be rented on it. ``attempt`` is the workflow run's attempt
+    (GITHUB_RUN_ATTEMPT): only the paid job of the same attempt may rent on the reservation."""
     from bot.compute.promote import make_run_id, pod_lifetime
 
     say = log or (lambda m: None)
@@ -374,11 +388,75 @@ def reserve_plan(
         say(f"budget: reservation committed to the default branch in {took:.2f} s")
     return Ticket(
         run_id, plan.pr, full, list(plan.seeds), round(max_usd, 6), round(deadline, 3), lifetime,
-        provider, plan.actor, plan.run_url,
+        provider, plan.actor, plan.run_url, attempt,
     )  # fmt: skip
 
 
+def release_ticket(root: Path, settings: Settings, ticket: Ticket, *, commit: Committer | None) -> str:
+    """The reserve job failed after committing ``ticket`` (e.g. its artifact upload was refused):
+    no paid job runs on it, so it is released (and committed) rather than left for the reaper to
+    book at the worst case. Returns what happened; a reservation no longer open is left alone."""
+    path = settings.path("budget_path", root)
+    if not any(r.run_id == ticket.run_id for r in budget_mod.load(path, settings).reservations):
+        return f"reservation {ticket.run_id} is not open on the default branch: nothing released"
+    budget_mod.release(path, settings, ticket.run_id)
+    if commit is not None:
+        commit(f"release {ticket.run_id} (the reserve job failed; nothing was rented)")
+    return f"the reserve job failed after reserving: reservation {ticket.run_id} released, nothing was rented"
+
+
 # ----------------------------------------------------------------------------- paid
+def check_ticket_open(root: Path, settings: Settings, ticket: Ticket, attempt: int) -> None:
+    """Before anything is rented: the reservation file must be the one the reserve job of THIS
+    workflow attempt wrote, and the default branch (this job's checkout) must hold it open with
+    the same figures. BudgetBlocked otherwise (the paid job then writes no outcome: a pod an
+    earlier attempt rented is left to the reaper, never released).
+
+    * another attempt: "Re-run" of the paid job alone. Attempt 1's paid job may have rented (and
+      died, or been booked already); a second pod under one reservation would be booked by nobody.
+    * not open: the reservation was settled or released (a late re-run), or never committed.
+    * other figures: the file is not the reservation budget.json holds (a replaced artifact)."""
+    if ticket.attempt != attempt:
+        raise BudgetBlocked(
+            f"the reservation {ticket.run_id} was made by attempt {ticket.attempt} of this workflow run; "
+            f"this paid job is attempt {attempt} (a re-run): not renting a second pod under it. The "
+            "reservation is settled by its own settle job or the reaper; /promote again to retry",
+            field="attempt",
+        )
+    path = settings.path("budget_path", root)
+    budget = budget_mod.load(path, settings)
+    res = next((r for r in budget.reservations if r.run_id == ticket.run_id), None)
+    if res is None:
+        settled = any(r.run_id == ticket.run_id for r in budget.runs)
+        raise BudgetBlocked(
+            f"the default branch holds no open reservation {ticket.run_id}"
+            + (" (it is already settled)" if settled else "")
+            + ": not renting",
+            path=str(path),
+        )
+    wrong = [
+        name
+        for name, ok in (
+            ("pr", res.pr == ticket.pr),
+            ("sha", res.sha == ticket.sha),
+            ("max_usd", abs(res.max_usd - ticket.max_usd) <= 1e-6),
+            ("provider", not res.provider or res.provider == ticket.provider),
+            (
+                "deadline",
+                not res.deadline
+                or abs(budget_mod.parse_iso(res.deadline).timestamp() - ticket.deadline) <= 2.0,
+            ),
+        )
+        if not ok
+    ]
+    if wrong:
+        raise BudgetBlocked(
+            f"the reservation file's {', '.join(wrong)} differ from budget.json's reservation "
+            f"{ticket.run_id}: not renting",
+            path=str(path),
+        )
+
+
 def run_paid(
     root: Path,
     settings: Settings,
@@ -390,13 +468,17 @@ def run_paid(
     stage: Callable[[str], None] | None = None,
     parse: Callable[[str], RunMetrics] | None = None,
     now: float | None = None,
+    attempt: int | None = None,
 ) -> dict[str, Any]:
     """The paid job (the RunPod key; no App key, no write token): rent, ship ``ticket.sha``,
     train, fetch, terminate (always). Returns the outcome to upload; it writes no ledger file.
     Refuses to rent (an outcome with ``started: false``) when the reservation's deadline leaves
-    no time, or when RunPod's price would cost more than the reservation holds."""
+    no time, or when RunPod's price would cost more than the reservation holds. Raises
+    BudgetBlocked, with no outcome, when :func:`check_ticket_open` refuses (``attempt``: this
+    job's GITHUB_RUN_ATTEMPT; None: the ticket's own)."""
     from bot.compute.promote import rent_and_train, setup_command
 
+    check_ticket_open(root, settings, ticket, ticket.attempt if attempt is None else attempt)
     say = log or (lambda m: None)
     repo = Path(repo or root)
     parse = parse or default_parser()
@@ -419,7 +501,14 @@ def run_paid(
     if lifetime < min(ticket.lifetime, 120):
         outcome["error"] = f"the reservation's deadline leaves {max(0.0, left):.0f} s: not renting"
         return outcome
-    full = resolve_sha(repo, ticket.sha)
+    try:  # nothing is rented yet: a refusal here releases the reservation (started: false)
+        full = resolve_sha(repo, ticket.sha)
+    except PgolfError as exc:  # e.g. the PR was force-pushed after the reservation
+        outcome["error"] = (
+            f"the approved commit {ticket.sha[:12]} is not in this job's checkout of the pull request "
+            f"(pushed over since it was approved?): not renting ({exc})"
+        )[:2000]
+        return outcome
     run_dir = settings.path("runs_dir", root) / ticket.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     key_path, pubkey = (None, "")
@@ -467,11 +556,21 @@ def run_paid(
                 outcome["runpod_uptime_seconds"] = float(seen.uptime_seconds)
                 outcome["cost_per_hr"] = float(seen.cost_per_hr or outcome["cost_per_hr"])
 
+    def check_price(pod: Any) -> None:
+        """RunPod's own price for the pod it created (the quote may have failed, or moved): the
+        pod's whole lifetime must fit in the reservation, or it goes before anything is shipped."""
+        per_hr = float(getattr(pod, "cost_per_hr", 0.0) or 0.0)
+        if provider.name != "local" and lifetime / 3600.0 * per_hr > ticket.max_usd + 0.005:
+            raise PodError(
+                f"RunPod bills pod {pod.id} ${per_hr:.2f}/h: {lifetime} s would cost "
+                f"${lifetime / 3600.0 * per_hr:.2f}, above the ${ticket.max_usd:.2f} reserved; terminated"
+            )
+
     run = rent_and_train(
         settings, provider, spec, repo, list(ticket.seeds), result, run_dir,
         parse=parse, log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
         key_path=key_path, lifetime=lifetime, reporter=None, on_pod=lambda pid: say(f"pod {pid} rented"),
-        finish=finish,
+        finish=finish, check_pod=check_price,
     )  # fmt: skip
     outcome.update(
         pod_id=result.pod_id, terminated=result.terminated, pod_seconds=result.pod_seconds,
@@ -581,13 +680,21 @@ def settle_ticket(
     description: str = "",
     log: Callable[[str], None] | None = None,
     paid_skipped: bool = False,
+    outcome_sha256: str | None = None,
+    attempt: int | None = None,
 ) -> Settlement:
     """The settle job: book the paid job's outcome against the committed reservation, write the
     results.tsv row and the sticky comment (the workflow then commits the ledger).
 
     * no outcome (the paid job died or was cancelled) or one whose pod was not confirmed
       terminated: the reservation stays open for the reaper, which asks RunPod — unless the paid
-      job never started (``paid_skipped``: the kill switch, a failed dependency): released;
+      job never started (``paid_skipped``: the kill switch, a failed dependency): released — only
+      when this is the workflow attempt (``attempt``, GITHUB_RUN_ATTEMPT) whose reserve job made
+      the reservation; a skipped paid job of a later attempt says nothing of the earlier one's pod;
+    * an outcome file whose SHA-256 is not ``outcome_sha256`` (the digest the paid job declared in
+      its job outputs; "": it declared none) was not written by the paid job — the gate job can
+      upload artifacts too — and counts as no outcome (None: not checked, for callers without
+      artifacts);
     * an outcome that fails :func:`check_outcome`: booked at the reservation's worst case with a
       crash row naming the reason;
     * a reservation no longer open (the reaper got there first): nothing is booked twice."""
@@ -620,6 +727,16 @@ def settle_ticket(
     result.reserved_usd = res.max_usd
     data: dict[str, Any] | None = None
     problems: list[str] = []
+    untrusted = ""
+    if outcome_path is not None and Path(outcome_path).exists() and outcome_sha256 is not None:
+        digest = _file_sha256(Path(outcome_path))
+        if digest != outcome_sha256.strip().lower():
+            untrusted = (
+                f"{outcome_path}: its SHA-256 is not the one the paid job declared "
+                f"({outcome_sha256.strip()[:64] or 'none'}): not the paid job's outcome, ignored; "
+            )
+            say(untrusted)
+            outcome_path = None
     if outcome_path is not None and Path(outcome_path).exists():
         try:
             data = read_json(outcome_path, "outcome")
@@ -627,16 +744,22 @@ def settle_ticket(
             problems = [str(exc)]
         if data is not None:
             problems = check_outcome(data, ticket, settings, budget, str(outcome_path))
+    if data is None and not problems and paid_skipped and attempt is not None and attempt != ticket.attempt:
+        untrusted += (
+            f"the paid job of attempt {attempt} was skipped, but the reservation is attempt "
+            f"{ticket.attempt}'s, whose paid job may have rented; "
+        )
+        paid_skipped = False
     if data is None and not problems and paid_skipped:
         budget_mod.release(budget_path, settings, ticket.run_id)
-        msg = (
+        msg = untrusted + (
             f"the paid job never started (skipped): nothing was rented; reservation {ticket.run_id} released"
         )
         say(msg)
         _tell(reporter, result, "failed", msg, say)
         return Settlement(ticket.run_id, "released", problems=[msg])
     if data is None and not problems:
-        msg = (
+        msg = untrusted + (
             f"the paid job left no outcome for {ticket.run_id}: the reservation (${res.max_usd:.2f}) "
             "stays open; the reaper settles it at RunPod's billed time after its deadline"
         )
@@ -705,6 +828,14 @@ def settle_ticket(
         except PgolfError as exc:
             say(f"comment not posted: {exc}")
     return Settlement(ticket.run_id, booked, result.cost_usd, problems, result)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _tell(

@@ -418,3 +418,18 @@ def test_outsiders_fork_prs_named_exp_do_not_use_up_the_experimenters_capacity(r
         gh.add_pr("golfer/pg", head_ref="exp/ours", author="golfer", files={A: b"# ours\n"})
         cap = policy.capacity(forge, s, arch, offline=True, now=NOW)
         assert cap.ok and cap.open_prs == 1 and len(cap.open) == 1
+
+
+def test_the_settle_jobs_merge_is_bound_to_the_full_promoted_sha(repo: Path) -> None:
+    """results.tsv keeps 7 hex digits of a commit: a PR author can grind a new commit whose SHA
+    starts like the promoted one (2^28 tries) and push it while the paid job trains. The settle
+    job names the full SHA it promoted; any other head is not merged."""
+    forge = ProtectedForge(repo)
+    pr = winner_setup(repo, forge, 1.2000)
+    s = settings_for(repo, auto_merge_winners=True)
+    twin = pr.head_sha[:7] + ("0" if pr.head_sha[7] != "0" else "1") + pr.head_sha[8:]  # same 7 digits
+    d = policy.merge_winner(forge, pr.number, root=repo, settings=s, head_sha=twin)
+    assert d.action == "none" and "not the promoted commit" in d.reason, d.reason
+    assert d.merge_pr is None and not forge.get_pr(pr.number).merged
+    ok = policy.merge_winner(forge, pr.number, root=repo, settings=s, head_sha=pr.head_sha.upper())
+    assert ok.action == "merge-pr", ok.reason

@@ -8,6 +8,7 @@ between jobs are real files; GitHub is the emulator (through PyGithub), RunPod t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -75,6 +76,10 @@ class Scene:
     def checkout(self, job: str) -> Path:
         """A job's workspace: the default branch, plus the PR head as objects only."""
         ck = self.tmp / job
+        n = 1
+        while ck.exists():  # the same job again (a re-run): a fresh workspace
+            n += 1
+            ck = self.tmp / f"{job}-{n}"
         subprocess.run(["git", "clone", "-q", str(self.bare), str(ck)], check=True)
         git(ck, "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head")
         return ck
@@ -195,16 +200,20 @@ def plan_and_gate(scene: Scene, gh: GitHubEmulator, key: AppKey) -> tuple[Path, 
 
 def reserve(scene: Scene, gh: GitHubEmulator, key: AppKey, plan: Path, verdict: Path) -> Path:
     out = plan.parent / "reservation.json"
-    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
-                      str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
+    digest = hashlib.sha256(plan.read_bytes()).hexdigest()  # the plan job's output, as promote.yml
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--plan-sha256",
+                      digest, "--verdict", str(verdict), "--out", str(out), env=cli_env(gh, key))  # fmt: skip
     assert res.exit_code == 0, res.output
     return out
 
 
 def settle(scene: Scene, gh: GitHubEmulator, key: AppKey, ticket: Path, outcome: Path) -> dict[str, Any]:
     ck = scene.checkout("settle")
-    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--outcome", str(outcome),
-                      "--json", env=cli_env(gh, key))  # fmt: skip
+    # what promote.yml does: the paid job declares the outcome's SHA-256 in its job outputs
+    digest = hashlib.sha256(outcome.read_bytes()).hexdigest() if outcome.exists() else ""
+    res = scene.pgolf(ck, "promote", "settle", "--reservation", str(ticket), "--reservation-sha256",
+                      hashlib.sha256(ticket.read_bytes()).hexdigest(), "--outcome", str(outcome),
+                      "--outcome-sha256", digest, "--json", env=cli_env(gh, key))  # fmt: skip
     assert res.exit_code == 0, res.output
     done = scene.pgolf(ck, "ledger", "commit", "-m", "promotion", env=cli_env(gh, key))
     assert done.exit_code == 0, done.output

@@ -44,7 +44,7 @@ from tests.compute.split_scene import (
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.runpod import RunPodEmulator
 from tests.emulators.sshd import SSHServer
-from tests.forge.conftest import AppKey, make_key
+from tests.forge.conftest import AppKey, cli_env, make_key
 
 DIVERGE = ("mx.square(mx.maximum(self.fc(x), 0))", "mx.maximum(self.fc(x), 0)")
 
@@ -458,8 +458,14 @@ def test_the_paid_job_rents_nothing_when_paused_or_when_runpod_asks_more_than_re
         repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
     )
     cheap = dataclasses.replace(t, max_usd=1.0)  # RunPod's quote for the lifetime is ~$4
+    raw = json.loads((repo / "budget.json").read_text())
+    held = raw["reservations"][0]["max_usd"]
+    raw["reservations"][0]["max_usd"] = 1.0  # budget.json holds the same $1 (the paid job checks)
+    (repo / "budget.json").write_text(json.dumps(raw))
     refused = run_paid(repo, s, cheap, provider(s))
     assert refused["started"] is False and "above the $1.00 reserved" in refused["error"] and not emu.pods
+    raw["reservations"][0]["max_usd"] = held
+    (repo / "budget.json").write_text(json.dumps(raw))
     budget_mod.pause(repo / "budget.json", s, by="maintainer", reason="test")
     paused = run_paid(repo, s, t, provider(s))
     assert paused["started"] is False and "paused" in paused["error"] and not emu.pods
@@ -491,3 +497,345 @@ def test_the_reserve_job_says_why_on_the_pr_when_it_refuses(
     assert res.exit_code != 0 and not (tmp_path / "r.json").exists()
     (body,) = stickies(gh)
     assert "refused before anything was reserved" in body and "blocks.0" in body
+
+
+# ----------------------------------------------------------------------------- re-runs and forgers
+def _created(emu: RunPodEmulator, name: str) -> int:
+    return len([p for p in [*emu.pods.values(), *emu.gone.values()] if p.name == name])
+
+
+def _paid(scene: Any, job: str, ticket_path: Path, out: Path, attempt: str) -> Any:
+    """The paid job as promote.yml runs it: the reserve job's declared digest, the run attempt."""
+    return scene.pgolf(scene.checkout(job), "promote", "run", "--reservation", str(ticket_path),
+                       "--reservation-sha256", _digest(ticket_path), "--out", str(out),
+                       env={"GITHUB_RUN_ATTEMPT": attempt})  # fmt: skip
+
+
+def test_a_rerun_of_the_paid_job_rents_nothing_under_an_already_used_reservation(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """ "Re-run jobs" on paid (and settle, its dependent) after the promotion was booked: the
+    reservation artifact is attempt 1's. A second pod under it would be booked by nobody (the
+    settle re-run finds the reservation settled; RunPod forgets the terminated pod)."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = plan.parent / "reservation.json"
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "reserve", "--plan", str(plan), "--verdict",
+                      str(verdict), "--out", str(ticket_path),
+                      env=cli_env(gh, key, GITHUB_RUN_ATTEMPT="1"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    ticket = Ticket.load(ticket_path)
+    name = pod_name(ticket.run_id)
+    first = ticket_path.parent / "outcome.json"
+    assert _paid(scene, "paid", ticket_path, first, "1").exit_code == 0
+    assert settle(scene, gh, key, ticket_path, first)["booked"] == "outcome"
+    assert _created(emu, name) == 1
+    again = ticket_path.parent / "outcome-attempt2.json"
+    rerun = _paid(scene, "paid-attempt2", ticket_path, again, "2")
+    assert rerun.exit_code != 0 and "re-run" in rerun.output, rerun.output
+    assert _created(emu, name) == 1 and not again.exists()  # nothing rented
+    assert settle(scene, gh, key, ticket_path, again)["booked"] == "already settled"
+    b = scene.budget()
+    assert sum(r.cost_usd for r in b.runs if r.run_id == ticket.run_id) >= emu.billed_usd(name) - 1e-6
+
+
+def test_a_rerun_of_a_killed_paid_job_rents_no_second_pod_and_the_reaper_books_the_first(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    scene = make_scene(tmp_path / "s", sshd, pod_train_env="FAKE_STEP_SLEEP=5")
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)  # attempt 1 (no GITHUB_RUN_ATTEMPT: 0)
+    ticket = Ticket.load(ticket_path)
+    name = pod_name(ticket.run_id)
+    outcome = kill_paid_mid_training(scene, ticket_path, ticket)
+    assert [p.name for p in emu.alive()] == [name]
+    rerun = _paid(scene, "paid-attempt2", ticket_path, outcome, "2")
+    assert rerun.exit_code != 0 and "re-run" in rerun.output, rerun.output
+    assert _created(emu, name) == 1 and not outcome.exists()
+    assert settle(scene, gh, key, ticket_path, outcome)["booked"] == "left to the reaper"
+    time.sleep(1.2)
+    _, booked = reaper_tick(scene, sshd, "later", now=ticket.deadline + 60)
+    assert booked.ok, booked.to_dict()
+    b = scene.budget()
+    booked_usd = sum(r.cost_usd for r in b.runs if r.run_id == ticket.run_id)
+    assert b.reservations == [] and booked_usd >= emu.billed_usd(name) - 1e-6 > 0
+
+
+def test_the_paid_job_rents_nothing_on_a_reservation_the_default_branch_does_not_hold_open(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """A reservation file whose reservation was settled (or never committed, or says other
+    figures than budget.json) rents nothing, whatever its attempt."""
+    import dataclasses
+
+    from bot.compute.split import run_paid
+    from bot.errors import BudgetBlocked
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    richer = dataclasses.replace(t, max_usd=t.max_usd * 10)
+    with pytest.raises(BudgetBlocked, match="max_usd"):
+        run_paid(repo, s, richer, provider(s))
+    stranger = dataclasses.replace(t, run_id="pr7-" + t.sha[:7] + "-20260615120000-abcd")
+    with pytest.raises(BudgetBlocked, match="no open reservation"):
+        run_paid(repo, s, stranger, provider(s))
+    assert settle_ticket(repo, s, t, _write(out, _outcome(t))).booked == "outcome"
+    with pytest.raises(BudgetBlocked, match="no open reservation"):
+        run_paid(repo, s, t, provider(s))
+    assert not emu.pods and not emu.gone
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_outcome_the_paid_job_did_not_write_is_not_booked(tmp_path: Path) -> None:
+    """The gate job (PR code; after a sandbox escape it holds the Actions runtime token) can
+    upload a `pgolf-outcome` artifact before the paid job does: a plausible $0 outcome (no pod,
+    no seconds) passes every figure check. The settle job books only the file whose SHA-256 the
+    paid job itself declared in its job outputs."""
+    repo, s, t, out = _booked(tmp_path)
+    real = _write(tmp_path / "real.json", _outcome(t))
+    forged = _outcome(t, pod_id="", pod_seconds=0.0, runpod_uptime_seconds=0.0, cost_usd=0.0, cost_per_hr=0.0)
+    _write(out, forged)
+    res = settle_ticket(repo, s, t, out, outcome_sha256=_digest(real))
+    assert res.booked == "left to the reaper" and any("SHA-256" in p for p in res.problems), res.problems
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [t.run_id]
+    res = settle_ticket(repo, s, t, out, outcome_sha256="")  # the paid job declared none (died)
+    assert res.booked == "left to the reaper"
+    assert settle_ticket(repo, s, t, out, outcome_sha256="", paid_skipped=True).booked == "released"
+
+
+def test_an_outcome_with_the_paid_jobs_digest_is_booked(tmp_path: Path) -> None:
+    repo, s, t, out = _booked(tmp_path)
+    _write(out, _outcome(t))
+    res = settle_ticket(repo, s, t, out, outcome_sha256=_digest(out).upper())
+    assert res.booked == "outcome" and res.cost_usd == pytest.approx(700 / 3600 * 21.52)
+
+
+def test_when_runpods_price_is_unknown_a_pod_dearer_than_the_reservation_is_terminated_at_once(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """The price query fails (rate limit, API error): the paid job rents on the configured rate.
+    The pod RunPod created says its own price: above what the reservation holds for the pod's
+    lifetime, it is terminated before anything is shipped, and the outcome books its seconds."""
+    import dataclasses
+
+    from bot.compute.split import run_paid
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    cheap = dataclasses.replace(t, max_usd=1.0)  # the pod's lifetime costs ~$4 at RunPod's price
+    raw = json.loads((repo / "budget.json").read_text())
+    raw["reservations"][0]["max_usd"] = 1.0
+    (repo / "budget.json").write_text(json.dumps(raw))
+    emu.fail_op("gpuTypes", times=4)  # every retry of the price query fails (rate limited)
+    outcome = run_paid(repo, s, cheap, provider(s))
+    assert outcome["started"] is True and outcome["terminated"] is True and outcome["pod_id"]
+    assert "above the $1.00 reserved" in outcome["error"], outcome["error"]
+    assert not emu.alive() and not outcome["seeds"]  # nothing shipped, nothing trained
+    assert not (tmp_path / "podfs").exists() or not any((tmp_path / "podfs").rglob("train_gpt.py"))
+    write_json_ = __import__("bot.compute.split", fromlist=["write_json"]).write_json
+    write_json_(out, "outcome", outcome)
+    res = settle_ticket(repo, s, cheap, out)
+    assert res.booked == "outcome" and res.cost_usd <= 1.0
+    assert res.cost_usd >= emu.billed_usd(pod_name(t.run_id)) - 1e-6  # $0 unrecorded
+
+
+def test_a_pr_force_pushed_after_the_reservation_rents_nothing_and_releases_it(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The PR's author force-pushes between the reserve job and the paid job: the paid job's
+    checkout of refs/pull/7/head no longer has the approved commit. Nothing is rented, and the
+    reservation is released (not left to the reaper, which would book the worst case for a pod
+    RunPod never saw: an outsider burning the budget with a push)."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)
+    ticket = Ticket.load(ticket_path)
+    work = scene.tmp / "author"
+    subprocess.run(["git", "clone", "-q", str(scene.bare), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "fetch", "-q", "origin", "refs/pull/7/head"], check=True)
+    subprocess.run(["git", "-C", str(work), "checkout", "-q", "FETCH_HEAD"], check=True)
+    subprocess.run(["git", "-C", str(work), "commit", "-q", "--amend", "-m", "rewritten"], check=True)
+    subprocess.run(
+        ["git", "-C", str(work), "push", "-q", "-f", "origin", "HEAD:refs/pull/7/head"], check=True
+    )
+    subprocess.run(["git", "-C", str(scene.bare), "gc", "-q", "--prune=now"], check=True)
+    ck = scene.tmp / "paid"  # what actions/checkout fetches: the default branch and the PR's head now
+    subprocess.run(["git", "clone", "-q", "--no-local", str(scene.bare), str(ck)], check=True)
+    subprocess.run(
+        ["git", "-C", str(ck), "fetch", "-q", "--no-tags", "origin", "refs/pull/7/head"], check=True
+    )
+    assert subprocess.run(["git", "-C", str(ck), "cat-file", "-e", ticket.sha]).returncode != 0
+    outcome = ticket_path.parent / "outcome.json"
+    res = scene.pgolf(ck, "promote", "run", "--reservation", str(ticket_path), "--out", str(outcome))
+    assert res.exit_code == 0, res.output
+    data = json.loads(outcome.read_text())
+    assert data["started"] is False and ticket.sha[:12] in data["error"] and not emu.pods and not emu.gone
+    assert settle(scene, gh, key, ticket_path, outcome)["booked"] == "released"
+    b = scene.budget()
+    assert b.reservations == [] and not [r for r in b.runs if r.run_id == ticket.run_id]
+
+
+def test_a_pod_created_despite_a_lost_create_reply_is_terminated_and_booked_by_the_split_jobs(
+    emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """RunPod creates the pod but the create call's reply is an error (a gateway timeout). The
+    paid job's outcome must not say "no pod, $0": settle would close the reservation at $0 and
+    the pod would bill until its in-pod deadline removes it, after which RunPod forgets it."""
+    from bot.compute.split import run_paid, write_json
+    from tests.compute.conftest import provider
+
+    repo, s, t, out = _booked(tmp_path)
+    s = load_settings(
+        repo, env={}, overrides={"pod_ssh_user": sshd.user, "pod_workdir": str(tmp_path / "podfs")}
+    )
+    emu.lose_reply("podFindAndDeployOnDemand")
+    outcome = run_paid(repo, s, t, provider(s))
+    assert emu.alive() == [], "the pod created despite the lost reply is still running"
+    write_json(out, "outcome", outcome)
+    res = settle_ticket(repo, s, t, out)
+    time.sleep(0.2)
+    billed = emu.billed_usd(pod_name(t.run_id))
+    b = budget_mod.load(repo / "budget.json", s)
+    booked = [r for r in b.runs if r.run_id == t.run_id]
+    assert res.booked != "released" and len(booked) == 1 and booked[0].pod_id, (res.booked, outcome)
+    assert booked[0].cost_usd >= billed - 1e-6  # $0 unrecorded
+
+
+def test_a_plan_or_reservation_file_other_than_the_one_its_job_declared_is_refused(
+    gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The gate job (PR code) holds the Actions runtime token: it can delete and re-upload the
+    plan artifact (upload-artifact's `overwrite`) before the reserve job downloads it — another
+    SHA than the one approved, 8 seeds instead of 1. Each file that crosses a job boundary is
+    bound to the SHA-256 its writer declared in its job outputs."""
+    import hashlib
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.compute.split import write_json
+
+    repo, sha = _pair_repo(tmp_path)
+    github(gh, key, sha)
+    s = load_settings(repo, env={}, overrides={"tier2_min_interval_seconds": 0})
+    approved = tmp_path / "approved.json"
+    write_json(approved, "plan", Plan(pr=7, sha=sha, seeds=[1], actor="maintainer").to_dict())
+    declared = hashlib.sha256(approved.read_bytes()).hexdigest()
+    forged = tmp_path / "plan.json"
+    write_json(
+        forged, "plan", Plan(pr=7, sha=sha, seeds=[1, 2, 3, 4, 5, 6, 7, 8], actor="maintainer").to_dict()
+    )
+    good = {"schema": SCHEMAS["verdict"], "sha": sha, "scripts": script_digests(repo, sha, s),
+            "parity": {"ok": True, "max_abs_logit_diff": 0.0, "abs_loss_diff": 0.0, "layers": []}}  # fmt: skip
+    _write(tmp_path / "verdict.json", good)
+    before = (repo / "budget.json").read_text()
+
+    def reserve_cli(plan: Path, digest: str) -> Any:
+        return CliRunner().invoke(
+            cli,
+            ["--repo", str(repo), "-c", "tier2_min_interval_seconds=0", "promote", "reserve", "--plan",
+             str(plan), "--plan-sha256", digest, "--verdict", str(tmp_path / "verdict.json"), "--out",
+             str(tmp_path / "r.json"), "--no-commit"],
+            env=cli_env(gh, key),
+        )  # fmt: skip
+
+    res = reserve_cli(forged, declared)
+    assert res.exit_code != 0 and "SHA-256" in res.output, res.output
+    assert (repo / "budget.json").read_text() == before and not (tmp_path / "r.json").exists()
+    ok = reserve_cli(approved, declared)
+    assert ok.exit_code == 0, ok.output
+    ticket = Ticket.load(tmp_path / "r.json")
+    assert ticket.seeds == [1]
+    with pytest.raises(InputError, match="SHA-256"):
+        Ticket.load(tmp_path / "r.json", sha256="0" * 64)
+    refused = CliRunner().invoke(
+        cli,
+        ["--repo", str(repo), "promote", "run", "--reservation", str(tmp_path / "r.json"),
+         "--reservation-sha256", "0" * 64, "--out", str(tmp_path / "o.json")],
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "SHA-256" in refused.output and not (tmp_path / "o.json").exists()
+    assert Ticket.load(tmp_path / "r.json", sha256=_digest(tmp_path / "r.json")) == ticket
+
+
+def test_a_skipped_paid_job_of_a_later_attempt_releases_nothing(tmp_path: Path) -> None:
+    """Attempt 1's paid job rented and died (settle: left to the reaper); the kill switch goes on;
+    a maintainer re-runs the paid job (attempt 2): skipped by the kill switch, and its settle
+    re-run sees `paid: skipped`. Releasing would drop attempt 1's pod from the books."""
+    import dataclasses
+
+    repo, s, t, out = _booked(tmp_path)
+    t1 = dataclasses.replace(t, attempt=1)
+    res = settle_ticket(repo, s, t1, out, paid_skipped=True, outcome_sha256="", attempt=2)
+    assert res.booked == "left to the reaper", res
+    assert [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations] == [t.run_id]
+    assert (
+        settle_ticket(repo, s, t1, out, paid_skipped=True, outcome_sha256="", attempt=1).booked == "released"
+    )
+
+
+def test_a_reserve_job_failing_after_its_commit_releases_what_it_reserved(
+    emu: RunPodEmulator, sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """The reservation is committed, then the reserve job fails (its artifact upload refused:
+    the gate job planted a `pgolf-reservation`, or the artifact service failed). No paid or
+    settle job runs on it (they need the reserve job's success), so the reaper would book the
+    worst case for a pod RunPod never saw. The job's failure step releases it instead."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    ticket_path = reserve(scene, gh, key, plan, verdict)
+    ticket = Ticket.load(ticket_path)
+    assert [r.run_id for r in scene.budget().reservations] == [ticket.run_id]
+    res = scene.pgolf(scene.checkout("reserve"), "promote", "release", "--reservation", str(ticket_path),
+                      env=cli_env(gh, key))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    b = scene.budget()
+    assert b.reservations == [] and not [r for r in b.runs if r.run_id == ticket.run_id]
+    assert not emu.pods and not emu.gone
+    again = scene.pgolf(scene.checkout("reserve"), "promote", "release", "--reservation", str(ticket_path),
+                        env=cli_env(gh, key))  # fmt: skip
+    assert again.exit_code == 0 and "not open" in again.output, again.output  # a re-run: nothing to do
+
+
+def test_two_reserve_jobs_on_stale_checkouts_cannot_together_hold_the_budget_below_the_floor(
+    sshd: SSHServer, gh: GitHubEmulator, key: AppKey, tmp_path: Path
+) -> None:
+    """Two promotions reserve at once, each on a checkout taken before the other's commit: each
+    sees room above the reserve floor. The ledger merge re-checks the floor with the default
+    branch's reservations: the later one is refused and released, nothing is rented on it."""
+    scene = make_scene(tmp_path / "s", sshd)
+    github(gh, key, scene.sha)
+    plan, verdict = plan_and_gate(scene, gh, key)
+    edit = scene.checkout("maintainer")
+    raw = json.loads((edit / "budget.json").read_text())
+    raw["total_credits"] = 19.0  # room for one ~$5 reservation above the $10 floor, not two
+    (edit / "budget.json").write_text(json.dumps(raw))
+    subprocess.run(["git", "-C", str(edit), "commit", "-qam", "credits"], check=True)
+    subprocess.run(["git", "-C", str(edit), "push", "-q", "origin", "HEAD:main"], check=True)
+    a_ck, b_ck = scene.checkout("reserve-a"), scene.checkout("reserve-b")  # both before either commits
+    results = []
+    for ck, name in ((a_ck, "a"), (b_ck, "b")):
+        out = tmp_path / f"reservation-{name}.json"
+        results.append(scene.pgolf(ck, "promote", "reserve", "--plan", str(plan), "--verdict", str(verdict),
+                                   "--out", str(out), env=cli_env(gh, key)))  # fmt: skip
+    assert results[0].exit_code == 0, results[0].output
+    assert results[1].exit_code != 0 and "no longer fits" in results[1].output, results[1].output
+    a = Ticket.load(tmp_path / "reservation-a.json")
+    assert not (tmp_path / "reservation-b.json").exists()
+    committed = scene.budget()
+    assert [r.run_id for r in committed.reservations] == [a.run_id]
+    assert committed.remaining - a.max_usd >= committed.reserve_floor

@@ -121,3 +121,108 @@ def test_the_zone_check_catches_drift(mutation: Any, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         for job_id, job in jobs.items():
             check_zones(f"promote.yml:{job_id}", job)
+
+
+def test_settle_books_only_the_outcome_whose_digest_the_paid_job_declared() -> None:
+    """The gate job can upload artifacts (Actions runtime token): an artifact name proves nothing.
+    The paid job declares the outcome's SHA-256 as a job output (only that job can set it), on
+    every path; the settle job hands it to `pgolf promote settle`."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        paid, settle = jobs["paid"], jobs["settle"]
+        (step,) = [s for s in steps(paid) if s.get("id") == "digest"]
+        assert step.get("if") == "${{ always() }}" and "sha256sum" in step["run"], step
+        assert "outcome_sha256=" in step["run"] and "$GITHUB_OUTPUT" in step["run"]
+        assert paid["outputs"]["outcome_sha256"] == "${{ steps.digest.outputs.outcome_sha256 }}"
+        assert settle["env"]["OUTCOME_SHA256"] == "${{ needs.paid.outputs.outcome_sha256 }}"
+        assert '--outcome-sha256 "$OUTCOME_SHA256"' in _runs(settle)
+
+
+def test_no_job_after_the_reservation_sits_in_a_concurrency_group() -> None:
+    """GitHub keeps one pending job per concurrency group and cancels the older pending one when a
+    newer arrives (cancel-in-progress: false included). Three promotions of one PR finishing
+    together would cancel the middle settle job: its outcome never booked, the reaper books the
+    worst case for a pod RunPod has forgotten. Jobs that hold or settle reserved money have no
+    group; the ledger commit's semantic merge (runs keyed by run_id) serializes their writes."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        for job_id in ("reserve", "paid", "settle"):
+            assert "concurrency" not in jobs[job_id], f"promote.yml:{job_id} is in a concurrency group"
+
+
+def test_every_file_between_promote_jobs_is_bound_to_the_digest_its_writer_declared() -> None:
+    """plan.json → reserve, reservation.json → paid and settle, outcome.json → settle: each
+    consumer passes the writer's `needs.<job>.outputs.<file>_sha256` to pgolf, which refuses
+    another file (the gate job can delete and re-upload artifacts with the runtime token)."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        assert jobs["plan"]["outputs"]["plan_sha256"] == "${{ steps.plan.outputs.plan_sha256 }}"
+        assert 'plan_sha256=$(sha256sum "$RUNNER_TEMP/pgolf/plan.json"' in _runs(jobs["plan"])
+        assert (
+            jobs["reserve"]["outputs"]["reservation_sha256"]
+            == "${{ steps.reserve.outputs.reservation_sha256 }}"
+        )
+        assert 'reservation_sha256=$(sha256sum "$RUNNER_TEMP/pgolf/reservation.json"' in _runs(
+            jobs["reserve"]
+        )
+        assert jobs["reserve"]["env"]["PLAN_SHA256"] == "${{ needs.plan.outputs.plan_sha256 }}"
+        assert '--plan-sha256 "$PLAN_SHA256"' in _runs(jobs["reserve"])
+        for consumer in ("paid", "settle"):
+            env = jobs[consumer]["env"]
+            assert env["RESERVATION_SHA256"] == "${{ needs.reserve.outputs.reservation_sha256 }}", consumer
+            assert '--reservation-sha256 "$RESERVATION_SHA256"' in _runs(jobs[consumer]), consumer
+
+
+def test_a_reserve_job_failing_after_its_commit_releases_the_reservation() -> None:
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        last = steps(jobs["reserve"])[-1]
+        assert last["if"] == "${{ (failure() || cancelled()) && steps.reserve.outcome == 'success' }}"
+        assert "pgolf promote release --reservation" in last["run"]
+        # ... which is safe only because nothing after the reservation runs without its success
+        assert "success()" not in str(jobs["paid"].get("if")) and "always()" not in str(
+            jobs["paid"].get("if")
+        )
+        assert "needs.reserve.result == 'success'" in jobs["settle"]["if"]
+
+
+def test_artifact_names_after_the_gate_carry_the_digest_so_none_can_be_planted_first() -> None:
+    """The gate job ends before the reserve job starts; whatever it uploads takes a name first.
+    The reservation and the outcome are uploaded under a name holding their SHA-256 (random run
+    id, timings: unknowable to the gate), so a planted artifact blocks no upload."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+
+        def uploads(job: dict[str, Any]) -> list[str]:
+            return [s["with"]["name"] for s in steps(job) if "upload-artifact" in str(s.get("uses"))]
+
+        def downloads(job: dict[str, Any]) -> list[str]:
+            return [
+                str(s["with"].get("name")) for s in steps(job) if "download-artifact" in str(s.get("uses"))
+            ]
+
+        assert "pgolf-reservation-${{ steps.reserve.outputs.reservation_sha256 }}" in uploads(jobs["reserve"])
+        assert "pgolf-outcome-${{ steps.digest.outputs.outcome_sha256 }}" in uploads(jobs["paid"])
+        want = "pgolf-reservation-${{ needs.reserve.outputs.reservation_sha256 }}"
+        assert want in downloads(jobs["paid"]) and want in downloads(jobs["settle"])
+        assert "pgolf-outcome-${{ needs.paid.outputs.outcome_sha256 }}" in downloads(jobs["settle"])
+
+
+def test_the_settle_job_merges_only_the_promoted_commit_by_its_full_sha() -> None:
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        (merge,) = [s for s in steps(jobs["settle"]) if "merge-winner" in (s.get("run") or "")]
+        assert '--head-sha "$sha"' in merge["run"] and '["sha"]' in merge["run"]
+        assert '"$RUNNER_TEMP/pgolf/reservation.json"' in merge["run"]
