@@ -119,7 +119,7 @@ def test_workflow_is_scheduled_off_by_default_and_serialised(wf: dict[str, Any])
     assert list(wf["jobs"]) == ["propose", "check-1", "revise", "check-2", "publish"]
     job = wf["jobs"]["propose"]
     assert "vars.PGOLF_EXPERIMENTER == 'true'" in job["if"]  # off unless the repository variable says so
-    assert wf["concurrency"] == {"group": "pgolf-ledger", "cancel-in-progress": False}
+    assert wf["concurrency"] == {"group": "pgolf-experimenter", "cancel-in-progress": False}
     runs = {name: _runs(j) for name, j in wf["jobs"].items()}
     assert "pgolf experiment capacity" in runs["propose"] and "pgolf experiment draft" in runs["propose"]
     draft = next(s for s in job["steps"] if s.get("id") == "draft")

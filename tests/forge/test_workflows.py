@@ -31,7 +31,7 @@ OURS = (
     "ci.yml",
 )
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-LEDGER_GROUP = "pgolf-ledger"
+RESEARCH_GROUP = "pgolf-research"  # research and breaking news: both rewrite program.md
 PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
 
 
@@ -179,8 +179,8 @@ def test_specific_rules() -> None:
     assert crons["research.yml"].split()[1] == "*/6"
     assert crons["breaking-news.yml"].split()[1:] == ["*", "*", "*", "*"]
     assert crons["reaper.yml"].split()[0] == "*/15"
-    for n in ("research.yml", "breaking-news.yml", "reaper.yml"):
-        assert load(WORKFLOWS / n)["concurrency"] == {"group": LEDGER_GROUP, "cancel-in-progress": False}
+    for n in ("research.yml", "breaking-news.yml"):
+        assert load(WORKFLOWS / n)["concurrency"] == {"group": RESEARCH_GROUP, "cancel-in-progress": False}
     ci = load(WORKFLOWS / "ci.yml")
     assert {"push", "pull_request"} <= set(triggers(ci))
 
@@ -417,3 +417,42 @@ def test_every_paid_or_scheduled_workflow_checks_the_kill_switch_first() -> None
     assert len(logs) == 1 and logs[0]["with"]["retention-days"] == 30
     assert "!.pgolf/runs/*/ssh/" in logs[0]["with"]["path"]  # a run's key never leaves the runner
     assert any("pgolf logs stream" in (s.get("run") or "") for s in steps(promote))
+
+
+def _runs_per_day(cron: str) -> int:
+    """How many times a day a five-field cron with only `*`, `*/N`, N and N,M in minute/hour fires."""
+
+    def count(field: str, span: int) -> int:
+        if field == "*":
+            return span
+        if field.startswith("*/"):
+            return len(range(0, span, int(field[2:])))
+        return len(field.split(","))
+
+    minute, hour = cron.split()[:2]
+    return count(minute, 60) * count(hour, 24)
+
+
+def test_no_scheduled_run_waits_where_a_more_frequent_one_cancels_it() -> None:
+    """GitHub keeps one *pending* run per concurrency group and a newer arrival cancels it. With
+    the reaper (every 15 min) and the experimenter (every 4 h, five jobs and two smoke trainings)
+    in one group with research and breaking news, every experimenter or research run that had to
+    wait was cancelled by the next reaper tick, and the experimenter and breaking news (both at
+    :41) cancelled each other. A workflow scheduled more often than hourly, and the experimenter,
+    each have a group of their own; a shared group holds only workflows that write program.md."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for path in workflow_files(WORKFLOWS):
+        wf = load(path)
+        if "schedule" not in triggers(wf):
+            continue
+        group = (wf.get("concurrency") or {}).get("group")
+        assert group, f"{path.name}: a scheduled ledger writer needs a concurrency group"
+        groups.setdefault(group, []).append((path.name, _runs_per_day(triggers(wf)["schedule"][0]["cron"])))
+    for group, members in groups.items():
+        if len(members) == 1:
+            continue
+        names = {n for n, _ in members}
+        assert all(per_day <= 24 for _, per_day in members), (group, members)
+        assert "experimenter.yml" not in names, (group, members)
+        assert names <= {"research.yml", "breaking-news.yml"}, (group, members)
+    assert [n for n, _ in groups[load(WORKFLOWS / "reaper.yml")["concurrency"]["group"]]] == ["reaper.yml"]
