@@ -105,9 +105,18 @@ def run_cmd(
             click.echo(msg)
         return
     forge = open_forge(s, app.root)
-    from bot.compute.promote import promote_for_event  # lazily: it pulls in the RunPod SDK
+    from bot.compute.orphans import abort_for_event  # lazily: they pull in the RunPod SDK
+    from bot.compute.promote import promote_for_event
 
-    outcome = run_event(ev, forge, s, app.root, promote_hook=promote_for_event, run_url=_run_url())
+    outcome = run_event(
+        ev,
+        forge,
+        s,
+        app.root,
+        promote_hook=promote_for_event,
+        abort_hook=abort_for_event,
+        run_url=_run_url(),
+    )
     verdict = "done" if outcome.allowed else "refused"
     summary = (
         f"### pgolf command: {outcome.command or '(none)'} on #{outcome.pr or '-'}\n\n"

@@ -17,7 +17,7 @@ Order of operations (each step refuses before anything is spent)::
 
 A crash anywhere after the reservation still terminates, settles and writes a ``crash`` row
 with the log tail. Outcomes are returned as :class:`PromoteResult`; refusals before spending
-raise (TrustError, ArtifactError, ParityError, BudgetBlocked, InputError).
+raise (TrustError, GateFailed, ParityError, BudgetBlocked, InputError).
 """
 
 from __future__ import annotations
