@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 
@@ -38,6 +38,9 @@ from bot.errors import BudgetBlocked, ConfigError, ExperimentError, InputError
 from bot.grading import calibration, untrusted
 from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
+
+if TYPE_CHECKING:  # the anthropic SDK loads only where a model is asked
+    from bot.llm import LLM
 
 MAX_ATTEMPTS = 2  # the first validation failure goes back to the model once
 EARLIER = 5  # earlier proposals' outcomes shown to the next conversation
@@ -273,7 +276,7 @@ class Experimenter:
         settings: Settings,
         *,
         forge: ExperimentForge | None,
-        llm: Any | None = None,  # bot.llm.LLM
+        llm: LLM | None = None,
         validator: Validator | None = None,
         smoke_data: Path | str | None = None,
     ):
@@ -735,7 +738,7 @@ def propose(
     settings: Settings,
     *,
     forge: ExperimentForge | None,
-    llm: Any | None = None,
+    llm: LLM | None = None,
     validator: Validator | None = None,
     smoke_data: Path | str | None = None,
     from_item: str | None = None,

@@ -42,7 +42,7 @@ def operator_approval(sha: str, actor: str = "") -> Approval:
     return Approval(True, f"approved by {who} at the command line", sha, actor)
 
 
-def check_trust(trust: Any, sha: str) -> None:
+def check_trust(trust: Approval | None, sha: str) -> None:
     """``trust`` is a decision object with ``allowed``/``reason`` and, optionally, the approved
     ``sha`` (which must match). Anything else — ``None``, a bare bool, a missing decision — is a
     refusal: promotion fails closed."""

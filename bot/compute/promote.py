@@ -38,12 +38,21 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot import clock
-from bot.compute.comment import render_comment
+from bot.compute.comment import ForgeReporter, render_comment
 from bot.compute.durable import Committer, make_committer
-from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
+from bot.compute.factory import make_provider
+from bot.compute.gates import (
+    ParityGate,
+    artifact_gate,
+    check_trust,
+    default_parity_gate,
+    read_sota,
+    resolve_sha,
+    waived_parity_gate,
+)
 from bot.compute.metrics import RunMetrics, default_parser
 from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
-from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, pod_name
+from bot.compute.provider import Executor, PodInfo, PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.significance import assess
 from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
@@ -58,6 +67,8 @@ from bot.errors import (
     PodError,
 )
 from bot.fileio import atomic_write_text
+from bot.forge.base import Forge
+from bot.forge.events import Approval
 from bot.ledger import Ledger, make_row
 
 MAX_SEEDS = 8  # the same bound as the /promote command and the docs
@@ -118,7 +129,7 @@ def promote(
     pr: int | None,
     sha: str,
     seeds: int | list[int] = 1,
-    trust: Any,
+    trust: Approval | None,
     parity_gate: ParityGate,
     repo: Path | None = None,
     log_parser: Callable[[str], RunMetrics] | None = None,
@@ -300,7 +311,7 @@ def rent_and_train(
     terminate call on every path (the caller settles there). Exceptions are caught into
     ``run.failure`` and ``result.error``; the caller re-raises interruptions."""
     run = PodRun()
-    executor: Any = None
+    executor: Executor | None = None
 
     def terminate() -> None:
         if result.pod_id:
@@ -431,7 +442,7 @@ def _record_pod(
 
 def _run_seeds(
     settings: Settings,
-    executor: Any,
+    executor: Executor,
     seed_list: list[int],
     run_id: str,
     run_dir: Path,
@@ -632,28 +643,59 @@ def _record(
     log(f"results.tsv: {result.status} row written; {changed} local row(s) marked promoted")
 
 
+@dataclass(frozen=True)
+class PromotionSetup:
+    """What a promotion runs with besides the commit: built once, by :func:`build_promotion`,
+    for the command line and for the forge."""
+
+    provider: PodProvider
+    trust: Approval
+    parity_gate: ParityGate
+    reporter: Reporter | None
+
+
+def build_promotion(
+    settings: Settings,
+    root: Path,
+    *,
+    trust: Approval,
+    forge: Forge | None = None,
+    pr: int | None = None,
+    provider_kind: str | None = None,
+    parity_waiver: str = "",
+    log_url: str = "",
+    echo: Callable[[str], None] | None = None,
+) -> PromotionSetup:
+    """The pod provider of the settings (or ``provider_kind``), the real parity gate
+    (:func:`bot.compute.gates.default_parity_gate`, or the logged ``parity_waiver`` when one is
+    given) and, when a forge and a PR are given, the PR's sticky-comment reporter."""
+    provider = make_provider(settings, root, provider_kind, log=echo)
+    gate = waived_parity_gate(parity_waiver) if parity_waiver else default_parity_gate(settings)
+    reporter = (
+        ForgeReporter(forge, pr, approved_by=trust.actor, log_url=log_url)
+        if forge is not None and pr is not None
+        else None
+    )
+    return PromotionSetup(provider, trust, gate, reporter)
+
+
 def promote_for_event(**kw: Any) -> PromoteResult:
     """The promotion a forge event approved (``bot.forge.dispatch.run_event``'s ``promote_hook``):
-    :func:`promote` with the forge's trust decision, the real parity gate
-    (:func:`bot.compute.gates.default_parity_gate`, imported plainly, never looked up) and the
-    pod provider and sticky-comment reporter of the settings."""
-    from bot.compute.comment import ForgeReporter
-    from bot.compute.factory import make_provider
-    from bot.compute.gates import default_parity_gate
-
+    :func:`promote` with the forge's trust decision and :func:`build_promotion`'s provider, parity
+    gate and sticky-comment reporter."""
     settings: Settings = kw["settings"]
     root = Path(kw["root"])
-    reporter = ForgeReporter(
-        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
+    setup = build_promotion(
+        settings, root, trust=kw["trust"], forge=kw["forge"], pr=kw["pr"], log_url=kw.get("run_url", "")
     )
     return promote(
         root,
         settings,
-        provider=make_provider(settings, root),
+        provider=setup.provider,
         pr=kw["pr"],
         sha=kw["sha"],
         seeds=kw["seeds"],
-        trust=kw["trust"],
-        parity_gate=default_parity_gate(settings),
-        reporter=reporter,
+        trust=setup.trust,
+        parity_gate=setup.parity_gate,
+        reporter=setup.reporter,
     )
