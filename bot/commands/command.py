@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import InputError
 from bot.forge import comments as sticky
 from bot.forge import open_forge

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bot.commands.context import AppContext, emit_json, pass_app, warn
 from bot.compute.comment import ForgeReporter
 from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.gates import operator_approval
@@ -14,7 +15,6 @@ from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
 from bot.compute.promote import MAX_SEEDS, build_promotion, promote
 from bot.compute.tracker import Interrupted
-from bot.context import AppContext, emit_json, pass_app, warn
 from bot.errors import PgolfError, TrustError
 
 

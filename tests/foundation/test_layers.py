@@ -50,6 +50,9 @@ FLOORS: dict[int, set[str]] = {
     4: {"commands", "cli", "context", "__main__"},
 }
 FLOOR_OF = {room: floor for floor, rooms in FLOORS.items() for room in rooms}
+# Rooms that moved, left behind as a re-export for files another change owns this round: the
+# files still importing the old name (must really still do so, so that this shrinks to nothing).
+MOVED = {"context": {"bot/commands/pods.py"}}  # → bot.commands.context
 
 
 def _room(path: Path) -> str:
@@ -107,6 +110,7 @@ def test_rooms_of_one_floor_import_each_other_one_way_only() -> None:
         for target, _ in _imported_rooms(path):
             if target != room and FLOOR_OF.get(target) == FLOOR_OF.get(room):
                 edges.add((room, target))
+    edges = {(a, b) for a, b in edges if a not in MOVED and b not in MOVED}
     cycles = sorted(f"{a} <-> {b}" for a, b in edges if (b, a) in edges and a < b)
     assert not cycles, f"rooms that import each other: {cycles}"
 
@@ -117,3 +121,16 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     sample.write_text("import os\n\n\ndef f():\n    from bot.commands import results\n", encoding="utf-8")
     assert ("commands", 5) in _imported_rooms(sample)
     assert FLOOR_OF["commands"] > FLOOR_OF["ledger"]
+
+
+def test_a_moved_room_is_used_only_by_the_files_listed() -> None:
+    for old, users in MOVED.items():
+        found = {
+            path.relative_to(PACKAGE.parent).as_posix()
+            for path in _modules()
+            if _room(path) != old and any(t == old for t, _ in _imported_rooms(path))
+        }
+        assert found == users, (
+            f"bot.{old} moved: import its new home instead ({sorted(found - users)}); "
+            f"take the files that no longer use it off MOVED ({sorted(users - found)})"
+        )
