@@ -34,7 +34,8 @@ from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.tools import TOOLS, TRAINING_SCRIPTS, Workspace, run_tool
 from bot.agent.validate import Candidate, ValidationReport, Validator
 from bot.config import Settings
-from bot.errors import BudgetBlocked, ConfigError, ExperimentError, InputError
+from bot.config import validate as validate_settings
+from bot.errors import BudgetBlocked, ExperimentError, InputError
 from bot.grading import calibration, untrusted
 from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
@@ -355,7 +356,7 @@ class Experimenter:
     ) -> Plan:
         """Everything decided before the first model turn: the base commit, the item, the base
         scripts, its verified brief, and (LLM) the spend cap of this proposal set on the meter."""
-        check_settings(self.settings)
+        validate_settings(self.settings)  # built directly, it skipped load_settings
         if not gitops.is_repo(self.root):
             raise ExperimentError("not a git repository", path=str(self.root))
         self.check_base_is_reviewed()
@@ -705,15 +706,6 @@ class Experimenter:
         proposal.pr_url = published.pr.url
         self.archive.save(proposal)
         return ProposeResult(proposal, True, pick, report, candidate.diff, messages)
-
-
-def check_settings(settings: Settings) -> None:
-    """The experimenter's own settings must be usable (ConfigError naming the field otherwise)."""
-    for name in ("experimenter_max_tokens", "experimenter_max_turns", "experimenter_smoke_iterations"):
-        if getattr(settings, name) < 1:
-            raise ConfigError("must be at least 1", path="settings", field=name)
-    if settings.auto_promote_max_per_day < 0:
-        raise ConfigError("must not be negative", path="settings", field="auto_promote_max_per_day")
 
 
 def _result(tool_id: str, text: str, is_error: bool) -> dict[str, Any]:
