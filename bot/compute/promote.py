@@ -98,12 +98,10 @@ def pod_lifetime(settings: Settings, n_seeds: int) -> int:
 
 def _worst_case(settings: Settings, provider: PodProvider, spec: PodSpec, lifetime: int) -> float:
     base = budget_mod.run_cost(lifetime, settings.gpu_count, settings.hourly_rate_usd)
-    quote = getattr(provider, "quote", None)
-    if callable(quote):
-        with contextlib.suppress(PgolfError):
-            per_hr = quote(spec)
-            if per_hr:
-                base = max(base, lifetime / 3600.0 * float(per_hr))
+    with contextlib.suppress(PgolfError):
+        per_hr = provider.quote(spec)
+        if per_hr:
+            base = max(base, lifetime / 3600.0 * float(per_hr))
     return round(base, 6)
 
 
@@ -175,7 +173,7 @@ def promote(
     lifetime = pod_lifetime(settings, len(seed_list))
     deadline = time.time() + lifetime
     key_path, pubkey = (None, "")
-    if provider.name != "local":
+    if not provider.free:
         key_path, pubkey = make_keypair(run_dir / "ssh")
     spec = PodSpec(
         run_id=run_id,
@@ -190,7 +188,7 @@ def promote(
     )
     # The local provider costs $0: it still reserves (a free, non-rate-limited reservation)
     # and settles, so every promotion is in budget.json, but it never blocks a paid run.
-    spends = provider.name != "local"
+    spends = not provider.free
     state = PodState(settings.path("pods_state_path", root))
     # The state entry comes first: an orchestrator that dies right after reserving leaves a
     # trace the reaper resolves (no pod under that name → the reservation is released).

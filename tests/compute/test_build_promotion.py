@@ -9,6 +9,8 @@ import pytest
 from bot.compute.gates import operator_approval
 from bot.compute.localpod import LocalPodProvider
 from bot.compute.promote import build_promotion
+from bot.compute.provider import PodSpec
+from bot.compute.runpod import RunPodProvider
 from bot.config import Settings
 from bot.errors import InputError, ParityError
 from bot.forge.events import Approval
@@ -20,6 +22,10 @@ def test_the_operator_gets_the_settings_provider_the_real_gate_and_no_reporter(t
     trust = operator_approval("a" * 40, "alice")
     setup = build_promotion(LOCAL, tmp_path, trust=trust, pr=3)
     assert isinstance(setup.provider, LocalPodProvider) and setup.provider.name == "local"
+    # "is it free" and the price are the PodProvider protocol's, not a name or a getattr
+    assert setup.provider.free is True
+    assert setup.provider.quote(PodSpec("r", 8, "H100", "img:1", "SECURE", deadline=0.0)) is None
+    assert RunPodProvider.free is False
     assert setup.trust is trust and setup.reporter is None  # no forge: nothing to comment on
     # the real gate reads both scripts at the commit: in a folder without them it refuses
     with pytest.raises(ParityError, match="does not exist at that commit"):
