@@ -13,7 +13,7 @@ from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.gates import operator_approval
 from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
-from bot.compute.promote import MAX_SEEDS, build_promotion, promote
+from bot.compute.promote import MAX_SEEDS, build_promotion
 from bot.compute.tracker import Interrupted
 from bot.errors import PgolfError, TrustError
 
@@ -89,19 +89,7 @@ def promote_group(
         echo=echo,
     )
     try:
-        result = promote(
-            app.root,
-            s,
-            provider=setup.provider,
-            pr=pr,
-            sha=sha,
-            seeds=seeds,
-            trust=setup.trust,
-            parity_gate=setup.parity_gate,
-            reporter=setup.reporter,
-            description=description,
-            echo=echo,
-        )
+        result = setup.run(app.root, s, pr=pr, sha=sha, seeds=seeds, description=description, echo=echo)
     except Interrupted as exc:
         click.echo(f"error: {exc}; the pod was terminated and the cost settled", err=True)
         sys.exit(128 + exc.signum)

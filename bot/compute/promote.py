@@ -651,6 +651,32 @@ class PromotionSetup:
     parity_gate: ParityGate
     reporter: Reporter | None
 
+    def run(
+        self,
+        root: Path,
+        settings: Settings,
+        *,
+        pr: int | None,
+        sha: str,
+        seeds: int | list[int],
+        description: str = "",
+        echo: Callable[[str], None] | None = None,
+    ) -> PromoteResult:
+        """:func:`promote` ``sha`` with this setup."""
+        return promote(
+            root,
+            settings,
+            provider=self.provider,
+            pr=pr,
+            sha=sha,
+            seeds=seeds,
+            trust=self.trust,
+            parity_gate=self.parity_gate,
+            reporter=self.reporter,
+            description=description,
+            echo=echo,
+        )
+
 
 def build_promotion(
     settings: Settings,
@@ -686,14 +712,4 @@ def promote_for_event(**kw: Any) -> PromoteResult:
     setup = build_promotion(
         settings, root, trust=kw["trust"], forge=kw["forge"], pr=kw["pr"], log_url=kw.get("run_url", "")
     )
-    return promote(
-        root,
-        settings,
-        provider=setup.provider,
-        pr=kw["pr"],
-        sha=kw["sha"],
-        seeds=kw["seeds"],
-        trust=setup.trust,
-        parity_gate=setup.parity_gate,
-        reporter=setup.reporter,
-    )
+    return setup.run(root, settings, pr=kw["pr"], sha=kw["sha"], seeds=kw["seeds"])
