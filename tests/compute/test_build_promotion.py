@@ -40,3 +40,19 @@ def test_a_waiver_is_the_logged_gate_and_needs_a_reason(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="needs a reason"):
         build_promotion(LOCAL, tmp_path, trust=trust, parity_waiver=" ")
+
+
+def test_the_trust_check_matches_commits_as_everywhere_else() -> None:
+    # bot.git.same_commit: an abbreviation of 7+ hex digits, any case, names its commit; a shorter
+    # prefix of the approved commit no longer passes for it
+    from bot.compute.gates import check_trust
+    from bot.errors import TrustError
+
+    full = "0123456789abcdef0123456789abcdef01234567"
+    check_trust(Approval(True, "ok", full.upper()[:7], "a"), full)
+    check_trust(Approval(True, "ok", full, "a"), full[:12])
+    for approved in ("012345", "1123456789"):
+        with pytest.raises(TrustError, match="the head moved"):
+            check_trust(Approval(True, "ok", approved, "a"), full)
+    with pytest.raises(TrustError, match="no trust decision"):
+        check_trust(None, full)
