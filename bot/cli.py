@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from bot import __version__
+from bot.commands.context import AppContext
 from bot.config import parse_overrides
-from bot.context import AppContext
 from bot.errors import GateFailed, InputError, PgolfError
 
 # Command modules, in help order; each module's command carries the module's name. Each is a

@@ -17,7 +17,7 @@ import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,189 @@ class Settings:
 
 KEYS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in fields(Settings)}
 
+# Every setting belongs to exactly one section: what it configures (``pgolf config show`` prints
+# them so). The names stay flat — ``[tool.pgolf]`` keys, ``PGOLF_*`` and ``-c`` are unchanged.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "pod": (
+        "total_compute_credits",
+        "runpod_min_reserve",
+        "gpu_count",
+        "gpu_type",
+        "hourly_rate_usd",
+        "tier2_min_interval_seconds",
+        "max_wallclock_seconds",
+        "pod_deadline_seconds",
+        "pod_image",
+        "pod_cloud_type",
+        "pod_ready_timeout_seconds",
+        "pod_volume_gb",
+        "record_min_improvement_nats",
+        "record_p_value",
+        "pod_provider",
+        "pod_ssh_user",
+        "pod_workdir",
+        "pod_start_command",
+        "pod_setup_command",
+        "pod_train_shards",
+        "pod_setup_timeout_seconds",
+        "pod_train_command",
+        "pod_train_env",
+        "pod_eval_slack_seconds",
+        "pod_ssh_timeout_seconds",
+        "pod_artifact_globs",
+        "pods_state_path",
+        "runs_dir",
+        "ledger_commit_reservations",
+        "paused",
+        "reaper_settle_grace_seconds",
+    ),
+    "training": (
+        "artifact_limit_bytes",
+        "artifact_zstd_level",
+        "local_gate_pct",
+        "local_iterations",
+        "local_backend",
+        "baseline_window",
+        "local_train_batch_tokens",
+        "local_val_max_tokens",
+        "local_timeout_seconds",
+        "local_env",
+        "local_preset",
+    ),
+    "sandbox": (
+        "sandbox",
+        "sandbox_uid",
+        "candidate_ast_rule",
+    ),
+    "paths": (
+        "results_path",
+        "budget_path",
+        "program_path",
+        "state_dir",
+        "training_script",
+        "mlx_script",
+        "data_dir",
+    ),
+    "research": (
+        "research_interval_hours",
+        "since_hours",
+        "relevance_threshold",
+        "source_timeout_seconds",
+        "sources",
+        "arxiv_categories",
+        "arxiv_query_terms",
+        "watched_repos",
+        "rss_feeds",
+        "raw_cache_max_items",
+        "research_user_agent",
+        "source_retries",
+        "source_backoff_seconds",
+        "source_max_items",
+        "arxiv_base_url",
+        "arxiv_delay_seconds",
+        "arxiv_max_pages",
+        "openreview_base_url",
+        "semantic_scholar_base_url",
+        "github_api_url",
+        "challenge_repo",
+        "modded_nanogpt_repo",
+        "github_code_query",
+        "tavily_base_url",
+        "tavily_modes",
+        "tavily_news_query",
+        "research_snapshot_path",
+    ),
+    "program": (
+        "program_max_items",
+        "program_max_chars",
+        "history_rows",
+        "verified_rows",
+        "research_review",
+        "research_review_branch",
+        "research_review_quiet_hours",
+        "research_hold_label",
+    ),
+    "grading": (
+        "grader_model",
+        "grader_max_tokens",
+        "grading_max_usd",
+        "grading_daily_max_usd",
+        "grading_items_per_request",
+        "grading_use_cache",
+        "grading_use_batches",
+        "grading_skip_unchanged",
+        "grading_batch_poll_seconds",
+        "grading_batch_timeout_seconds",
+        "grading_verify_top",
+        "grading_max_items_per_run",
+        "anthropic_base_url",
+        "llm_max_retries",
+        "llm_retry_max_wait_seconds",
+        "llm_timeout_seconds",
+        "arxiv_abs_base_url",
+    ),
+    "experimenter": (
+        "experimenter_model",
+        "experimenter_max_usd",
+        "experimenter_daily_usd",
+        "experimenter_max_open_prs",
+        "experimenter_max_tokens",
+        "experimenter_max_turns",
+        "experimenter_smoke_iterations",
+        "experimenter_smoke_data",
+        "experimenter_base_branch",
+        "auto_promote",
+        "auto_promote_max_per_day",
+        "auto_merge_winners",
+        "winner_p_value",
+    ),
+    "forge": (
+        "github_repository",
+        "promote_label",
+        "candidate_label",
+        "forge",
+        "local_forge_path",
+        "experiment_branch_prefix",
+        "github_token_refresh_margin_seconds",
+        "github_max_rate_limit_wait_seconds",
+        "github_secondary_rate_wait_seconds",
+        "github_seconds_between_requests",
+        "github_seconds_between_writes",
+        "ledger_push_attempts",
+    ),
+    "report": (
+        "submission_author",
+        "submission_github_id",
+        "pages_url",
+    ),
+}
+SECTION_OF: dict[str, str] = {key: section for section, keys in SECTIONS.items() for key in keys}
+
+
+def section_errors(keys: Iterable[str], sections: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """What is wrong with a section table: a setting in no section or in two, or a listed name
+    that is no setting (empty: every setting has exactly one section)."""
+    seen: dict[str, list[str]] = {}
+    for section, names in sections.items():
+        for name in names:
+            seen.setdefault(name, []).append(section)
+    known = set(keys)
+    out = [f"{k}: in no section" for k in keys if k not in seen]
+    out += [f"{k}: in {len(s)} sections ({', '.join(s)})" for k, s in seen.items() if len(s) > 1]
+    out += [f"{k}: listed in {', '.join(s)} but not a setting" for k, s in seen.items() if k not in known]
+    return out
+
+
+def by_section(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The settings' values grouped by :data:`SECTIONS` (section order, then field order)."""
+    data = settings.to_dict()
+    return {section: {k: data[k] for k in keys} for section, keys in SECTIONS.items()}
+
+
+_problems = section_errors(KEYS, SECTIONS)
+if _problems:  # a new field without a section fails at import, not in a user's config show
+    raise ConfigError("Settings sections: " + "; ".join(_problems), path=__file__)
+
 
 def _base_type(tp: Any) -> Any:
     origin = typing.get_origin(tp)
@@ -316,7 +499,9 @@ def coerce(key: str, value: Any, origin: str) -> Any:
     raise ConfigError(f"unsupported setting type {tp}", path=origin, field=key)
 
 
-def _validate(s: Settings) -> None:
+def validate(s: Settings) -> None:
+    """Every rule on the values of the settings (the one place: ``load_settings`` runs it, and so
+    does whatever was handed a ``Settings`` built directly); ConfigError names the field."""
     nonneg = [
         "total_compute_credits",
         "runpod_min_reserve",
@@ -346,6 +531,11 @@ def _validate(s: Settings) -> None:
     for key in positive:
         if getattr(s, key) <= 0:
             raise ConfigError("must be positive", path="settings", field=key)
+    for key in ("experimenter_max_tokens", "experimenter_max_turns", "experimenter_smoke_iterations"):
+        if getattr(s, key) < 1:
+            raise ConfigError("must be at least 1", path="settings", field=key)
+    if s.auto_promote_max_per_day < 0:
+        raise ConfigError("must not be negative", path="settings", field="auto_promote_max_per_day")
     if s.local_backend not in {"auto", "mlx", "torch"}:
         raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
     if s.sandbox not in {"auto", "required", "best-effort"}:
@@ -412,7 +602,7 @@ def load_settings(
     for key, value in (overrides or {}).items():
         values[key] = coerce(key, value, "command line")
     settings = Settings(**values)
-    _validate(settings)
+    validate(settings)
     return settings
 
 

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 
@@ -34,10 +34,14 @@ from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.tools import TOOLS, TRAINING_SCRIPTS, Workspace, run_tool
 from bot.agent.validate import Candidate, ValidationReport, Validator
 from bot.config import Settings
-from bot.errors import BudgetBlocked, ConfigError, ExperimentError, InputError
+from bot.config import validate as validate_settings
+from bot.errors import BudgetBlocked, ExperimentError, InputError
 from bot.grading import calibration, untrusted
 from bot.ledger import Ledger
 from bot.state import GradedItem, ResearchState, VerifiedBrief
+
+if TYPE_CHECKING:  # the anthropic SDK loads only where a model is asked
+    from bot.llm import LLM
 
 MAX_ATTEMPTS = 2  # the first validation failure goes back to the model once
 EARLIER = 5  # earlier proposals' outcomes shown to the next conversation
@@ -273,7 +277,7 @@ class Experimenter:
         settings: Settings,
         *,
         forge: ExperimentForge | None,
-        llm: Any | None = None,  # bot.llm.LLM
+        llm: LLM | None = None,
         validator: Validator | None = None,
         smoke_data: Path | str | None = None,
     ):
@@ -352,7 +356,7 @@ class Experimenter:
     ) -> Plan:
         """Everything decided before the first model turn: the base commit, the item, the base
         scripts, its verified brief, and (LLM) the spend cap of this proposal set on the meter."""
-        check_settings(self.settings)
+        validate_settings(self.settings)  # built directly, it skipped load_settings
         if not gitops.is_repo(self.root):
             raise ExperimentError("not a git repository", path=str(self.root))
         self.check_base_is_reviewed()
@@ -704,15 +708,6 @@ class Experimenter:
         return ProposeResult(proposal, True, pick, report, candidate.diff, messages)
 
 
-def check_settings(settings: Settings) -> None:
-    """The experimenter's own settings must be usable (ConfigError naming the field otherwise)."""
-    for name in ("experimenter_max_tokens", "experimenter_max_turns", "experimenter_smoke_iterations"):
-        if getattr(settings, name) < 1:
-            raise ConfigError("must be at least 1", path="settings", field=name)
-    if settings.auto_promote_max_per_day < 0:
-        raise ConfigError("must not be negative", path="settings", field="auto_promote_max_per_day")
-
-
 def _result(tool_id: str, text: str, is_error: bool) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": tool_id, "content": text, "is_error": is_error}
 
@@ -735,7 +730,7 @@ def propose(
     settings: Settings,
     *,
     forge: ExperimentForge | None,
-    llm: Any | None = None,
+    llm: LLM | None = None,
     validator: Validator | None = None,
     smoke_data: Path | str | None = None,
     from_item: str | None = None,

@@ -67,7 +67,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.agent import gitops
 from bot.agent.pr import ExperimentForge
@@ -105,6 +105,9 @@ from bot.git import git_ok
 from bot.grading import untrusted
 from bot.sandbox import open_sandbox
 from bot.training.parity import LOGIT_TOL, LOSS_TOL
+
+if TYPE_CHECKING:  # the anthropic SDK loads only where a model is asked
+    from bot.llm import LLM
 
 SCHEMA = 1
 PROPOSAL_FILE = "proposal.json"
@@ -571,7 +574,7 @@ def draft(
     settings: Settings,
     out_dir: Path | str,
     *,
-    llm: Any | None = None,
+    llm: LLM | None = None,
     from_item: str | None = None,
     max_usd: float | None = None,
     offline_mode: bool = False,
@@ -700,7 +703,7 @@ def revise(
     verdict_path: Path | str,
     out_dir: Path | str,
     *,
-    llm: Any | None,
+    llm: LLM | None,
     attempts: int = MAX_ATTEMPTS,
 ) -> Revision:
     """The ``revise`` job: a failed (re-validated) verdict goes back to the model as the error

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from bot.agent.tools import TRAINING_SCRIPTS
 from bot.artifact import measure_artifact
 from bot.config import Settings
 from bot.errors import ExperimentError, PgolfError
+from bot.git import run as run_git
 from bot.ledger import Ledger
 from bot.sandbox import VERDICT_NAME, BoxRun, Sandbox, open_sandbox
 from bot.training.parity import check_verdict, parity_in_sandbox
@@ -168,15 +169,11 @@ def check_patch(ctx: CheckContext) -> CheckOutcome:
     gitops.git(ctx.tree, "init", "-q")
     patch = ctx.tree.parent / "proposal.patch"
     patch.write_text(cand.diff, encoding="utf-8")
-    proc = subprocess.run(
-        ["git", "apply", "--whitespace=nowarn", str(patch)],
-        cwd=ctx.tree,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_git(ctx.tree, "apply", "--whitespace=nowarn", str(patch), timeout=60)
     if proc.returncode != 0:
-        return CheckOutcome("patch", False, f"git apply failed: {_tail(proc.stderr)}")
+        return CheckOutcome(
+            "patch", False, f"git apply failed: {_tail(proc.stderr.decode('utf-8', 'replace'))}"
+        )
     for rel in cand.changed:
         if (ctx.tree / rel).read_text(encoding="utf-8") != cand.files[rel]:
             return CheckOutcome("patch", False, f"applying the diff does not reproduce {rel}")
@@ -593,12 +590,6 @@ class Validator:
                 if not outcome.ok:
                     break
         return ValidationReport(outcomes)
-
-
-def materialise(files: Mapping[str, str], dest: Path) -> None:
-    for rel, text in files.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(text, encoding="utf-8")
 
 
 def default_smoke_cache() -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from bot.alerts import KINDS, Alert
+from bot.commands.context import AppContext, emit_json, pass_app
 from bot.compute.comment import post_alerts
 from bot.compute.logstream import run_links
-from bot.context import AppContext, emit_json, pass_app
 from bot.errors import PgolfError
 from bot.forge import open_forge
 

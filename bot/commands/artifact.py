@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.artifact import measure_artifact
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import GateFailed
 
 

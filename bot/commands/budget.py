@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot import budget as budget_mod
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.errors import GateFailed
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import InputError
 from bot.forge import comments as sticky
 from bot.forge import open_forge
@@ -105,9 +105,18 @@ def run_cmd(
             click.echo(msg)
         return
     forge = open_forge(s, app.root)
-    from bot.compute.promote import promote_for_event  # lazily: it pulls in the RunPod SDK
+    from bot.compute.orphans import abort_for_event  # lazily: they pull in the RunPod SDK
+    from bot.compute.promote import promote_for_event
 
-    outcome = run_event(ev, forge, s, app.root, promote_hook=promote_for_event, run_url=_run_url())
+    outcome = run_event(
+        ev,
+        forge,
+        s,
+        app.root,
+        promote_hook=promote_for_event,
+        abort_hook=abort_for_event,
+        run_url=_run_url(),
+    )
     verdict = "done" if outcome.allowed else "refused"
     summary = (
         f"### pgolf command: {outcome.command or '(none)'} on #{outcome.pr or '-'}\n\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.research import competitors as comp
 from bot.state import CompetitorScore, ResearchState
 

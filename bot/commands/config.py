@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
+from bot.config import Settings, by_section
 
 
 @click.group("config")
@@ -16,15 +17,22 @@ def config_group() -> None:
 @json_option
 @pass_app
 def show(app: AppContext, as_json: bool) -> None:
-    """Print every setting with its effective value."""
-    data = app.settings.to_dict()
+    """Print every setting with its effective value, by section ([pod], [training], …).
+
+    --json prints one flat object (setting → value), as before sections existed."""
     if as_json:
-        emit_json(data)
+        emit_json(app.settings.to_dict())
         return
-    for key, value in data.items():
-        if isinstance(value, list):
-            value = ",".join(value)
-        click.echo(f"{key} = {value}")
+    click.echo(render_sections(app.settings))
+
+
+def render_sections(settings: Settings) -> str:
+    """``[section]`` headers, each followed by its ``key = value`` lines (lists comma-separated)."""
+    lines: list[str] = []
+    for section, values in by_section(settings).items():
+        lines += ["", f"[{section}]"] if lines else [f"[{section}]"]
+        lines += [f"{k} = {','.join(v) if isinstance(v, list) else v}" for k, v in values.items()]
+    return "\n".join(lines)
 
 
 def register(cli: click.Group) -> None:

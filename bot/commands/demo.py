@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.context import emit_json
+from bot.commands.context import emit_json
 from bot.demo import run_demo, summary_lines
 
 

@@ -24,7 +24,7 @@ from bot.agent.pr import ForgePublisher
 from bot.agent.proposer import propose as run_propose
 from bot.agent.record import ProposalArchive
 from bot.agent.validate import Validator, resolve_smoke_data
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.errors import InputError
 from bot.forge import open_forge
 

@@ -8,7 +8,7 @@ import click
 
 from bot import program
 from bot import program_changes as pc
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.program_inputs import gather_inputs
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.forge.ledger_commit import ledger_commit
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from bot.commands.context import AppContext, pass_app
 from bot.compute.logstream import DEFAULT_TAIL, stream
-from bot.context import AppContext, pass_app
 
 
 @click.group("logs")

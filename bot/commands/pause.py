@@ -7,7 +7,7 @@ import os
 import click
 
 from bot import budget as budget_mod
-from bot.context import AppContext, emit_json, pass_app
+from bot.commands.context import AppContext, emit_json, pass_app
 from bot.errors import GateFailed
 
 PAUSE_VARIABLE = "PGOLF_PAUSED"  # the repository variable workflows pass in (vars.PGOLF_PAUSED)

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from bot.commands.context import AppContext, emit_json, pass_app
 from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState
-from bot.context import AppContext, emit_json, pass_app
 
 
 @click.group("pods")

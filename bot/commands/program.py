@@ -9,7 +9,7 @@ import click
 
 from bot import program_changes as pc
 from bot import program_git
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import InputError
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from bot.commands.context import AppContext, emit_json, pass_app, warn
 from bot.compute.comment import ForgeReporter
 from bot.compute.factory import PROVIDERS, make_provider
-from bot.compute.gates import default_parity_gate, operator_approval, waived_parity_gate
+from bot.compute.gates import operator_approval
 from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
-from bot.compute.promote import MAX_SEEDS, promote
-from bot.compute.provider import PodProvider
+from bot.compute.promote import MAX_SEEDS, build_promotion
 from bot.compute.tracker import Interrupted
-from bot.config import Settings
-from bot.context import AppContext, emit_json, pass_app, warn
 from bot.errors import InputError, PgolfError, TrustError
 
 
@@ -82,14 +79,18 @@ def promote_group(
         sha = bind_head(forge, pr, sha, s) if sha else forge.get_pr(pr).head_sha
     assert sha is not None
     echo = None if as_json else (lambda m: click.echo(m, err=True))
-    provider = make_provider(s, app.root, provider_kind, log=echo)
-    reporter = (
-        ForgeReporter(forge, pr, approved_by=actor or "")
-        if forge is not None and pr is not None and not no_comment
-        else None
+    setup = build_promotion(
+        s,
+        app.root,
+        trust=operator_approval(sha, actor or ""),
+        forge=None if no_comment else forge,
+        pr=pr,
+        provider_kind=provider_kind,
+        parity_waiver=f"--skip-parity by {actor or 'the local operator'}" if skip_parity else "",
+        echo=echo,
     )
     try:
-        result = _run(app, s, provider, pr, sha, seeds, skip_parity, reporter, description, echo, actor)
+        result = setup.run(app.root, s, pr=pr, sha=sha, seeds=seeds, description=description, echo=echo)
     except Interrupted as exc:
         click.echo(f"error: {exc}; the pod was terminated and the cost settled", err=True)
         sys.exit(128 + exc.signum)
@@ -101,38 +102,6 @@ def promote_group(
         if not result.terminated:
             warn(f"pod {result.pod_id} was not confirmed terminated; run `pgolf pods reap`")
         sys.exit(1)
-
-
-def _run(
-    app: AppContext,
-    s: Settings,
-    provider: PodProvider,
-    pr: int | None,
-    sha: str,
-    seeds: int,
-    skip_parity: bool,
-    reporter: ForgeReporter | None,
-    description: str,
-    echo: Callable[[str], None] | None,
-    actor: str | None = None,
-) -> PromoteResult:
-    return promote(
-        app.root,
-        s,
-        provider=provider,
-        pr=pr,
-        sha=sha,
-        seeds=seeds,
-        trust=operator_approval(sha, actor or ""),
-        parity_gate=(
-            waived_parity_gate(f"--skip-parity by {actor or 'the local operator'}")
-            if skip_parity
-            else default_parity_gate(s)
-        ),
-        reporter=reporter,
-        description=description,
-        echo=echo,
-    )
 
 
 @promote_group.command("abort")
@@ -285,7 +254,6 @@ def _run_attempt() -> int:
 
 def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: str) -> None:
     """The promotion section of the PR's sticky comment (best effort: the job's outcome stands)."""
-    from bot.compute.outcome import PromoteResult
     from bot.forge import open_forge
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, emit_json, pass_app, warn
+from bot.commands.context import AppContext, emit_json, pass_app, warn
 from bot.errors import ResearchError
 from bot.research import pipeline
 from bot.research.sources import SOURCE_NAMES

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.errors import InputError
 from bot.grading import calibration, frontier, grader, verify
 from bot.grading import taxonomy as tax

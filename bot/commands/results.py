@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot import ledger as ledger_mod
-from bot.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
 from bot.ledger import Ledger, make_row, parse_number
 
 

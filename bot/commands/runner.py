@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.context import AppContext, pass_app
+from bot.commands.context import AppContext, pass_app
 from bot.forge.runner import RunnerPlan, setup_script
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from bot.commands.context import AppContext, emit_json, pass_app
 from bot.compute.submission import build_submission, lint_folder
-from bot.context import AppContext, emit_json, pass_app
 from bot.errors import GateFailed
 
 

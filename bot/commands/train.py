@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.context import AppContext, emit_json, json_option, pass_app
+from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import GateFailed, ParityError
 from bot.training.local import Progress, run_baseline, run_local
 from bot.training.parity import parity_in_sandbox

@@ -4,14 +4,14 @@ artifact limit and MLX/PyTorch parity; and the challenge SOTA the result is comp
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot import git as gitops
 from bot.artifact import measure_artifact
 from bot.config import Settings
-from bot.errors import ArtifactError, InputError, ParityError, TrustError
+from bot.errors import GateFailed, InputError, ParityError, TrustError
 from bot.forge.events import Approval
 from bot.ledger import Ledger
 from bot.training.parity import parity_in_sandbox
@@ -23,18 +23,15 @@ def resolve_sha(repo: Path, sha: str) -> str:
     """The full commit id of ``sha`` in ``repo``; InputError when it is not a commit there."""
     if not re.fullmatch(r"[0-9a-fA-F]{7,40}", sha or ""):
         raise InputError(f"{sha!r} is not a commit SHA", field="sha")
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
+    full = gitops.resolve(repo, sha)
+    if full is None:
         raise InputError(f"commit {sha} is not in {repo}", field="sha")
-    return proc.stdout.strip()
+    return full
 
 
 def file_at(repo: Path, sha: str, path: str) -> bytes | None:
-    proc = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{path}"], capture_output=True)
+    """The bytes of ``path`` at commit ``sha`` (None when it is not there)."""
+    proc = gitops.run(repo, "show", f"{sha}:{path}")
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -45,7 +42,7 @@ def operator_approval(sha: str, actor: str = "") -> Approval:
     return Approval(True, f"approved by {who} at the command line", sha, actor)
 
 
-def check_trust(trust: Any, sha: str) -> None:
+def check_trust(trust: Approval | None, sha: str) -> None:
     """``trust`` is a decision object with ``allowed``/``reason`` and, optionally, the approved
     ``sha`` (which must match). Anything else — ``None``, a bare bool, a missing decision — is a
     refusal: promotion fails closed."""
@@ -57,7 +54,7 @@ def check_trust(trust: Any, sha: str) -> None:
     if trust.allowed is not True:
         raise TrustError(f"promotion not approved: {getattr(trust, 'reason', '') or 'untrusted actor'}")
     approved = getattr(trust, "sha", "") or getattr(trust, "head_sha", "")
-    if approved and not (approved.startswith(sha) or sha.startswith(approved)):
+    if approved and not gitops.same_commit(approved, sha):
         raise TrustError(f"approval was for {approved[:12]}, not {sha[:12]}: the head moved")
 
 
@@ -67,13 +64,13 @@ def artifact_gate(repo: Path, sha: str, ledger: Ledger, settings: Settings, tmp:
     local = [
         r
         for r in ledger.rows
-        if r.tier == "local" and len(r.commit) >= 7 and sha.lower().startswith(r.commit.lower())
+        if r.tier == "local" and len(r.commit) >= 7 and gitops.same_commit(r.commit, sha)
     ]
     measured = [r for r in local if r.artifact_bytes is not None]
     if measured:
         row = measured[-1]
         if (row.artifact_bytes or 0) > settings.artifact_limit_bytes:
-            raise ArtifactError(
+            raise GateFailed(
                 f"Tier 1 artifact of {sha[:7]} is {row.artifact_bytes} bytes, over the "
                 f"{settings.artifact_limit_bytes}-byte limit",
                 path=settings.results_path,
@@ -87,7 +84,7 @@ def artifact_gate(repo: Path, sha: str, ledger: Ledger, settings: Settings, tmp:
     script.write_bytes(code)
     report = measure_artifact(script, [], limit=settings.artifact_limit_bytes)
     if not report.ok:
-        raise ArtifactError(f"training script alone is {report.total_bytes} bytes, over the limit")
+        raise GateFailed(f"training script alone is {report.total_bytes} bytes, over the limit")
     notes.append(f"artifact gate: no Tier 1 row for {sha[:7]}; code alone is {report.total_bytes} bytes")
     return notes
 

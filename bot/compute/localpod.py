@@ -90,6 +90,7 @@ def stop_pod(record: Path, status: str = "TERMINATED") -> None:
 
 class LocalPodProvider:
     name = "local"
+    free = True  # $0: the promotion still reserves (free) and settles, never blocks a paid run
 
     def __init__(
         self,
@@ -161,6 +162,10 @@ class LocalPodProvider:
         if pod is None or not pod.alive:
             raise PodError(f"local pod {pod_id} is not running")
         return pod
+
+    def quote(self, spec: PodSpec) -> float | None:
+        """No price: a local pod costs nothing."""
+        return None
 
     def get(self, pod_id: str) -> PodInfo | None:
         record = self._record(pod_id)

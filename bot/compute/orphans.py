@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bot import budget as budget_mod
+from bot.compute.factory import make_provider
 from bot.compute.outcome import one_line
 from bot.compute.provider import PodInfo, PodProvider
 from bot.compute.tracker import PodState
@@ -150,3 +151,9 @@ def settle_orphan(
         )  # fmt: skip
         Ledger.append(settings.path("results_path", root), row)
     return 0.0 if math.isnan(cost) else cost
+
+
+def abort_for_event(*, root: Path | str, settings: Settings, pr: int, **_: object) -> list[str]:
+    """``/abort`` on a forge event (``bot.forge.dispatch.run_event``'s ``abort_hook``):
+    :func:`abort` with the pod provider of the settings."""
+    return abort(Path(root), settings, pr, make_provider(settings, Path(root)))

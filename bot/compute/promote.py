@@ -17,7 +17,7 @@ Order of operations (each step refuses before anything is spent)::
 
 A crash anywhere after the reservation still terminates, settles and writes a ``crash`` row
 with the log tail. Outcomes are returned as :class:`PromoteResult`; refusals before spending
-raise (TrustError, ArtifactError, ParityError, BudgetBlocked, InputError).
+raise (TrustError, GateFailed, ParityError, BudgetBlocked, InputError).
 """
 
 from __future__ import annotations
@@ -38,12 +38,21 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot import clock
-from bot.compute.comment import render_comment
+from bot.compute.comment import ForgeReporter, render_comment
 from bot.compute.durable import Committer, make_committer
-from bot.compute.gates import ParityGate, artifact_gate, check_trust, read_sota, resolve_sha
+from bot.compute.factory import make_provider
+from bot.compute.gates import (
+    ParityGate,
+    artifact_gate,
+    check_trust,
+    default_parity_gate,
+    read_sota,
+    resolve_sha,
+    waived_parity_gate,
+)
 from bot.compute.metrics import RunMetrics, default_parser
 from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
-from bot.compute.provider import PodInfo, PodProvider, PodSpec, check_run_id, pod_name
+from bot.compute.provider import Executor, PodInfo, PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.significance import assess
 from bot.compute.tracker import Interrupted, PodGuard, PodState, new_record
@@ -58,6 +67,8 @@ from bot.errors import (
     PodError,
 )
 from bot.fileio import atomic_write_text
+from bot.forge.base import Forge
+from bot.forge.events import Approval
 from bot.ledger import Ledger, make_row
 
 MAX_SEEDS = 8  # the same bound as the /promote command and the docs
@@ -87,12 +98,10 @@ def pod_lifetime(settings: Settings, n_seeds: int) -> int:
 
 def _worst_case(settings: Settings, provider: PodProvider, spec: PodSpec, lifetime: int) -> float:
     base = budget_mod.run_cost(lifetime, settings.gpu_count, settings.hourly_rate_usd)
-    quote = getattr(provider, "quote", None)
-    if callable(quote):
-        with contextlib.suppress(PgolfError):
-            per_hr = quote(spec)
-            if per_hr:
-                base = max(base, lifetime / 3600.0 * float(per_hr))
+    with contextlib.suppress(PgolfError):
+        per_hr = provider.quote(spec)
+        if per_hr:
+            base = max(base, lifetime / 3600.0 * float(per_hr))
     return round(base, 6)
 
 
@@ -118,7 +127,7 @@ def promote(
     pr: int | None,
     sha: str,
     seeds: int | list[int] = 1,
-    trust: Any,
+    trust: Approval | None,
     parity_gate: ParityGate,
     repo: Path | None = None,
     log_parser: Callable[[str], RunMetrics] | None = None,
@@ -164,7 +173,7 @@ def promote(
     lifetime = pod_lifetime(settings, len(seed_list))
     deadline = time.time() + lifetime
     key_path, pubkey = (None, "")
-    if provider.name != "local":
+    if not provider.free:
         key_path, pubkey = make_keypair(run_dir / "ssh")
     spec = PodSpec(
         run_id=run_id,
@@ -179,7 +188,7 @@ def promote(
     )
     # The local provider costs $0: it still reserves (a free, non-rate-limited reservation)
     # and settles, so every promotion is in budget.json, but it never blocks a paid run.
-    spends = provider.name != "local"
+    spends = not provider.free
     state = PodState(settings.path("pods_state_path", root))
     # The state entry comes first: an orchestrator that dies right after reserving leaves a
     # trace the reaper resolves (no pod under that name → the reservation is released).
@@ -302,7 +311,7 @@ def rent_and_train(
     ``run.failure`` and ``result.error``; the caller re-raises interruptions. ``check_pod(pod)``
     runs on the pod RunPod created, before anything is shipped; raising there terminates it."""
     run = PodRun()
-    executor: Any = None
+    executor: Executor | None = None
 
     def terminate() -> None:
         if result.pod_id:
@@ -435,7 +444,7 @@ def _record_pod(
 
 def _run_seeds(
     settings: Settings,
-    executor: Any,
+    executor: Executor,
     seed_list: list[int],
     run_id: str,
     run_dir: Path,
@@ -636,28 +645,75 @@ def _record(
     log(f"results.tsv: {result.status} row written; {changed} local row(s) marked promoted")
 
 
+@dataclass(frozen=True)
+class PromotionSetup:
+    """What a promotion runs with besides the commit: built once, by :func:`build_promotion`,
+    for the command line and for the forge."""
+
+    provider: PodProvider
+    trust: Approval
+    parity_gate: ParityGate
+    reporter: Reporter | None
+
+    def run(
+        self,
+        root: Path,
+        settings: Settings,
+        *,
+        pr: int | None,
+        sha: str,
+        seeds: int | list[int],
+        description: str = "",
+        echo: Callable[[str], None] | None = None,
+    ) -> PromoteResult:
+        """:func:`promote` ``sha`` with this setup."""
+        return promote(
+            root,
+            settings,
+            provider=self.provider,
+            pr=pr,
+            sha=sha,
+            seeds=seeds,
+            trust=self.trust,
+            parity_gate=self.parity_gate,
+            reporter=self.reporter,
+            description=description,
+            echo=echo,
+        )
+
+
+def build_promotion(
+    settings: Settings,
+    root: Path,
+    *,
+    trust: Approval,
+    forge: Forge | None = None,
+    pr: int | None = None,
+    provider_kind: str | None = None,
+    parity_waiver: str = "",
+    log_url: str = "",
+    echo: Callable[[str], None] | None = None,
+) -> PromotionSetup:
+    """The pod provider of the settings (or ``provider_kind``), the real parity gate
+    (:func:`bot.compute.gates.default_parity_gate`, or the logged ``parity_waiver`` when one is
+    given) and, when a forge and a PR are given, the PR's sticky-comment reporter."""
+    provider = make_provider(settings, root, provider_kind, log=echo)
+    gate = waived_parity_gate(parity_waiver) if parity_waiver else default_parity_gate(settings)
+    reporter = (
+        ForgeReporter(forge, pr, approved_by=trust.actor, log_url=log_url)
+        if forge is not None and pr is not None
+        else None
+    )
+    return PromotionSetup(provider, trust, gate, reporter)
+
+
 def promote_for_event(**kw: Any) -> PromoteResult:
     """The promotion a forge event approved (``bot.forge.dispatch.run_event``'s ``promote_hook``):
-    :func:`promote` with the forge's trust decision, the real parity gate
-    (:func:`bot.compute.gates.default_parity_gate`, imported plainly, never looked up) and the
-    pod provider and sticky-comment reporter of the settings."""
-    from bot.compute.comment import ForgeReporter
-    from bot.compute.factory import make_provider
-    from bot.compute.gates import default_parity_gate
-
+    :func:`promote` with the forge's trust decision and :func:`build_promotion`'s provider, parity
+    gate and sticky-comment reporter."""
     settings: Settings = kw["settings"]
     root = Path(kw["root"])
-    reporter = ForgeReporter(
-        kw["forge"], kw["pr"], approved_by=kw["trust"].actor, log_url=kw.get("run_url", "")
+    setup = build_promotion(
+        settings, root, trust=kw["trust"], forge=kw["forge"], pr=kw["pr"], log_url=kw.get("run_url", "")
     )
-    return promote(
-        root,
-        settings,
-        provider=make_provider(settings, root),
-        pr=kw["pr"],
-        sha=kw["sha"],
-        seeds=kw["seeds"],
-        trust=kw["trust"],
-        parity_gate=default_parity_gate(settings),
-        reporter=reporter,
-    )
+    return setup.run(root, settings, pr=kw["pr"], sha=kw["sha"], seeds=kw["seeds"])

@@ -150,6 +150,13 @@ class Executor(Protocol):
 
 class PodProvider(Protocol):
     name: str
+    # True where a pod costs nothing (the local provider): no SSH key, a free reservation that
+    # never blocks a paid run
+    free: bool
+
+    def quote(self, spec: PodSpec) -> float | None:
+        """The price per hour of ``spec``'s GPUs (None: no quote; the settings' rate holds)."""
+        ...
 
     def create(self, spec: PodSpec) -> PodInfo: ...
 

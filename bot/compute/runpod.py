@@ -76,6 +76,7 @@ class RunPodProvider:
     """The RunPod side of the :class:`~bot.compute.provider.PodProvider` interface."""
 
     name = "runpod"
+    free = False
 
     def __init__(
         self,

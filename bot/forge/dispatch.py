@@ -17,7 +17,6 @@ and edits) and ``command run`` exits 0. Errors talking to GitHub or running a pr
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,43 +53,6 @@ class Outcome:
 
 
 PromoteHook = Callable[..., Any]
-
-
-# Where the compute side (issue 7) keeps each entry point; the first module that has it wins.
-_COMPUTE_MODULES = (
-    "bot.compute.promote",
-    "bot.compute.orphans",
-    "bot.compute.comment",
-    "bot.compute.gates",
-)
-
-
-def _compute(name: str, required: bool = True) -> Any:
-    """``name`` from the compute package (imported lazily: it pulls in the RunPod SDK)."""
-    for modname in _COMPUTE_MODULES:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name == modname:
-                continue
-            raise
-        if hasattr(mod, name):
-            return getattr(mod, name)
-    if required:
-        raise ComputeError(
-            f"the promotion entry point {name!r} is not available in this installation "
-            f"(looked in {', '.join(_COMPUTE_MODULES)})"
-        )
-    return None
-
-
-def make_provider(settings: Settings, root: Path) -> Any:
-    """The pod provider ``settings.pod_provider`` names (bot.compute.factory, imported lazily)."""
-    try:
-        factory = importlib.import_module("bot.compute.factory")
-    except ModuleNotFoundError as exc:
-        raise ComputeError("the pod provider factory bot.compute.factory is not available") from exc
-    return factory.make_provider(settings, root)
 
 
 # --------------------------------------------------------------------------- renderers
@@ -225,7 +187,7 @@ def run_event(
         forge.create_comment(pr, f"🔁 Re-running the local tier on this PR's head (label `{RETRAIN_LABEL}`).")
         out.actions.append(f"added label {RETRAIN_LABEL}")
     elif name == "abort":
-        hook = abort_hook or _default_abort
+        hook = abort_hook or _no_abort
         stopped = hook(root=root, settings=settings, pr=pr)
         ids = list(stopped or [])
         forge.create_comment(
@@ -373,9 +335,13 @@ def _no_promote(**kw: Any) -> Any:
     )
 
 
-def _default_abort(**kw: Any) -> Any:
-    abort = _compute("abort")
-    return abort(kw["root"], kw["settings"], kw["pr"], make_provider(kw["settings"], kw["root"]))
+def _no_abort(**kw: Any) -> Any:
+    """The ``/abort`` entry point when the caller gave none: a refusal, as :func:`_no_promote`
+    (the caller hands in :func:`bot.compute.orphans.abort_for_event`)."""
+    raise ComputeError(
+        "no abort entry point was given to run_event (pass abort_hook="
+        "bot.compute.orphans.abort_for_event): refusing to abort"
+    )
 
 
 # --------------------------------------------------------------------------- local tier report

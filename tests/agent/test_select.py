@@ -54,12 +54,16 @@ def test_from_item_picks_any_item_or_names_the_bad_id() -> None:
 
 
 def test_unusable_settings_are_config_errors(tmp_path: object) -> None:
+    # validated in config.py only (no second check in the proposer), at load time
     from pathlib import Path
 
-    from bot.agent.proposer import check_settings
     from bot.config import load_settings
     from bot.errors import ConfigError
 
-    s = load_settings(Path(str(tmp_path)), env={"PGOLF_EXPERIMENTER_SMOKE_ITERATIONS": "0"})
-    with pytest.raises(ConfigError, match="experimenter_smoke_iterations"):
-        check_settings(s)
+    for key, value in (
+        ("EXPERIMENTER_SMOKE_ITERATIONS", "0"),
+        ("EXPERIMENTER_MAX_TURNS", "0"),
+        ("AUTO_PROMOTE_MAX_PER_DAY", "-1"),
+    ):
+        with pytest.raises(ConfigError, match=key.lower()):
+            load_settings(Path(str(tmp_path)), env={f"PGOLF_{key}": value})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import budget as budget_mod
-from bot.compute.orphans import abort, pr_of_run
+from bot.compute.orphans import abort, abort_for_event, pr_of_run
 from bot.compute.promote import make_run_id
 from bot.compute.provider import PodSpec
 from bot.compute.tracker import PodState
@@ -56,7 +56,8 @@ def test_abort_finds_the_prs_pods_through_the_provider_with_an_empty_state_file(
     keep = p.create(_spec(other))
     time.sleep(1.1)  # let uptime accrue
 
-    done = abort(repo.root, s, 5, p)
+    # the commands runner's entry point: the provider comes from the settings
+    done = abort_for_event(root=repo.root, settings=s, pr=5)
 
     assert done == [mine]
     assert [q.id for q in emu.alive()] == [keep.id] and pod.id in emu.gone

@@ -21,7 +21,7 @@ from bot.compute.comment import ForgeReporter
 from bot.compute.promote import promote
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState, new_record
-from bot.errors import ArtifactError, BudgetBlocked, InputError, ParityError, TrustError
+from bot.errors import BudgetBlocked, GateFailed, InputError, ParityError, TrustError
 from bot.forge.comments import find_sticky
 from bot.forge.events import Decision
 from bot.forge.local import LocalForge
@@ -139,7 +139,7 @@ def test_refusals_spend_nothing(repo: Repo, emu: RunPodEmulator, sshd: SSHServer
         promote(repo.root, s, provider=p, pr=7, sha="deadbeef" * 5, **OK)
     led = (repo.root / "results.tsv").read_text().replace("\t15000000\t", "\t16000001\t")
     (repo.root / "results.tsv").write_text(led)
-    with pytest.raises(ArtifactError, match="over the 16000000-byte limit"):
+    with pytest.raises(GateFailed, match="over the 16000000-byte limit"):
         promote(repo.root, s, provider=p, pr=7, sha=repo.sha, **OK)
     _nothing_spent(repo, s, emu)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from bot.budget import init as budget_init
 from bot.cli import cli
 from bot.config import Settings
-from bot.errors import TrustError
+from bot.errors import ComputeError, TrustError
 from bot.forge.comments import MARKER
 from bot.forge.dispatch import run_event
 from bot.forge.events import parse_payload
@@ -385,6 +385,14 @@ def test_abort_with_a_running_promotion(
     ev = parse_payload(comment_event("/abort", user="reader"), "issue_comment")
     assert not run_event(ev, forge_for(github_emu, app_key), FAST, root, abort_hook=abort_hook).allowed
     assert len(calls) == 1
+
+
+def test_abort_without_an_entry_point_is_refused_not_looked_up(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path
+) -> None:
+    ev = parse_payload(comment_event("/abort", user="writer"), "issue_comment")
+    with pytest.raises(ComputeError, match="abort_hook"):
+        run_event(ev, forge_for(github_emu, app_key), FAST, root)
 
 
 def run_local(lab: Path, event: Path) -> Result:

@@ -207,3 +207,20 @@ def test_a_gate_that_says_no_exits_1_without_an_error_line(repo: Path) -> None:
     assert run(repo, "pause", "--reason", "maintenance").exit_code == 0
     paused = run(repo, "pause", "--check")
     assert paused.exit_code == 1 and "paused: " in paused.output and "error:" not in paused.output
+
+
+def test_config_show_prints_by_section_and_json_stays_flat(repo: Path) -> None:
+    from bot.config import SECTIONS
+
+    r = run(repo, "-c", "gpu_count=4", "config", "show")
+    assert r.exit_code == 0, r.output
+    headers = [line[1:-1] for line in r.output.splitlines() if line.startswith("[")]
+    assert headers == list(SECTIONS)
+    pod = r.output.split("[pod]\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "gpu_count = 4" in pod and "grader_model" not in r.output.split("[grading]")[0]
+    grading = r.output.split("[grading]\n", 1)[1].split("\n\n", 1)[0]
+    assert grading.startswith("grader_model = ")
+    r = run(repo, "-c", "gpu_count=4", "config", "show", "--json")
+    data = json.loads(r.output)
+    assert data["gpu_count"] == 4 and not any(isinstance(v, dict) for v in data.values())  # flat
+    assert set(data) == {k for keys in SECTIONS.values() for k in keys}

@@ -69,3 +69,17 @@ def test_lists_and_bools_from_env() -> None:
     s = load_settings("/x", env={"PGOLF_WATCHED_REPOS": "a/b, c/d", "PGOLF_AUTO_PROMOTE": "yes"})
     assert s.watched_repos == ["a/b", "c/d"]
     assert s.auto_promote is True
+
+
+def test_every_setting_has_exactly_one_section() -> None:
+    from bot.config import KEYS, SECTION_OF, SECTIONS, section_errors
+
+    assert section_errors(KEYS, SECTIONS) == []
+    assert set(SECTION_OF) == set(KEYS)
+    assert {"pod", "research", "grading", "forge", "training", "report"} <= set(SECTIONS)
+    # the check can fail: a field in no section, one in two, a listed name that is no field
+    table = {"pod": ("gpu_count", "ghost"), "training": ("gpu_count",)}
+    problems = section_errors(["gpu_count", "gpu_type"], table)
+    assert "gpu_type: in no section" in problems
+    assert "gpu_count: in 2 sections (pod, training)" in problems
+    assert "ghost: listed in pod but not a setting" in problems

@@ -12,9 +12,6 @@ from bot.errors import GitError, PgolfError
 from bot.git import git, git_bytes, git_ok, resolve, same_commit
 
 PACKAGE = Path(bot.__file__).resolve().parent
-# Still running git themselves, in files another change owns this round (issue 17): each must
-# really still do so, so that this list shrinks as they move to bot.git.
-PENDING = {"compute/gates.py", "agent/validate.py"}
 # `git archive | ssh … tar -x`: a stream between two processes, not a call that returns
 STREAMS = {"compute/remote.py"}
 
@@ -83,8 +80,7 @@ def test_git_is_run_only_through_bot_git() -> None:
         for p in PACKAGE.rglob("*.py")
         if '["git"' in p.read_text(encoding="utf-8")
     }
-    assert raw - PENDING - STREAMS == {"git.py"}
-    assert raw >= PENDING, f"moved to bot.git: take them off PENDING: {PENDING - raw}"
+    assert raw - STREAMS == {"git.py"}
 
 
 def test_a_forge_reports_its_git_failures_as_forge_errors(tmp_path: Path) -> None:

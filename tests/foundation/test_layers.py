@@ -47,9 +47,11 @@ FLOORS: dict[int, set[str]] = {
     },
     # program_inputs gathers program.md's notes, one of them from the experimenter (bot.agent)
     3: {"compute", "agent", "demo", "research_review", "program_inputs"},
-    4: {"commands", "cli", "context", "__main__"},
+    4: {"commands", "cli", "__main__"},
 }
 FLOOR_OF = {room: floor for floor, rooms in FLOORS.items() for room in rooms}
+# Rooms that moved, left behind as a re-export for files another change owns this round: the
+# files still importing the old name (must really still do so, so that this shrinks to nothing).
 
 
 def _room(path: Path) -> str:
