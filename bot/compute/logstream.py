@@ -20,7 +20,6 @@ import os
 import secrets
 import subprocess
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -90,7 +89,9 @@ def write_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
 class _Follower(threading.Thread):
     """Polls folders for ``*.log`` files and prints their new complete lines."""
 
-    def __init__(self, roots: Sequence[Path], log: ActionsLog, interval: float = 0.5):
+    def __init__(
+        self, roots: Sequence[Path], log: ActionsLog, interval: float = 0.5, *, skip_existing: bool = True
+    ):
         super().__init__(daemon=True)
         self.roots = list(roots)
         self.log = log
@@ -98,26 +99,33 @@ class _Follower(threading.Thread):
         self.offsets: dict[Path, int] = {}
         self.partial: dict[Path, str] = {}
         self.stop = threading.Event()
-        self.start_time = time.time()
+        # Old runs' logs are not this run's: while a command runs, what is there now is followed
+        # only from its present end. No clock decides it (pod logs arrive by rsync with the pod's
+        # mtimes). Without a command (a dump of the folders) everything is printed.
+        for path in self._logs() if skip_existing else []:
+            try:
+                self.offsets[path] = path.stat().st_size
+            except OSError:
+                continue
 
-    def files(self) -> list[Path]:
+    def _logs(self) -> list[Path]:
         out: list[Path] = []
         for root in self.roots:
-            if root.is_file() and not root.is_symlink():
-                out.append(root)
-            elif root.is_dir():
-                # only logs written since we started (old runs' logs are not this run's)
+            if root.is_dir():
                 # never through a link: a log the pod sent could point at a runner file
-                out += [
-                    p
-                    for p in root.rglob("*.log")
-                    if not p.is_symlink() and p.is_file() and p.stat().st_mtime >= self.start_time - 2
-                ]
-        return sorted(set(out))
+                out += [p for p in root.rglob("*.log") if not p.is_symlink() and p.is_file()]
+        return out
+
+    def files(self) -> list[Path]:
+        out = [root for root in self.roots if root.is_file() and not root.is_symlink()]
+        return sorted(set(out + self._logs()))
 
     def poll(self) -> None:
         for path in self.files():
             try:
+                if path.stat().st_size < self.offsets.get(path, 0):  # rewritten from the start
+                    self.offsets[path] = 0
+                    self.partial.pop(path, None)
                 with path.open("rb") as fh:
                     fh.seek(self.offsets.get(path, 0))
                     data = fh.read()
@@ -163,7 +171,7 @@ def stream(
     collected: list[str] = []
     rc = 0
     with ActionsLog(out, title) as log:
-        follower = _Follower(follow, log)
+        follower = _Follower(follow, log, skip_existing=bool(command))
         follower.start()
         try:
             if command:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -198,3 +199,37 @@ def test_the_sticky_comment_links_the_run_and_its_artifact(
     assert found is not None
     assert "[workflow run](https://github.com/o/r/actions/runs/77)" in found.body
     assert "[logs and result JSON](https://github.com/o/r/actions/runs/77#artifacts)" in found.body
+
+
+SKEWED = r"""
+import os, sys, time, pathlib
+log = pathlib.Path(sys.argv[1]) / "run2" / "train_seed1.log"
+log.parent.mkdir(parents=True)
+for i in range(3):
+    with log.open("a") as fh:
+        fh.write(f"pod line {i}\n")
+    os.utime(log, (1_000_000_000 + i, 1_000_000_000 + i))  # rsync -t keeps the pod's clock (here: 2001)
+    time.sleep(0.6)
+time.sleep(1.0)
+"""
+
+
+def test_followed_logs_do_not_depend_on_anyones_clock(tmp_path: Path) -> None:
+    """Pod logs arrive by rsync with the pod's mtimes: a pod clock behind the runner's (or a
+    runner clock ahead) hid every line when "new" meant "mtime after we started". New means new
+    to this run: a log that was not there, or grew; an old run's log is never replayed."""
+    runs = tmp_path / "runs"
+    (runs / "run1").mkdir(parents=True)
+    old = runs / "run1" / "train_seed1.log"
+    old.write_text("old run line\n")
+    future = time.time() + 10 * 365 * 86400
+    os.utime(old, (future, future))  # even an old log stamped in the future stays old
+    script = tmp_path / "skewed.py"
+    script.write_text(SKEWED)
+    code, out = run(
+        tmp_path, "logs", "stream", "--title", "t", "--follow", str(runs), "--",
+        sys.executable, str(script), str(runs), env={},
+    )  # fmt: skip
+    assert code == 0, out
+    assert "[train_seed1.log] pod line 2" in out and "[train_seed1.log] pod line 0" in out
+    assert "old run line" not in out
