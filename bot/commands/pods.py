@@ -11,6 +11,7 @@ import click
 
 from bot.commands.context import AppContext, emit_json, pass_app
 from bot.compute.factory import PROVIDERS, make_provider
+from bot.compute.provider import PodProvider
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState
 
@@ -109,7 +110,7 @@ def reap_cmd(
     recorder: RecordingProvider | None = None
     if observations is not None:
         replay = ReplayProvider.load(observations)
-        provider: Any = replay
+        provider: PodProvider = replay
         now = replay.now
     else:
         provider = make_provider(s, app.root, provider_kind)

@@ -69,8 +69,13 @@ def promote_group(
     if pr is not None and not (no_comment and sha):
         from bot.forge import open_forge
         from bot.forge.base import TRUSTED_PERMISSIONS
-        from bot.forge.events import bind_head
+        from bot.forge.events import SHA_RE, SHA_RULE, bind_head
 
+        if sha is not None:
+            sha = sha.strip()
+            if not SHA_RE.fullmatch(sha.lower()):
+                # a typo, not a moved head: bind_head would remove the PR's promote label and say so
+                raise InputError(f"with --pr, --sha must be {SHA_RULE}, not {sha[:60]!r}", field="sha")
         forge = open_forge(s, app.root)
         if actor:
             role = forge.permission(actor)

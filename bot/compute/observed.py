@@ -78,6 +78,7 @@ class RecordingProvider:
     def __init__(self, inner: PodProvider):
         self.inner = inner
         self.name = inner.name
+        self.free = inner.free
         self.listed: list[dict[str, Any]] | None = None
         self.gets: dict[str, dict[str, Any]] = {}
         self.terminated: dict[str, dict[str, Any]] = {}
@@ -115,6 +116,9 @@ class RecordingProvider:
         return self.account_info
 
     # never used by the reaper; present for the PodProvider protocol
+    def quote(self, spec: PodSpec) -> float | None:
+        return self.inner.quote(spec)
+
     def create(self, spec: PodSpec) -> PodInfo:
         raise PodError("the reaper never creates pods")
 
@@ -148,6 +152,7 @@ class ReplayProvider:
     def __init__(self, data: dict[str, Any], where: str = "observations"):
         self.where = where
         self.name = str(data["provider"])
+        self.free = self.name == "local"  # as the provider that observed (LocalPodProvider.free)
         self.now = float(data["now"])
         terminated = data.get("terminated") or {}
         self.terminated: dict[str, dict[str, Any]] = terminated
@@ -209,6 +214,10 @@ class ReplayProvider:
         if pod_id not in self._gets:
             raise PodError(f"pod {pod_id} was not observed by the reap job (the next tick will)")
         return self._gets[pod_id]
+
+    def quote(self, spec: PodSpec) -> float | None:
+        """No price: the reaper books what the observations say, never a quote."""
+        return None
 
     def terminate(self, pod_id: str) -> None:
         t = self.terminated.get(pod_id)

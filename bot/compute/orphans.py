@@ -122,14 +122,14 @@ def settle_orphan(
         pod.uptime_seconds if pod is not None and pod.uptime_seconds else max(0.0, time.time() - created)
     )
     per_hr = pod.cost_per_hr if pod is not None and pod.cost_per_hr else 0.0
-    if provider.name == "local":
+    if provider.free:
         cost = 0.0
     elif per_hr:
         cost = seconds / 3600.0 * per_hr
     else:
         cost = budget_mod.run_cost(seconds, settings.gpu_count, settings.hourly_rate_usd)
     budget_path = settings.path("budget_path", root)
-    if provider.name != "local":
+    if not provider.free:
         budget_mod.record_spend(
             budget_path, settings, run_id, cost, kind="orphan", seconds=seconds,
             gpu_count=(pod.gpu_count if pod else 0) or settings.gpu_count,

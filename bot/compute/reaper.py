@@ -224,7 +224,7 @@ def reconcile(provider: PodProvider, listed: list[PodInfo], budget: budget_mod.B
       outside pgolf's view is billing: a pod under another name, storage).
     """
     out: list[str] = []
-    if provider.name == "local":
+    if provider.free:
         return out
     open_res = {r.run_id: r for r in budget.reservations}
     booked = {r.run_id for r in budget.runs}
@@ -334,7 +334,7 @@ def settle_reservations(
             seconds, how = max(0.0, deadline - created), "worst case"
         gpus = pod.gpu_count if pod is not None and pod.gpu_count else settings.gpu_count
         per_hr = pod.cost_per_hr if billed and pod is not None else 0.0
-        free = provider.name == "local"
+        free = provider.free
         cost = 0.0 if free else (seconds / 3600.0 * per_hr if billed else res.max_usd)
         if alive and paused:
             why = f"reservation {res.run_id}: kill switch on ({paused})"

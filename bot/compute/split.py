@@ -512,7 +512,7 @@ def run_paid(
     run_dir = settings.path("runs_dir", root) / ticket.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     key_path, pubkey = (None, "")
-    if provider.name != "local":
+    if not provider.free:
         key_path, pubkey = make_keypair(run_dir / "ssh")
     spec = PodSpec(
         run_id=ticket.run_id, gpu_count=settings.gpu_count, gpu_type=settings.gpu_type,
@@ -520,10 +520,9 @@ def run_paid(
         env={"PUBLIC_KEY": pubkey} if pubkey else {}, volume_gb=settings.pod_volume_gb,
         start_command=settings.pod_start_command,
     )  # fmt: skip
-    quote = getattr(provider, "quote", None)
-    if callable(quote) and provider.name != "local":
+    if not provider.free:
         try:
-            per_hr = quote(spec)
+            per_hr = provider.quote(spec)
         except PgolfError as exc:
             per_hr = None
             say(f"price not known ({exc}); renting on the configured rate")
@@ -560,7 +559,7 @@ def run_paid(
         """RunPod's own price for the pod it created (the quote may have failed, or moved): the
         pod's whole lifetime must fit in the reservation, or it goes before anything is shipped."""
         per_hr = float(getattr(pod, "cost_per_hr", 0.0) or 0.0)
-        if provider.name != "local" and lifetime / 3600.0 * per_hr > ticket.max_usd + 0.005:
+        if not provider.free and lifetime / 3600.0 * per_hr > ticket.max_usd + 0.005:
             raise PodError(
                 f"RunPod bills pod {pod.id} ${per_hr:.2f}/h: {lifetime} s would cost "
                 f"${lifetime / 3600.0 * per_hr:.2f}, above the ${ticket.max_usd:.2f} reserved; terminated"

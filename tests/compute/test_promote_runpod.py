@@ -190,3 +190,19 @@ def test_reaper_releases_reservation_of_run_that_died_before_its_pod(
     assert report.dropped_entries == ["pr8-x"]
     b = _budget(repo, s)
     assert b.reservations == [] and b.runs == [] and PodState(repo.root / ".pgolf/pods.json").load() == []
+
+
+def test_cli_promote_pr_with_an_abbreviated_sha_is_bad_input_and_keeps_the_label(repo: Repo) -> None:
+    """An operator's `pgolf promote --pr N --sha <12 digits>` is a typo, not a moved head: exit 2
+    naming --sha, and the PR keeps its promote label, with no "head moved" comment."""
+    git(repo.root, "branch", "exp/short")
+    forge = LocalForge(repo.root)
+    pr = forge.open_pr("exp/short", "main", "exp: short", "body").number
+    forge.add_label(pr, "promote")
+    args = ["--repo", str(repo.root), "-c", "forge=local", "promote", "--pr", str(pr),
+            "--sha", repo.sha[:12], "--provider", "local", "--skip-parity"]  # fmt: skip
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == InputError.exit_code, r.output
+    assert "sha" in r.output and "40" in r.output
+    assert "promote" in forge.labels(pr)
+    assert forge.list_comments(pr) == []

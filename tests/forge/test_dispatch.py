@@ -518,3 +518,55 @@ def test_an_abbreviated_sha_approves_nothing(
     out = run_event(ev, forge_for(github_emu, app_key), FAST, root, promote_hook=hook)
     assert not out.allowed and hook.calls == []
     assert "full 40-character" in bodies(github_emu)[-1]
+
+
+def test_abort_on_the_commands_workflow_path_terminates_the_prs_pods(
+    github_emu: GitHubEmulator, seeded: Repo, app_key: AppKey, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """commands.yml runs `pgolf command run --event ... --skip promote`: /abort must reach the
+    pod provider of the settings (RunPod emulator) and stop this PR's pods, not another PR's."""
+    import time
+
+    from bot.compute.promote import make_run_id
+    from bot.compute.provider import PodSpec
+    from bot.compute.runpod import RunPodProvider
+    from tests.emulators.runpod import RunPodEmulator
+
+    rp = RunPodEmulator(boot_delay=0.0)
+    rp.start()
+    try:
+        monkeypatch.setenv("RUNPOD_API_BASE_URL", rp.url)
+        monkeypatch.setenv("RUNPOD_API_KEY", rp.add_key())
+        head = seeded.issues[7].head_sha
+        mine, other = make_run_id(7, head), make_run_id(71, head)
+        p = RunPodProvider(ssh_user="root", workdir="/w", poll_interval=0.05, retry_wait=0.05)
+        pod, keep = (
+            p.create(
+                PodSpec(
+                    r,
+                    deadline=time.time() + 600,
+                    gpu_count=8,
+                    gpu_type="NVIDIA H100 80GB HBM3",
+                    image="img:1",
+                    cloud_type="SECURE",
+                )
+            )
+            for r in (mine, other)
+        )
+        event = write_event(root.parent / "abort.json", comment_event("/abort", user="maintainer"))
+        env = cli_env(github_emu, app_key, PGOLF_POD_PROVIDER="runpod")
+        res = CliRunner().invoke(
+            cli,
+            ["--repo", str(root), "command", "run", "--event", str(event), "--skip", "promote", "--json"],
+            env=env,
+        )
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert out["allowed"] is True and out["actions"] == ["aborted 1 run(s)"], out
+        assert [q.id for q in rp.alive()] == [keep.id] and pod.id in rp.gone
+        assert any(f"`{mine}`" in b for b in bodies(github_emu))
+        assert any(MARKER in b and "**aborted**" in b for b in bodies(github_emu))
+        rows = Ledger.load(root / "results.tsv").filter("runpod")
+        assert len(rows) == 1 and rows[0].status == "crash" and rows[0].commit == head[:7]
+    finally:
+        rp.stop()

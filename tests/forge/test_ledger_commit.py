@@ -238,3 +238,73 @@ def test_a_refused_push_is_an_error_not_a_retry(remote: Path) -> None:
     assert sleeps == []  # no retry loop against a hard refusal
     assert "ddddddd" not in remote_file(remote, "results.tsv")
     assert "ddddddd" in (a / "results.tsv").read_text()  # the local row is not lost either
+
+
+def test_reaper_experimenter_and_research_racing_keep_every_change(tmp_path: Path) -> None:
+    """The reaper, the experimenter and research have concurrency groups of their own: three
+    clones commit at once (a settled orphan, a proposal and a local row, research rows and
+    program.md); every row, the booking and the released reservation reach the remote."""
+    s = Settings(ledger_push_attempts=8, tier2_min_interval_seconds=0)
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    seed = clone(bare, "seed")
+    Ledger.init(seed / "results.tsv")
+    budget_init(seed / "budget.json", s)
+    reserve(seed / "budget.json", s, "pr5-orphan", 40.0, pr=5, sha="e" * 40)
+    (seed / "program.md").write_text("# program\n\nline one\n")
+    (seed / "research").mkdir()
+    (seed / "research" / "graded.jsonl").write_text('{"id": "a"}\n')
+    (seed / "research" / "proposals.jsonl").write_text('{"id": "p0"}\n')
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "seed")
+    git(seed, "push", "-q", "origin", "main")
+    reaper, experimenter, research = (clone(bare, n) for n in ("reaper", "experimenter", "research"))
+
+    from bot.budget import record_spend, release
+
+    record_spend(reaper / "budget.json", s, "pr5-orphan", 3.5, seconds=600, gpu_count=8, note="orphan")
+    release(reaper / "budget.json", s, "pr5-orphan")
+    crash = make_row(
+        commit="eeeeeee", tier="runpod", val_bpb=None, artifact_bytes=None, memory_gb=None,
+        status="crash", promoted="yes", cost_usd=3.5, description="orphan pod terminated",
+    )  # fmt: skip
+    Ledger.append(reaper / "results.tsv", crash)
+    with (experimenter / "research" / "proposals.jsonl").open("a") as fh:
+        fh.write('{"id": "p1"}\n')
+    (experimenter / "research" / "p1.patch").write_text("--- a\n+++ b\n")
+    append_local_row(experimenter, "fffffff", 1.19, "experiment p1")
+    with (research / "research" / "graded.jsonl").open("a") as fh:
+        fh.write('{"id": "b"}\n')
+    (research / "program.md").write_text("# program\n\nline one\nline two\n")
+
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(3)
+
+    def go(name: str, path: Path) -> None:
+        barrier.wait()
+        try:
+            results[name] = ledger_commit(path, name, s, env={}, sleep=lambda _: None)
+        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
+            results[name] = exc
+
+    threads = [
+        threading.Thread(target=go, args=(n, p))
+        for n, p in (("reaper", reaper), ("experimenter", experimenter), ("research", research))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == ["experimenter", "reaper", "research"]
+    assert all(not isinstance(r, Exception) for r in results.values()), results
+    tsv = remote_file(bare, "results.tsv")
+    assert "orphan pod terminated" in tsv and "experiment p1" in tsv and tsv.count(HEADER) == 1
+    assert remote_file(bare, "research/graded.jsonl") == '{"id": "a"}\n{"id": "b"}\n'
+    assert remote_file(bare, "research/proposals.jsonl") == '{"id": "p0"}\n{"id": "p1"}\n'
+    assert remote_file(bare, "research/p1.patch") == "--- a\n+++ b\n"
+    assert remote_file(bare, "program.md") == "# program\n\nline one\nline two\n"
+    merged = tmp_path / "merged.json"
+    merged.write_text(remote_file(bare, "budget.json"))
+    b = budget_load(merged, s)
+    assert [r.run_id for r in b.runs] == ["pr5-orphan"] and b.reservations == []
+    assert b.spent == pytest.approx(3.5)
