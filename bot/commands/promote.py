@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -129,6 +131,18 @@ def abort_cmd(app: AppContext, pr: int, provider_kind: str | None, as_json: bool
 # held; PR code only inside the sandbox) → reserve (App key) → run (RunPod key only) → settle (App
 # key). Each reads and writes JSON files; every file is validated again where it is read.
 _FILE = click.Path(dir_okay=False, path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _declared_sha256(kind: str) -> Callable[[F], F]:
+    """``--<kind>-sha256``: the digest the writing job declared in its outputs (no other job can
+    set one), so a file another job planted under the same artifact name is refused."""
+    return click.option(
+        f"--{kind}-sha256",
+        f"{kind}_sha256",
+        default=None,
+        help=f"The {kind} file's SHA-256 as its job declared it (job outputs): another file is refused.",
+    )
 
 
 @promote_group.command("plan")
@@ -185,12 +199,7 @@ def gate_cmd(app: AppContext, plan_path: Path, out_path: Path) -> None:
 @promote_group.command("reserve")
 @click.option("--plan", "plan_path", type=_FILE, required=True)
 @click.option("--verdict", "verdict_path", type=_FILE, required=True)
-@click.option(
-    "--plan-sha256",
-    "plan_sha256",
-    default=None,
-    help="The plan file's SHA-256 as its job declared it (job outputs): another file is refused.",
-)
+@_declared_sha256("plan")
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the reservation JSON.")
 @click.option(
     "--commit/--no-commit",
@@ -270,12 +279,7 @@ def _tell(app: AppContext, pr: int, sha: str, actor: str, state: str, message: s
 
 @promote_group.command("run")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
-@click.option(
-    "--reservation-sha256",
-    "reservation_sha256",
-    default=None,
-    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
-)
+@_declared_sha256("reservation")
 @click.option("--out", "out_path", type=_FILE, required=True, help="Where to write the pod outcome JSON.")
 @click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
 @pass_app
@@ -308,12 +312,7 @@ def run_cmd(
 
 @promote_group.command("settle")
 @click.option("--reservation", "ticket_path", type=_FILE, required=True)
-@click.option(
-    "--reservation-sha256",
-    "reservation_sha256",
-    default=None,
-    help="The reservation file's SHA-256 as its job declared it (job outputs): another file is refused.",
-)
+@_declared_sha256("reservation")
 @click.option(
     "--outcome",
     "outcome_path",
