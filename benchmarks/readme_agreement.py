@@ -5,7 +5,8 @@ with ``--leaderboard`` the challenge README's Leaderboard tables are parsed too 
 parsed out of the table rows present are reported. Every record folder (one
 holding both ``submission.json`` and ``README.md``) under the given roots, deduplicated by folder
 name, is parsed twice: the README alone and the submission.json alone. A README value *agrees*
-when it equals the JSON's value rounded to the README's own precision; it is *wrong* when it
+when it equals the JSON's value rounded (or truncated: 1.21925538 written 1.2192, counted
+apart as ``agree_truncated``) to the README's own precision; it is *wrong* when it
 differs (when the JSON states fewer decimals than the README, at the JSON's precision); *abstained* when the README parser returns nothing (abstaining is not wrong).
 
 Targets (issue 14): agreement ≥ 90 % of the folders, at most 1 wrong value per 30 folders.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ def _places(value: float, text: str = "") -> int:
 
 
 def agrees(readme_value: float, json_value: float, text: str = "") -> bool:
+    """Equal at the precision both state (:func:`rounds_to`), or cut short (:func:`truncated`)."""
+    return rounds_to(readme_value, json_value, text) or truncated(readme_value, json_value, text)
+
+
+def rounds_to(readme_value: float, json_value: float, text: str = "") -> bool:
     """Equal at the precision both state: the README's figure rounded to the JSON's places when
     the JSON is the coarser one (``0.94182151`` vs ``0.941822``), else the JSON's value rounded
     to the README's places (``1.1586`` vs ``1.15861696``)."""
@@ -45,6 +51,14 @@ def agrees(readme_value: float, json_value: float, text: str = "") -> bool:
         exact = Decimal(text if "." in text else repr(readme_value))
         return float(exact.quantize(Decimal(1).scaleb(-theirs), rounding=ROUND_HALF_UP)) == json_value
     return abs(readme_value - json_value) <= 0.5 * 10**-mine + 1e-9
+
+
+def truncated(readme_value: float, json_value: float, text: str = "") -> bool:
+    """The README cut the figure short instead of rounding it (1.21925538 written 1.2192): the
+    same measurement. Counted as agreement, and reported apart (``agree_truncated``)."""
+    mine, theirs = _places(readme_value, text), _places(json_value)
+    cut = Decimal(repr(json_value)).quantize(Decimal(1).scaleb(-mine), rounding=ROUND_DOWN)
+    return theirs > mine and float(cut) == readme_value
 
 
 def folders(roots: list[Path]) -> list[Path]:
@@ -102,6 +116,7 @@ def main(argv: list[str]) -> int:
             "verdict": verdict,
             "how": how,
             "kind": kind,
+            "truncated": verdict == "agree" and rv is not None and not rounds_to(rv, jv, text),
         }
         if folder.name in accepted:
             lv = accepted[folder.name]
@@ -144,6 +159,7 @@ def main(argv: list[str]) -> int:
         "agree": agree,
         "wrong": wrong,
         "abstained": abstained,
+        "agree_truncated": sum(r["truncated"] for r in rows),
         "agreement": round(rate, 4),
         "wrong_per_30": round(wrong_per_30, 3),
         "wrong_contradictions": sum(r["kind"] == "contradiction" for r in rows),

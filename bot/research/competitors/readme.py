@@ -45,7 +45,8 @@ _NUMBER = r"(\d\.\d{2,10})"
 _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
     r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
-    r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat",
+    r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat|diagnostic|\bcontrol\b|before quant|"
+    r"\bgap\b|\bworth\b|estimated|expected|best case|\d+/\d+\s+val.?bpb\s*[:=]\s*$",
     re.I,
 )
 # A sentence end inside a line ("previous SOTA val_bpb=1.0900. Our val_bpb=1.1000"): words
@@ -80,7 +81,7 @@ def _excluded(text: str, start: int, window: int = 90) -> bool:
 # comparison in the parentheses ("1.2314 (vs 1.2303 baseline)", "1.2154 (baseline: 1.2244)").
 _AFTER_EXCLUDE = re.compile(
     r"^[`* \t]*(?:(?:val[_ ]?)?bpb\b)?[`* \t]*\(\s*(?:(?!vs\b|than\b|over\b|from\b|compared)[^)\d\n]){0,24}?"
-    r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected)\b"
+    r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected|regression)\b"
     r"(?![\s:=]*~?\d)",
     re.I,
 )
@@ -452,7 +453,12 @@ def _blank_code(text: str) -> str:
 
 def _submitted_seed(text: str) -> _Found | None:
     """ "Submitted: seed 1337" → that seed's row of the per-seed results table."""
-    m = re.search(r"submitted\W{0,6}(?:with\s+)?seed\s*\**\s*(\d+)", text, re.I)
+    m = re.search(
+        r"submitted\W{0,6}(?:(?:with|artifact|run|model)\s+)?(?:(?:is|corresponds\s+to|comes\s+from|from)\s+)?"
+        r"(?:the\s+)?seed\s*[=:]?\s*\**\s*(\d+)",
+        text,
+        re.I,
+    )
     if not m:
         return None
     for t in _tables(text):
@@ -463,6 +469,14 @@ def _submitted_seed(text: str) -> _Found | None:
             for j, h in enumerate(t.header)
             if re.search(r"bpb", h, re.I) and not re.search(r"pre|gain|delta|standard", h, re.I)
         ]
+        if not cols:  # "| Seed | BF16 | Post-quant+TTT |": the latest evaluation stage's column
+            staged = [j for j in range(1, len(t.header)) if _stage(t.header[j]) > 0]
+            staged = [
+                j
+                for j in staged
+                if not re.search(r"pre|gain|delta|bf16|fp32|time|size|bytes", t.header[j], re.I)
+            ]
+            cols = sorted(staged, key=lambda j: (_stage(t.header[j]), j))
         for row, pos in zip(t.rows, t.pos, strict=True):
             if row and _plain(row[0]) == m.group(1):
                 for j in reversed(cols):
@@ -482,14 +496,14 @@ def _qualifier(text: str, f: _Found) -> str:
     return text[start : min([*stop, end + 50])]
 
 
-def _latest_stage(text: str, found: list[_Found]) -> list[_Found]:
+def _latest_stage(text: str, found: list[_Found], least: int = 1) -> list[_Found]:
     """Of figures that disagree, the one qualified as the latest evaluation stage ("1.2196
     (sliding window eval …)" over "1.2533 (standard int8+zlib roundtrip)"), when exactly one
-    is; otherwise all of them (the caller abstains)."""
+    is, and that stage is at least ``least``; otherwise all of them (the caller abstains)."""
     stages = [(_stage(_qualifier(text, f)), f) for f in found]
     top = max(st for st, _ in stages)
     best = [f for st, f in stages if st == top]
-    return best if top > 0 and _agree_all(best) else found
+    return best if top >= max(least, 1) and _agree_all(best) else found
 
 
 # a metric line a training script prints: "final_int6_roundtrip_exact val_bpb:1.36",
@@ -599,7 +613,7 @@ def scan_readme(text: str) -> ReadmeScan:
         lead_end = _lead_end(prose)
         in_lead = [f for f in headline if f.pos < lead_end]
         if not in_lead:
-            status = rf"^[ \t>*_-]*{_LABEL}\s*[:=]\s*`?{_NUMBER}`?\s*(?:\(|\||$)"
+            status = rf"^[ \t>*_-]*{_LABEL}\s*[:=]\s*`?(?:\*\*)?{_NUMBER}(?:\*\*)?`?\s*(?:\(|\||$)"
             in_lead = [f for f in _candidates(prose[:lead_end], status, "lead status line", re.I | re.M)]
         if in_lead:
             headline = in_lead
@@ -653,8 +667,19 @@ def scan_readme(text: str) -> ReadmeScan:
             ):
                 found.append(f)
         found.sort(key=lambda f: f.pos)
-        post = [f for f in found if _POST.search(text[_line_start(text, f.pos, 60) : f.pos])]
+        post = [f for f in found if _POST.search(text[_line_start(text, f.pos, 200) : f.pos])]
         picks = post or found
+        if len(picks) > 1 and not _agree_all(picks):
+            # labelled figures that disagree: the one qualified as the latest evaluation stage
+            # ("roundtrip exact … 1.1463", "sliding window exact … 1.1230")
+            # (a bare "int8"/"roundtrip" is not enough here: loose lines name schemes, not stages)
+            staged = _latest_stage(text, picks, least=2)
+            if _agree_all(staged):
+                picks = staged
+            else:  # several figures, none said to be the result: unsure → nothing
+                shown = ", ".join(f.text for f in picks[:4])
+                scan.notes.append(f"abstained: labelled figures disagree ({shown})")
+                picks = []
         scan.bpb = picks[0] if picks else None
     if scan.bpb is not None and _mean_and_best(text, scan.bpb):
         scan.notes.append(f"abstained: a mean ({scan.bpb.text}) and a best seed stated side by side")
