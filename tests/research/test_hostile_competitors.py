@@ -113,6 +113,14 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "Mean val_bpb: 1.1 best " * 5_000 + "\n",  # a mean and "best" a thousand times
         "val_bpb: 1.1234 (" * 8_000 + "\n",  # a qualifier that never closes
         "total submission size " * 8_000 + "\n",
+        "Submitted artifact" + " " * 60_000 + "x\n",  # an artifact line, then a sea of blanks
+        "val_bpb =" + " " * 60_000 + "x\n",  # a label, its sign, then blanks and no figure
+        "Mean val_bpb" + "\t" * 60_000 + "x\n",
+        "| val_bpb |" + " " * 60_000 + "x\n",
+        "# 1.1234" + " " * 60_000 + "x\n",
+        "| val_bpb" + "1" * 60_000 + " |\n|---|\n",  # a header cell of digits
+        "final_x_" * 15_000 + "\n",  # one word of 120 000 characters
+        "submission(" * 60_000 + "\n",  # 660 KB: a GitHub README may be 1 MB
     ],
     ids=[
         "stars",
@@ -125,6 +133,14 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "best",
         "paren",
         "size",
+        "artifact-blanks",
+        "labelled-blanks",
+        "mean-tabs",
+        "row-blanks",
+        "heading-blanks",
+        "digit-cell",
+        "long-word",
+        "open-parens",
     ],
 )
 def test_a_hostile_readme_parses_in_linear_time(text):

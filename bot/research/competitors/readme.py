@@ -46,7 +46,7 @@ _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
     r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
     r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat|diagnostic|\bcontrol\b|before quant|"
-    r"\bgap\b|\bworth\b|estimated|expected|best case|\d+/\d+\s+val.?bpb\s*[:=]\s*$",
+    r"\bgap\b|\bworth\b|estimated|expected|best case|(?<!\d)\d+/\d+\s+val.?bpb\s*[:=]\s*$",
     re.I,
 )
 # A sentence end inside a line ("previous SOTA val_bpb=1.0900. Our val_bpb=1.1000"): words
@@ -327,8 +327,13 @@ _GENERIC_HEAD = re.compile(
 )
 
 
+_TITLE_MAX = 300
+
+
 def _clean_title(t: str) -> str:
-    t = t.lstrip("#").strip().strip("*").strip()
+    # one line, blanks collapsed and capped: the suffix strippers below start at every blank,
+    # so a title of 60 000 blanks or dashes was quadratic (hostile input: a PR's README)
+    t = " ".join(t.lstrip("#").split())[:_TITLE_MAX].strip("*").strip()
     t = re.sub(r"^record\s*[:—–-]\s*", "", t, flags=re.I)
     t = re.sub(rf"^~?\d\.\d+\s*(?:{_LABEL}|bpb)\b\s*[:—–\-|]*\s*", "", t, flags=re.I)
     t = re.sub(r"\s*[—–-]+\s*val.?bpb.*$", "", t, flags=re.I)
@@ -455,7 +460,7 @@ def _submitted_seed(text: str) -> _Found | None:
     """ "Submitted: seed 1337" → that seed's row of the per-seed results table."""
     m = re.search(
         r"submitted\W{0,6}(?:(?:with|artifact|run|model)\s+)?(?:(?:is|corresponds\s+to|comes\s+from|from)\s+)?"
-        r"(?:the\s+)?seed\s*[=:]?\s*\**\s*(\d+)",
+        r"(?:the\s+)?seed\s*(?:[=:]\s*)?(?:\*+\s*)?(\d+)",
         text,
         re.I,
     )
@@ -575,27 +580,27 @@ def scan_readme(text: str) -> ReadmeScan:
     scan = ReadmeScan(title=_title(text))
     prose = _blank_code(text)
     qual = r"(?:\s*\([^)\n]{1,40}\))?"  # "val_bpb (sliding, stride=64)"
-    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*{_NUMBER}"
+    bold = rf"\*\*\s*(?:mean\s+)?{_LABEL}{qual}\s*(?:\*\*\s*)?[:=]\s*(?:\*\*\s*)?{_NUMBER}"
     bold_rev = rf"\*\*\s*~?{_NUMBER}(?:\s*±\s*\d\.\d+)?\s*(?:{_LABEL}|bpb)\s*\*\*"
     # a bold span that labels its own figure, with words between ("**Mean TTT LoRA val_bpb:
     # 1.1925**", "**Score: 0.99145 BPB**"), or a bold label followed by the figure
     # ("**Best verified result:** 1.1257 BPB", "**FineWeb BPB:** 0.8335")
     lab = rf"(?:{_LABEL}|\bbpb\b|\bscore\b)"
     bold_label = (
-        rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:{_LABEL}|bpb)?\s*\*\*"
+        rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:(?:{_LABEL}|bpb)\s*)?\*\*"
     )
     bold_lead = (
-        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*:?\s*`?~?{_NUMBER}"
+        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*(?::\s*)?`?~?{_NUMBER}"
         rf"(?=`?\s*(?:{_LABEL}|bpb)\b|`?\s*(?:\(|\||$))"
     )
-    final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*:?\s*{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
-    heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*[:=]?\s*\**\s*{_NUMBER}"
-    heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*)?\s*(?:{_LABEL}|bpb)\b"
-    exact = rf"final_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
-    mean1 = rf"mean\s+{_LABEL}{qual}\s*[:=]?\s*(?:\*\*)?\s*{_NUMBER}"
-    mean2 = rf"\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*)?\s*bpb"
-    labelled = rf"{_LABEL}\s*(?:\*\*)?\s*[:=]\s*`?\s*(?:\*\*)?\s*{_NUMBER}"
-    row = rf"^\|[^|\n]*{_LABEL}[^|\n]*\|\s*`?(?:\*\*)?\s*{_NUMBER}"
+    final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*(?::\s*)?{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
+    heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*(?:[:=]\s*)?(?:\*+\s*)?{_NUMBER}"
+    heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*\s*)?(?:{_LABEL}|bpb)\b"
+    exact = rf"\bfinal_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
+    mean1 = rf"mean\s+{_LABEL}{qual}\s*(?:[:=]\s*)?(?:\*\*\s*)?{_NUMBER}"
+    mean2 = rf"(?<!\d)\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*\s*)?bpb"
+    labelled = rf"{_LABEL}\s*(?:\*\*\s*)?[:=]\s*(?:`\s*)?(?:\*\*\s*)?{_NUMBER}"
+    row = rf"^\|[^|\n]*{_LABEL}[^|\n]*\|\s*`?(?:\*\*\s*)?{_NUMBER}"
     scan.bpb = _submitted_seed(text)
     if scan.bpb is None:
         headline = sorted(
@@ -689,7 +694,7 @@ def scan_readme(text: str) -> ReadmeScan:
         _refine(text, scan)
     _sizes(text, scan)
     if scan.loss is None:
-        m = re.search(r"final_\w*exact\b[^`\n]{0,200}?val_loss\s*[:=]\s*(\d\.\d+)", text)
+        m = re.search(r"\bfinal_\w*exact\b[^`\n]{0,200}?val_loss\s*[:=]\s*(\d\.\d+)", text)
         if m is None:
             m = re.search(r"(?:post|final|roundtrip)[^\n]{0,40}?val_loss\s*[:=]\s*(\d\.\d+)", text, re.I)
         if m and not _excluded(text, m.start(1)):
@@ -780,7 +785,7 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
     found: tuple[int, int, str] | None = None
     for pat in (
         r"total submission size[^\n]{0,200}?([\d,]{7,})\s*bytes",
-        r"(?:artifact|submission)(?:\s+size)?(?:\s*\([^)\n]*\))?\s*[:=]\s*`?~?\s*([\d,]{7,})(?!\.\d)",
+        r"(?:artifact|submission)(?:\s+size)?(?:\s*\([^)\n]{0,80}\))?\s*[:=]\s*`?~?\s*([\d,]{7,})(?!\.\d)",
         r"\bbytes_total\s*[:=]\s*`?([\d,]{7,})",
     ):
         for m in re.finditer(pat, text, re.I):
@@ -834,7 +839,8 @@ def _sizes(text: str, scan: ReadmeScan) -> None:
             e = text.find("\n", scan.bpb.pos)
             lines.append(text[s : e if e >= 0 else len(text)])
         lines += [ln for ln in text.splitlines() if re.search(r"artifact|submission size", ln, re.I)]
-        mb = r"(?<![\w.])~?\s*(\d{1,2}(?:\.\d{1,3})?)\s*MB\b"
+        # blanks only after a "~": a bare \s* here rescans a line of blanks from every position
+        mb = r"(?<![\w.])(?:~\s*)?(\d{1,2}(?:\.\d{1,3})?)\s*MB\b"
         for ln in lines:
             for m in re.finditer(mb, ln):
                 before = ln[max(0, m.start() - 25) : m.start()].lower()
