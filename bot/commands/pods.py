@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from bot.commands.context import AppContext, emit_json, pass_app
+from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
 from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.provider import PodProvider
 from bot.compute.reaper import reap
@@ -25,6 +25,7 @@ def pods_group() -> None:
 @click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
 @click.option("--all", "show_all", is_flag=True, help="Also pods not named pgolf-.")
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("pod", "paths", "sandbox")
 @pass_app
 def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json: bool) -> None:
     """Live pods with uptime, cost so far and deadline; tracked runs from the state file."""
@@ -80,6 +81,7 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
     "observations at their time, booking what it terminated and settled (then `pgolf ledger commit`).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("pod", "paths", "sandbox", "forge")
 @pass_app
 def reap_cmd(
     app: AppContext,
