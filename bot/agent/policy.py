@@ -316,7 +316,7 @@ OVERRIDE_LABEL = "merge-anyway"  # a maintainer's "merge even though the local v
 
 def _report(forge: Any, number: int, d: WinnerDecision, summary: str) -> None:
     """The decision, the p-value and the effect in the PR's sticky comment (never fatal)."""
-    from bot.forge import comments as sticky
+    from bot.forge import sticky
 
     verdict = {"merged": "**merged**", "merge-pr": "**merge PR opened**"}.get(d.action, "not merged")
     text = f"{verdict}: {sticky.neutralize(d.reason)}"

@@ -6,8 +6,8 @@ import click
 
 from bot.alerts import KINDS, Alert
 from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
-from bot.compute.comment import post_alerts
 from bot.compute.logstream import run_links
+from bot.compute.notify import post_alerts
 from bot.errors import PgolfError
 from bot.forge import open_forge
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +14,9 @@ from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.provider import PodProvider
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState
+
+if TYPE_CHECKING:
+    from bot.forge.base import Forge
 
 
 @click.group("pods")
@@ -96,8 +99,8 @@ def reap_cmd(
     """Terminate pgolf- pods past their deadline, unknown or orphaned; settle committed
     reservations whose promotion died; reconcile budget.json with RunPod; book every cost."""
     from bot.alerts import Alert, reap_alerts
-    from bot.compute.comment import post_alerts, tell_prs
     from bot.compute.logstream import run_links
+    from bot.compute.notify import post_alerts, tell_prs
     from bot.compute.observed import RecordingProvider, ReplayProvider, write_observations
     from bot.errors import PgolfError
 
@@ -163,7 +166,7 @@ def reap_cmd(
         sys.exit(1)
 
 
-def _forge(app: AppContext) -> Any:
+def _forge(app: AppContext) -> Forge | None:
     from bot.errors import PgolfError
     from bot.forge import open_forge
 

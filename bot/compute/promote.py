@@ -38,7 +38,6 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot import clock
-from bot.compute.comment import ForgeReporter, render_comment
 from bot.compute.durable import Committer, make_committer
 from bot.compute.factory import make_provider
 from bot.compute.gates import (
@@ -51,7 +50,16 @@ from bot.compute.gates import (
     waived_parity_gate,
 )
 from bot.compute.metrics import RunMetrics, default_parser
-from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
+from bot.compute.notify import ForgeReporter
+from bot.compute.outcome import (
+    PromoteResult,
+    Reporter,
+    SeedResult,
+    hardware_label,
+    one_line,
+    render_summary,
+    tail,
+)
 from bot.compute.provider import Executor, PodInfo, PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.significance import assess
@@ -259,7 +267,7 @@ def promote(
     timings["ledger"] = time.time()
     result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
     final_ledger = Ledger.load(results_path)
-    result.comment = render_comment(result, final_ledger)
+    result.comment = render_summary(result, final_ledger)
     with contextlib.suppress(OSError):
         atomic_write_text(run_dir / "result.json", json.dumps(result.to_dict(), indent=2) + "\n")
     if reporter is not None:

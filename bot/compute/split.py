@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
-from bot.compute.comment import render_comment
 from bot.compute.durable import Committer
 from bot.compute.gates import artifact_gate, file_at, read_sota, resolve_sha
 from bot.compute.metrics import RunMetrics, default_parser
-from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, tail
+from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, render_summary, tail
 from bot.compute.provider import PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.tracker import Interrupted
@@ -819,7 +818,7 @@ def settle_ticket(
     desc = defuse_tags(commit_description(repo, what, ticket.sha))
     _record(result, settings, settings.path("results_path", root), ledger, len(ticket.seeds), desc, say)
     final = Ledger.load(settings.path("results_path", root))
-    result.comment = render_comment(result, final)
+    result.comment = render_summary(result, final)
     atomic_write_text(run_dir / "result.json", json.dumps(result.to_dict(), indent=2) + "\n")
     if reporter is not None:
         try:
