@@ -36,7 +36,6 @@ from typing import Any
 from bot import budget as budget_mod
 from bot.compute.durable import Committer
 from bot.compute.gates import artifact_gate, file_at, read_sota, resolve_sha
-from bot.compute.metrics import RunMetrics, default_parser
 from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, render_summary, tail
 from bot.compute.provider import PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
@@ -465,7 +464,6 @@ def run_paid(
     repo: Path | None = None,
     log: Callable[[str], None] | None = None,
     stage: Callable[[str], None] | None = None,
-    parse: Callable[[str], RunMetrics] | None = None,
     now: float | None = None,
     attempt: int | None = None,
 ) -> dict[str, Any]:
@@ -480,7 +478,6 @@ def run_paid(
     check_ticket_open(root, settings, ticket, ticket.attempt if attempt is None else attempt)
     say = log or (lambda m: None)
     repo = Path(repo or root)
-    parse = parse or default_parser()
     t0 = time.time() if now is None else now
     outcome: dict[str, Any] = {
         "schema": SCHEMAS["outcome"], "run_id": ticket.run_id, "sha": ticket.sha, "pr": ticket.pr,
@@ -566,7 +563,7 @@ def run_paid(
 
     run = rent_and_train(
         settings, provider, spec, repo, list(ticket.seeds), result, run_dir,
-        parse=parse, log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
+        log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
         key_path=key_path, lifetime=lifetime, reporter=None, on_pod=lambda pid: say(f"pod {pid} rented"),
         finish=finish, check_pod=check_price,
     )  # fmt: skip
@@ -674,7 +671,6 @@ def settle_ticket(
     *,
     repo: Path | None = None,
     reporter: Reporter | None = None,
-    parse: Callable[[str], RunMetrics] | None = None,
     description: str = "",
     log: Callable[[str], None] | None = None,
     paid_skipped: bool = False,
@@ -696,12 +692,11 @@ def settle_ticket(
     * an outcome that fails :func:`check_outcome`: booked at the reservation's worst case with a
       crash row naming the reason;
     * a reservation no longer open (the reaper got there first): nothing is booked twice."""
-    from bot.compute.promote import _check_metrics, _record, defuse_tags, settle_result
+    from bot.compute.promote import _record, defuse_tags, read_seed_log, settle_result
     from bot.training.local import commit_description
 
     say = log or (lambda m: None)
     repo = Path(repo or root)
-    parse = parse or default_parser()
     budget_path = settings.path("budget_path", root)
     budget = budget_mod.load(budget_path, settings)
     res = next((r for r in budget.reservations if r.run_id == ticket.run_id), None)
@@ -803,11 +798,7 @@ def settle_ticket(
             )
             if s["rc"] == 0 and not sr.error:
                 try:  # the metrics are parsed HERE from the log lines: never taken from the outcome
-                    m = parse(s.get("log_tail", ""))
-                    _check_metrics(m, s["seed"])
-                    sr.val_bpb, sr.val_loss = m.val_bpb, m.val_loss
-                    sr.artifact_bytes, sr.code_bytes = m.artifact_bytes, m.code_bytes
-                    sr.memory_gb, sr.stopped_early = m.peak_memory_gb, m.stopped_early
+                    read_seed_log(sr, s.get("log_tail", ""))
                 except (LogParseError, ValueError) as exc:
                     sr.error = str(exc)[:500]
                     result.error = result.error or f"seed {s['seed']}: {sr.error}"
