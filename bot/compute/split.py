@@ -10,8 +10,8 @@
     settle   trusted, App key    outcome validated against the reservation → budget.json settled,
                                  results.tsv row, sticky comment (the workflow commits)
 
-Every file that crosses a job boundary is data: :func:`read_json` caps its size, parses it and
-checks its schema; the receiving side re-checks each field it uses. The gate's verdict is re-decided
+Every file that crosses a job boundary is data: :func:`read_json` caps its size and parses it
+(:func:`bot.fileio.read_json_capped`) and checks its schema; the receiving side re-checks each field it uses. The gate's verdict is re-decided
 by :func:`bot.training.parity.check_verdict` and bound to the approved commit by the SHA-256 of both
 scripts read from git objects here. The paid job's outcome never sets a number the ledger takes on
 trust: metrics are parsed again from the log lines it carries, and its cost claim is checked
@@ -42,7 +42,7 @@ from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError, PodError
-from bot.fileio import atomic_write_text
+from bot.fileio import atomic_write_text, read_json_capped
 from bot.ledger import Ledger
 
 SCHEMAS = {
@@ -74,25 +74,7 @@ def read_json(path: Path | str, kind: str, sha256: str | None = None) -> dict[st
     ``schema``; InputError naming the file otherwise. ``sha256``: the digest the writing job
     declared in its job outputs (which no other job can set); a file with another one was not
     written by that job (the gate job, running PR code, can replace artifacts) and is refused."""
-    path = Path(path)
-    cap = MAX_BYTES[kind]
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(cap + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror or exc}", path=str(path)) from None
-    if len(raw) > cap:
-        raise InputError(f"the {kind} file is over {cap} bytes: refused unread", path=str(path))
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256.strip().lower():
-        raise InputError(
-            f"the {kind} file's SHA-256 is not the one its job declared ({sha256.strip()[:64] or 'none'}): "
-            "not that job's file; refused",
-            path=str(path),
-        )
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"the {kind} file is not JSON: {exc}", path=str(path)) from None
+    data = read_json_capped(path, MAX_BYTES[kind], f"the {kind} file", sha256=sha256)
     if not isinstance(data, dict):
         raise InputError(f"the {kind} file is not a JSON object", path=str(path))
     if data.get("schema") != SCHEMAS[kind]:
