@@ -57,6 +57,7 @@ proposals after it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -555,6 +556,7 @@ def draft(
     plan = exp.plan(from_item=from_item, max_usd=max_usd, offline_mode=offline_mode or llm is None)
     with tempfile.TemporaryDirectory(prefix="pgolf-draft-") as tmp:
         ws = Workspace.create(Path(tmp) / "ws", plan.originals)
+        first = functools.partial(_bundle, exp, plan.pick, plan.base, plan.originals, round_=1)
         if plan.use_llm:
             assert llm is not None
             proposer = f"anthropic:{llm.model}"
@@ -563,28 +565,13 @@ def draft(
             )
             dlg = Dialogue(system, messages, max_attempts=attempts)
             out = exp.converse(ws, plan.base, dlg, exp.validator)
-            bundle = _bundle(
-                exp,
-                plan.pick,
-                plan.base,
-                plan.originals,
-                round_=1,
-                status=CANDIDATE,
-                proposer=proposer,
-                candidate=out.candidate,
-                data={},
-            )
+            bundle = first(status=CANDIDATE, proposer=proposer, candidate=out.candidate, data={})
             bundle = _suspended_or_ended(out, dlg, bundle)
         else:
             edit = exp.offline_edit(ws, plan.pick)
             cand = exp._candidate(ws, plan.base, False)
             if edit is None:
-                bundle = _bundle(
-                    exp,
-                    plan.pick,
-                    plan.base,
-                    plan.originals,
-                    round_=1,
+                bundle = first(
                     status="declined",
                     proposer="offline",
                     candidate=cand,
@@ -594,12 +581,7 @@ def draft(
             else:
                 data, key = edit
                 report = exp.validator.validate(cand)
-                bundle = _bundle(
-                    exp,
-                    plan.pick,
-                    plan.base,
-                    plan.originals,
-                    round_=1,
+                bundle = first(
                     status=CANDIDATE if report.ok else "crash",
                     proposer="offline",
                     candidate=cand,
