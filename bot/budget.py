@@ -499,9 +499,7 @@ def settle(
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         budget.reservations.remove(res)
         rec = RunRecord(
             run_id=run_id,
@@ -525,14 +523,20 @@ def settle(
     return rec
 
 
+def _open_reservation(budget: Budget, run_id: str, path: Path) -> Reservation:
+    """The open reservation of ``run_id``; BudgetError naming the file when there is none."""
+    res = next((r for r in budget.reservations if r.run_id == run_id), None)
+    if res is None:
+        raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+    return res
+
+
 def release(path: Path | str, settings: Settings, run_id: str) -> Reservation:
     """Drop the reservation of ``run_id`` (nothing was spent)."""
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         budget.reservations.remove(res)
         _save(path, budget)
     return res
@@ -579,9 +583,7 @@ def set_pod(path: Path | str, settings: Settings, run_id: str, pod_id: str) -> R
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         res.pod_id = pod_id
         _save(path, budget)
     return res
