@@ -43,6 +43,7 @@ import numpy as np
 from bot.errors import ParityError, PgolfError
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.sandbox import BoxRun, Sandbox
 
 LOGIT_TOL = 1e-4
@@ -428,7 +429,7 @@ if __name__ == "__main__":  # pragma: no cover - run inside the sandbox
 
 
 def parity_in_sandbox(
-    settings: Any, torch_src: bytes, mlx_src: bytes, *, timeout: float = 900.0
+    settings: Settings, torch_src: bytes, mlx_src: bytes, *, timeout: float = 900.0
 ) -> dict[str, Any]:
     """Trusted side: run the gate on the two scripts' bytes inside :mod:`bot.sandbox` and return
     the re-validated verdict (:func:`check_verdict`), or ``{"error": …}`` when the scripts could
