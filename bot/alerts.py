@@ -73,7 +73,7 @@ def raise_alerts(
 ) -> AlertOutcome:
     """Open or update the alerts issue with ``alerts`` (nothing happens for an empty list);
     without issues, append them to ``fallback_dir/alerts.md``. ``identities`` are pgolf's own
-    logins (:func:`bot.forge.comments.pgolf_identities`); by default the forge's own login and
+    logins (:func:`bot.forge.sticky.pgolf_identities`); by default the forge's own login and
     ``github-actions[bot]``."""
     out = AlertOutcome(list(alerts))
     if not alerts:

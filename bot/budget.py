@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,32 +214,36 @@ def _need(
     return v
 
 
+def _amount(data: dict[str, Any], key: str, where: str) -> float:
+    """A required, finite, non-negative amount (USD)."""
+    value = float(_need(data, key, (int, float), where))
+    if value < 0:
+        raise BudgetError("must not be negative", path=where, field=key)
+    return value
+
+
+def _records(data: dict[str, Any], key: str, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, record)`` of each object in the optional list ``key`` (``runs``, ``reservations``)."""
+    for i, r in enumerate(_need(data, key, (list,), where, optional=True) or []):
+        w = f"{where} {key}[{i}]"
+        if not isinstance(r, dict):
+            raise BudgetError("must be an object", path=w)
+        yield w, r
+
+
 def from_json(data: Any, where: str) -> Budget:
     if not isinstance(data, dict):
         raise BudgetError("top level must be a JSON object", path=where)
     num = (int, float)
-    total = float(_need(data, "total_credits", num, where))
-    floor = float(_need(data, "reserve_floor", num, where))
-    spent = float(_need(data, "spent", num, where))
-    if total < 0:
-        raise BudgetError("must not be negative", path=where, field="total_credits")
-    if floor < 0:
-        raise BudgetError("must not be negative", path=where, field="reserve_floor")
-    if spent < 0:
-        raise BudgetError("must not be negative", path=where, field="spent")
+    total = _amount(data, "total_credits", where)
+    floor = _amount(data, "reserve_floor", where)
+    spent = _amount(data, "spent", where)
     last = _need(data, "last_tier2_start", (str,), where, optional=True)
     if last is not None:
         parse_iso(last, where, "last_tier2_start")
-    runs_raw = _need(data, "runs", (list,), where, optional=True) or []
-    res_raw = _need(data, "reservations", (list,), where, optional=True) or []
     runs: list[RunRecord] = []
-    for i, r in enumerate(runs_raw):
-        w = f"{where} runs[{i}]"
-        if not isinstance(r, dict):
-            raise BudgetError("must be an object", path=w)
-        cost = float(_need(r, "cost_usd", num, w))
-        if cost < 0:
-            raise BudgetError("must not be negative", path=w, field="cost_usd")
+    for w, r in _records(data, "runs", where):
+        cost = _amount(r, "cost_usd", w)
         runs.append(
             RunRecord(
                 run_id=str(_need(r, "run_id", (str,), w)),
@@ -258,13 +263,8 @@ def from_json(data: Any, where: str) -> Budget:
             )
         )
     reservations: list[Reservation] = []
-    for i, r in enumerate(res_raw):
-        w = f"{where} reservations[{i}]"
-        if not isinstance(r, dict):
-            raise BudgetError("must be an object", path=w)
-        max_usd = float(_need(r, "max_usd", num, w))
-        if max_usd < 0:
-            raise BudgetError("must not be negative", path=w, field="max_usd")
+    for w, r in _records(data, "reservations", where):
+        max_usd = _amount(r, "max_usd", w)
         created = str(_need(r, "created", (str,), w))
         parse_iso(created, w, "created")
         rate_limited = _need(r, "rate_limited", (bool,), w, optional=True, allow_bool=True)
@@ -499,9 +499,7 @@ def settle(
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         budget.reservations.remove(res)
         rec = RunRecord(
             run_id=run_id,
@@ -525,14 +523,20 @@ def settle(
     return rec
 
 
+def _open_reservation(budget: Budget, run_id: str, path: Path) -> Reservation:
+    """The open reservation of ``run_id``; BudgetError naming the file when there is none."""
+    res = next((r for r in budget.reservations if r.run_id == run_id), None)
+    if res is None:
+        raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+    return res
+
+
 def release(path: Path | str, settings: Settings, run_id: str) -> Reservation:
     """Drop the reservation of ``run_id`` (nothing was spent)."""
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         budget.reservations.remove(res)
         _save(path, budget)
     return res
@@ -579,9 +583,7 @@ def set_pod(path: Path | str, settings: Settings, run_id: str, pod_id: str) -> R
     path = Path(path)
     with file_lock(path):
         budget = load(path, settings)
-        res = next((r for r in budget.reservations if r.run_id == run_id), None)
-        if res is None:
-            raise BudgetError(f"no open reservation for run id {run_id!r}", path=str(path))
+        res = _open_reservation(budget, run_id, path)
         res.pod_id = pod_id
         _save(path, budget)
     return res

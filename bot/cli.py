@@ -6,7 +6,6 @@ Each module in ``bot/commands/`` exposes ``register(cli: click.Group) -> None``.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -19,10 +18,8 @@ from bot.commands.context import AppContext
 from bot.config import parse_overrides
 from bot.errors import GateFailed, InputError, PgolfError
 
-# Command modules, in help order; each module's command carries the module's name. Each is a
-# module of this package (tests/foundation/test_cli.py imports every one): the names are only how
-# `pgolf X` imports bot.commands.X when X is called, and nothing else.
-COMMAND_MODULES = (
+# The commands, in help order; each is the noun of its module bot.commands.<noun>.
+COMMAND_NAMES = (
     "config",
     "results",
     "budget",
@@ -48,6 +45,104 @@ COMMAND_MODULES = (
 )
 
 
+def register_command(name: str, group: click.Group) -> bool:
+    """Import the module of command ``name`` and register it on ``group`` (False: no such
+    command). One plain import per command, here and only when it is called, so that mypy
+    follows every command and ``pgolf budget status`` imports neither the SDKs nor torch."""
+    match name:
+        case "config":
+            from bot.commands import config
+
+            config.register(group)
+        case "results":
+            from bot.commands import results
+
+            results.register(group)
+        case "budget":
+            from bot.commands import budget
+
+            budget.register(group)
+        case "pause":
+            from bot.commands import pause
+
+            pause.register(group)
+        case "artifact":
+            from bot.commands import artifact
+
+            artifact.register(group)
+        case "inject":
+            from bot.commands import inject
+
+            inject.register(group)
+        case "program":
+            from bot.commands import program
+
+            program.register(group)
+        case "init":
+            from bot.commands import init
+
+            init.register(group)
+        case "runner":
+            from bot.commands import runner
+
+            runner.register(group)
+        case "train":
+            from bot.commands import train
+
+            train.register(group)
+        case "research":
+            from bot.commands import research
+
+            research.register(group)
+        case "competitors":
+            from bot.commands import competitors
+
+            competitors.register(group)
+        case "command":
+            from bot.commands import command
+
+            command.register(group)
+        case "ledger":
+            from bot.commands import ledger
+
+            ledger.register(group)
+        case "promote":
+            from bot.commands import promote
+
+            promote.register(group)
+        case "pods":
+            from bot.commands import pods
+
+            pods.register(group)
+        case "logs":
+            from bot.commands import logs
+
+            logs.register(group)
+        case "alerts":
+            from bot.commands import alerts
+
+            alerts.register(group)
+        case "submission":
+            from bot.commands import submission
+
+            submission.register(group)
+        case "experiment":
+            from bot.commands import experiment
+
+            experiment.register(group)
+        case "report":
+            from bot.commands import report
+
+            report.register(group)
+        case "demo":
+            from bot.commands import demo
+
+            demo.register(group)
+        case _:
+            return False
+    return True
+
+
 class PgolfGroup(click.Group):
     """The root group.
 
@@ -58,16 +153,16 @@ class PgolfGroup(click.Group):
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(self.commands) | set(COMMAND_MODULES)
-        order = {n: i for i, n in enumerate(COMMAND_MODULES)}
+        names = set(self.commands) | set(COMMAND_NAMES)
+        order = {n: i for i, n in enumerate(COMMAND_NAMES)}
         return sorted(names, key=lambda n: (order.get(n, len(order)), n))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+        if cmd_name not in self.commands:
             scratch = click.Group()
-            importlib.import_module(f"bot.commands.{cmd_name}").register(scratch)
-            for name, cmd in scratch.commands.items():
-                self.add_command(cmd, name)
+            if register_command(cmd_name, scratch):
+                for name, cmd in scratch.commands.items():
+                    self.add_command(cmd, name)
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:

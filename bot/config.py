@@ -20,7 +20,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.errors import ConfigError
 
@@ -175,7 +175,6 @@ class Settings:
     arxiv_max_pages: int = 3
     openreview_base_url: str = "https://api2.openreview.net"
     semantic_scholar_base_url: str = "https://api.semanticscholar.org/graph/v1"
-    github_api_url: str = "https://api.github.com"
     challenge_repo: str = "openai/parameter-golf"  # PRs here are read for record scores
     modded_nanogpt_repo: str = "KellerJordan/modded-nanogpt"  # its README holds the record table
     github_code_query: str = '"val_bpb" "train_gpt.py"'
@@ -237,6 +236,8 @@ class Settings:
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
+    # the GitHub API (GITHUB_API_URL wins): the forge's, and the research sources' that read GitHub
+    github_api_url: str = "https://api.github.com"
     pages_url: str = ""  # the dashboard's GitHub Pages URL (PGOLF_PAGES_URL; report.yml sets it)
     promote_label: str = "promote"
     candidate_label: str = "promote-candidate"
@@ -249,6 +250,18 @@ class Settings:
     github_seconds_between_requests: float = 0.25  # client-side pacing (GitHub's best practice)
     github_seconds_between_writes: float = 1.0  # pacing of POST/PATCH/PUT/DELETE
     ledger_push_attempts: int = 5  # pgolf ledger commit: pull-rebase-push tries
+
+    # The sections whose values failed to load (``load_settings(sections=...)``): reading one of
+    # their settings raises the section's ConfigError instead of handing out a default.
+    _invalid_sections: ClassVar[Mapping[str, ConfigError]] = types.MappingProxyType({})
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names
+
+        def __getattribute__(self, name: str) -> Any:
+            invalid = object.__getattribute__(self, "_invalid_sections")
+            if invalid and name in SECTION_OF and SECTION_OF[name] in invalid:
+                raise invalid[SECTION_OF[name]]
+            return object.__getattribute__(self, name)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -345,7 +358,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "arxiv_max_pages",
         "openreview_base_url",
         "semantic_scholar_base_url",
-        "github_api_url",
         "challenge_repo",
         "modded_nanogpt_repo",
         "github_code_query",
@@ -400,6 +412,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "forge": (
         "github_repository",
+        "github_api_url",
         "promote_label",
         "candidate_label",
         "forge",
@@ -502,6 +515,13 @@ def coerce(key: str, value: Any, origin: str) -> Any:
 def validate(s: Settings) -> None:
     """Every rule on the values of the settings (the one place: ``load_settings`` runs it, and so
     does whatever was handed a ``Settings`` built directly); ConfigError names the field."""
+    for key, message in rule_problems(s):
+        raise ConfigError(message, path="settings", field=key)
+
+
+def rule_problems(s: Settings) -> list[tuple[str, str]]:
+    """``(setting, what is wrong)`` for every rule the values break (empty: all hold)."""
+    out: list[tuple[str, str]] = []
     nonneg = [
         "total_compute_credits",
         "runpod_min_reserve",
@@ -514,7 +534,7 @@ def validate(s: Settings) -> None:
     ]
     for key in nonneg:
         if getattr(s, key) < 0:
-            raise ConfigError("must not be negative", path="settings", field=key)
+            out.append((key, "must not be negative"))
     positive = [
         "gpu_count",
         "artifact_limit_bytes",
@@ -530,39 +550,37 @@ def validate(s: Settings) -> None:
     ]
     for key in positive:
         if getattr(s, key) <= 0:
-            raise ConfigError("must be positive", path="settings", field=key)
+            out.append((key, "must be positive"))
     for key in ("experimenter_max_tokens", "experimenter_max_turns", "experimenter_smoke_iterations"):
         if getattr(s, key) < 1:
-            raise ConfigError("must be at least 1", path="settings", field=key)
+            out.append((key, "must be at least 1"))
     if s.auto_promote_max_per_day < 0:
-        raise ConfigError("must not be negative", path="settings", field="auto_promote_max_per_day")
+        out.append(("auto_promote_max_per_day", "must not be negative"))
     if s.local_backend not in {"auto", "mlx", "torch"}:
-        raise ConfigError("must be auto, mlx or torch", path="settings", field="local_backend")
+        out.append(("local_backend", "must be auto, mlx or torch"))
     if s.sandbox not in {"auto", "required", "best-effort"}:
-        raise ConfigError("must be auto, required or best-effort", path="settings", field="sandbox")
+        out.append(("sandbox", "must be auto, required or best-effort"))
     if not 0 < s.sandbox_uid < 2**31:
-        raise ConfigError("must be a uid other than root (1 … 2^31-1)", path="settings", field="sandbox_uid")
+        out.append(("sandbox_uid", "must be a uid other than root (1 … 2^31-1)"))
 
     if s.local_preset and s.local_preset not in LOCAL_PRESET_NAMES:
-        raise ConfigError(
-            f"must be one of {', '.join(LOCAL_PRESET_NAMES)} (or empty)",
-            path="settings",
-            field="local_preset",
-        )
+        out.append(("local_preset", f"must be one of {', '.join(LOCAL_PRESET_NAMES)} (or empty)"))
     if not 0 <= s.relevance_threshold <= 1:
-        raise ConfigError("must be within 0..1", path="settings", field="relevance_threshold")
+        out.append(("relevance_threshold", "must be within 0..1"))
     if s.research_review not in {"commit", "pr"}:
-        raise ConfigError("must be commit or pr", path="settings", field="research_review")
+        out.append(("research_review", "must be commit or pr"))
     if s.research_review_quiet_hours < 0:
-        raise ConfigError("must not be negative", path="settings", field="research_review_quiet_hours")
+        out.append(("research_review_quiet_hours", "must not be negative"))
     if s.research_review_quiet_hours > 24 * 366 * 100:  # later dates overflow; hold with the label
-        raise ConfigError(
-            "must be at most 100 years (878,400 h); to stop the merge, use the hold label",
-            path="settings",
-            field="research_review_quiet_hours",
+        out.append(
+            (
+                "research_review_quiet_hours",
+                "must be at most 100 years (878,400 h); to stop the merge, use the hold label",
+            )
         )
     if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
-        raise ConfigError("must be a branch name", path="settings", field="research_review_branch")
+        out.append(("research_review_branch", "must be a branch name"))
+    return out
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:
@@ -584,26 +602,76 @@ def load_settings(
     root: Path | str = ".",
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    sections: Iterable[str] | None = None,
 ) -> Settings:
-    """Apply the cascade and return frozen settings."""
-    root = Path(root)
-    env = os.environ if env is None else env
+    """Apply the cascade and return frozen settings.
+
+    ``sections`` names the sections the caller reads (default: every one). A problem in one of
+    them, or one that belongs to no section (an unknown name, a file that is no TOML), raises its
+    ConfigError. A problem in another section does not: that section's settings keep their
+    defaults and reading any of them raises the problem, so a command that never reads the
+    grading settings (the reaper) is never blocked by a bad one, and none silently uses a default.
+    """
+    settings, problems = _cascade(Path(root), os.environ if env is None else env, overrides or {})
+    wanted = set(SECTIONS) if sections is None else set(sections)
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"no such settings section: {', '.join(sorted(unknown))}")
+    invalid: dict[str, ConfigError] = {}
+    for problem in problems:
+        section = SECTION_OF.get(problem.field or "")
+        if section is None or section in wanted:
+            raise problem
+        invalid.setdefault(section, problem)
+    if invalid:
+        object.__setattr__(settings, "_invalid_sections", types.MappingProxyType(invalid))
+    return settings
+
+
+def settings_problems(
+    root: Path | str = ".", env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> list[ConfigError]:
+    """Every problem of the cascade, in every section (``pgolf config show`` reports them all)."""
+    return _cascade(Path(root), os.environ if env is None else env, overrides or {})[1]
+
+
+def _cascade(
+    root: Path, env: Mapping[str, str], overrides: Mapping[str, Any]
+) -> tuple[Settings, list[ConfigError]]:
+    """The settings the cascade gives, and its problems. A value that cannot be read as its
+    setting's type stays at the default; a broken rule names where the value came from."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    problems: list[ConfigError] = []
+    given: list[tuple[str, Any, str]] = []
     pp_origin = str(root / "pyproject.toml") + " [tool.pgolf]"
-    for key, value in read_pyproject(root).items():
-        values[key] = coerce(key, value, pp_origin)
+    try:
+        given += [(key, value, pp_origin) for key, value in read_pyproject(root).items()]
+    except ConfigError as exc:
+        problems.append(exc)
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in KEYS:
-            raise ConfigError(f"unknown setting (from environment variable {name})", path="env")
-        values[key] = coerce(key, value, f"env {name}")
-    for key, value in (overrides or {}).items():
-        values[key] = coerce(key, value, "command line")
+            problems.append(ConfigError(f"unknown setting (from environment variable {name})", path="env"))
+            continue
+        given.append((key, value, f"env {name}"))
+    given += [(key, value, "command line") for key, value in overrides.items()]
+    for key, value, origin in given:
+        try:
+            values[key] = coerce(key, value, origin)
+            origins[key] = origin
+        except ConfigError as exc:
+            values.pop(key, None)  # a later layer's bad value does not fall back to an earlier one
+            origins.pop(key, None)
+            problems.append(exc)
     settings = Settings(**values)
-    validate(settings)
-    return settings
+    problems += [
+        ConfigError(message, path=origins.get(key, "settings"), field=key)
+        for key, message in rule_problems(settings)
+    ]
+    return settings, problems
 
 
 def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

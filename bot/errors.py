@@ -4,10 +4,10 @@ Every error a user can cause or meet derives from :class:`PgolfError`. Each clas
 its own process exit code; the CLI edge (``bot.cli``) turns any ``PgolfError`` into a single
 line ``error: <message>`` on stderr and exits with that code, never a traceback.
 
-Gate *outcomes* (an artifact over the limit, a budget check that says no) are not malfunctions:
-a command prints its report and raises :class:`GateFailed`, which the CLI turns into exit 1
-without an ``error:`` line. Exit code 2 is shared with click's own usage errors: both mean "the
-input you gave is wrong".
+Gate *outcomes* (an artifact over the limit, a budget check that says no, a parity or trust
+refusal) are not malfunctions: a command prints its report and raises :class:`GateFailed` or one
+of its subclasses, which the CLI turns into that class's exit code without an ``error:`` line.
+Exit code 2 is shared with click's own usage errors: both mean "the input you gave is wrong".
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ class InputError(PgolfError):
     exit_code = 2
 
 
+class GateFailed(PgolfError):
+    """A gate said no: the artifact is over the limit, the budget, parity or trust refused.
+
+    Not a malfunction: the command ran and the answer is "no". Every gate that stops a command
+    raises this or a subclass (the one way a gate says no); the CLI edge prints the message
+    without an ``error:`` prefix and exits with the class's code: 1 here, and a code of its own
+    where the refusal has a family (BudgetBlocked 6, ParityError 13, TrustError 19)."""
+
+    exit_code = 1
+
+
 class ConfigError(PgolfError):
     """Unknown or ill-typed setting in defaults/pyproject/environment/flags."""
 
@@ -54,7 +65,7 @@ class BudgetError(PgolfError):
     exit_code = 5
 
 
-class BudgetBlocked(BudgetError):
+class BudgetBlocked(GateFailed, BudgetError):
     """The budget (reserve floor, rate limit, open reservations) refuses a spend."""
 
     exit_code = 6
@@ -90,8 +101,9 @@ class LogParseError(TrainingError):
     exit_code = 12
 
 
-class ParityError(TrainingError):
-    """The MLX and PyTorch scripts disagree (or cannot be compared)."""
+class ParityError(GateFailed, TrainingError):
+    """The parity gate refused: the MLX and PyTorch scripts disagree, or cannot be compared
+    (it fails closed)."""
 
     exit_code = 13
 
@@ -126,8 +138,8 @@ class ForgeError(PgolfError):
     exit_code = 18
 
 
-class TrustError(ForgeError):
-    """An actor is not allowed to run a command, or an approval no longer holds."""
+class TrustError(GateFailed, ForgeError):
+    """The trust gate refused: an actor may not run a command, or an approval no longer holds."""
 
     exit_code = 19
 
@@ -172,12 +184,3 @@ class GitError(PgolfError):
     """A git command failed (bot.git names the command and git's own message)."""
 
     exit_code = 26
-
-
-class GateFailed(PgolfError):
-    """A gate said no: the artifact is over the limit, the parity check or a budget rule refused.
-
-    Not a malfunction: the command ran and the answer is "no". Every gate that stops a command
-    raises this, and the CLI edge exits with its code (1), the code of a failed check."""
-
-    exit_code = 1

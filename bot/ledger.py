@@ -279,9 +279,9 @@ def parse_number(text: str, name: str, kind: type = float) -> float | int | None
     return value
 
 
-def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    n = len(xs)
-    if n < 2:
+def pearson(xs: Sequence[float], ys: Sequence[float], min_points: int = 2) -> float | None:
+    """Pearson's r of two equally long series (None below ``min_points`` or for a constant one)."""
+    if len(xs) < max(min_points, 2):
         return None
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
@@ -522,8 +522,8 @@ class Ledger:
         xs = [p[1] for p in points]
         ys = [p[2] for p in points]
         mean_delta = statistics.fmean(y - x for x, y in zip(xs, ys, strict=True)) if n else None
-        pearson = _pearson(xs, ys) if n >= 3 else None
-        spearman = _pearson(_ranks(xs), _ranks(ys)) if n >= 3 else None
+        r_value = pearson(xs, ys, min_points=3)
+        spearman = pearson(_ranks(xs), _ranks(ys), min_points=3)
         slope = intercept = None
         if n >= 2:
             mx, my = statistics.fmean(xs), statistics.fmean(ys)
@@ -531,7 +531,7 @@ class Ledger:
             if sxx > 0:
                 slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
                 intercept = my - slope * mx
-        return Correlation(n, mean_delta, pearson, spearman, slope, intercept, n >= 5, points)
+        return Correlation(n, mean_delta, r_value, spearman, slope, intercept, n >= 5, points)
 
 
 def config_of(description: str) -> str | None:

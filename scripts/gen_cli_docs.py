@@ -31,8 +31,9 @@ HEADER = """# pgolf CLI reference
 
 Every command takes the global options of `pgolf` (`--repo`, `-c key=value`) before its name,
 e.g. `pgolf --repo ~/golf -c local_gate_pct=2 results show`. Exit codes: 0 success, 1 a gate
-said no (artifact over the limit, budget refused, …), 2 bad input, ≥ 3 the error classes in
-`bot/errors.py` (each message names the file or field).
+said no (artifact over the limit, budget check, …; a budget reservation, parity and trust refuse
+with codes of their own: 6, 13, 19), 2 bad input, ≥ 3 the error classes in `bot/errors.py` (each
+message names the file or field); the full list is in the README.
 """
 
 

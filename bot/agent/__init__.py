@@ -3,7 +3,7 @@
 * :mod:`bot.agent.tools` — the file-editing tools the model uses (view, replace, insert),
   confined to the two training scripts in a scratch workspace;
 * :mod:`bot.agent.proposer` — item selection and the tool-use conversation with the LLM;
-* :mod:`bot.agent.offline` — the deterministic proposer (a documented menu of small changes);
+* :mod:`bot.agent.menu_proposer` — the deterministic proposer (a documented menu of small changes);
 * :mod:`bot.agent.validate` — the checks run before anything is pushed;
 * :mod:`bot.agent.pr` — branch ``exp/<slug>``, PR body, labels, publishing through the forge;
 * :mod:`bot.agent.record` — the proposal archive (``proposals.jsonl`` + one ``.patch`` per idea);

@@ -58,6 +58,8 @@ from bot.agent.record import ProposalArchive
 from bot.compute.winners import winner_test
 from bot.config import Settings
 from bot.errors import ExperimentError, ForgeError, StateError
+from bot.forge.base import Forge, PullRequest
+from bot.forge.events import Event
 from bot.git import same_commit
 from bot.ledger import Ledger, Row
 from bot.state import append_lines, iter_jsonl
@@ -97,7 +99,7 @@ class Capacity:
 
 
 def capacity(
-    forge: Any,
+    forge: Forge,
     settings: Settings,
     archive: ProposalArchive,
     *,
@@ -131,12 +133,11 @@ def capacity(
 
 
 # --------------------------------------------------------------------------- auto-promotion
-TrustFn = Callable[[Any, Any, Settings], tuple[bool, str]]
+TrustFn = Callable[[Forge, PullRequest, Settings], tuple[bool, str]]
 
 
-def label_event(forge: Any, pr: Any, settings: Settings) -> Any:
+def label_event(forge: Forge, pr: PullRequest, settings: Settings) -> Event:
     """The ``pull_request labeled`` event our own label will produce, as the trust function sees it."""
-    from bot.forge.events import Event
 
     login = forge.bot_login
     return Event(
@@ -155,7 +156,7 @@ def label_event(forge: Any, pr: Any, settings: Settings) -> Any:
     )
 
 
-def default_trust(forge: Any, pr: Any, settings: Settings) -> tuple[bool, str]:
+def default_trust(forge: Forge, pr: PullRequest, settings: Settings) -> tuple[bool, str]:
     """THE trust function (:func:`bot.forge.events.authorize`) on the label event we would cause:
     the App identity passes only while ``auto_promote`` is on."""
     from bot.forge import events
@@ -192,7 +193,7 @@ def auto_promotions_today(state_dir: Path, now: datetime) -> int:
 
 
 def auto_promote(
-    forge: Any,
+    forge: Forge,
     number: int,
     *,
     root: Path | str,
@@ -272,7 +273,7 @@ def auto_promote(
 
 
 def auto_promote_all(
-    forge: Any,
+    forge: Forge,
     *,
     root: Path | str,
     settings: Settings,
@@ -314,9 +315,9 @@ class WinnerDecision:
 OVERRIDE_LABEL = "merge-anyway"  # a maintainer's "merge even though the local verdict is discard"
 
 
-def _report(forge: Any, number: int, d: WinnerDecision, summary: str) -> None:
+def _report(forge: Forge, number: int, d: WinnerDecision, summary: str) -> None:
     """The decision, the p-value and the effect in the PR's sticky comment (never fatal)."""
-    from bot.forge import comments as sticky
+    from bot.forge import sticky
 
     verdict = {"merged": "**merged**", "merge-pr": "**merge PR opened**"}.get(d.action, "not merged")
     text = f"{verdict}: {sticky.neutralize(d.reason)}"
@@ -332,7 +333,7 @@ def _protection_refusal(exc: ForgeError) -> bool:
 
 
 def merge_winner(
-    forge: Any,
+    forge: Forge,
     number: int,
     *,
     root: Path | str,
@@ -459,7 +460,9 @@ def merge_winner(
     return d
 
 
-def _open_merge_pr(forge: Any, root: Path, pr: Any, bpb: float, previous: float | None, why: str) -> int:
+def _open_merge_pr(
+    forge: Forge, root: Path, pr: PullRequest, bpb: float, previous: float | None, why: str
+) -> int:
     branch = WINNER_PREFIX + pr.head_ref.removeprefix(BRANCH_PREFIX)
     if forge.info().kind == "local":
         if not gitops.branch_exists(root, branch):

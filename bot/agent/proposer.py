@@ -12,7 +12,7 @@ failure goes back to the model once, as the error ``tool_result`` of its ``submi
 and a second failure is recorded as a ``crash`` proposal with its reason and diff — nothing is
 pushed. A request that could overrun the spend cap is never sent: the proposal stops cleanly and
 is recorded as ``stopped`` with what it spent. Without an API key (or with ``offline=True``) the
-deterministic menu of :mod:`bot.agent.offline` makes the change instead, through the same tools,
+deterministic menu of :mod:`bot.agent.menu_proposer` makes the change instead, through the same tools,
 validation and PR path.
 """
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import anthropic
 
 from bot import clock
-from bot.agent import gitops, offline
+from bot.agent import gitops, menu_proposer
 from bot.agent.pr import ExperimentForge, publish, unique_slug
 from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.tools import TOOLS, TRAINING_SCRIPTS, Workspace, run_tool
@@ -173,7 +173,7 @@ def item_message(
         research.append(f"Verified implementation brief:\n{brief.brief[:4000]}")
     parts = [
         f"Research item `{item.item_id}` ({pick_reason}):",
-        f"Grade: {grade_text(item)} · category: {item.category or offline.item_category(item)}",
+        f"Grade: {grade_text(item)} · category: {item.category or menu_proposer.item_category(item)}",
         untrusted.block("research-item", "\n".join(research)),
     ]
     for rel, text in files.items():
@@ -426,8 +426,8 @@ class Experimenter:
             item_title=item.title,
             item_grade=grade_text(item),
             title=title,
-            category=offline.normalise_category(str(data.get("category") or ""))
-            or offline.item_category(item),
+            category=menu_proposer.normalise_category(str(data.get("category") or ""))
+            or menu_proposer.item_category(item),
             proposer=proposer,
             hypothesis=str(data.get("hypothesis") or ""),
             change=str(data.get("change") or ""),
@@ -443,10 +443,10 @@ class Experimenter:
         """The offline menu's change applied to ``ws``: ``(submission data, menu key)``, or None
         when the menu has nothing untried left."""
         tried_keys = {str(p.extra.get("menu_key")) for p in self.archive.all() if p.extra.get("menu_key")}
-        change = offline.plan_change(ws, pick.item, tried_keys)
+        change = menu_proposer.plan_change(ws, pick.item, tried_keys)
         if change is None:
             return None
-        offline.apply_change(ws, change)
+        menu_proposer.apply_change(ws, change)
         data = {
             "title": change.title,
             "category": change.category,

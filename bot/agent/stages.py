@@ -57,12 +57,12 @@ proposals after it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import reprlib
-import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -100,7 +100,7 @@ from bot.agent.validate import (
 )
 from bot.config import Settings
 from bot.errors import ExperimentError
-from bot.fileio import atomic_write_bytes
+from bot.fileio import atomic_write_bytes, read_json_capped
 from bot.git import git_ok
 from bot.grading import untrusted
 from bot.sandbox import open_sandbox
@@ -149,24 +149,6 @@ def candidate_digest(base_sha: str, files: Mapping[str, str], mlx_only: bool) ->
 
 def _is_digest(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 64 and set(value) <= _SHA
-
-
-def read_capped(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of a regular file (never through a symlink), refused over ``limit``."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise StageError(f"{what} is missing", path=str(path)) from None
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
-        raise StageError(f"{what} is not a regular file", path=str(path))
-    if st.st_size > limit:
-        raise StageError(f"{what} is {st.st_size} bytes, over the {limit}-byte limit", path=str(path))
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise StageError(f"{what} is over the {limit}-byte limit", path=str(path))
-    return data
 
 
 def _file(folder_or_file: Path | str, name: str) -> Path:
@@ -280,18 +262,9 @@ def read_bundle(path: Path | str, expected_sha256: str) -> Bundle:
         raise StageError(
             "the expected digest is not a SHA-256 (64 hex digits)", path=str(file), field="digest"
         )
-    data = read_capped(file, MAX_PROPOSAL_BYTES, "the proposal bundle")
-    got = sha256(data)
-    if got != expected_sha256:
-        raise StageError(
-            f"the proposal bundle does not match the digest its job reported "
-            f"(sha256 {got[:12]}…, expected {expected_sha256[:12]}…)",
-            path=str(file),
-        )
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise StageError(f"not JSON: {exc}", path=str(file)) from None
+    raw = read_json_capped(
+        file, MAX_PROPOSAL_BYTES, "the proposal bundle", error=StageError, sha256=expected_sha256
+    )
     return Bundle.from_json(raw, str(file))
 
 
@@ -411,11 +384,7 @@ def read_verdict(
     :class:`StageError` with the reason when it cannot be used."""
     file = _file(path, VERDICT_FILE)
     where = str(file)
-    data = read_capped(file, MAX_VERDICT_BYTES, "the verdict")
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise StageError(f"the verdict is not JSON: {exc}", path=where) from None
+    raw = read_json_capped(file, MAX_VERDICT_BYTES, "the verdict", error=StageError)
     if not isinstance(raw, dict) or raw.get("kind") != "pgolf-verdict":
         raise StageError("not a pgolf verdict", path=where, field="kind")
     if raw.get("schema") != SCHEMA:
@@ -587,6 +556,7 @@ def draft(
     plan = exp.plan(from_item=from_item, max_usd=max_usd, offline_mode=offline_mode or llm is None)
     with tempfile.TemporaryDirectory(prefix="pgolf-draft-") as tmp:
         ws = Workspace.create(Path(tmp) / "ws", plan.originals)
+        first = functools.partial(_bundle, exp, plan.pick, plan.base, plan.originals, round_=1)
         if plan.use_llm:
             assert llm is not None
             proposer = f"anthropic:{llm.model}"
@@ -595,28 +565,13 @@ def draft(
             )
             dlg = Dialogue(system, messages, max_attempts=attempts)
             out = exp.converse(ws, plan.base, dlg, exp.validator)
-            bundle = _bundle(
-                exp,
-                plan.pick,
-                plan.base,
-                plan.originals,
-                round_=1,
-                status=CANDIDATE,
-                proposer=proposer,
-                candidate=out.candidate,
-                data={},
-            )
+            bundle = first(status=CANDIDATE, proposer=proposer, candidate=out.candidate, data={})
             bundle = _suspended_or_ended(out, dlg, bundle)
         else:
             edit = exp.offline_edit(ws, plan.pick)
             cand = exp._candidate(ws, plan.base, False)
             if edit is None:
-                bundle = _bundle(
-                    exp,
-                    plan.pick,
-                    plan.base,
-                    plan.originals,
-                    round_=1,
+                bundle = first(
                     status="declined",
                     proposer="offline",
                     candidate=cand,
@@ -626,12 +581,7 @@ def draft(
             else:
                 data, key = edit
                 report = exp.validator.validate(cand)
-                bundle = _bundle(
-                    exp,
-                    plan.pick,
-                    plan.base,
-                    plan.originals,
-                    round_=1,
+                bundle = first(
                     status=CANDIDATE if report.ok else "crash",
                     proposer="offline",
                     candidate=cand,

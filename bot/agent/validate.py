@@ -55,8 +55,8 @@ from bot.config import Settings
 from bot.errors import ExperimentError, PgolfError
 from bot.git import run as run_git
 from bot.ledger import Ledger
-from bot.sandbox import VERDICT_NAME, BoxRun, Sandbox, open_sandbox
-from bot.training.parity import check_verdict, parity_in_sandbox
+from bot.sandbox import VERDICT_NAME, open_sandbox
+from bot.training.parity import box_verdict, parity_in_sandbox
 
 TORCH_SCRIPT, MLX_SCRIPT = TRAINING_SCRIPTS
 SMOKE_ITERATIONS = 3
@@ -273,26 +273,10 @@ def check_import(ctx: CheckContext) -> CheckOutcome:
         if run.returncode != 0:
             return CheckOutcome("import", False, _tail(run.stderr or run.stdout))
         if with_parity:
-            ctx.cache["parity"] = _read_verdict(box, run)
+            ctx.cache["parity"] = box_verdict(box, run, tail_lines=25)
         mode = box.mode
     notes = [line for line in run.stdout.strip().splitlines() if line.endswith(("imported", "installed)"))]
     return CheckOutcome("import", True, "; ".join([*notes, f"sandbox: {mode}"]), time.monotonic() - start)
-
-
-def _read_verdict(box: Sandbox, run: BoxRun) -> dict[str, Any]:
-    """The parity verdict the sandboxed run left, re-validated; ``{"error": …}`` when unusable."""
-    try:
-        raw = box.read_json(VERDICT_NAME)
-        data = check_verdict(raw) if raw is not None else None
-    except PgolfError as exc:
-        return {"error": str(exc), "sandbox": box.mode}
-    if data is None:
-        return {
-            "error": f"the parity gate left no verdict (exit {run.returncode}):\n{_tail(run.stderr or run.stdout)}",
-            "sandbox": box.mode,
-        }
-    data["sandbox"] = box.mode
-    return data
 
 
 def estimated_weight_bytes(ctx: CheckContext) -> tuple[int | None, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from bot.alerts import KINDS, Alert
-from bot.commands.context import AppContext, emit_json, pass_app
-from bot.compute.comment import post_alerts
+from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
 from bot.compute.logstream import run_links
+from bot.compute.notify import post_alerts
 from bot.errors import PgolfError
 from bot.forge import open_forge
 
@@ -21,6 +21,7 @@ def alerts_group() -> None:
 @click.option("--kind", type=click.Choice(KINDS), required=True)
 @click.option("--message", required=True)
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("forge")
 @pass_app
 def raise_cmd(app: AppContext, kind: str, message: str, as_json: bool) -> None:
     """Open the alerts issue, or comment on the open one."""

@@ -15,8 +15,7 @@ import click
 
 from bot.commands.context import AppContext, emit_json, json_option, pass_app
 from bot.errors import InputError
-from bot.forge import comments as sticky
-from bot.forge import open_forge
+from bot.forge import open_forge, sticky
 from bot.forge.dispatch import local_result_from_json, report_local_result, run_event
 from bot.forge.events import COMMANDS, load_event, prefilter
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.commands.context import AppContext, emit_json, json_option, pass_app
-from bot.config import Settings, by_section
+from bot.config import Settings, by_section, settings_problems
 
 
 @click.group("config")
@@ -19,7 +19,13 @@ def config_group() -> None:
 def show(app: AppContext, as_json: bool) -> None:
     """Print every setting with its effective value, by section ([pod], [training], …).
 
-    --json prints one flat object (setting → value), as before sections existed."""
+    --json prints one flat object (setting → value), as before sections existed. Every bad
+    setting, in every section, is reported (one ``error:`` line each, exit 3)."""
+    problems = settings_problems(app.root, overrides=app.overrides)
+    if problems:
+        for problem in problems[:-1]:
+            click.echo(f"error: {problem}", err=True)
+        raise problems[-1]
     if as_json:
         emit_json(app.settings.to_dict())
         return

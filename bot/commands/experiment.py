@@ -25,7 +25,7 @@ from bot.agent.proposer import propose as run_propose
 from bot.agent.record import ProposalArchive
 from bot.agent.validate import Validator, resolve_smoke_data
 from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
-from bot.errors import InputError
+from bot.errors import GateFailed, InputError
 from bot.forge import open_forge
 
 
@@ -278,7 +278,7 @@ def _report(result: Any, as_json: bool) -> None:
         if p.patch_path:
             click.echo(f"diff:     {p.patch_path}")
     if not result.ok:
-        raise SystemExit(1)
+        raise GateFailed("")  # the failed checks are listed above
 
 
 @experiment_group.command("capacity")
@@ -293,7 +293,7 @@ def capacity_cmd(app: AppContext, offline: bool, as_json: bool) -> None:
     else:
         click.echo(("capacity: " if cap.ok else "no capacity: ") + cap.reason)
     if not cap.ok:
-        raise SystemExit(1)
+        raise GateFailed("")  # the reason is printed above
 
 
 @experiment_group.command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands.context import AppContext, emit_json, json_option, pass_app, warn
+from bot.commands.context import AppContext, emit_json, json_option, pass_app, reads_sections, warn
 from bot.forge.ledger_commit import ledger_commit
 
 
@@ -34,6 +34,7 @@ def ledger_group() -> None:
     help="Commit only these ledger files (repeatable), e.g. the results.tsv row this job computed.",
 )
 @json_option
+@reads_sections("paths", "program", "forge")
 @pass_app
 def commit(
     app: AppContext,

@@ -7,7 +7,7 @@ import os
 import click
 
 from bot import budget as budget_mod
-from bot.commands.context import AppContext, emit_json, pass_app
+from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
 from bot.errors import GateFailed
 
 PAUSE_VARIABLE = "PGOLF_PAUSED"  # the repository variable workflows pass in (vars.PGOLF_PAUSED)
@@ -34,6 +34,7 @@ def paused_reason(app: AppContext) -> str:
 )
 @click.option("--commit", is_flag=True, help="Commit budget.json to the default branch at once.")
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("pod", "paths", "forge")
 @pass_app
 def pause(app: AppContext, reason: str, off: bool, check: bool, commit: bool, as_json: bool) -> None:
     """Stop every paid run (reservations refused) and scheduled job; --off resumes.

@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.commands.context import AppContext, emit_json, pass_app
+from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
 from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.provider import PodProvider
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState
+
+if TYPE_CHECKING:
+    from bot.forge.base import Forge
 
 
 @click.group("pods")
@@ -25,6 +28,7 @@ def pods_group() -> None:
 @click.option("--provider", "provider_kind", type=click.Choice(PROVIDERS), default=None)
 @click.option("--all", "show_all", is_flag=True, help="Also pods not named pgolf-.")
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("pod", "paths", "sandbox")
 @pass_app
 def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json: bool) -> None:
     """Live pods with uptime, cost so far and deadline; tracked runs from the state file."""
@@ -80,6 +84,7 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
     "observations at their time, booking what it terminated and settled (then `pgolf ledger commit`).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@reads_sections("pod", "paths", "sandbox", "forge")
 @pass_app
 def reap_cmd(
     app: AppContext,
@@ -94,8 +99,8 @@ def reap_cmd(
     """Terminate pgolf- pods past their deadline, unknown or orphaned; settle committed
     reservations whose promotion died; reconcile budget.json with RunPod; book every cost."""
     from bot.alerts import Alert, reap_alerts
-    from bot.compute.comment import post_alerts, tell_prs
     from bot.compute.logstream import run_links
+    from bot.compute.notify import post_alerts, tell_prs
     from bot.compute.observed import RecordingProvider, ReplayProvider, write_observations
     from bot.errors import PgolfError
 
@@ -161,7 +166,7 @@ def reap_cmd(
         sys.exit(1)
 
 
-def _forge(app: AppContext) -> Any:
+def _forge(app: AppContext) -> Forge | None:
     from bot.errors import PgolfError
     from bot.forge import open_forge
 

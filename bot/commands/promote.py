@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import click
 
 from bot.commands.context import AppContext, emit_json, pass_app, warn
-from bot.compute.comment import ForgeReporter
 from bot.compute.factory import PROVIDERS, make_provider
 from bot.compute.gates import operator_approval
+from bot.compute.notify import ForgeReporter
 from bot.compute.orphans import abort
 from bot.compute.outcome import PromoteResult
 from bot.compute.promote import MAX_SEEDS, build_promotion
@@ -157,8 +157,7 @@ def plan_cmd(app: AppContext, event_path: Path | None, event_name: str | None, o
     (PR, full SHA, seeds). A refusal or a bare /promote is answered on the PR and writes no plan."""
     from bot.commands.command import _event_path, _run_url
     from bot.compute.split import plan_event, write_json
-    from bot.forge import comments as sticky
-    from bot.forge import open_forge
+    from bot.forge import open_forge, sticky
     from bot.forge.events import load_event
 
     s = app.settings

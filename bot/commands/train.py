@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from bot.commands.context import AppContext, emit_json, json_option, pass_app
-from bot.errors import GateFailed, ParityError
+from bot.errors import InputError, ParityError
 from bot.training.local import Progress, run_baseline, run_local
 from bot.training.parity import parity_in_sandbox
 from bot.training.presets import PRESETS, Plan, plan_run
@@ -85,7 +85,7 @@ def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, 
     mp = Path(mlx_path or app.path("mlx_script"))
     for path in (tp, mp):
         if not path.is_file():
-            raise ParityError("training script not found", path=str(path))
+            raise InputError("training script not found", path=str(path))
     res = parity_in_sandbox(app.settings, tp.read_bytes(), mp.read_bytes())
     if "error" in res:
         raise ParityError(str(res["error"]))
@@ -101,7 +101,7 @@ def parity_cmd(app: AppContext, torch_path: Path | None, mlx_path: Path | None, 
             )
         click.echo(f"  sandbox: {res.get('sandbox', '?')}")
     if not res["ok"]:
-        raise GateFailed("")  # the diverging layers are listed above
+        raise ParityError("")  # the gate's own "no" (as in a promotion); the layers are listed above
 
 
 class _Minutes(click.ParamType):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.errors import InputError
-from bot.forge.comments import ARTIFACT_NAME, RunLinks, run_links
+from bot.forge.sticky import ARTIFACT_NAME, RunLinks, run_links
 
 __all__ = ["ARTIFACT_NAME", "ActionsLog", "RunLinks", "run_links", "stream", "summary_markdown"]
 

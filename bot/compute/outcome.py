@@ -1,5 +1,6 @@
-"""What a promotion produces: per-seed results, the promotion's outcome, and where it is
-reported (a :class:`Reporter`, e.g. the PR's sticky comment)."""
+"""What a promotion produces: per-seed results, the promotion's outcome and its Markdown
+summary, and where it is reported (a :class:`Reporter`, e.g. the PR's sticky comment through
+:class:`bot.compute.notify.ForgeReporter`)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,51 @@ def one_line(text: str, limit: int = 300) -> str:
     t = " | ".join(x.strip() for x in text.splitlines() if x.strip())
     t = t.replace("\t", " ")
     return t[: limit - 1] + "…" if len(t) > limit else t
+
+
+def render_summary(result: PromoteResult, ledger: Ledger) -> str:
+    """The Markdown summary of a promotion: ``pgolf promote``'s output and result.json's
+    ``comment`` (no secrets: only figures and the log tail)."""
+    where = "RunPod" if result.provider == "runpod" else result.provider
+    lines = [f"### Tier 2 ({where}) — `{result.sha[:7]}` · run `{result.run_id}`", ""]
+    if result.status == "crash":
+        lines += [
+            f"**Crashed** on {result.provider}: {result.error or 'unknown error'}",
+            "",
+            f"Pod {'terminated' if result.terminated else '**NOT confirmed terminated** (the reaper will retry)'}; "
+            f"cost ${result.cost_usd:.2f} for {result.pod_seconds:.0f} s.",
+        ]
+        if result.budget_warning:
+            lines += ["", f"**{result.budget_warning}**"]
+        if result.log_tail:
+            lines += [
+                "",
+                "<details><summary>log tail</summary>",
+                "",
+                "```",
+                result.log_tail,
+                "```",
+                "</details>",
+            ]
+        return "\n".join(lines) + "\n"
+    sig = result.significance
+    best = result.sota_bpb
+    delta = "" if best is None or result.val_bpb is None else f" (Δ vs SOTA {result.val_bpb - best:+.4f})"
+    lines += [
+        "| metric | value |",
+        "|---|---|",
+        f"| val_bpb | **{result.val_bpb:.4f}**{delta} |",
+        f"| seeds | {len(result.seeds)}"
+        + (f" (std {sig.std_bpb:.5f})" if sig and sig.std_bpb is not None else "")
+        + " |",
+        f"| artifact | {result.artifact_bytes if result.artifact_bytes is not None else 'n/a'} bytes |",
+        f"| cost | ${result.cost_usd:.2f} ({result.pod_seconds:.0f} s pod time) |",
+        f"| status | {result.status} |",
+        "",
+    ]
+    if result.budget_warning:
+        lines += [f"**{result.budget_warning}**", ""]
+    if sig is not None:
+        lines += [sig.summary(), ""]
+    lines.append(ledger.tier_correlation().summary())
+    return "\n".join(lines) + "\n"

@@ -38,7 +38,6 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot import clock
-from bot.compute.comment import ForgeReporter, render_comment
 from bot.compute.durable import Committer, make_committer
 from bot.compute.factory import make_provider
 from bot.compute.gates import (
@@ -50,8 +49,16 @@ from bot.compute.gates import (
     resolve_sha,
     waived_parity_gate,
 )
-from bot.compute.metrics import RunMetrics, default_parser
-from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, one_line, tail
+from bot.compute.notify import ForgeReporter
+from bot.compute.outcome import (
+    PromoteResult,
+    Reporter,
+    SeedResult,
+    hardware_label,
+    one_line,
+    render_summary,
+    tail,
+)
 from bot.compute.provider import Executor, PodInfo, PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.significance import assess
@@ -70,6 +77,7 @@ from bot.fileio import atomic_write_text
 from bot.forge.base import Forge
 from bot.forge.events import Approval
 from bot.ledger import Ledger, make_row
+from bot.training.logparse import parse_log
 
 MAX_SEEDS = 8  # the same bound as the /promote command and the docs
 
@@ -130,7 +138,6 @@ def promote(
     trust: Approval | None,
     parity_gate: ParityGate,
     repo: Path | None = None,
-    log_parser: Callable[[str], RunMetrics] | None = None,
     reporter: Reporter | None = None,
     description: str = "",
     echo: Callable[[str], None] | None = None,
@@ -150,7 +157,6 @@ def promote(
     seed_list = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
     if not seed_list or len(seed_list) > MAX_SEEDS:
         raise InputError(f"between 1 and {MAX_SEEDS} seeds", field="seeds")
-    parse = log_parser or default_parser()
 
     # -- refusals before anything is spent -----------------------------------------------
     full_sha = resolve_sha(repo, sha)
@@ -246,7 +252,7 @@ def promote(
 
     run = rent_and_train(
         settings, provider, spec, repo, seed_list, result, run_dir,
-        parse=parse, log=log, timings=timings, stage=stage, setup=setup, key_path=key_path,
+        log=log, timings=timings, stage=stage, setup=setup, key_path=key_path,
         lifetime=lifetime, reporter=reporter, on_pod=on_pod, finish=finish,
     )  # fmt: skip
     failure = run.failure
@@ -259,7 +265,7 @@ def promote(
     timings["ledger"] = time.time()
     result.timings = {k: round(v - timings["start"], 3) for k, v in timings.items()}
     final_ledger = Ledger.load(results_path)
-    result.comment = render_comment(result, final_ledger)
+    result.comment = render_summary(result, final_ledger)
     with contextlib.suppress(OSError):
         atomic_write_text(run_dir / "result.json", json.dumps(result.to_dict(), indent=2) + "\n")
     if reporter is not None:
@@ -291,7 +297,6 @@ def rent_and_train(
     result: PromoteResult,
     run_dir: Path,
     *,
-    parse: Callable[[str], RunMetrics],
     log: Callable[[str], None],
     timings: dict[str, float],
     stage: Callable[[str], None],
@@ -364,7 +369,6 @@ def rent_and_train(
                 seed_list,
                 result.run_id,
                 run_dir,
-                parse,
                 log,
                 timings,
                 stage,
@@ -448,7 +452,6 @@ def _run_seeds(
     seed_list: list[int],
     run_id: str,
     run_dir: Path,
-    parse: Callable[[str], RunMetrics],
     log: Callable[[str], None],
     timings: dict[str, float],
     stage: Callable[[str], None],
@@ -477,16 +480,12 @@ def _run_seeds(
             res.error = f"training exited with status {rc}"
             raise PodError(f"seed {seed}: {res.error}")
         try:
-            m = parse(text)
-            _check_metrics(m, seed)
+            read_seed_log(res, text)
         except (LogParseError, ValueError) as exc:
             res.error = str(exc)
             raise LogParseError(f"seed {seed}: {exc}") from None
-        res.val_bpb, res.val_loss = m.val_bpb, m.val_loss
-        res.artifact_bytes, res.code_bytes = m.artifact_bytes, m.code_bytes
-        res.memory_gb, res.stopped_early = m.peak_memory_gb, m.stopped_early
         log(
-            f"seed {seed}: val_bpb {m.val_bpb:.6f} val_loss {m.val_loss:.6f} artifact {m.artifact_bytes} bytes"
+            f"seed {seed}: val_bpb {res.val_bpb:.6f} val_loss {res.val_loss:.6f} artifact {res.artifact_bytes} bytes"
         )
     timings["train_done"] = time.time()
 
@@ -500,12 +499,21 @@ def defuse_tags(text: str) -> str:
     return _TAG.sub(r"\1:", text)
 
 
-def _check_metrics(m: RunMetrics, seed: int) -> None:
-    """The training log is PR output: a score that is not a finite, non-negative number
-    (``val_bpb:1e999``, ``val_bpb:-0.5``) is a parse failure, never a result."""
-    for name, value in (("val_bpb", m.val_bpb), ("val_loss", m.val_loss)):
+def read_seed_log(res: SeedResult, text: str) -> None:
+    """Fill ``res``'s figures from its training log by the one parser
+    (:func:`bot.training.logparse.parse_log`). The log is PR output: a score that is not a finite,
+    non-negative number (``val_bpb:1e999``, ``val_bpb:-0.5``, no val_loss) is a parse failure
+    (LogParseError), never a result; then ``res`` is left as it was."""
+    r = parse_log(text)
+    if r.val_loss is None:
+        raise LogParseError(f"the final {r.tag or 'result'} line has no val_loss")
+    for name, value in (("val_bpb", r.val_bpb), ("val_loss", r.val_loss)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise LogParseError(f"{name} {value!r} in the training log is not a finite non-negative number")
+    res.val_bpb, res.val_loss = r.val_bpb, r.val_loss
+    res.artifact_bytes, res.code_bytes = r.artifact_bytes, r.code_bytes
+    res.memory_gb = round(r.peak_memory_mib / 1024, 1) if r.peak_memory_mib else None
+    res.stopped_early = r.stopped_early
 
 
 def _finish(

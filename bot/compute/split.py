@@ -10,8 +10,8 @@
     settle   trusted, App key    outcome validated against the reservation → budget.json settled,
                                  results.tsv row, sticky comment (the workflow commits)
 
-Every file that crosses a job boundary is data: :func:`read_json` caps its size, parses it and
-checks its schema; the receiving side re-checks each field it uses. The gate's verdict is re-decided
+Every file that crosses a job boundary is data: :func:`read_json` caps its size and parses it
+(:func:`bot.fileio.read_json_capped`) and checks its schema; the receiving side re-checks each field it uses. The gate's verdict is re-decided
 by :func:`bot.training.parity.check_verdict` and bound to the approved commit by the SHA-256 of both
 scripts read from git objects here. The paid job's outcome never sets a number the ledger takes on
 trust: metrics are parsed again from the log lines it carries, and its cost claim is checked
@@ -34,17 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from bot import budget as budget_mod
-from bot.compute.comment import render_comment
 from bot.compute.durable import Committer
 from bot.compute.gates import artifact_gate, file_at, read_sota, resolve_sha
-from bot.compute.metrics import RunMetrics, default_parser
-from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, tail
+from bot.compute.outcome import PromoteResult, Reporter, SeedResult, hardware_label, render_summary, tail
 from bot.compute.provider import PodProvider, PodSpec, check_run_id, pod_name
 from bot.compute.remote import make_keypair, strip_stamps
 from bot.compute.tracker import Interrupted
 from bot.config import Settings
 from bot.errors import BudgetBlocked, InputError, LogParseError, ParityError, PgolfError, PodError
-from bot.fileio import atomic_write_text
+from bot.fileio import atomic_write_text, read_json_capped
 from bot.ledger import Ledger
 
 SCHEMAS = {
@@ -76,25 +74,7 @@ def read_json(path: Path | str, kind: str, sha256: str | None = None) -> dict[st
     ``schema``; InputError naming the file otherwise. ``sha256``: the digest the writing job
     declared in its job outputs (which no other job can set); a file with another one was not
     written by that job (the gate job, running PR code, can replace artifacts) and is refused."""
-    path = Path(path)
-    cap = MAX_BYTES[kind]
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(cap + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror or exc}", path=str(path)) from None
-    if len(raw) > cap:
-        raise InputError(f"the {kind} file is over {cap} bytes: refused unread", path=str(path))
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256.strip().lower():
-        raise InputError(
-            f"the {kind} file's SHA-256 is not the one its job declared ({sha256.strip()[:64] or 'none'}): "
-            "not that job's file; refused",
-            path=str(path),
-        )
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"the {kind} file is not JSON: {exc}", path=str(path)) from None
+    data = read_json_capped(path, MAX_BYTES[kind], f"the {kind} file", sha256=sha256)
     if not isinstance(data, dict):
         raise InputError(f"the {kind} file is not a JSON object", path=str(path))
     if data.get("schema") != SCHEMAS[kind]:
@@ -466,7 +446,6 @@ def run_paid(
     repo: Path | None = None,
     log: Callable[[str], None] | None = None,
     stage: Callable[[str], None] | None = None,
-    parse: Callable[[str], RunMetrics] | None = None,
     now: float | None = None,
     attempt: int | None = None,
 ) -> dict[str, Any]:
@@ -481,7 +460,6 @@ def run_paid(
     check_ticket_open(root, settings, ticket, ticket.attempt if attempt is None else attempt)
     say = log or (lambda m: None)
     repo = Path(repo or root)
-    parse = parse or default_parser()
     t0 = time.time() if now is None else now
     outcome: dict[str, Any] = {
         "schema": SCHEMAS["outcome"], "run_id": ticket.run_id, "sha": ticket.sha, "pr": ticket.pr,
@@ -567,7 +545,7 @@ def run_paid(
 
     run = rent_and_train(
         settings, provider, spec, repo, list(ticket.seeds), result, run_dir,
-        parse=parse, log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
+        log=say, timings=timings, stage=stage or (lambda n: None), setup=setup_command(settings),
         key_path=key_path, lifetime=lifetime, reporter=None, on_pod=lambda pid: say(f"pod {pid} rented"),
         finish=finish, check_pod=check_price,
     )  # fmt: skip
@@ -675,7 +653,6 @@ def settle_ticket(
     *,
     repo: Path | None = None,
     reporter: Reporter | None = None,
-    parse: Callable[[str], RunMetrics] | None = None,
     description: str = "",
     log: Callable[[str], None] | None = None,
     paid_skipped: bool = False,
@@ -697,12 +674,11 @@ def settle_ticket(
     * an outcome that fails :func:`check_outcome`: booked at the reservation's worst case with a
       crash row naming the reason;
     * a reservation no longer open (the reaper got there first): nothing is booked twice."""
-    from bot.compute.promote import _check_metrics, _record, defuse_tags, settle_result
+    from bot.compute.promote import _record, defuse_tags, read_seed_log, settle_result
     from bot.training.local import commit_description
 
     say = log or (lambda m: None)
     repo = Path(repo or root)
-    parse = parse or default_parser()
     budget_path = settings.path("budget_path", root)
     budget = budget_mod.load(budget_path, settings)
     res = next((r for r in budget.reservations if r.run_id == ticket.run_id), None)
@@ -804,11 +780,7 @@ def settle_ticket(
             )
             if s["rc"] == 0 and not sr.error:
                 try:  # the metrics are parsed HERE from the log lines: never taken from the outcome
-                    m = parse(s.get("log_tail", ""))
-                    _check_metrics(m, s["seed"])
-                    sr.val_bpb, sr.val_loss = m.val_bpb, m.val_loss
-                    sr.artifact_bytes, sr.code_bytes = m.artifact_bytes, m.code_bytes
-                    sr.memory_gb, sr.stopped_early = m.peak_memory_gb, m.stopped_early
+                    read_seed_log(sr, s.get("log_tail", ""))
                 except (LogParseError, ValueError) as exc:
                     sr.error = str(exc)[:500]
                     result.error = result.error or f"seed {s['seed']}: {sr.error}"
@@ -819,7 +791,7 @@ def settle_ticket(
     desc = defuse_tags(commit_description(repo, what, ticket.sha))
     _record(result, settings, settings.path("results_path", root), ledger, len(ticket.seeds), desc, say)
     final = Ledger.load(settings.path("results_path", root))
-    result.comment = render_comment(result, final)
+    result.comment = render_summary(result, final)
     atomic_write_text(run_dir / "result.json", json.dumps(result.to_dict(), indent=2) + "\n")
     if reporter is not None:
         try:

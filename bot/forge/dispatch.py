@@ -26,7 +26,7 @@ from typing import Any
 from bot import budget as budget_mod
 from bot.config import Settings
 from bot.errors import ComputeError, PgolfError
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.base import Forge, StatusReport
 from bot.forge.events import COMMAND_HELP, Approval, Decision, Event, authorize, bind_head, promote_hint
 from bot.ledger import Ledger

@@ -36,7 +36,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import InputError
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.base import Forge, PullRequest, WorkflowRun
 from bot.forge.dispatch import report_local_result
 from bot.ledger import Ledger, make_row

@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.grading import taxonomy
-from bot.ledger import Ledger
+from bot.ledger import Ledger, pearson
 from bot.program import BASELINE_BPB
 from bot.state import GradedItem, ResearchState
 
@@ -137,17 +137,6 @@ class Calibration:
         }
 
 
-def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    if len(xs) < MIN_POINTS:
-        return None
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sxx * syy) ** 0.5
-
-
 def _deltas(ledger: Ledger, window: int) -> dict[int, float | None]:
     """Δ for every row index, against what was known before it."""
     out: dict[int, float | None] = {}
@@ -215,7 +204,7 @@ def compute(ledger: Ledger, graded: Sequence[GradedItem], *, window: int = 5) ->
         for dim in [*dims, "total"]:
             xs = [float(o.total if dim == "total" else o.scores.get(dim, 0)) for o in pts]
             ys = [-(o.delta or 0.0) for o in pts]
-            corr[dim] = _pearson(xs, ys)
+            corr[dim] = pearson(xs, ys, MIN_POINTS)
         cal.correlations[ledger_tier] = corr
         rates: dict[str, dict[str, int]] = {}
         for o in cal.outcomes:

@@ -137,6 +137,7 @@ def normalise(item: ResearchItem, fetched_at: str) -> ResearchItem:
     return item
 
 
+@no_gc()
 def process(
     batches: Sequence[tuple[str, list[ResearchItem]]],
     index: DedupIndex,
@@ -145,17 +146,6 @@ def process(
     outcomes: dict[str, SourceOutcome],
 ) -> tuple[list[ResearchItem], int, int]:
     """Steps 1–3 of the module docstring; returns (new items, duplicates, below threshold)."""
-    with no_gc():
-        return _process(batches, index, threshold, fetched_at, outcomes)
-
-
-def _process(
-    batches: Sequence[tuple[str, list[ResearchItem]]],
-    index: DedupIndex,
-    threshold: float,
-    fetched_at: str,
-    outcomes: dict[str, SourceOutcome],
-) -> tuple[list[ResearchItem], int, int]:
     # One index for the cache and this batch: an item matching a batch item is merged into it
     # (one item, every source); one matching a cached item is dropped. ``index`` ends up holding
     # this batch's keys too (below-threshold items included: they are dropped from this cycle).

@@ -36,11 +36,15 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bot.errors import ParityError, PgolfError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.sandbox import BoxRun, Sandbox
 
 LOGIT_TOL = 1e-4
 LOSS_TOL = 1e-5
@@ -425,7 +429,7 @@ if __name__ == "__main__":  # pragma: no cover - run inside the sandbox
 
 
 def parity_in_sandbox(
-    settings: Any, torch_src: bytes, mlx_src: bytes, *, timeout: float = 900.0
+    settings: Settings, torch_src: bytes, mlx_src: bytes, *, timeout: float = 900.0
 ) -> dict[str, Any]:
     """Trusted side: run the gate on the two scripts' bytes inside :mod:`bot.sandbox` and return
     the re-validated verdict (:func:`check_verdict`), or ``{"error": …}`` when the scripts could
@@ -443,16 +447,25 @@ def parity_in_sandbox(
         )
         if run.timed_out:
             return {"error": f"the parity gate took over {timeout:.0f} s", "sandbox": box.mode}
-        try:
-            raw = box.read_json(VERDICT_NAME)
-            data = check_verdict(raw) if raw is not None else None
-        except PgolfError as exc:
-            return {"error": str(exc), "sandbox": box.mode}
-        if data is None:
-            tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-5:])
-            return {
-                "error": f"the parity gate left no verdict (exit {run.returncode}): {tail or 'no output'}",
-                "sandbox": box.mode,
-            }
-        data["sandbox"] = box.mode
-        return data
+        return box_verdict(box, run)
+
+
+def box_verdict(box: Sandbox, run: BoxRun, tail_lines: int = 5) -> dict[str, Any]:
+    """The parity verdict a sandboxed run left in its scratch folder, re-validated
+    (:func:`check_verdict`), with the wall's mode under ``sandbox``; ``{"error": …}`` naming the
+    run's last output lines when it left none or an unusable one."""
+    from bot.sandbox import VERDICT_NAME
+
+    try:
+        raw = box.read_json(VERDICT_NAME)
+        data = check_verdict(raw) if raw is not None else None
+    except PgolfError as exc:
+        return {"error": str(exc), "sandbox": box.mode}
+    if data is None:
+        tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-tail_lines:])
+        return {
+            "error": f"the parity gate left no verdict (exit {run.returncode}): {tail or 'no output'}",
+            "sandbox": box.mode,
+        }
+    data["sandbox"] = box.mode
+    return data

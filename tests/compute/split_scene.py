@@ -27,7 +27,7 @@ from bot.compute.observed import RecordingProvider, ReplayProvider, write_observ
 from bot.compute.reaper import ReapReport, reap
 from bot.compute.runpod import RunPodProvider
 from bot.config import load_settings
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.ledger_commit import ledger_commit
 from bot.ledger import Ledger
 from tests.compute.conftest import FAKE_TRAIN, git

@@ -478,7 +478,7 @@ def test_training_output_in_the_promotion_message_pings_nobody(tmp_path: Path) -
 
     from bot.compute.localpod import LocalPodProvider
     from bot.compute.promote import promote
-    from bot.forge.comments import PromotionStatus, render_promotion
+    from bot.forge.sticky import PromotionStatus, render_promotion
     from tests.compute.conftest import make_repo
 
     script = 'print("RuntimeError: cc @acme/security-team and @octocat, urgent", flush=True)\n'

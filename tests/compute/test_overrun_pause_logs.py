@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from bot import budget as budget_mod
 from bot.cli import cli
-from bot.compute.comment import ForgeReporter
+from bot.compute.notify import ForgeReporter
 from bot.compute.promote import promote
 from bot.config import Settings
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.local import LocalForge
 from tests.compute.conftest import OK, Repo, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator

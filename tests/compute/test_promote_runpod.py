@@ -17,14 +17,14 @@ from click.testing import CliRunner
 
 from bot import budget as budget_mod
 from bot.cli import cli
-from bot.compute.comment import ForgeReporter
+from bot.compute.notify import ForgeReporter
 from bot.compute.promote import promote
 from bot.compute.reaper import reap
 from bot.compute.tracker import PodState, new_record
 from bot.errors import BudgetBlocked, GateFailed, InputError, ParityError, TrustError
-from bot.forge.comments import find_sticky
 from bot.forge.events import Decision
 from bot.forge.local import LocalForge
+from bot.forge.sticky import find_sticky
 from bot.ledger import Ledger
 from tests.compute.conftest import OK, OK_PARITY, OK_TRUST, Repo, git, make_settings, provider
 from tests.emulators.runpod import RunPodEmulator

@@ -301,7 +301,7 @@ def _forged_cases(verdict: dict[str, Any], plan: Plan) -> dict[str, tuple[Any, t
         "oversized": (
             dict(verdict, padding="x" * (MAX_BYTES["verdict"] + 1)),
             InputError,
-            "over 262144 bytes",
+            "over the 262144-byte limit: refused unread",
         ),
         "not-json": ('{"schema": "' + SCHEMAS["verdict"] + '", "sha": ', InputError, "not JSON"),
         "wrong-schema": (dict(verdict, schema="pgolf-parity-verdict/0"), InputError, "schema"),

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bot import budget as budget_mod
 from bot.cli import cli
@@ -161,3 +161,55 @@ def test_without_a_state_file_unknown_pods_live_until_their_deadline(
     forced = CliRunner().invoke(cli, ["--repo", str(repo.root), "pods", "reap", "--reap-unknown", "--json"])
     assert forced.exit_code == 0, forced.output
     assert [a["pod_id"] for a in json.loads(forced.output)["actions"]] == [running.id] and emu.alive() == []
+
+
+def test_a_bad_setting_of_another_section_never_blocks_the_reaper(
+    repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """A leaked pod keeps billing: a wrong grading/research/… setting must not stop the reaper
+    workflow's commands, while a command that needs the bad section still fails on it."""
+    emu.boot_delay = 0.0
+    s = make_settings(repo, sshd, tmp_path)
+    leak = provider(s).create(spec("leak-1"))
+    # every section the reaper does not read is broken, in the file and in the environment
+    (repo.root / "pyproject.toml").write_text(
+        "[tool.pgolf]\nexperimenter_max_turns = 0\nrelevance_threshold = 7\nlocal_backend = 'tpu'\n"
+        "program_max_items = 0\n"
+    )
+    env = {"PGOLF_GRADING_MAX_USD": "lots"}
+
+    def pgolf(*args: str) -> Result:
+        base = ["--repo", str(repo.root), "-c", f"pod_ssh_user={s.pod_ssh_user}"]
+        return CliRunner().invoke(cli, [*base, *args], env=env)
+
+    assert pgolf("pause", "--check").exit_code == 0
+    listed = pgolf("pods", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [d["id"] for d in json.loads(listed.output)] == [leak.id]
+    r = pgolf("pods", "reap", "--reap-unknown", "--json")
+    assert r.exit_code == 0, r.output
+    assert [a["pod_id"] for a in json.loads(r.output)["actions"]] == [leak.id] and emu.alive() == []
+    assert [x.run_id for x in budget_mod.load(repo.root / "budget.json", s).runs] == ["leak-1"]
+    r = pgolf("alerts", "raise", "--kind", "reaper-failure", "--message", "test")
+    assert r.exit_code == 0, r.output
+
+    # a command that reads every section fails on the first bad one, naming file and field
+    r = pgolf("results", "show")
+    assert r.exit_code == 3
+    assert r.output == (
+        "error: env PGOLF_GRADING_MAX_USD: field 'grading_max_usd': bad value 'lots': "
+        "could not convert string to float: 'lots'\n"
+    )
+    # config show reports every bad setting, one line each
+    r = pgolf("config", "show")
+    assert r.exit_code == 3
+    lines = [line for line in r.output.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 5, r.output
+    for fragment in (
+        "env PGOLF_GRADING_MAX_USD: field 'grading_max_usd': bad value 'lots'",
+        "pyproject.toml [tool.pgolf]: field 'experimenter_max_turns': must be at least 1",
+        "field 'relevance_threshold': must be within 0..1",
+        "field 'local_backend'",
+        "field 'program_max_items': must be positive",
+    ):
+        assert sum(fragment in line for line in lines) == 1, (fragment, r.output)

@@ -15,10 +15,10 @@ from bot.budget import init as budget_init
 from bot.cli import cli
 from bot.config import Settings
 from bot.errors import ComputeError, TrustError
-from bot.forge.comments import MARKER
 from bot.forge.dispatch import run_event
 from bot.forge.events import parse_payload
 from bot.forge.github import GitHubForge
+from bot.forge.sticky import MARKER
 from bot.ledger import Ledger
 from tests.emulators.github import GitHubEmulator, Repo
 from tests.forge.conftest import (

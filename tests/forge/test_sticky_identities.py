@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from bot.budget import init as budget_init
-from bot.compute.comment import ForgeReporter
+from bot.compute.notify import ForgeReporter
 from bot.compute.outcome import PromoteResult, SeedResult
 from bot.config import Settings
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.dispatch import report_local_result
 from bot.forge.github import GitHubForge
 from bot.ledger import Ledger

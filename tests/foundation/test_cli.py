@@ -184,15 +184,40 @@ def test_research_state_folder_that_is_a_file(repo: Path) -> None:
 
 
 def test_every_command_module_registers_its_noun() -> None:
-    # `pgolf X` imports bot.commands.X only when X is called; each name must be a real module
-    # whose register() adds the command X (no module is optional: a missing one is an error)
-    from bot.cli import COMMAND_MODULES
+    # `pgolf X` imports bot.commands.X only when X is called, by a plain import in bot.cli (so
+    # mypy follows every command); each name must register the command X, none is optional
+    from bot.cli import COMMAND_NAMES, register_command
 
     ctx = click.Context(cli)
-    assert cli.list_commands(ctx) == list(COMMAND_MODULES)
-    for name in COMMAND_MODULES:
+    assert cli.list_commands(ctx) == list(COMMAND_NAMES)
+    for name in COMMAND_NAMES:
         cmd = cli.get_command(ctx, name)
         assert cmd is not None and cmd.name == name, name
+    assert cli.get_command(ctx, "nope") is None and not register_command("nope", click.Group())
+    # no string names the modules: each is imported by its own statement
+    source = (Path(__file__).resolve().parents[2] / "bot" / "cli.py").read_text(encoding="utf-8")
+    assert "importlib" not in source
+    for name in COMMAND_NAMES:
+        assert f"from bot.commands import {name}\n" in source, name
+
+
+def test_budget_status_imports_no_other_command_and_no_sdk(tmp_path: Path) -> None:
+    """Every workflow step starts with a pgolf call: the lazy loading keeps it light."""
+    code = (
+        "import sys\n"
+        "from bot.cli import cli\n"
+        f"cli(['--repo', {str(tmp_path)!r}, 'budget', 'status', '--json'], standalone_mode=False)\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('bot.') or '.' not in m)))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(p.stdout.split())
+    assert "bot.commands.budget" in loaded
+    assert {m for m in loaded if m.startswith("bot.commands.")} == {
+        "bot.commands.budget",
+        "bot.commands.context",
+    }
+    heavy = {"torch", "numpy", "anthropic", "github", "runpod", "matplotlib", "httpx", "mlx", "paramiko"}
+    assert loaded & heavy == set()
 
 
 def test_a_gate_that_says_no_exits_1_without_an_error_line(repo: Path) -> None:

@@ -83,3 +83,34 @@ def test_every_setting_has_exactly_one_section() -> None:
     assert "gpu_type: in no section" in problems
     assert "gpu_count: in 2 sections (pod, training)" in problems
     assert "ghost: listed in pod but not a setting" in problems
+
+
+def test_a_bad_section_blocks_only_what_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pgolf]\ngrading_max_usd = -1\ngpu_count = 4\n")
+    env = {"PGOLF_SOURCES": "arxiv", "PGOLF_RELEVANCE_THRESHOLD": "high"}
+    where = r"pyproject.toml \[tool.pgolf\]: field 'grading_max_usd': must not be negative"
+    with pytest.raises(ConfigError, match="relevance_threshold"):
+        load_settings(tmp_path, env=env)  # every section: the first problem
+    s = load_settings(tmp_path, env=env, sections=("pod", "paths"))
+    assert s.gpu_count == 4 and s.path("budget_path", tmp_path) == tmp_path / "budget.json"
+    # a setting of a bad section is never handed out as a default: reading it raises its problem
+    with pytest.raises(ConfigError, match=where):
+        _ = s.grading_daily_max_usd
+    with pytest.raises(ConfigError, match="env PGOLF_RELEVANCE_THRESHOLD: field 'relevance_threshold'"):
+        _ = s.sources  # same section (research) as the bad value: blocked too
+    with pytest.raises(ConfigError, match="relevance_threshold"):
+        s.to_dict()  # the research section comes first
+    # a problem in a section the caller reads, or one of no section, still raises at once
+    with pytest.raises(ConfigError, match="relevance_threshold"):
+        load_settings(tmp_path, env=env, sections=("pod", "research"))
+    with pytest.raises(ConfigError, match="PGOLF_NOPE"):
+        load_settings(tmp_path, env={"PGOLF_NOPE": "1"}, sections=("pod",))
+    with pytest.raises(ValueError, match="no such settings section: podd"):
+        load_settings(tmp_path, env={}, sections=("podd",))
+    # a later layer's bad value does not fall back to an earlier layer's good one (gpu_count = 4)
+    s = load_settings(
+        tmp_path, env={"PGOLF_GPU_COUNT": "many", "PGOLF_GRADING_MAX_USD": "1"}, sections=("paths",)
+    )
+    assert s.grading_max_usd == 1
+    with pytest.raises(ConfigError, match="env PGOLF_GPU_COUNT: field 'gpu_count'"):
+        _ = s.gpu_count

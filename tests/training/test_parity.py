@@ -126,13 +126,14 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     bad = runner.invoke(
         cli, ["train", "parity", "--torch", str(tmp_path / "train_gpt.py"), "--mlx", str(mlx), "--json"]
     )
-    assert bad.exit_code == 1
+    assert bad.exit_code == 13  # ParityError: the gate's refusal, as in a promotion
     out = json.loads(bad.output)
     assert out["ok"] is False and out["first_diverging_layer"] == "blocks.0"
     text = runner.invoke(
         cli, ["train", "parity", "--torch", str(tmp_path / "train_gpt.py"), "--mlx", str(mlx)]
     )
-    assert text.exit_code == 1 and "first diverging layer blocks.0" in text.output
+    assert text.exit_code == 13 and "first diverging layer blocks.0" in text.output
+    assert "error:" not in text.output  # a gate's answer, not a malfunction
 
 
 # --- the pair must be a PyTorch script and its MLX twin (issue 3 review: gate bypasses) ---
@@ -179,7 +180,7 @@ def test_same_script_twice_fails(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli, ["--repo", str(ROOT), "train", "parity", "--mlx", "training/train_gpt.py", "--json"]
     )
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 13, res.output
     assert json.loads(res.output)["ok"] is False
 
 

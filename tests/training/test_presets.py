@@ -126,7 +126,7 @@ def test_smoke_preset_with_a_time_budget_records_its_config(tmp_path: Path, tiny
 
 
 def test_github_runner_preset_is_labelled_a_weaker_proxy() -> None:
-    from bot.forge.comments import LocalResult, render_local
+    from bot.forge.sticky import LocalResult, render_local
 
     text = render_local(LocalResult("abc123def4567", 3.1, proxy=PRESETS["ci-linux"].proxy))
     assert "weaker proxy" in text

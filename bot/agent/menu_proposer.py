@@ -1,4 +1,4 @@
-"""The offline experimenter: a deterministic proposer for the demo and for users without an API key.
+"""The offline experimenter: a deterministic proposer from a menu, for the demo and for users without an API key.
 
 It turns a graded research item into one small, valid change taken from a documented menu
 (:data:`MENU`): the default of one environment knob of the training scripts, moved within safe

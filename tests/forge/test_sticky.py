@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ForgeError
-from bot.forge import comments as sticky
+from bot.forge import sticky
 from bot.forge.github import GitHubForge
 from bot.forge.local import LocalForge
 from tests.emulators.github import GitHubEmulator, Repo

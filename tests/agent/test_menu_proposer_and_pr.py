@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent import offline
+from bot.agent import menu_proposer
 from bot.agent.pr import labels_for, render_body, slugify, unique_slug
 from bot.agent.record import Proposal, ProposalArchive
 from bot.agent.tools import TRAINING_SCRIPTS, Workspace
@@ -22,28 +22,28 @@ def ws(tmp_path: Path) -> Workspace:
 
 
 def test_every_menu_knob_is_found_once_in_both_real_scripts(ws: Workspace) -> None:
-    for entry in offline.MENU:
-        sites = [offline.find_knob(ws.read(rel), rel, entry.knob) for rel in TRAINING_SCRIPTS]
+    for entry in menu_proposer.MENU:
+        sites = [menu_proposer.find_knob(ws.read(rel), rel, entry.knob) for rel in TRAINING_SCRIPTS]
         assert all(s is not None for s in sites), entry.knob
         assert sites[0].value == sites[1].value, entry.knob  # type: ignore[union-attr]
 
 
 def test_plan_follows_the_category_and_stays_in_bounds(ws: Workspace) -> None:
     item = graded("x:1", "Muon momentum schedules", 11, "optimizer")
-    change = offline.plan_change(ws, item)
+    change = menu_proposer.plan_change(ws, item)
     assert change is not None and change.entry.key == "matrix-lr-up" and change.category == "optimizer"
     assert float(change.old_value) == 0.04 and float(change.new_value) == pytest.approx(0.05)
     # deterministic: same inputs, same change
-    again = offline.plan_change(ws, item)
+    again = menu_proposer.plan_change(ws, item)
     assert again is not None and (again.entry.key, again.new_value) == (change.entry.key, change.new_value)
     # a tried entry is skipped; the next one of the category follows
-    nxt = offline.plan_change(ws, item, {"matrix-lr-up"})
+    nxt = menu_proposer.plan_change(ws, item, {"matrix-lr-up"})
     assert nxt is not None and nxt.entry.key == "muon-momentum-up" and nxt.new_value == "0.97"
 
 
 def test_category_from_title_when_the_grade_has_none(ws: Workspace) -> None:
     item = graded("x:2", "Attention with a larger RoPE base for rotary positions", 9, "")
-    change = offline.plan_change(ws, item)
+    change = menu_proposer.plan_change(ws, item)
     assert (
         change is not None
         and change.category == "attention"
@@ -53,19 +53,19 @@ def test_category_from_title_when_the_grade_has_none(ws: Workspace) -> None:
 
 def test_exporter_entry_applies_while_int8_is_the_default(ws: Workspace) -> None:
     item = graded("x:3", "int6 quantization with zstd", 12, "quantization")
-    change = offline.plan_change(ws, item)
+    change = menu_proposer.plan_change(ws, item)
     # EXPORTER defaults to upstream's int8_zlib (benchmarks/exporter.py), so int6+zstd is a real change.
     assert change is not None and change.entry.key == "exporter-int6-zstd" and change.new_value == "int6_zstd"
     # with that entry already tried, the quantization list moves on
-    nxt = offline.plan_change(ws, item, {"exporter-int6-zstd"})
+    nxt = menu_proposer.plan_change(ws, item, {"exporter-int6-zstd"})
     assert nxt is not None and nxt.entry.key == "warmdown-longer"
 
 
 def test_apply_edits_both_scripts_identically(ws: Workspace) -> None:
     item = graded("x:4", "Cooldown", 12, "schedule")
-    change = offline.plan_change(ws, item)
+    change = menu_proposer.plan_change(ws, item)
     assert change is not None
-    offline.apply_change(ws, change)
+    menu_proposer.apply_change(ws, change)
     changed = ws.changed()
     assert set(changed) == {A, B}
     for rel in TRAINING_SCRIPTS:
@@ -75,7 +75,7 @@ def test_apply_edits_both_scripts_identically(ws: Workspace) -> None:
 
 def test_menu_exhausted_returns_none(ws: Workspace) -> None:
     item = graded("x:5", "Anything", 12, "optimizer")
-    assert offline.plan_change(ws, item, {e.key for e in offline.MENU}) is None
+    assert menu_proposer.plan_change(ws, item, {e.key for e in menu_proposer.MENU}) is None
 
 
 def proposal(**kw: object) -> Proposal:
