@@ -42,41 +42,25 @@ def test_cli_minutes_must_be_a_positive_finite_number(tmp_path: Path, value: str
     assert not (tmp_path / ".pgolf").exists()  # nothing ran
 
 
-def test_the_old_rmsnorm_eps_would_fail_the_upstream_reference() -> None:
-    """The parity check has teeth for RMSNorm eps too: a fixed 1e-6 (our old NORM_EPS) misses upstream's bf16 loss."""
-    import json
-
+def test_rmsnorm_uses_upstreams_eps_and_the_old_one_would_fail() -> None:
+    """RMSNorm's eps, checked on the op where it shows (the bf16 loss moves by CPU-kernel noise, see
+    test_upstream_parity.py). Upstream's RMSNorm calls F.rms_norm(x, (dim,), eps=None): torch's
+    default eps. Ours must be that very call; our old fixed 1e-6 is a third off on activations of
+    rms 1e-3 (more than 40 bf16 steps), in bf16 and fp32 alike."""
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    from bot.training.parity import random_weights
-
     from .conftest import TORCH_SCRIPT, script_module
 
-    ref = json.loads((Path(__file__).parent / "fixtures" / "upstream_reference.json").read_text())
     mod: Any = script_module(TORCH_SCRIPT)
-    cases = [c for c in ref["forward"] if c["embed_dtype"] == "bfloat16"]
-    assert cases
-
-    def loss(case: dict[str, Any]) -> float:
-        args = mod.Hyperparameters(case["env"])
-        weights = random_weights(mod.weight_layout(args), case["weights_seed"])
-        toks = np.random.default_rng(case["tokens_seed"]).integers(
-            0, args.vocab_size, size=(case["batch"], args.train_seq_len + 1), dtype=np.int64
-        )
-        model = mod.build_model(args, weights, "cpu", torch.bfloat16)
-        t = torch.from_numpy(toks)
-        with torch.no_grad():
-            return float(model(t[:, :-1], t[:, 1:]).item())
-
-    original = mod.rms_norm
-    try:
-        assert all(abs(loss(c) - c["loss"]) <= 1e-4 for c in cases)
-        mod.rms_norm = lambda x: F.rms_norm(x, (x.size(-1),), eps=1e-6)
-        assert all(abs(loss(c) - c["loss"]) > 1e-4 for c in cases)
-    finally:
-        mod.rms_norm = original
+    base = torch.from_numpy(np.random.default_rng(0).normal(0.0, 1e-3, size=(4, 64)).astype(np.float32))
+    for x in (base, base.bfloat16()):
+        want = F.rms_norm(x, (x.size(-1),), eps=None)  # upstream's call, on this CPU
+        got = mod.rms_norm(x)
+        assert got.dtype == x.dtype and torch.equal(got, want)
+        old = F.rms_norm(x, (x.size(-1),), eps=1e-6)
+        assert float((want.double() / old.double()).mean()) > 1.25
 
 
 @pytest.mark.parametrize("script_name", ["train_gpt.py", "train_gpt_mlx.py"])
