@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,19 +69,29 @@ def test_forward_loss_matches_upstream(case: dict[str, Any]) -> None:
         assert abs(float(trace[-1][1]) - case["loss"]) <= TOL
 
 
-def test_the_old_rope_direction_would_fail() -> None:
-    """The check has teeth: rotating the other way (our old direction) misses upstream's loss."""
+def _mutant_loss(case: dict[str, Any], name: str, mutate: Callable[[Any], Any]) -> float:
+    """The case's loss with the script's function `name` swapped for mutate(original)."""
     mod: Any = script_module(TORCH_SCRIPT)
-    case = REF["forward"][0]
     args = mod.Hyperparameters(case["env"])
     weights = random_weights(mod.weight_layout(args), case["weights_seed"])
     tokens = _tokens(case["tokens_seed"], args, case["batch"])
-    original = mod.apply_rope
+    original = getattr(mod, name)
     try:
-        mod.apply_rope = lambda x, cos, sin: original(x, cos, -sin)
-        assert abs(_loss(mod, args, weights, tokens, "float32") - case["loss"]) > TOL
+        setattr(mod, name, mutate(original))
+        return _loss(mod, args, weights, tokens, case["embed_dtype"])
     finally:
-        mod.apply_rope = original
+        setattr(mod, name, original)
+
+
+def _other_direction(rope: Any) -> Any:
+    return lambda x, cos, sin: rope(x, cos, -sin)
+
+
+def test_the_old_rope_direction_would_fail() -> None:
+    """The check has teeth: rotating the other way (our old direction) misses upstream's loss."""
+    case = REF["forward"][0]
+    assert case["embed_dtype"] == "float32"
+    assert not _close(_mutant_loss(case, "apply_rope", _other_direction), case["loss"], "float32")
 
 
 @pytest.mark.parametrize(
@@ -88,31 +99,17 @@ def test_the_old_rope_direction_would_fail() -> None:
 )
 def test_the_bf16_check_still_fails_the_wrong_rope_direction(case: dict[str, Any]) -> None:
     """bf16's looser bound is no blind spot for RoPE: the other direction misses by far more."""
-    mod: Any = script_module(TORCH_SCRIPT)
-    args = mod.Hyperparameters(case["env"])
-    weights = random_weights(mod.weight_layout(args), case["weights_seed"])
-    tokens = _tokens(case["tokens_seed"], args, case["batch"])
-    original = mod.apply_rope
-    try:
-        mod.apply_rope = lambda x, cos, sin: original(x, cos, -sin)
-        assert not _close(_loss(mod, args, weights, tokens, "bfloat16"), case["loss"], "bfloat16")
-    finally:
-        mod.apply_rope = original
+    assert not _close(_mutant_loss(case, "apply_rope", _other_direction), case["loss"], "bfloat16")
 
 
 def test_the_bf16_check_fails_fp32_rope_tables_in_a_bf16_model() -> None:
     """Upstream's .bfloat16() model computes its RoPE tables in bf16; fp32 tables miss the bound."""
-    mod: Any = script_module(TORCH_SCRIPT)
     case = next(c for c in REF["forward"] if c["case"] == "untied_mha_3L" and c["embed_dtype"] == "bfloat16")
-    args = mod.Hyperparameters(case["env"])
-    weights = random_weights(mod.weight_layout(args), case["weights_seed"])
-    tokens = _tokens(case["tokens_seed"], args, case["batch"])
-    original = mod.rope_tables
-    try:
-        mod.rope_tables = lambda n, hd, base, dtype=torch.float32: original(n, hd, base, torch.float32)
-        assert not _close(_loss(mod, args, weights, tokens, "bfloat16"), case["loss"], "bfloat16")
-    finally:
-        mod.rope_tables = original
+
+    def fp32_tables(tables: Any) -> Any:
+        return lambda n, hd, base, dtype=torch.float32: tables(n, hd, base, torch.float32)
+
+    assert not _close(_mutant_loss(case, "rope_tables", fp32_tables), case["loss"], "bfloat16")
 
 
 @pytest.mark.parametrize("case", REF["int8"], ids=lambda c: c["embed_dtype"])
