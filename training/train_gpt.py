@@ -482,7 +482,7 @@ class DistributedLoader:
 
 
 def rms_norm(x):
-    return F.rms_norm(x, (x.size(-1),))  # eps = finfo(x.dtype).eps, as upstream
+    return F.rms_norm(x, (x.size(-1),))  # eps=None: float32's eps, bf16 too (torch upcasts), as upstream
 
 
 def rope_tables(seq_len, head_dim, base, dtype=torch.float32):

@@ -198,3 +198,25 @@ def test_an_absurdly_slow_probe_says_it_ran_out_of_budget(tmp_path: Path) -> Non
             runs_dir=tmp_path / "r",
         )
     assert "local_timeout_seconds" not in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+def test_the_mlx_twin_normalises_like_torch_in_every_dtype(dtype: str) -> None:
+    """On a Mac the MLX script runs its activations in bf16. torch's F.rms_norm(eps=None) computes
+    bf16 and fp16 in float32 with float32's eps (torch/_decomp: computation dtype), so the twin
+    must too: the dtype's own eps (2**-7 for bf16) shrinks small q/k activations by a third."""
+    import mlx.core as mx
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from .conftest import MLX_SCRIPT, script_module
+
+    mlx: Any = script_module(MLX_SCRIPT)
+    base = np.random.default_rng(1).normal(0.0, 1e-3, size=(4, 64)).astype(np.float32)
+    tx = torch.from_numpy(base).to(getattr(torch, dtype))
+    want = F.rms_norm(tx, (64,), eps=None).float().numpy()
+    mx_in = mx.array(tx.float().numpy()).astype(getattr(mx, dtype))
+    got = np.array(mlx.rms_norm(mx_in).astype(mx.float32))
+    step = {"bfloat16": 2.0**-7, "float16": 2.0**-10, "float32": 1e-6}[dtype]
+    assert np.allclose(got, want, rtol=2 * step, atol=0.0), float(np.abs(got / want - 1).max())
