@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
+from bot.budget import init as budget_init
+from bot.budget import reserve
 from bot.cli import cli
+from bot.config import Settings
+from bot.ledger import Ledger
 
 
 @pytest.mark.parametrize(
@@ -36,3 +42,45 @@ def test_alerts_raise_never_drops_an_alert_into_a_file_on_a_bad_forge_setting(tm
     assert r.exit_code == 3, r.output
     assert "field 'forge'" in r.output
     assert not (tmp_path / ".pgolf" / "alerts.md").exists()
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_ledger_commit_fails_the_same_way_on_a_bad_pod_setting_race_or_not(tmp_path: Path) -> None:
+    """`pgolf ledger commit` declared paths/program/forge, but merging budget.json with a
+    reservation another job pushed meanwhile reads ``tier2_min_interval_seconds`` ([pod]). With a
+    bad [pod] setting it pushed when nobody raced it and died mid-merge (exit 3) when someone did:
+    the declaration must name every section it reads, so the answer is the same up front."""
+    s = Settings(tier2_min_interval_seconds=0)
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    seed = tmp_path / "seed"
+    subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, capture_output=True)
+    Ledger.init(seed / "results.tsv")
+    budget_init(seed / "budget.json", s)
+    _git(seed, "add", "-A")
+    _git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "seed")
+    _git(seed, "push", "-q", "origin", "main")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for clone in (ours, theirs):
+        subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
+    when = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    reserve(theirs / "budget.json", s, "pr2-theirs", 10.0, pr=2, sha="b" * 40, now=when)
+    reserve(ours / "budget.json", s, "pr1-ours", 10.0, pr=1, sha="a" * 40, now=when + timedelta(hours=3))
+    bad_pod = {"PGOLF_GPU_COUNT": "many"}
+
+    def commit(clone: Path) -> Result:
+        return CliRunner().invoke(cli, ["--repo", str(clone), "ledger", "commit", "-m", "x"], env=bad_pod)
+
+    tip = _git(bare, "rev-parse", "main")
+    plain = commit(theirs)  # nobody raced it
+    assert plain.exit_code == 3, plain.output
+    assert "field 'gpu_count'" in plain.output and _git(bare, "rev-parse", "main") == tip
+    _git(theirs, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "theirs")
+    _git(theirs, "push", "-q", "origin", "main")
+    tip = _git(bare, "rev-parse", "main")
+    raced = commit(ours)  # its reservation must be merged with theirs
+    assert raced.exit_code == 3, raced.output
+    assert "field 'gpu_count'" in raced.output and _git(bare, "rev-parse", "main") == tip
