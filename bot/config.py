@@ -266,6 +266,13 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def require(self, *sections: str) -> None:
+        """Raise the problem of the first of ``sections`` that failed to load (a command that reads
+        a section only on some paths, e.g. ``pods reap --alerts`` the forge, checks it up front)."""
+        for section in sections:
+            if section in self._invalid_sections:
+                raise self._invalid_sections[section]
+
     def path(self, name: str, root: Path | str) -> Path:
         """Resolve a ``*_path``/``*_dir``/``*_script`` setting against the repo root (``~`` expands)."""
         value = getattr(self, name)
