@@ -84,3 +84,14 @@ def test_ledger_commit_fails_the_same_way_on_a_bad_pod_setting_race_or_not(tmp_p
     raced = commit(ours)  # its reservation must be merged with theirs
     assert raced.exit_code == 3, raced.output
     assert "field 'gpu_count'" in raced.output and _git(bare, "rev-parse", "main") == tip
+
+
+def test_pause_check_is_not_stopped_by_a_forge_setting_it_never_reads(tmp_path: Path) -> None:
+    """reaper.yml reads any failure of `pgolf pause --check` as "paused"; --check never opens the
+    forge (only --commit pushes), yet a bad forge setting made it exit 3: a false kill switch."""
+    env = {"PGOLF_GITHUB_SECONDS_BETWEEN_WRITES": "soon"}
+    r = CliRunner().invoke(cli, ["--repo", str(tmp_path), "pause", "--check"], env=env)
+    assert r.exit_code == 0 and r.output == "not paused\n", r.output
+    r = CliRunner().invoke(cli, ["--repo", str(tmp_path), "pause", "--commit"], env=env)
+    assert r.exit_code == 3 and "field 'github_seconds_between_writes'" in r.output, r.output
+    assert not (tmp_path / "budget.json").exists()  # refused before pausing anything
