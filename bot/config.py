@@ -266,6 +266,13 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def require(self, *sections: str) -> None:
+        """Raise the problem of the first of ``sections`` that failed to load (a command that reads
+        a section only on some paths, e.g. ``pods reap --alerts`` the forge, checks it up front)."""
+        for section in sections:
+            if section in self._invalid_sections:
+                raise self._invalid_sections[section]
+
     def path(self, name: str, root: Path | str) -> Path:
         """Resolve a ``*_path``/``*_dir``/``*_script`` setting against the repo root (``~`` expands)."""
         value = getattr(self, name)
@@ -558,6 +565,10 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
         out.append(("auto_promote_max_per_day", "must not be negative"))
     if s.local_backend not in {"auto", "mlx", "torch"}:
         out.append(("local_backend", "must be auto, mlx or torch"))
+    if s.forge not in {"auto", "github", "local"}:  # open_forge and make_provider check them too
+        out.append(("forge", "must be auto, github or local"))
+    if s.pod_provider not in {"runpod", "local"}:
+        out.append(("pod_provider", "must be runpod or local"))
     if s.sandbox not in {"auto", "required", "best-effort"}:
         out.append(("sandbox", "must be auto, required or best-effort"))
     if not 0 < s.sandbox_uid < 2**31:

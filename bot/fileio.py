@@ -86,8 +86,12 @@ def read_capped(path: Path | str, limit: int, what: str, error: type[PgolfError]
             raise error(
                 f"{what} is {st.st_size} bytes, over the {limit}-byte limit: refused unread", path=where
             )
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO swapped in after the lstat must not block the open; what was opened
+        # is checked again (the lstat and the open are two steps)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise error(f"{what} is not a regular file", path=where)
             data = fh.read(limit + 1)
     except FileNotFoundError:
         raise error(f"{what} is missing", path=where) from None
@@ -120,5 +124,5 @@ def read_json_capped(
             )
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or a 4,300+ digit int
         raise error(f"{what} is not JSON: {exc}", path=str(path)) from None

@@ -25,8 +25,9 @@ def alerts_group() -> None:
 @pass_app
 def raise_cmd(app: AppContext, kind: str, message: str, as_json: bool) -> None:
     """Open the alerts issue, or comment on the open one."""
+    settings = app.settings  # a bad setting fails here; only a forge that cannot open falls back
     try:
-        forge = open_forge(app.settings, app.root)
+        forge = open_forge(settings, app.root)
     except PgolfError:
         forge = None
     out = post_alerts(forge, [Alert(kind, message)], app.root / ".pgolf", run_url=run_links().run_url)

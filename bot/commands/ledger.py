@@ -34,7 +34,7 @@ def ledger_group() -> None:
     help="Commit only these ledger files (repeatable), e.g. the results.tsv row this job computed.",
 )
 @json_option
-@reads_sections("paths", "program", "forge")
+@reads_sections("paths", "program", "forge", "pod")  # pod: merging budget.json (tier2_min_interval_seconds)
 @pass_app
 def commit(
     app: AppContext,

@@ -34,7 +34,7 @@ def paused_reason(app: AppContext) -> str:
 )
 @click.option("--commit", is_flag=True, help="Commit budget.json to the default branch at once.")
 @click.option("--json", "as_json", is_flag=True)
-@reads_sections("pod", "paths", "forge")
+@reads_sections("pod", "paths")  # and forge with --commit (checked below)
 @pass_app
 def pause(app: AppContext, reason: str, off: bool, check: bool, commit: bool, as_json: bool) -> None:
     """Stop every paid run (reservations refused) and scheduled job; --off resumes.
@@ -43,6 +43,8 @@ def pause(app: AppContext, reason: str, off: bool, check: bool, commit: bool, as
     PGOLF_PAUSED (``gh variable set PGOLF_PAUSED --body true``), which the workflows check before
     installing anything."""
     path = app.path("budget_path")
+    if commit:
+        app.settings.require("forge")  # before anything changes; --check never reads it
     if check:
         why = paused_reason(app)
         if as_json:

@@ -84,7 +84,7 @@ def list_cmd(app: AppContext, provider_kind: str | None, show_all: bool, as_json
     "observations at their time, booking what it terminated and settled (then `pgolf ledger commit`).",
 )
 @click.option("--json", "as_json", is_flag=True)
-@reads_sections("pod", "paths", "sandbox", "forge")
+@reads_sections("pod", "paths", "sandbox")  # and forge with --alerts (checked below)
 @pass_app
 def reap_cmd(
     app: AppContext,
@@ -105,6 +105,8 @@ def reap_cmd(
     from bot.errors import PgolfError
 
     s = app.settings
+    if with_alerts:
+        s.require("forge")  # the reap job never opens the forge; the book job's alerts need it
     if observe_out is not None and observations is not None:
         raise click.UsageError("--observe-out (reap job) and --observations (book job) exclude each other")
     if observe_out is not None and with_alerts:

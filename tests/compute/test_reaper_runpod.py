@@ -213,3 +213,22 @@ def test_a_bad_setting_of_another_section_never_blocks_the_reaper(
         "field 'program_max_items': must be positive",
     ):
         assert sum(fragment in line for line in lines) == 1, (fragment, r.output)
+
+
+def test_a_bad_forge_setting_never_blocks_the_reap_job_only_its_alerts(
+    repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """The reap job (RunPod key only, no --alerts) never opens the forge, yet `pods reap`
+    declared [forge]: a wrong forge setting kept a leaked pod billing. With --alerts the forge is
+    needed, and a bad setting fails there, naming it (never alerts dropped into a file)."""
+    emu.boot_delay = 0.0
+    s = make_settings(repo, sshd, tmp_path)
+    leak = provider(s).create(spec("leak-2"))
+    env = {"PGOLF_LEDGER_PUSH_ATTEMPTS": "many"}
+    base = ["--repo", str(repo.root), "-c", f"pod_ssh_user={s.pod_ssh_user}", "pods", "reap"]
+    r = CliRunner().invoke(cli, [*base, "--reap-unknown", "--alerts"], env=env)
+    assert r.exit_code == 3 and "field 'ledger_push_attempts'" in r.output, r.output
+    assert [p.id for p in emu.alive()] == [leak.id] and not (repo.root / ".pgolf" / "alerts.md").exists()
+    r = CliRunner().invoke(cli, [*base, "--reap-unknown", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert [a["pod_id"] for a in json.loads(r.output)["actions"]] == [leak.id] and emu.alive() == []
