@@ -236,7 +236,8 @@ class Settings:
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
-    # the GitHub API (GITHUB_API_URL wins): the forge's, and the research sources' that read GitHub
+    # the GitHub API of the forge, the ledger's App token and the research sources (GITHUB_API_URL
+    # wins: github_api_base)
     github_api_url: str = "https://api.github.com"
     pages_url: str = ""  # the dashboard's GitHub Pages URL (PGOLF_PAGES_URL; report.yml sets it)
     promote_label: str = "promote"
@@ -592,6 +593,13 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
     if not s.research_review_branch.strip() or s.research_review_branch.startswith(("-", "/")):
         out.append(("research_review_branch", "must be a branch name"))
     return out
+
+
+def github_api_base(settings: Settings, env: Mapping[str, str]) -> str:
+    """The GitHub REST base URL, one answer for every caller: ``GITHUB_API_URL`` (Actions sets it to
+    the server the workflow runs on: github.com, GitHub Enterprise, the emulator in tests) wins;
+    elsewhere the ``github_api_url`` setting."""
+    return (env.get("GITHUB_API_URL") or settings.github_api_url).rstrip("/")
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:

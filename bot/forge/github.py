@@ -32,7 +32,7 @@ from github.GithubException import (
     UnknownObjectException,
 )
 
-from bot.config import Settings
+from bot.config import Settings, github_api_base
 from bot.errors import ConfigError, ForgeError
 from bot.forge.base import (
     STATUS_STATES,
@@ -242,7 +242,7 @@ class GitHubForge(Forge):
     def from_env(cls, settings: Settings, env: Mapping[str, str] | None = None) -> GitHubForge:
         env = os.environ if env is None else env
         repo = repository_from(settings, env)
-        base_url = (env.get("GITHUB_API_URL") or settings.github_api_url or DEFAULT_API_URL).rstrip("/")
+        base_url = github_api_base(settings, env)
         app_id = app_env(env, "ID")
         if app_id:
             key = read_private_key(env)

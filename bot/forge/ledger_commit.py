@@ -48,7 +48,7 @@ from typing import Any
 
 from bot import budget as budget_mod
 from bot import clock
-from bot.config import Settings
+from bot.config import Settings, github_api_base
 from bot.errors import BudgetError, LedgerError
 from bot.forge.github import app_env
 from bot.git import failure
@@ -128,7 +128,9 @@ class _Git:
         return set(proc.stdout.decode().split("\n")) - {""} if proc.returncode == 0 else set()
 
 
-def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[dict[str, str], list[str]]:
+def _auth_config(
+    env: Mapping[str, str], remote_url: str, settings: Settings
+) -> tuple[dict[str, str], list[str]]:
     """``http.<server>/.extraheader`` for pushing with the App's token (or ``GITHUB_TOKEN``) over
     HTTPS, as actions/checkout does, but passed to git as ``GIT_CONFIG_COUNT`` /
     ``GIT_CONFIG_KEY_0`` / ``GIT_CONFIG_VALUE_0`` environment variables: no token is written to
@@ -137,7 +139,7 @@ def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[dict[str, str
     server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
     if not (remote_url.startswith("https://") or remote_url.startswith(server + "/")):
         return {}, []
-    token = _push_token(env)
+    token = _push_token(env, settings)
     if not token:
         return {}, []
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -152,11 +154,11 @@ def _auth_config(env: Mapping[str, str], remote_url: str) -> tuple[dict[str, str
     return config, [token, basic]
 
 
-def _push_token(env: Mapping[str, str]) -> str:
+def _push_token(env: Mapping[str, str], settings: Settings) -> str:
     """The App's installation token when the App is configured (the commit is pushed as the App),
     else ``GITHUB_TOKEN``."""
     if app_env(env, "ID"):
-        from bot.forge.github import DEFAULT_API_URL, InstallationTokens, read_private_key
+        from bot.forge.github import InstallationTokens, read_private_key
 
         key = read_private_key(env)
         if key:
@@ -164,7 +166,7 @@ def _push_token(env: Mapping[str, str]) -> str:
             tokens = InstallationTokens(
                 app_env(env, "ID"),
                 key,
-                base_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+                base_url=github_api_base(settings, env),
                 installation_id=int(inst) if inst.isdigit() else None,
                 repo=env.get("GITHUB_REPOSITORY", ""),
             )
@@ -524,7 +526,7 @@ def ledger_commit(
     remote_url = probe.run("remote", "get-url", remote, check=False).stdout.decode().strip()
     if not remote_url:
         raise LedgerError(f"no git remote named {remote!r} in {root}")
-    config_env, secrets = _auth_config(env, remote_url)
+    config_env, secrets = _auth_config(env, remote_url, settings)
     git = _Git(root, config_env, secrets)
     if branch is None:
         attached = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()

@@ -14,6 +14,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
 from github.ContentFile import ContentFile
 
+from bot.config import github_api_base
 from bot.errors import SourceError
 from bot.research.http import user_agent
 from bot.research.sources.base import FetchContext
@@ -49,7 +50,7 @@ def make_github(ctx: FetchContext) -> tuple[Github, bool]:
         secondary_rate_wait=min(60.0, s.source_timeout_seconds),
     )
     gh = Github(
-        base_url=s.github_api_url.rstrip("/"),
+        base_url=github_api_base(s, ctx.env),
         auth=Auth.Token(token) if token else None,
         user_agent=user_agent(s.research_user_agent),
         timeout=max(1, round(s.source_timeout_seconds)),

@@ -1,0 +1,52 @@
+"""One GitHub API address for every caller: GITHUB_API_URL (Actions sets it; GHES, the emulator)
+wins, else the ``github_api_url`` setting. Before, the ledger's App token ignored the setting and
+the research sources ignored GITHUB_API_URL, so on GitHub Enterprise (or with only the setting)
+three callers talked to two different servers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Settings, github_api_base
+from bot.forge.ledger_commit import _push_token
+from bot.research.sources.base import FetchContext
+from bot.research.sources.github_common import make_github
+
+from .conftest import REPO, AppKey, app_env
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_the_environment_wins_and_the_setting_stands_in() -> None:
+    s = Settings(github_api_url="https://ghe.example.com/api/v3/")
+    assert github_api_base(s, {}) == "https://ghe.example.com/api/v3"
+    assert github_api_base(s, {"GITHUB_API_URL": "http://127.0.0.1:9/"}) == "http://127.0.0.1:9"
+    assert github_api_base(Settings(), {"GITHUB_API_URL": ""}) == "https://api.github.com"
+
+
+def test_the_ledger_push_token_comes_from_the_configured_api(github_emu, seeded, app_key: AppKey) -> None:
+    """Only the setting names the server (no GITHUB_API_URL): the App's token still comes from it."""
+    env = app_env(github_emu, app_key)
+    del env["GITHUB_API_URL"]
+    token = _push_token(env, Settings(github_api_url=github_emu.url))
+    assert token and token.startswith("ghs_")
+
+
+def test_the_research_sources_follow_GITHUB_API_URL(github_emu, seeded) -> None:
+    """The setting at its default (api.github.com, unreachable here); GITHUB_API_URL names the emulator."""
+    ctx = FetchContext(Settings(), NOW, 6.0, env={"GITHUB_API_URL": github_emu.url})
+    gh, authed = make_github(ctx)
+    assert not authed
+    assert gh.get_repo(REPO).full_name == REPO  # a real request, answered by the emulator
+
+
+def test_no_module_reads_GITHUB_API_URL_but_the_resolver() -> None:
+    bot = Path(__file__).resolve().parents[2] / "bot"
+    readers = sorted(
+        str(p.relative_to(bot))
+        for p in bot.rglob("*.py")
+        if re.search(r"""(get|\[)\(?["']GITHUB_API_URL["']""", p.read_text(encoding="utf-8"))
+    )
+    assert readers == ["config.py"]
