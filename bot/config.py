@@ -570,6 +570,12 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
         out.append(("forge", "must be auto, github or local"))
     if s.pod_provider not in {"runpod", "local"}:
         out.append(("pod_provider", "must be runpod or local"))
+    for key in ("gpu_type", "pod_image", "pod_cloud_type", "pod_start_command"):
+        # they travel inside the GraphQL document RunPod's SDK builds (bot.compute.provider.check_safe)
+        if any(c in getattr(s, key) for c in '"\\\n\r'):
+            out.append((key, "must not contain double quotes, backslashes or newlines"))
+    if "'" in s.pod_start_command:  # it runs inside bash -c '…' after the deadline watchdog
+        out.append(("pod_start_command", "must not contain single quotes"))
     if s.sandbox not in {"auto", "required", "best-effort"}:
         out.append(("sandbox", "must be auto, required or best-effort"))
     if not 0 < s.sandbox_uid < 2**31:

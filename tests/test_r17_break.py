@@ -30,6 +30,29 @@ def test_config_show_reports_a_bad_forge_or_pod_provider(
     assert f"field '{field}'" in r.output
 
 
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"PGOLF_POD_START_COMMAND": "bash -c 'sleep 1'"}, "pod_start_command"),
+        ({"PGOLF_POD_START_COMMAND": "/start.sh\nrm -rf /"}, "pod_start_command"),
+        ({"PGOLF_GPU_TYPE": 'H100"){ x }'}, "gpu_type"),
+        ({"PGOLF_POD_IMAGE": "img\\:latest"}, "pod_image"),
+        ({"PGOLF_POD_CLOUD_TYPE": 'SECURE"'}, "pod_cloud_type"),
+    ],
+)
+def test_config_show_reports_pod_values_runpod_would_refuse(
+    tmp_path: Path, env: dict[str, str], field: str
+) -> None:
+    """The pod's GraphQL-bound values (quotes, backslashes, newlines) and the start command's single
+    quotes were refused only when a pod was created, after the reservation: `config show` passed
+    them and the promotion failed with money reserved."""
+    r = CliRunner().invoke(cli, ["--repo", str(tmp_path), "config", "show"], env=env)
+    assert r.exit_code == 3, r.output
+    assert f"field '{field}'" in r.output
+    ok = CliRunner().invoke(cli, ["--repo", str(tmp_path), "config", "show"], env={})
+    assert ok.exit_code == 0, ok.output  # the defaults (an image tag with ':' and '.') pass
+
+
 def test_alerts_raise_never_drops_an_alert_into_a_file_on_a_bad_forge_setting(tmp_path: Path) -> None:
     """`pgolf alerts raise` (the reaper's last step) caught the forge's ConfigError like missing
     credentials and wrote the alert to .pgolf/alerts.md of a checkout CI throws away, exit 0: a
