@@ -48,6 +48,10 @@ EXPECTED: dict[str, float | None] = {
     "labelled_disagree.md": None,  # two schemes' figures, neither called the result: abstain
     "labelled_not_scores.md": 1.7025,  # not a gap, a "worth", a step's log line, a diagnostic
     "submitted_seed_stage_column.md": 1.1493,  # "Submitted artifact corresponds to seed 7": its row
+    "code_span_label.md": 1.30417726,  # post-quant `val_bpb`: `1.30417726` (code-span label and figure)
+    "bold_code_label_bold_figure.md": 1.36211045,  # **`val_bpb`:** **1.36211045**
+    "qualified_label_bold_figure.md": 1.21873305,  # val_bpb (exact): **1.2187…**, not the pre-quant line
+    "approx_label.md": 1.57301442,  # **val_bpb ≈ 1.57301442**
 }
 
 #: why the parser abstains on a form it must not guess on

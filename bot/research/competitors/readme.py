@@ -590,8 +590,8 @@ def scan_readme(text: str) -> ReadmeScan:
         rf"\*\*[^*\n]{{0,60}}?{lab}[^*\n\d]{{0,30}}?[:=]\s*`?~?{_NUMBER}`?\s*(?:(?:{_LABEL}|bpb)\s*)?\*\*"
     )
     bold_lead = (
-        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,20}}?:?\s*\*\*\s*(?::\s*)?`?~?{_NUMBER}"
-        rf"(?=`?\s*(?:{_LABEL}|bpb)\b|`?\s*(?:\(|\||$))"
+        rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,40}}?:?\s*\*\*\s*(?::\s*)?(?:\*\*)?`?~?{_NUMBER}"
+        rf"(?=(?:\*\*)?`?\s*(?:{_LABEL}|bpb)\b|(?:\*\*)?`?\s*(?:\(|\||$))"
     )
     final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*(?::\s*)?{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*(?:[:=]\s*)?(?:\*+\s*)?{_NUMBER}"
@@ -599,7 +599,8 @@ def scan_readme(text: str) -> ReadmeScan:
     exact = rf"\bfinal_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
     mean1 = rf"mean\s+{_LABEL}{qual}\s*(?:[:=]\s*)?(?:\*\*\s*)?{_NUMBER}"
     mean2 = rf"(?<!\d)\d+-seed mean[^\n]{{0,40}}?{_NUMBER}\s*(?:\*\*\s*)?bpb"
-    labelled = rf"{_LABEL}\s*(?:\*\*\s*)?[:=]\s*(?:`\s*)?(?:\*\*\s*)?{_NUMBER}"
+    # "val_bpb: 1.15", "`val_bpb`: `1.15`", "val_bpb (exact): **1.15**", "val_bpb ≈ 1.15"
+    labelled = rf"{_LABEL}`?{qual}\s*(?:\*\*\s*)?[:=≈]\s*(?:`\s*)?(?:\*\*\s*)?{_NUMBER}"
     row = rf"^\|[^|\n]*{_LABEL}[^|\n]*\|\s*`?(?:\*\*\s*)?{_NUMBER}"
     scan.bpb = _submitted_seed(text)
     if scan.bpb is None:
