@@ -5,7 +5,7 @@ with 4 KV heads, 2x relu^2 MLP, vocab 1024, tied embeddings, encoder/decoder ski
 RoPE, QK norm, logit softcap, Muon for block matrices + Adam for embeddings and scalars, LR
 warmdown driven by the wall clock. CUDA: bf16 autocast, torch.compile, flash SDPA, DDP/nccl; the tied embedding is trained and stored in
 bf16 (as upstream). CPU: fp32, DDP/gloo. Run: `torchrun --standalone --nproc_per_node=8 train_gpt.py`.
-Numerics follow upstream's naive baseline: RoPE direction, RMSNorm eps (the dtype's), the loader's
+Numerics follow upstream's naive baseline: RoPE direction, RMSNorm eps (float32's, bf16 too), the loader's
 spans (no token shared between micro-batches), the int8 exporter (99.99984th-percentile row clip,
 1/127 scale floor, torch.save + zlib, `final_int8_zlib_roundtrip` lines); checked by
 tests/training/test_upstream_parity.py against numbers recorded from upstream's script.

@@ -516,7 +516,9 @@ class Attention(nn.Module):
                 _ROPE[key] = (mx.array(cos), mx.array(sin))
             else:  # as upstream torch's .bfloat16() model: inv_freq, positions and angles in bf16
                 inv = (1.0 / (self.rope_base ** (mx.arange(0, self.hd, 2, dtype=mx.float32) / self.hd))).astype(dtype)
-                ang = mx.arange(T, dtype=dtype)[:, None] * inv[None, :]
+                # positions counted in fp32 then rounded to bf16, as torch.arange(dtype=bf16); MLX's CPU
+                # arange in bf16 accumulates the step in bf16 and sticks at 256
+                ang = mx.arange(T, dtype=mx.float32).astype(dtype)[:, None] * inv[None, :]
                 _ROPE[key] = (mx.cos(ang), mx.sin(ang))
         return _ROPE[key]
 

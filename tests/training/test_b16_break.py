@@ -220,3 +220,25 @@ def test_the_mlx_twin_normalises_like_torch_in_every_dtype(dtype: str) -> None:
     got = np.array(mlx.rms_norm(mx_in).astype(mx.float32))
     step = {"bfloat16": 2.0**-7, "float16": 2.0**-10, "float32": 1e-6}[dtype]
     assert np.allclose(got, want, rtol=2 * step, atol=0.0), float(np.abs(got / want - 1).max())
+
+
+@pytest.mark.parametrize("seq_len", [48, 300, 1024])
+def test_the_mlx_twins_bf16_rope_tables_are_torchs_past_position_256(seq_len: int) -> None:
+    """The twin's bf16 RoPE tables equal train_gpt.py's (upstream's .bfloat16() Rotary) at any length.
+    torch rounds each position to bf16 (257 -> 256, 259 -> 260); MLX's CPU arange in bf16 adds the
+    step in bf16, so it stuck at 256 and every later position got position 256's angle."""
+    import mlx.core as mx
+    import numpy as np
+    import torch
+
+    from .conftest import MLX_SCRIPT, TORCH_SCRIPT, script_module
+
+    mlx: Any = script_module(MLX_SCRIPT)
+    mod: Any = script_module(TORCH_SCRIPT)
+    env = {"VOCAB_SIZE": "256", "NUM_LAYERS": "2", "MODEL_DIM": "64", "NUM_HEADS": "4", "NUM_KV_HEADS": "4"}
+    attn = mlx.Attention(mlx.Hyperparameters(env))
+    with mx.stream(mx.cpu):
+        cos, sin = attn.rope(seq_len, mx.bfloat16)
+        got = [np.array(t.astype(mx.float32)) for t in (cos, sin)]
+    want = [t.float().numpy() for t in mod.rope_tables(seq_len, attn.hd, attn.rope_base, torch.bfloat16)]
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
