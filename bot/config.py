@@ -29,6 +29,7 @@ ENV_PREFIX = "PGOLF_"
 LOCAL_PRESET_NAMES = ("smoke", "ci-linux", "mac-8gb", "mac-32gb", "full")
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
 _ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
+GITHUB_API_DEFAULT = "https://api.github.com"  # github_api_url's default and github_api_base's fallback
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ class Settings:
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
     # the GitHub API of the forge, the ledger's App token and the research sources (GITHUB_API_URL
     # wins: github_api_base)
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = GITHUB_API_DEFAULT
     pages_url: str = ""  # the dashboard's GitHub Pages URL (PGOLF_PAGES_URL; report.yml sets it)
     promote_label: str = "promote"
     candidate_label: str = "promote-candidate"
@@ -604,8 +605,10 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
 def github_api_base(settings: Settings, env: Mapping[str, str]) -> str:
     """The GitHub REST base URL, one answer for every caller: ``GITHUB_API_URL`` (Actions sets it to
     the server the workflow runs on: github.com, GitHub Enterprise, the emulator in tests) wins;
-    elsewhere the ``github_api_url`` setting."""
-    return (env.get("GITHUB_API_URL") or settings.github_api_url).rstrip("/")
+    elsewhere the ``github_api_url`` setting; a blank one of either is unset (an empty base URL is
+    no server: the forge fell back to api.github.com before), and whitespace around it is no part of it."""
+    chosen = (env.get("GITHUB_API_URL") or "").strip() or settings.github_api_url.strip()
+    return (chosen or GITHUB_API_DEFAULT).rstrip("/")
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:

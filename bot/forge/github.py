@@ -32,7 +32,7 @@ from github.GithubException import (
     UnknownObjectException,
 )
 
-from bot.config import Settings, github_api_base
+from bot.config import GITHUB_API_DEFAULT, Settings, github_api_base
 from bot.errors import ConfigError, ForgeError
 from bot.forge.base import (
     STATUS_STATES,
@@ -49,7 +49,7 @@ from bot.forge.base import (
 )
 
 T = TypeVar("T")
-DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_API_URL = GITHUB_API_DEFAULT
 
 
 class InstallationTokens:

@@ -50,3 +50,14 @@ def test_no_module_reads_GITHUB_API_URL_but_the_resolver() -> None:
         if re.search(r"""(get|\[)\(?["']GITHUB_API_URL["']""", p.read_text(encoding="utf-8"))
     )
     assert readers == ["config.py"]
+
+
+def test_an_empty_or_blank_address_is_no_address() -> None:
+    """PGOLF_GITHUB_API_URL="" (a workflow's unset variable) or a blank GITHUB_API_URL: the forge
+    fell back to api.github.com before github_api_base; an empty base URL is no server at all, and
+    stray whitespace around a pasted URL is no part of it."""
+    assert github_api_base(Settings(github_api_url=""), {}) == "https://api.github.com"
+    assert github_api_base(Settings(github_api_url="  "), {"GITHUB_API_URL": " "}) == "https://api.github.com"
+    s = Settings(github_api_url=" https://ghe.example.com/api/v3/ ")
+    assert github_api_base(s, {"GITHUB_API_URL": "\t"}) == "https://ghe.example.com/api/v3"
+    assert github_api_base(Settings(), {"GITHUB_API_URL": " http://127.0.0.1:9/\n"}) == "http://127.0.0.1:9"
