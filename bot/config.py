@@ -30,6 +30,8 @@ LOCAL_PRESET_NAMES = ("smoke", "ci-linux", "mac-8gb", "mac-32gb", "full")
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
 _ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
 GITHUB_API_DEFAULT = "https://api.github.com"  # github_api_url's default and github_api_base's fallback
+# RunPod's cloudType enum (pod_cloud_type; bot.compute.runpod checks it again at pod creation)
+POD_CLOUD_TYPES = ("SECURE", "COMMUNITY", "ALL")
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,10 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
         out.append(("forge", "must be auto, github or local"))
     if s.pod_provider not in {"runpod", "local"}:
         out.append(("pod_provider", "must be runpod or local"))
+    if s.pod_cloud_type not in POD_CLOUD_TYPES:  # RunPod's SDK writes it unquoted: a GraphQL enum
+        out.append(
+            ("pod_cloud_type", "must be " + ", ".join(POD_CLOUD_TYPES[:-1]) + " or " + POD_CLOUD_TYPES[-1])
+        )
     for key in ("gpu_type", "pod_image", "pod_cloud_type", "pod_start_command"):
         # they travel inside the GraphQL document RunPod's SDK builds (bot.compute.provider.check_safe)
         if any(c in getattr(s, key) for c in '"\\\n\r'):

@@ -118,3 +118,47 @@ def test_pause_check_is_not_stopped_by_a_forge_setting_it_never_reads(tmp_path: 
     r = CliRunner().invoke(cli, ["--repo", str(tmp_path), "pause", "--commit"], env=env)
     assert r.exit_code == 3 and "field 'github_seconds_between_writes'" in r.output, r.output
     assert not (tmp_path / "budget.json").exists()  # refused before pausing anything
+
+
+@pytest.mark.parametrize("value", ["SECURE, minVcpuCount: 64", "SECURE minMemoryInGb: 9", "secure", ""])
+def test_config_show_reports_a_cloud_type_runpod_reads_as_graphql(tmp_path: Path, value: str) -> None:
+    """RunPod's SDK writes pod_cloud_type into its mutation unquoted (`cloudType: SECURE`, an enum),
+    so quotes are not what guards it: any other text adds GraphQL fields to the pod (no quote,
+    backslash or newline needed) or fails at creation, after the reservation."""
+    r = CliRunner().invoke(
+        cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_CLOUD_TYPE": value}
+    )
+    assert r.exit_code == 3, r.output
+    assert "field 'pod_cloud_type'" in r.output
+    for ok in ("SECURE", "COMMUNITY", "ALL"):
+        res = CliRunner().invoke(
+            cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_CLOUD_TYPE": ok}
+        )
+        assert res.exit_code == 0, res.output
+
+
+def test_runpod_create_refuses_a_cloud_type_outside_runpods_enum() -> None:
+    """The provider's own guard (a PodSpec built without the settings' rules) checked the image, the
+    GPU type, the env and the start command, never the cloud type."""
+    import time
+    from types import SimpleNamespace
+
+    from bot.compute.provider import PodSpec
+    from bot.compute.runpod import RunPodProvider
+    from bot.errors import PgolfError
+
+    calls: list[dict[str, object]] = []
+    prov = RunPodProvider("k", retries=1, retry_wait=0.0)
+
+    def create_pod(**kw: object) -> dict[str, str]:
+        calls.append(kw)
+        raise KeyError("the SDK was called")
+
+    prov._rp = SimpleNamespace(error=prov._rp.error, create_pod=create_pod)
+    spec = PodSpec(
+        run_id="r1", gpu_count=1, gpu_type="NVIDIA H100 80GB HBM3", image="img:1",
+        cloud_type="SECURE, minVcpuCount: 64", deadline=time.time() + 600,
+    )  # fmt: skip
+    with pytest.raises(PgolfError, match="cloud"):
+        prov.create(spec)
+    assert calls == []

@@ -32,6 +32,7 @@ from bot.compute.provider import (
     check_safe,
     env_list_to_dict,
 )
+from bot.config import POD_CLOUD_TYPES
 from bot.errors import ConfigError, PodError
 
 API_KEY_ENV = "RUNPOD_API_KEY"
@@ -138,6 +139,8 @@ class RunPodProvider:
             check_safe(v, f"env {k}")
         for name, value in (("pod_image", spec.image), ("gpu_type", spec.gpu_type)):
             check_safe(value, name)
+        if spec.cloud_type not in POD_CLOUD_TYPES:  # the SDK writes it unquoted (a GraphQL enum)
+            raise ConfigError(f"must be one of {', '.join(POD_CLOUD_TYPES)}", field="pod_cloud_type")
         docker_args = deadline_start_command(spec)
         # Not retried: a retry after a lost reply could create a second pod. The caller's
         # state entry (written first) lets the reaper find a pod created anyway.
