@@ -538,6 +538,7 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
         "runpod_min_reserve",
         "hourly_rate_usd",
         "tier2_min_interval_seconds",
+        "pod_volume_gb",  # volumeInGb of RunPod's mutation (0: no volume)
         "grading_max_usd",
         "grading_daily_max_usd",
         "experimenter_max_usd",
