@@ -167,8 +167,12 @@ def test_runpod_create_refuses_a_cloud_type_outside_runpods_enum() -> None:
 def test_config_show_reports_a_negative_pod_volume(tmp_path: Path) -> None:
     """pod_volume_gb goes into RunPod's mutation (volumeInGb: -5) like the pod's other values, but
     had no rule: a negative size passed config show and failed at creation, after the reservation."""
-    r = CliRunner().invoke(cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_VOLUME_GB": "-5"})
+    r = CliRunner().invoke(
+        cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_VOLUME_GB": "-5"}
+    )
     assert r.exit_code == 3, r.output
     assert "field 'pod_volume_gb'" in r.output
-    ok = CliRunner().invoke(cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_VOLUME_GB": "0"})
+    ok = CliRunner().invoke(
+        cli, ["--repo", str(tmp_path), "config", "show"], env={"PGOLF_POD_VOLUME_GB": "0"}
+    )
     assert ok.exit_code == 0, ok.output  # no volume is a pod RunPod creates

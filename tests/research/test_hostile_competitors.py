@@ -121,6 +121,14 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "| val_bpb" + "1" * 60_000 + " |\n|---|\n",  # a header cell of digits
         "final_x_" * 15_000 + "\n",  # one word of 120 000 characters
         "submission(" * 60_000 + "\n",  # 660 KB: a GitHub README may be 1 MB
+        # one 600 KB line of labelled figures that disagree: each one's stage was read from the
+        # whole line before it (quadratic: minutes), in every form the labelled pattern takes
+        "".join(f"val_bpb: 1.{1000 + i % 9000} x " for i in range(30_000)),
+        "".join(f"`val_bpb`: `1.{1000 + i % 9000}` " for i in range(25_000)),
+        "".join(f"val_bpb (exact): **1.{1000 + i % 9000}** " for i in range(20_000)),
+        "".join(f"val_bpb ≈ 1.{1000 + i % 9000} " for i in range(30_000)),
+        "**`val_bpb`:** **1.2345 " * 25_000 + "\n",  # bold labels before bold figures, no end
+        ("**bpb" + " " * 39 + ":** ") * 12_000 + "\n",  # the label's 40-character reach, filled
     ],
     ids=[
         "stars",
@@ -141,6 +149,12 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "digit-cell",
         "long-word",
         "open-parens",
+        "labelled-line",
+        "code-span-line",
+        "qualified-line",
+        "approx-line",
+        "bold-code-label",
+        "bold-lead-reach",
     ],
 )
 def test_a_hostile_readme_parses_in_linear_time(text):

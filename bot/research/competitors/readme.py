@@ -492,12 +492,18 @@ def _submitted_seed(text: str) -> _Found | None:
     return None
 
 
+_QUALIFIER_REACH = 200
+
+
 def _qualifier(text: str, f: _Found) -> str:
     """The words that qualify a figure on its line: from the previous ``|`` (or the line
     start) to the next ``|`` (or 50 characters after it)."""
-    start = max(text.rfind("\n", 0, f.pos), text.rfind("|", 0, f.pos)) + 1
+    # at most _QUALIFIER_REACH back: a hostile one-line README of 30 000 figures made every
+    # figure's stage a search of the whole line before it (quadratic: minutes for 600 KB)
+    lo = _line_start(text, f.pos, _QUALIFIER_REACH)
+    start = max(lo, text.rfind("|", lo, f.pos) + 1)
     end = f.pos + len(f.text)
-    stop = [i for i in (text.find("\n", end), text.find("|", end)) if i >= 0]
+    stop = [i for i in (text.find("\n", end, end + 50), text.find("|", end, end + 50)) if i >= 0]
     return text[start : min([*stop, end + 50])]
 
 
