@@ -52,6 +52,7 @@ EXPECTED: dict[str, float | None] = {
     "bold_code_label_bold_figure.md": 1.36211045,  # **`val_bpb`:** **1.36211045**
     "qualified_label_bold_figure.md": 1.21873305,  # val_bpb (exact): **1.2187…**, not the pre-quant line
     "approx_label.md": 1.57301442,  # **val_bpb ≈ 1.57301442**
+    "qualified_label_unquantized.md": 1.2034,  # not **val_bpb (unquantized): 1.1911**, a figure before export
 }
 
 #: why the parser abstains on a form it must not guess on
@@ -77,3 +78,20 @@ def test_readme_form(name: str) -> None:
 
 def test_every_form_file_has_an_expectation() -> None:
     assert sorted(p.name for p in FORMS.glob("*.md")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "val_bpb (PR #77): 1.2100",  # someone else's score, named by its PR
+        "val_bpb (bf16): 1.2100",
+        "`val_bpb` (fp32, unquantised): `1.2100`",
+        "val_bpb (pre-export) ≈ 1.2100",
+    ],
+)
+def test_a_qualifier_before_the_sign_that_says_not_the_score(line: str) -> None:
+    """The labelled form now reads a parenthesised qualifier between the label and its sign; a
+    qualifier that, after the figure, marks it as not the score ("**1.21** (bf16)") must do so
+    before it too, or the reader takes a figure it abstained on."""
+    scan = comp.scan_readme(f"# A run\n\nNotes on the run.\n\n{line}\n")
+    assert scan.bpb is None, scan.bpb

@@ -65,9 +65,24 @@ def _line_start(text: str, pos: int, reach: int) -> int:
     return i + 1 if i >= 0 else lo
 
 
+# The same qualifiers in parentheses between a label and its sign ("val_bpb (bf16): 1.21",
+# "`val_bpb` (PR #77): `1.19`"): not the score, as after the figure.
+_BEFORE_EXCLUDE = re.compile(
+    r"\(([^()\n]{1,40})\)[`* \t]*[:=≈][`* \t]*~?$",
+)
+_QUALIFIER_NOT_OURS = re.compile(
+    r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquanti[sz]ed|estimated|projected|"
+    r"regression|pr\s*#?\d+)\b",
+    re.I,
+)
+
+
 def _excluded(text: str, start: int, window: int = 90) -> bool:
     """Does the text before ``start`` (same line and sentence) call the number a baseline?"""
     line_start = _line_start(text, start, 600)
+    qualified = _BEFORE_EXCLUDE.search(text[max(line_start, start - 60) : start])
+    if qualified and _QUALIFIER_NOT_OURS.search(qualified.group(1)):
+        return True
     # link targets do not count towards the window: "Current merged SOTA ([title](long url)): 1.11"
     prefix = re.sub(r"\]\([^)\s]*\)", "]", text[line_start:start])[-window:]
     cuts = list(_SENTENCE_END.finditer(prefix))
