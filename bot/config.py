@@ -239,8 +239,8 @@ class Settings:
 
     # --- forge ------------------------------------------------------------------------------
     github_repository: str = ""  # owner/name; GITHUB_REPOSITORY is used when empty
-    # the GitHub API of the forge, the ledger's App token and the research sources (GITHUB_API_URL
-    # wins: github_api_base)
+    # the GitHub API where upstream lives (research: upstream_api_base), and the forge's and the
+    # ledger's App token outside Actions (in Actions GITHUB_API_URL wins: github_api_base)
     github_api_url: str = GITHUB_API_DEFAULT
     pages_url: str = ""  # the dashboard's GitHub Pages URL (PGOLF_PAGES_URL; report.yml sets it)
     promote_label: str = "promote"
@@ -609,13 +609,20 @@ def rule_problems(s: Settings) -> list[tuple[str, str]]:
     return out
 
 
+def upstream_api_base(settings: Settings) -> str:
+    """The GitHub REST base URL where the challenge's repositories live (openai/parameter-golf,
+    modded-nanogpt): the ``github_api_url`` setting, api.github.com unless set (tests: the
+    emulator). The research sources read there whatever server the workflow runs on."""
+    return (settings.github_api_url.strip() or GITHUB_API_DEFAULT).rstrip("/")
+
+
 def github_api_base(settings: Settings, env: Mapping[str, str]) -> str:
-    """The GitHub REST base URL, one answer for every caller: ``GITHUB_API_URL`` (Actions sets it to
-    the server the workflow runs on: github.com, GitHub Enterprise, the emulator in tests) wins;
-    elsewhere the ``github_api_url`` setting; a blank one of either is unset (an empty base URL is
-    no server: the forge fell back to api.github.com before), and whitespace around it is no part of it."""
-    chosen = (env.get("GITHUB_API_URL") or "").strip() or settings.github_api_url.strip()
-    return (chosen or GITHUB_API_DEFAULT).rstrip("/")
+    """The GitHub REST base URL of the repository pgolf runs in (the forge, the ledger's App
+    token): ``GITHUB_API_URL`` (Actions sets it to the server the workflow runs on: github.com,
+    GitHub Enterprise, the emulator in tests) wins, else :func:`upstream_api_base`. A blank value
+    of either is unset (an empty base URL is no server), and whitespace around it is no part of it."""
+    chosen = (env.get("GITHUB_API_URL") or "").strip().rstrip("/")
+    return chosen or upstream_api_base(settings)
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Settings, github_api_base
+from bot.config import Settings, github_api_base, upstream_api_base
 from bot.forge.ledger_commit import _push_token
 from bot.research.sources.base import FetchContext
 from bot.research.sources.github_common import make_github
@@ -34,12 +34,19 @@ def test_the_ledger_push_token_comes_from_the_configured_api(github_emu, seeded,
     assert token and token.startswith("ghs_")
 
 
-def test_the_research_sources_follow_GITHUB_API_URL(github_emu, seeded) -> None:
-    """The setting at its default (api.github.com, unreachable here); GITHUB_API_URL names the emulator."""
-    ctx = FetchContext(Settings(), NOW, 6.0, env={"GITHUB_API_URL": github_emu.url})
+def test_research_reads_upstream_where_it_lives_and_keeps_a_ghes_token_home(github_emu, seeded) -> None:
+    """On a GitHub Enterprise runner GITHUB_API_URL names the GHES server, but openai/parameter-golf
+    lives on github.com (the ``github_api_url`` setting; here the emulator): research asks there,
+    and the runner's GITHUB_TOKEN, a GHES token, is not sent to another server."""
+    ghes = "http://127.0.0.1:9"  # the runner's own server; nothing listens there
+    s = Settings(github_api_url=github_emu.url)
+    ctx = FetchContext(s, NOW, 6.0, env={"GITHUB_API_URL": ghes, "GITHUB_TOKEN": "ghes_token"})
     gh, authed = make_github(ctx)
     assert not authed
     assert gh.get_repo(REPO).full_name == REPO  # a real request, answered by the emulator
+    home = FetchContext(s, NOW, 6.0, env={"GITHUB_API_URL": github_emu.url + "/", "GITHUB_TOKEN": "t"})
+    assert make_github(home)[1] is True  # the same server: the token goes along (rate limits)
+    assert upstream_api_base(Settings(github_api_url=" ")) == "https://api.github.com"
 
 
 def test_no_module_reads_GITHUB_API_URL_but_the_resolver() -> None:

@@ -23,7 +23,7 @@ from github.ContentFile import ContentFile
 from github.Repository import Repository
 
 from bot import clock
-from bot.config import Settings, github_api_base
+from bot.config import Settings, upstream_api_base
 from bot.errors import SourceError
 from bot.research.competitors.common import PG, STATUS_CLOSED
 from bot.research.competitors.files import mark_merged, merge, parse_text
@@ -169,10 +169,10 @@ def refresh(
         report.modded_rows = len(rows)
         scores += rows
     except GithubException as exc:
-        raise SourceError(describe(exc), path=github_api_base(settings, ctx.env)) from None
+        raise SourceError(describe(exc), path=upstream_api_base(settings)) from None
     except SourceError:
         raise
     except Exception as exc:  # transport errors of requests/urllib3, translated at the edge
-        raise SourceError(describe(exc), path=github_api_base(settings, ctx.env)) from None
+        raise SourceError(describe(exc), path=upstream_api_base(settings)) from None
     report.stored = save_scores(state, scores)
     return report

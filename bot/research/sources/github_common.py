@@ -14,7 +14,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
 from github.ContentFile import ContentFile
 
-from bot.config import github_api_base
+from bot.config import github_api_base, upstream_api_base
 from bot.errors import SourceError
 from bot.research.http import user_agent
 from bot.research.sources.base import FetchContext
@@ -40,9 +40,14 @@ def record_file_text(content: ContentFile) -> tuple[str | None, str]:
 
 
 def make_github(ctx: FetchContext) -> tuple[Github, bool]:
-    """(client, authenticated). ``GITHUB_TOKEN`` (or ``GH_TOKEN``) from the environment."""
+    """(client, authenticated) for upstream's GitHub (:func:`bot.config.upstream_api_base`).
+    ``GITHUB_TOKEN`` (or ``GH_TOKEN``) from the environment goes along only when it belongs to that
+    server: a GitHub Enterprise runner's token is never sent to github.com."""
     s = ctx.settings
+    base = upstream_api_base(s)
     token = ctx.key("GITHUB_TOKEN") or ctx.key("GH_TOKEN")
+    if github_api_base(s, ctx.env) != base:
+        token = ""
     retry = GithubRetry(
         total=s.source_retries,
         backoff_factor=s.source_backoff_seconds / 2,
@@ -50,7 +55,7 @@ def make_github(ctx: FetchContext) -> tuple[Github, bool]:
         secondary_rate_wait=min(60.0, s.source_timeout_seconds),
     )
     gh = Github(
-        base_url=github_api_base(s, ctx.env),
+        base_url=base,
         auth=Auth.Token(token) if token else None,
         user_agent=user_agent(s.research_user_agent),
         timeout=max(1, round(s.source_timeout_seconds)),
