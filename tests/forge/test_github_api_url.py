@@ -5,7 +5,9 @@ three callers talked to two different servers."""
 
 from __future__ import annotations
 
-import re
+import ast
+import io
+import tokenize
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,11 +54,35 @@ def test_research_reads_upstream_where_it_lives_and_keeps_a_ghes_token_home(gith
 def test_no_module_reads_GITHUB_API_URL_but_the_resolver() -> None:
     bot = Path(__file__).resolve().parents[2] / "bot"
     readers = sorted(
-        str(p.relative_to(bot))
-        for p in bot.rglob("*.py")
-        if re.search(r"""(get|\[)\(?["']GITHUB_API_URL["']""", p.read_text(encoding="utf-8"))
+        str(p.relative_to(bot)) for p in bot.rglob("*.py") if _names_the_variable(p.read_text("utf-8"))
     )
     assert readers == ["config.py"]
+
+
+def _names_the_variable(source: str) -> bool:
+    """Does the code hold the name as a string of its own (any way of reading it:
+    ``os.environ[…]``, ``os.getenv(…)``, ``env.get(…)``, a constant)? Prose in docstrings and
+    comments does not count."""
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.STRING and "GITHUB_API_URL" in tok.string:
+            try:
+                value = ast.literal_eval(tok.string)
+            except (ValueError, SyntaxError):
+                continue  # an f-string: prose, not a name
+            if isinstance(value, str) and value.strip() == "GITHUB_API_URL":
+                return True
+    return False
+
+
+def test_the_guard_sees_every_way_of_reading_the_variable() -> None:
+    for code in (
+        'import os\nx = os.getenv("GITHUB_API_URL")\n',
+        "import os\nx = os.environ['GITHUB_API_URL']\n",
+        'NAME = "GITHUB_API_URL"\n',
+        'def f(env):\n    return env.get("GITHUB_API_URL", "")\n',
+    ):
+        assert _names_the_variable(code), code
+    assert not _names_the_variable('"""GITHUB_API_URL wins."""\n# GITHUB_API_URL\nx = 1\n')
 
 
 def test_an_empty_or_blank_address_is_no_address() -> None:
