@@ -13,6 +13,7 @@ Secrets are never settings: they are read from the environment by the parts that
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import types
@@ -32,6 +33,20 @@ _ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "P
 GITHUB_API_DEFAULT = "https://api.github.com"  # github_api_url's default and github_api_base's fallback
 # RunPod's cloudType enum (pod_cloud_type; bot.compute.runpod checks it again at pod creation)
 POD_CLOUD_TYPES = ("SECURE", "COMMUNITY", "ALL")
+
+
+class UnknownSetting(ConfigError):
+    """A name that is no setting; ``guess`` is the setting it is closest to (None: none is close)."""
+
+    def __init__(self, key: str, origin: str, *, variable: str | None = None) -> None:
+        close = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.7)
+        self.key = key
+        self.guess: str | None = close[0] if close else None
+        said = f"unknown setting '{key}'" + (f" (from environment variable {variable})" if variable else "")
+        if self.guess:
+            name = f"{ENV_PREFIX}{self.guess.upper()}" if variable else self.guess
+            said += f"; did you mean '{name}'?"
+        super().__init__(said, path=origin)
 
 
 @dataclass(frozen=True)
@@ -258,6 +273,8 @@ class Settings:
     # The sections whose values failed to load (``load_settings(sections=...)``): reading one of
     # their settings raises the section's ConfigError instead of handing out a default.
     _invalid_sections: ClassVar[Mapping[str, ConfigError]] = types.MappingProxyType({})
+    # Unknown names close to no setting that this command tolerated (``load_settings``).
+    unknown_names: ClassVar[tuple[str, ...]] = ()
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names
 
@@ -484,7 +501,7 @@ _HINTS = typing.get_type_hints(Settings)
 def coerce(key: str, value: Any, origin: str) -> Any:
     """Convert ``value`` to the type of setting ``key``; ConfigError names origin and key."""
     if key not in KEYS:
-        raise ConfigError(f"unknown setting '{key}'", path=origin)
+        raise UnknownSetting(key, origin)
     tp = _base_type(_HINTS[key])
     try:
         if typing.get_origin(tp) is list:
@@ -649,10 +666,16 @@ def load_settings(
     """Apply the cascade and return frozen settings.
 
     ``sections`` names the sections the caller reads (default: every one). A problem in one of
-    them, or one that belongs to no section (an unknown name, a file that is no TOML), raises its
+    them, or one that belongs to no section (a file that is no TOML), raises its
     ConfigError. A problem in another section does not: that section's settings keep their
     defaults and reading any of them raises the problem, so a command that never reads the
     grading settings (the reaper) is never blocked by a bad one, and none silently uses a default.
+
+    An unknown name is a problem of the section of the setting it was probably meant to be
+    (:class:`UnknownSetting`'s guess: ``pod_deadline`` blocks what reads [pod]). One close to no
+    setting (a setting a later version dropped, another tool's key) blocks a command that reads
+    every section; a command that declares its sections runs and finds it in
+    ``settings.unknown_names`` (the CLI warns), so a stray key never stops the reaper.
     """
     settings, problems = _cascade(Path(root), os.environ if env is None else env, overrides or {})
     wanted = set(SECTIONS) if sections is None else set(sections)
@@ -660,13 +683,22 @@ def load_settings(
     if unknown:
         raise ValueError(f"no such settings section: {', '.join(sorted(unknown))}")
     invalid: dict[str, ConfigError] = {}
+    strays: list[str] = []
     for problem in problems:
-        section = SECTION_OF.get(problem.field or "")
+        if isinstance(problem, UnknownSetting):
+            if problem.guess is None and sections is not None:
+                strays.append(str(problem))  # close to no setting: reads none of the command's
+                continue
+            section = SECTION_OF.get(problem.guess or "")
+        else:
+            section = SECTION_OF.get(problem.field or "")
         if section is None or section in wanted:
             raise problem
         invalid.setdefault(section, problem)
     if invalid:
         object.__setattr__(settings, "_invalid_sections", types.MappingProxyType(invalid))
+    if strays:
+        object.__setattr__(settings, "unknown_names", tuple(strays))
     return settings
 
 
@@ -696,7 +728,7 @@ def _cascade(
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in KEYS:
-            problems.append(ConfigError(f"unknown setting (from environment variable {name})", path="env"))
+            problems.append(UnknownSetting(key, "env", variable=name))
             continue
         given.append((key, value, f"env {name}"))
     given += [(key, value, "command line") for key, value in overrides.items()]
@@ -725,6 +757,6 @@ def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
         key, value = pair.split("=", 1)
         key = key.strip().lower().replace("-", "_")
         if key not in KEYS:
-            raise ConfigError(f"unknown setting '{key}'", path="command line")
+            raise UnknownSetting(key, "command line")
         out[key] = value
     return out

@@ -29,6 +29,8 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.root, overrides=self.overrides, sections=self.sections)
+            for problem in self._settings.unknown_names:  # tolerated: close to no setting read here
+                warn(f"{problem} (ignored: this command reads none like it)")
         return self._settings
 
     def path(self, name: str) -> Path:

@@ -232,3 +232,35 @@ def test_a_bad_forge_setting_never_blocks_the_reap_job_only_its_alerts(
     r = CliRunner().invoke(cli, [*base, "--reap-unknown", "--json"], env=env)
     assert r.exit_code == 0, r.output
     assert [a["pod_id"] for a in json.loads(r.output)["actions"]] == [leak.id] and emu.alive() == []
+
+
+def test_a_stray_or_misspelt_key_never_blocks_the_reaper(
+    repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
+) -> None:
+    """An unknown name belonged to no section, so it stopped every command: a key a later pgolf
+    dropped, or a misspelt grading key, kept a leaked pod billing until someone found the line.
+    A misspelt key is now a problem of its closest setting's section; a key close to no setting
+    stops only the commands that read every section, and the reaper warns about it and reaps."""
+    emu.boot_delay = 0.0
+    s = make_settings(repo, sshd, tmp_path)
+    leak = provider(s).create(spec("leak-3"))
+    (repo.root / "pyproject.toml").write_text(
+        "[tool.pgolf]\ngrading_max_uds = 2\nlegacy_option_from_v0 = true\n"
+    )
+    env = {"PGOLF_SOMETHING_ELSE_ENTIRELY": "1"}
+    base = ["--repo", str(repo.root), "-c", f"pod_ssh_user={s.pod_ssh_user}"]
+    r = CliRunner().invoke(cli, [*base, "pods", "reap", "--reap-unknown", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert [a["pod_id"] for a in json.loads(r.stdout)["actions"]] == [leak.id] and emu.alive() == []
+    warned = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 2, r.stderr
+    assert any("legacy_option_from_v0" in w and "pyproject.toml" in w for w in warned)
+    assert any("PGOLF_SOMETHING_ELSE_ENTIRELY" in w for w in warned)
+    assert "grading_max_uds" not in r.stderr  # it belongs to [grading], which the reaper never reads
+    # what reads the misspelt key's section stops on it, with the guess
+    r = CliRunner().invoke(cli, [*base, "config", "show"], env=env)
+    assert r.exit_code == 3
+    assert "unknown setting 'grading_max_uds'; did you mean 'grading_max_usd'?" in r.output, r.output
+    assert "legacy_option_from_v0" in r.output and "PGOLF_SOMETHING_ELSE_ENTIRELY" in r.output
+    r = CliRunner().invoke(cli, [*base, "results", "show"], env=env)  # every section: stops
+    assert r.exit_code == 3 and "unknown setting" in r.output

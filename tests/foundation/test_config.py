@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings, parse_overrides
+from bot.config import Settings, UnknownSetting, load_settings, parse_overrides
 from bot.errors import ConfigError
 
 
@@ -104,7 +104,7 @@ def test_a_bad_section_blocks_only_what_reads_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="relevance_threshold"):
         load_settings(tmp_path, env=env, sections=("pod", "research"))
     with pytest.raises(ConfigError, match="PGOLF_NOPE"):
-        load_settings(tmp_path, env={"PGOLF_NOPE": "1"}, sections=("pod",))
+        load_settings(tmp_path, env={"PGOLF_NOPE": "1"})  # close to no setting: blocks "every section"
     with pytest.raises(ValueError, match="no such settings section: podd"):
         load_settings(tmp_path, env={}, sections=("podd",))
     # a later layer's bad value does not fall back to an earlier layer's good one (gpu_count = 4)
@@ -114,3 +114,38 @@ def test_a_bad_section_blocks_only_what_reads_it(tmp_path: Path) -> None:
     assert s.grading_max_usd == 1
     with pytest.raises(ConfigError, match="env PGOLF_GPU_COUNT: field 'gpu_count'"):
         _ = s.gpu_count
+
+
+def test_an_unknown_name_blocks_what_reads_the_setting_it_was_meant_to_be(tmp_path: Path) -> None:
+    """A typo or a key an older/newer version knew used to stop every command, the reaper too
+    (a leaked pod keeps billing while the user finds the line). Now it is a problem of the
+    section of its closest setting; one close to none stops only the commands that read
+    every section, and the others carry it in ``unknown_names`` (the CLI warns)."""
+    pp = tmp_path / "pyproject.toml"
+    pp.write_text("[tool.pgolf]\npod_deadline = 900\ngrading_max_usd = 2\n")
+    with pytest.raises(
+        UnknownSetting, match="unknown setting 'pod_deadline'; did you mean 'pod_deadline_seconds'"
+    ):
+        load_settings(
+            tmp_path, env={}, sections=("pod",)
+        )  # the reaper's section: never on a default deadline
+    s = load_settings(tmp_path, env={}, sections=("research", "grading"))
+    assert s.grading_max_usd == 2 and s.unknown_names == ()
+    with pytest.raises(ConfigError, match="pod_deadline_seconds"):
+        _ = s.pod_deadline_seconds  # the guessed section is guarded like a bad value's
+    # an environment variable: the guess is spelled as a variable
+    with pytest.raises(ConfigError, match="did you mean 'PGOLF_GRADING_MAX_USD'"):
+        load_settings(tmp_path, env={"PGOLF_GRADING_MAX_UDS": "1"}, sections=("grading",))
+    # close to no setting: tolerated by a command that declares its sections, named for a warning
+    pp.write_text("[tool.pgolf]\nzz_from_another_tool = 1\n")
+    s = load_settings(tmp_path, env={"PGOLF_QQQ": "x"}, sections=("pod", "paths"))
+    assert s.gpu_count == Settings().gpu_count
+    assert len(s.unknown_names) == 2
+    assert any("zz_from_another_tool" in n and "pyproject.toml" in n for n in s.unknown_names)
+    assert any("PGOLF_QQQ" in n for n in s.unknown_names)
+    with pytest.raises(UnknownSetting, match="zz_from_another_tool") as err:
+        load_settings(tmp_path, env={})  # every section (most commands, config show): an error
+    assert err.value.guess is None and err.value.exit_code == 3
+    # on the command line the user is right there: always an error, with the guess
+    with pytest.raises(UnknownSetting, match="did you mean 'gpu_count'"):
+        parse_overrides(["gpu_cont=2"])
