@@ -53,6 +53,7 @@ EXPECTED: dict[str, float | None] = {
     "qualified_label_bold_figure.md": 1.21873305,  # val_bpb (exact): **1.2187…**, not the pre-quant line
     "approx_label.md": 1.57301442,  # **val_bpb ≈ 1.57301442**
     "qualified_label_unquantized.md": 1.2034,  # not **val_bpb (unquantized): 1.1911**, a figure before export
+    "others_entry_bold_lead.md": 1.2391,  # not **bpb reached by the other team's entry:** **1.1000**
 }
 
 #: why the parser abstains on a form it must not guess on
@@ -95,3 +96,28 @@ def test_a_qualifier_before_the_sign_that_says_not_the_score(line: str) -> None:
     before it too, or the reader takes a figure it abstained on."""
     scan = comp.scan_readme(f"# A run\n\nNotes on the run.\n\n{line}\n")
     assert scan.bpb is None, scan.bpb
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "val_bpb ≈ 1.3000 before quantization",
+        "val_bpb: 1.3000 pre-quant",
+        "val_bpb = 1.3000, before int6 export",
+        "val_bpb: 1.3000 prior to quantisation",
+        "val_bpb: 1.3000 without quantization",
+    ],
+)
+def test_a_qualifier_after_the_figure_without_parentheses(line: str) -> None:
+    """Only a parenthesised qualifier after the figure counted: "val_bpb ≈ 1.3000 before
+    quantization" was read as the score."""
+    scan = comp.scan_readme(f"# A run\n\nNotes on the run.\n\n{line}\n")
+    assert scan.bpb is None, scan.bpb
+
+
+@pytest.mark.parametrize(
+    "line", ["val_bpb ≈ 1.3000 after quantization", "val_bpb: 1.3000 (post-quant, before TTT was dropped)"]
+)
+def test_a_qualifier_that_says_it_is_the_score_still_reads(line: str) -> None:
+    scan = comp.scan_readme(f"# A run\n\nNotes on the run.\n\n{line}\n")
+    assert scan.bpb is not None and scan.bpb.value == 1.3, scan.notes

@@ -46,7 +46,8 @@ _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
     r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
     r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat|diagnostic|\bcontrol\b|before quant|"
-    r"\bgap\b|\bworth\b|estimated|expected|best case|(?<!\d)\d+/\d+\s+val.?bpb\s*[:=]\s*$",
+    r"\bgap\b|\bworth\b|estimated|expected|best case|\bother (?:team|entr|submission|author|competitor)|\btheir\b|"
+    r"someone else|(?<!\d)\d+/\d+\s+val.?bpb\s*[:=]\s*$",
     re.I,
 )
 # A sentence end inside a line ("previous SOTA val_bpb=1.0900. Our val_bpb=1.1000"): words
@@ -97,7 +98,11 @@ def _excluded(text: str, start: int, window: int = 90) -> bool:
 _AFTER_EXCLUDE = re.compile(
     r"^[`* \t]*(?:(?:val[_ ]?)?bpb\b)?[`* \t]*\(\s*(?:(?!vs\b|than\b|over\b|from\b|compared)[^)\d\n]){0,24}?"
     r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected|regression)\b"
-    r"(?![\s:=]*~?\d)",
+    r"(?![\s:=]*~?\d)"
+    # or the same said plainly right after it: "val_bpb ≈ 1.30 before quantization", "1.30 pre-quant"
+    r"|^[`*]*(?:[ \t]*(?:val[_ ]?)?bpb\b)?[`*]*,?[ \t]+(?:pre[- ]?(?:quant\w*|roundtrip|export|ttt)\b|"
+    r"(?:before|prior[ \t]+to|without)[ \t]+(?:any[ \t]+|the[ \t]+)?(?:int\d+[ \t]+)?"
+    r"(?:quanti[sz]\w*|export|roundtrip|compression|ttt|test-time))",
     re.I,
 )
 
