@@ -325,6 +325,12 @@ def run_cmd(
     help="The paid job's result (needs.paid.result): 'skipped' with no outcome releases the reservation.",
 )
 @click.option(
+    "--rent-step",
+    default="",
+    help="The outcome of the paid job's rent step (needs.paid.outputs.rent_step): 'skipped' (an "
+    "earlier step failed, `promote run` never ran) with no outcome releases the reservation.",
+)
+@click.option(
     "--outcome-sha256",
     default=None,
     help="The outcome's SHA-256 as the paid job declared it (needs.paid.outputs): an outcome file "
@@ -339,6 +345,7 @@ def settle_cmd(
     reservation_sha256: str | None,
     outcome_path: Path | None,
     paid_result: str,
+    rent_step: str,
     outcome_sha256: str | None,
     no_comment: bool,
     as_json: bool,
@@ -361,7 +368,8 @@ def settle_cmd(
         outcome_path,
         reporter=reporter,
         log=lambda m: click.echo(m, err=True),
-        paid_skipped=paid_result == "skipped",
+        # the paid job was skipped (the kill switch), or it stopped before `promote run`
+        paid_skipped=paid_result == "skipped" or rent_step == "skipped",
         outcome_sha256=outcome_sha256,
         attempt=_run_attempt(),
     )

@@ -664,7 +664,8 @@ def settle_ticket(
 
     * no outcome (the paid job died or was cancelled) or one whose pod was not confirmed
       terminated: the reservation stays open for the reaper, which asks RunPod — unless the paid
-      job never started (``paid_skipped``: the kill switch, a failed dependency): released — only
+      job never started (``paid_skipped``: the kill switch, a failed dependency, a step before
+      ``promote run`` that failed): released — only
       when this is the workflow attempt (``attempt``, GITHUB_RUN_ATTEMPT) whose reserve job made
       the reservation; a skipped paid job of a later attempt says nothing of the earlier one's pod;
     * an outcome file whose SHA-256 is not ``outcome_sha256`` (the digest the paid job declared in
@@ -728,7 +729,7 @@ def settle_ticket(
     if data is None and not problems and paid_skipped:
         budget_mod.release(budget_path, settings, ticket.run_id)
         msg = untrusted + (
-            f"the paid job never started (skipped): nothing was rented; reservation {ticket.run_id} released"
+            f"the paid job never reached `promote run` (skipped): nothing was rented; reservation {ticket.run_id} released"
         )
         say(msg)
         _tell(reporter, result, "failed", msg, say)

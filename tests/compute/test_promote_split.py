@@ -26,6 +26,7 @@ from bot.compute.split import (
     run_gate,
     script_digests,
     settle_ticket,
+    write_json,
 )
 from bot.config import load_settings
 from bot.errors import InputError, ParityError
@@ -839,3 +840,44 @@ def test_two_reserve_jobs_on_stale_checkouts_cannot_together_hold_the_budget_bel
     committed = scene.budget()
     assert [r.run_id for r in committed.reservations] == [a.run_id]
     assert committed.remaining - a.max_usd >= committed.reserve_floor
+
+
+@pytest.mark.parametrize(
+    ("paid_result", "rent_step", "attempt", "booked"),
+    [
+        ("failure", "skipped", "1", "released"),  # checkout/install/download failed: nothing rented
+        ("failure", "failure", "1", "left to the reaper"),  # `promote run` ran and died: it may have rented
+        ("cancelled", "", "1", "left to the reaper"),  # no outputs (cancelled, runner lost): unknown
+        ("failure", "skipped", "2", "left to the reaper"),  # a re-run's skip says nothing of attempt 1
+        ("skipped", "", "1", "released"),  # the kill switch skipped the whole job
+    ],
+)
+def test_a_paid_job_that_failed_before_promote_run_releases_its_reservation(
+    tmp_path: Path, paid_result: str, rent_step: str, attempt: str, booked: str
+) -> None:
+    """A paid job whose pip install (or checkout, or the reservation's download) failed never ran
+    `promote run`, yet the settle job left its reservation to the reaper, which booked the worst
+    case after the deadline: a PyPI outage cost the budget a whole promotion on paper. The paid
+    job now declares its rent step's outcome; "skipped" means it never started."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    repo, s, t, out = _booked(tmp_path)
+    t = dataclasses.replace(t, attempt=1)
+    ticket = tmp_path / "reservation.json"
+    write_json(ticket, "reservation", t.to_dict())
+    res = CliRunner().invoke(
+        cli,
+        ["--repo", str(repo), "promote", "settle", "--reservation", str(ticket), "--outcome", str(out),
+         "--paid-result", paid_result, "--rent-step", rent_step, "--outcome-sha256", "", "--no-comment",
+         "--json"],
+        env={"GITHUB_RUN_ATTEMPT": attempt},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["booked"] == booked
+    left = [r.run_id for r in budget_mod.load(repo / "budget.json", s).reservations]
+    assert left == ([] if booked == "released" else [t.run_id])
+    assert not [r for r in budget_mod.load(repo / "budget.json", s).runs if r.run_id == t.run_id]

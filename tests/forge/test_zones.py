@@ -140,6 +140,25 @@ def test_settle_books_only_the_outcome_whose_digest_the_paid_job_declared() -> N
         assert '--outcome-sha256 "$OUTCOME_SHA256"' in _runs(settle)
 
 
+def test_settle_knows_when_the_paid_job_stopped_before_renting() -> None:
+    """A paid job that failed before `promote run` (checkout, pip install, the reservation's
+    download) rented nothing; its rent step's outcome is "skipped", declared as a job output, and
+    the settle job passes it on so the reservation is released, not booked at the worst case.
+    Only the rent step may be the one that rents: no step before it talks to RunPod."""
+    for jobs in (
+        load(WORKFLOWS / "promote.yml")["jobs"],
+        yaml.safe_load(workflow_templates()["promote.yml"])["jobs"],
+    ):
+        paid, settle = jobs["paid"], jobs["settle"]
+        ids = [s.get("id") for s in steps(paid)]
+        rent = steps(paid)[ids.index("rent")]
+        assert "pgolf promote run" in rent["run"] and "if" not in rent and "continue-on-error" not in rent
+        assert not [s for s in steps(paid)[: ids.index("rent")] if "promote run" in str(s.get("run", ""))]
+        assert paid["outputs"]["rent_step"] == "${{ steps.rent.outcome }}"
+        assert settle["env"]["RENT_STEP"] == "${{ needs.paid.outputs.rent_step }}"
+        assert '--rent-step "$RENT_STEP"' in _runs(settle)
+
+
 def test_no_job_after_the_reservation_sits_in_a_concurrency_group() -> None:
     """GitHub keeps one pending job per concurrency group and cancels the older pending one when a
     newer arrives (cancel-in-progress: false included). Three promotions of one PR finishing
