@@ -29,24 +29,53 @@ ENV_PREFIX = "PGOLF_"
 # The names of bot/training/presets.py's presets (config sits below training: a test keeps them equal).
 LOCAL_PRESET_NAMES = ("smoke", "ci-linux", "mac-8gb", "mac-32gb", "full")
 # PGOLF_* variables that are not settings (e.g. paths used by tests and the CLI itself).
-_ENV_NOT_SETTINGS = frozenset({"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW"})  # NOW: bot.clock
+# NOW: bot.clock; ARTIFACT_URL: bot.forge.sticky (a link a workflow step may hand over)
+_ENV_NOT_SETTINGS = frozenset(
+    {"PGOLF_REPO", "PGOLF_HOME", "PGOLF_LOG_LEVEL", "PGOLF_NOW", "PGOLF_ARTIFACT_URL"}
+)
 GITHUB_API_DEFAULT = "https://api.github.com"  # github_api_url's default and github_api_base's fallback
 # RunPod's cloudType enum (pod_cloud_type; bot.compute.runpod checks it again at pod creation)
 POD_CLOUD_TYPES = ("SECURE", "COMMUNITY", "ALL")
 
 
 class UnknownSetting(ConfigError):
-    """A name that is no setting; ``guess`` is the setting it is closest to (None: none is close)."""
+    """A name that is no setting; ``guess`` is the setting it is closest to (None: none is close).
 
-    def __init__(self, key: str, origin: str, *, variable: str | None = None) -> None:
-        close = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.7)
+    The guess forgives what people get wrong about the names: case (``PAUSED``), the ``PGOLF_``
+    prefix in pyproject.toml, ``-`` for ``_``, typos (difflib), a part of the name
+    (``deadline`` → ``pod_deadline_seconds`` when every setting holding those words is of one
+    section), and a table of settings under a wrong name (its first setting)."""
+
+    def __init__(self, key: str, origin: str, *, variable: str | None = None, value: Any = None) -> None:
         self.key = key
-        self.guess: str | None = close[0] if close else None
+        # a table: what it holds says more than its name
+        inner = (
+            next((g for g in map(guess_setting, map(str, value)) if g), None)
+            if isinstance(value, dict)
+            else None
+        )
+        self.guess: str | None = inner or guess_setting(key)
         said = f"unknown setting '{key}'" + (f" (from environment variable {variable})" if variable else "")
         if self.guess:
             name = f"{ENV_PREFIX}{self.guess.upper()}" if variable else self.guess
             said += f"; did you mean '{name}'?"
         super().__init__(said, path=origin)
+
+
+def guess_setting(key: str) -> str | None:
+    """The setting ``key`` was probably meant to be, or None (see :class:`UnknownSetting`)."""
+    norm = key.strip().lower().replace("-", "_").replace(" ", "_")
+    norm = norm.removeprefix(ENV_PREFIX.lower())
+    if norm in KEYS:
+        return norm
+    close = difflib.get_close_matches(norm, list(KEYS), n=1, cutoff=0.7)
+    if close:
+        return close[0]
+    words = {w for w in norm.split("_") if w}
+    holding = [k for k in KEYS if words and words <= set(k.split("_"))]
+    if holding and len({SECTION_OF[k] for k in holding}) == 1:
+        return holding[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -651,7 +680,10 @@ def read_pyproject(root: Path) -> dict[str, Any]:
         data = tomllib.loads(pp.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(pp)) from None
-    table = data.get("tool", {}).get("pgolf", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError("[tool] must be a table", path=str(pp))
+    table = tool.get("pgolf", {})
     if not isinstance(table, dict):
         raise ConfigError("[tool.pgolf] must be a table", path=str(pp))
     return table
@@ -720,10 +752,31 @@ def _cascade(
     given: list[tuple[str, Any, str]] = []
     pp_origin = str(root / "pyproject.toml") + " [tool.pgolf]"
     try:
-        given += [(key, value, pp_origin) for key, value in read_pyproject(root).items()]
+        for key, value in read_pyproject(root).items():
+            if key in SECTIONS and isinstance(value, dict):  # [tool.pgolf.pod], as config show groups them
+                where = f"{root / 'pyproject.toml'} [tool.pgolf.{key}]"
+                for inner, v in value.items():
+                    if inner in SECTIONS[key]:
+                        given.append((inner, v, where))
+                    elif inner in KEYS:
+                        problems.append(
+                            ConfigError(
+                                f"a setting of [{SECTION_OF[inner]}], not [{key}]", path=where, field=inner
+                            )
+                        )
+                    else:
+                        problems.append(UnknownSetting(str(inner), where, value=v))
+            elif key not in KEYS:
+                problems.append(UnknownSetting(key, pp_origin, value=value))
+            else:
+                given.append((key, value, pp_origin))
     except ConfigError as exc:
         problems.append(exc)
     for name, value in env.items():
+        if name.upper().startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX):
+            # "pgolf_paused=true": not PGOLF_PAUSED (names are case-sensitive), so never read
+            problems.append(UnknownSetting(name, "env", variable=name))
+            continue
         if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
             continue
         key = name[len(ENV_PREFIX) :].lower()

@@ -149,3 +149,66 @@ def test_an_unknown_name_blocks_what_reads_the_setting_it_was_meant_to_be(tmp_pa
     # on the command line the user is right there: always an error, with the guess
     with pytest.raises(UnknownSetting, match="did you mean 'gpu_count'"):
         parse_overrides(["gpu_cont=2"])
+
+
+def test_the_guess_forgives_case_prefix_parts_and_tables(tmp_path: Path) -> None:
+    """Break-it review: `PAUSED = true`, `PGOLF_PAUSED = true` in pyproject.toml or a
+    `[tool.pgolf.pod]` table (the shape `config show` prints) got no guess, so the reaper warned
+    and ran as "not paused"; `tool = "x"` crashed with a traceback; a lower-case
+    `pgolf_paused=true` was ignored without a word; PGOLF_ARTIFACT_URL (read by the sticky
+    comment) stopped every command as an unknown setting."""
+    from bot.config import guess_setting
+
+    assert guess_setting("PAUSED") == "paused" and guess_setting("PGOLF_PAUSED") == "paused"
+    assert guess_setting("Pod-Deadline-Seconds") == "pod_deadline_seconds"
+    assert guess_setting("deadline") == "pod_deadline_seconds"  # the only setting holding the word
+    assert guess_setting("kill_switch") is None
+    pp = tmp_path / "pyproject.toml"
+    for text in ("[tool.pgolf]\nPAUSED = true\n", "[tool.pgolf]\nPGOLF_PAUSED = true\n"):
+        pp.write_text(text)
+        with pytest.raises(UnknownSetting, match="did you mean 'paused'"):
+            load_settings(tmp_path, env={}, sections=("pod", "paths"))  # the reaper's: it stops
+    # a section table is read as the flat names it holds
+    pp.write_text(
+        "[tool.pgolf.pod]\npaused = true\npod_deadline_seconds = 600\n[tool.pgolf.grading]\ngrading_max_usd = 2\n"
+    )
+    s = load_settings(tmp_path, env={})
+    assert s.paused is True and s.pod_deadline_seconds == 600 and s.grading_max_usd == 2
+    pp.write_text("[tool.pgolf.grading]\npod_deadline_seconds = 600\n")  # the wrong section's table
+    with pytest.raises(
+        ConfigError, match=r"\[tool.pgolf.grading\]: field 'pod_deadline_seconds': a setting of \[pod\]"
+    ):
+        load_settings(tmp_path, env={}, sections=("pod",))
+    pp.write_text("[tool.pgolf.pods]\npaused = true\n")  # a table under a name that is no section
+    with pytest.raises(UnknownSetting, match="unknown setting 'pods'; did you mean 'paused'"):
+        load_settings(tmp_path, env={}, sections=("pod",))
+    pp.write_text('tool = "x"\n')
+    with pytest.raises(ConfigError, match=r"\[tool\] must be a table"):
+        load_settings(tmp_path, env={}, sections=("pod",))
+    pp.unlink()
+    with pytest.raises(UnknownSetting, match="did you mean 'PGOLF_PAUSED'"):
+        load_settings(tmp_path, env={"pgolf_paused": "true"}, sections=("pod",))
+    assert load_settings(tmp_path, env={"PGOLF_ARTIFACT_URL": "https://x.invalid/a/1"}).paused is False
+
+
+def test_every_pgolf_variable_pgolf_reads_or_a_workflow_sets_is_known() -> None:
+    """A PGOLF_* name that is neither a setting nor listed as read elsewhere stops every command."""
+    import re
+
+    from bot.config import _ENV_NOT_SETTINGS, KEYS
+
+    root = Path(__file__).resolve().parents[2]
+    names: set[str] = set()
+    for p in (root / "bot").rglob("*.py"):
+        names |= set(
+            re.findall(
+                r"""(?:get|environ\[|getenv\()\(?\s*["'](PGOLF_[A-Z0-9_]+)["']""", p.read_text("utf-8")
+            )
+        )
+    for p in (root / ".github" / "workflows").glob("*.yml"):
+        names |= set(re.findall(r"^\s+(PGOLF_[A-Z0-9_]+):", p.read_text("utf-8"), re.M))
+    assert "PGOLF_ARTIFACT_URL" in names and "PGOLF_PAUSED" in names  # the scan finds both kinds
+    unknown = sorted(
+        n for n in names if n not in _ENV_NOT_SETTINGS and n.removeprefix("PGOLF_").lower() not in KEYS
+    )
+    assert unknown == []
