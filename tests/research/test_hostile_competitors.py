@@ -129,6 +129,11 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "".join(f"val_bpb ≈ 1.{1000 + i % 9000} " for i in range(30_000)),
         "**`val_bpb`:** **1.2345 " * 25_000 + "\n",  # bold labels before bold figures, no end
         ("**bpb" + " " * 39 + ":** ") * 12_000 + "\n",  # the label's 40-character reach, filled
+        # break-it review: a label's blanks split three ways (cubic: 4 KB took 238 s), a bold
+        # run of "final" words (quadratic), blanks after a headline's "std"
+        "**val_bpb: 1.1234** val_bpb" + " " * 4_000 + "x\n",
+        "**" + "final " * 26_666 + "\n",
+        "**val_bpb: 1.1234** std" + " " * 60_000 + "x\n",
     ],
     ids=[
         "stars",
@@ -155,6 +160,9 @@ def test_a_leaderboard_figure_stamped_as_a_claim_never_demotes_a_record():
         "approx-line",
         "bold-code-label",
         "bold-lead-reach",
+        "refine-blanks",
+        "final-words",
+        "std-blanks",
     ],
 )
 def test_a_hostile_readme_parses_in_linear_time(text):

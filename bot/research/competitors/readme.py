@@ -46,8 +46,11 @@ _EXCLUDE = re.compile(
     r"baseline|previous|prior\b|\bvs\.?\b|versus|\bbeats?\b|improv\w*\s+over|compared|comparison|"
     r"\bsota\b|merged|\bbase\b|pre[- ]?(?:quant|ttt|ema|roundtrip|export)|\bdelta\b|from pr|reference|\bwas\b|"
     r"\bold\b|to beat|leader|over pr|\bpr ?#\d+ *\(|without|ablat|diagnostic|\bcontrol\b|before quant|"
-    r"\bgap\b|\bworth\b|estimated|expected|best case|\bother (?:team|entr|submission|author|competitor)|\btheir\b|"
-    r"someone else|(?<!\d)\d+/\d+\s+val.?bpb\s*[:=]\s*$",
+    r"\bgap\b|\bworth\b|estimated|expected|best case|"
+    # someone else's entry, said as such ("reached by the other team's entry:"), not "unlike other entries"
+    r"\b(?:by|from)\s+(?:the\s+)?(?:other|another|competing)\s+(?:team|entr|submission|author|competitor)|"
+    r"\b(?:other|another|competing)\s+(?:team|entry|submission|author|competitor)(?:'s|’s)|"
+    r"(?<!\d)\d+/\d+\s+val.?bpb\s*[:=]\s*$",
     re.I,
 )
 # A sentence end inside a line ("previous SOTA val_bpb=1.0900. Our val_bpb=1.1000"): words
@@ -99,10 +102,14 @@ _AFTER_EXCLUDE = re.compile(
     r"^[`* \t]*(?:(?:val[_ ]?)?bpb\b)?[`* \t]*\(\s*(?:(?!vs\b|than\b|over\b|from\b|compared)[^)\d\n]){0,24}?"
     r"\b(?:pre[- ]?(?:quant\w*|roundtrip|export)|baseline|fp32|bf16|unquantized|estimated|projected|regression)\b"
     r"(?![\s:=]*~?\d)"
-    # or the same said plainly right after it: "val_bpb ≈ 1.30 before quantization", "1.30 pre-quant"
-    r"|^[`*]*(?:[ \t]*(?:val[_ ]?)?bpb\b)?[`*]*,?[ \t]+(?:pre[- ]?(?:quant\w*|roundtrip|export|ttt)\b|"
-    r"(?:before|prior[ \t]+to|without)[ \t]+(?:any[ \t]+|the[ \t]+)?(?:int\d+[ \t]+)?"
-    r"(?:quanti[sz]\w*|export|roundtrip|compression|ttt|test-time))",
+    # or the same said plainly right after it ("val_bpb ≈ 1.30 before quantization", "1.30 —
+    # pre-quant", "1.30 before GPTQ"), unless a figure follows that it qualifies ("1.21 — before
+    # quantization it was 1.20")
+    r"|^[`*]*+(?:[ \t]*+(?:val[_ ]?)?bpb\b)?[`*]*+[ \t]*+[,;—–-]?[ \t]*+(?:"
+    r"(?:pre[-– ]?(?:quant\w*|roundtrip|export|ttt|gptq|ema)\b|unquanti[sz]ed\b|"
+    r"(?:before|prior[ \t]+to)[ \t]+(?:applying[ \t]+|any[ \t]+|the[ \t]+(?:final[ \t]+)?)?(?:int\d+[ \t]+)?"
+    r"(?:quanti[sz]\w*|export|roundtrip|compression|ttt|test-time|gptq|ema)\b)"
+    r"(?![^\n\d]{0,24}?\b(?:was|is|were|of|at|gave|reads?)\b[ \t:=]*~?\d))",
     re.I,
 )
 
@@ -619,7 +626,9 @@ def scan_readme(text: str) -> ReadmeScan:
         rf"\*\*[^*\n]{{0,60}}?(?:{lab}|\bresult\b)[^*\n\d]{{0,40}}?:?\s*\*\*\s*(?::\s*)?(?:\*\*)?`?~?{_NUMBER}"
         rf"(?=(?:\*\*)?`?\s*(?:{_LABEL}|bpb)\b|(?:\*\*)?`?\s*(?:\(|\||$))"
     )
-    final = rf"\*\*[^*\n]*\bfinal\b[^*\n]*\*\*\s*(?::\s*)?{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
+    # the bold run is looked through once for "final", then taken whole (possessive): a run of
+    # "final" words made every one of them a new split of the run (quadratic)
+    final = rf"\*\*(?=[^*\n]*?\bfinal\b)[^*\n]*+\*\*\s*+(?::\s*)?{_NUMBER}\s*(?:{_LABEL}|bpb)\b"
     heading = rf"^#{{1,6}}[ \t][^\n]*?{_LABEL}\s*(?:[:=]\s*)?(?:\*+\s*)?{_NUMBER}"
     heading_rev = rf"^#{{1,6}}[ \t][^\n]*?~?{_NUMBER}\s*(?:\*\*\s*)?(?:{_LABEL}|bpb)\b"
     exact = rf"\bfinal_\w*exact\b[^`\n]{{0,200}}?val_bpb\s*[:=]\s*{_NUMBER}"
@@ -757,7 +766,8 @@ def _refine(text: str, scan: ReadmeScan) -> None:
     assert scan.bpb is not None
     d = _decimals(scan.bpb.text)
     best = scan.bpb
-    pat = rf"(?:{_LABEL}\s*[:=]?\s*`?(?:\*\*)?\s*(\d\.\d+))|(?:(\d\.\d+)\s*(?:\*\*)?\s*bpb)"
+    # possessive blanks: a label followed by blanks was split three ways (cubic: 4 KB took minutes)
+    pat = rf"(?:{_LABEL}\s*+[:=]?\s*+`?(?:\*\*)?\s*+(\d\.\d+))|(?:(\d\.\d+)\s*+(?:\*\*)?\s*+bpb)"
     for m in re.finditer(pat, text, re.I):
         g = m.group(1) or m.group(2)
         start = m.start(1) if m.group(1) else m.start(2)
@@ -776,7 +786,7 @@ def _around_headline(text: str, scan: ReadmeScan) -> None:
     line = text[start : end if end >= 0 else len(text)]
     top = line + "\n" + "\n".join(text.splitlines()[:8])
     if scan.std is None:
-        m = re.search(r"(?:\bstd\b\s*[:=]?\s*|±\s*)(\d\.\d+)", line, re.I)
+        m = re.search(r"(?:\bstd\b\s*+[:=]?\s*+|±\s*+)(\d\.\d+)", line, re.I)
         scan.std = float(m.group(1)) if m else None
     m = re.search(r"(\d+)[- ]seed", top, re.I)
     if m:
