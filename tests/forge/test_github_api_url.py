@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,17 +61,36 @@ def test_no_module_reads_GITHUB_API_URL_but_the_resolver() -> None:
 
 
 def _names_the_variable(source: str) -> bool:
-    """Does the code hold the name as a string of its own (any way of reading it:
-    ``os.environ[…]``, ``os.getenv(…)``, ``env.get(…)``, a constant)? Prose in docstrings and
-    comments does not count."""
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.STRING and "GITHUB_API_URL" in tok.string:
+    """Does the code hold the name as a string of its own — any way of reading it:
+    ``os.environ[…]``, ``os.getenv(…)``, ``env.get(…)``, ``os.environb``, a constant, an f-string,
+    implicitly joined pieces, a shell/``expandvars`` reference (``$GITHUB_API_URL``)? Prose in
+    docstrings and comments does not count. (A guard against regressions, not against a
+    determined author: ``"GITHUB_" + "API_URL"`` passes it.)"""
+    pieces: list[str] = []
+
+    def names(text: str) -> bool:
+        return text.strip() == "GITHUB_API_URL" or bool(re.search(r"\$\{?GITHUB_API_URL\b", text))
+
+    # Python 3.12+ splits an f-string into FSTRING_START, FSTRING_MIDDLE (its text), FSTRING_END
+    f_parts = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_END") if hasattr(tokenize, n)}
+    f_text = getattr(tokenize, "FSTRING_MIDDLE", None)
+    for tok in [*tokenize.generate_tokens(io.StringIO(source).readline), None]:
+        if tok is not None and tok.type == tokenize.STRING:
             try:
                 value = ast.literal_eval(tok.string)
-            except (ValueError, SyntaxError):
-                continue  # an f-string: prose, not a name
-            if isinstance(value, str) and value.strip() == "GITHUB_API_URL":
-                return True
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            except (ValueError, SyntaxError):  # an f-string (3.11): its literal text
+                text = re.sub(r"^[A-Za-z]*(['\"]{1,3})|(['\"]{1,3})$", "", tok.string)
+            pieces.append(text)
+            continue
+        if tok is not None and (tok.type in f_parts or tok.type == f_text):
+            pieces.append(tok.string if tok.type == f_text else "")
+            continue
+        if tok is not None and tok.type in (tokenize.NL, tokenize.COMMENT) and pieces:
+            continue  # implicit joining across lines
+        if pieces and (names("".join(pieces)) or any(names(p) for p in pieces)):
+            return True
+        pieces = []
     return False
 
 
@@ -80,9 +100,15 @@ def test_the_guard_sees_every_way_of_reading_the_variable() -> None:
         "import os\nx = os.environ['GITHUB_API_URL']\n",
         'NAME = "GITHUB_API_URL"\n',
         'def f(env):\n    return env.get("GITHUB_API_URL", "")\n',
+        'import os\nx = os.getenv(f"GITHUB_API_URL")\n',
+        'import os\nx = os.environb.get(b"GITHUB_API_URL")\n',
+        'import os\nx = os.getenv("GITHUB_" "API_URL")\n',
+        'import os\nx = os.path.expandvars("${GITHUB_API_URL}/repos")\n',
+        'CMD = ["sh", "-c", "echo $GITHUB_API_URL"]\n',
     ):
         assert _names_the_variable(code), code
     assert not _names_the_variable('"""GITHUB_API_URL wins."""\n# GITHUB_API_URL\nx = 1\n')
+    assert not _names_the_variable('x = "the GITHUB_API_URL variable, Actions sets it"\n')
 
 
 def test_an_empty_or_blank_address_is_no_address() -> None:
