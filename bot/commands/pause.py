@@ -16,7 +16,8 @@ PAUSE_VARIABLE = "PGOLF_PAUSED"  # the repository variable workflows pass in (va
 def paused_reason(app: AppContext) -> str:
     """Why pgolf is paused ("" when it is not): the repository variable, then budget.json."""
     if app.settings.paused:
-        return f"repository variable {PAUSE_VARIABLE}=true (setting paused)"
+        # the setting: the repository variable in a workflow, else pyproject.toml or -c
+        return f"the paused setting is true (repository variable {PAUSE_VARIABLE}, pyproject.toml or -c)"
     b = budget_mod.load(app.path("budget_path"), app.settings)
     if b.paused:
         p = b.paused
