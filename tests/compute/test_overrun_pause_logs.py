@@ -119,7 +119,7 @@ def test_pause_refuses_every_reservation_until_resumed(tmp_path: Path) -> None:
     assert run(tmp_path, "budget", "reserve", "--run-id", "r1", "--usd", "1")[0] == 0
     # the repository variable alone also stops a workflow at its first step
     code, out = run(tmp_path, "pause", "--check", env={"PGOLF_PAUSED": "true"})
-    assert code == 1 and "PGOLF_PAUSED=true" in out
+    assert code == 1 and "paused setting is true (repository variable PGOLF_PAUSED" in out
     code, out = run(tmp_path, "budget", "check", env={"PGOLF_PAUSED": "true"})
     assert code == 1 and "kill switch" in out
     assert run(tmp_path, "pause", "--check", env={"PGOLF_PAUSED": "false"})[0] == 0
