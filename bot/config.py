@@ -703,11 +703,12 @@ def load_settings(
     defaults and reading any of them raises the problem, so a command that never reads the
     grading settings (the reaper) is never blocked by a bad one, and none silently uses a default.
 
-    An unknown name is a problem of the section of the setting it was probably meant to be
-    (:class:`UnknownSetting`'s guess: ``pod_deadline`` blocks what reads [pod]). One close to no
-    setting (a setting a later version dropped, another tool's key) blocks a command that reads
-    every section; a command that declares its sections runs and finds it in
-    ``settings.unknown_names`` (the CLI warns), so a stray key never stops the reaper.
+    An unknown name (with :class:`UnknownSetting`'s guess of what was meant) stops a command
+    that reads every section — every command that can start spending. A command that declares
+    its sections (the reaper workflow's: they only stop spending and book it) runs and finds it
+    in ``settings.unknown_names`` (the CLI warns): a misspelt line, even a misspelt kill switch,
+    must never keep a leaked pod billing, and the reaper on a default deadline at worst stops a
+    pod early or late, while a stopped reaper never stops it.
     """
     settings, problems = _cascade(Path(root), os.environ if env is None else env, overrides or {})
     wanted = set(SECTIONS) if sections is None else set(sections)
@@ -717,13 +718,10 @@ def load_settings(
     invalid: dict[str, ConfigError] = {}
     strays: list[str] = []
     for problem in problems:
-        if isinstance(problem, UnknownSetting):
-            if problem.guess is None and sections is not None:
-                strays.append(str(problem))  # close to no setting: reads none of the command's
-                continue
-            section = SECTION_OF.get(problem.guess or "")
-        else:
-            section = SECTION_OF.get(problem.field or "")
+        if isinstance(problem, UnknownSetting) and sections is not None:
+            strays.append(str(problem))
+            continue
+        section = SECTION_OF.get(problem.field or "")
         if section is None or section in wanted:
             raise problem
         invalid.setdefault(section, problem)
@@ -751,6 +749,7 @@ def _cascade(
     problems: list[ConfigError] = []
     given: list[tuple[str, Any, str]] = []
     pp_origin = str(root / "pyproject.toml") + " [tool.pgolf]"
+    from_file: dict[str, str] = {}  # a setting given twice in the file (flat and in a table)
     try:
         for key, value in read_pyproject(root).items():
             if key in SECTIONS and isinstance(value, dict):  # [tool.pgolf.pod], as config show groups them
@@ -758,6 +757,7 @@ def _cascade(
                 for inner, v in value.items():
                     if inner in SECTIONS[key]:
                         given.append((inner, v, where))
+                        from_file.setdefault(inner, where)
                     elif inner in KEYS:
                         problems.append(
                             ConfigError(
@@ -770,12 +770,24 @@ def _cascade(
                 problems.append(UnknownSetting(key, pp_origin, value=value))
             else:
                 given.append((key, value, pp_origin))
+                from_file.setdefault(key, pp_origin)
+        twice = [
+            k for k in from_file if sum(1 for g in given if g[0] == k and not g[2].startswith("env")) > 1
+        ]
+        for k in twice:
+            problems.append(
+                ConfigError(
+                    "given twice: in [tool.pgolf] and in its section's table", path=pp_origin, field=k
+                )
+            )
+            given = [g for g in given if g[0] != k]
     except ConfigError as exc:
         problems.append(exc)
     for name, value in env.items():
         if name.upper().startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX):
             # "pgolf_paused=true": not PGOLF_PAUSED (names are case-sensitive), so never read
-            problems.append(UnknownSetting(name, "env", variable=name))
+            if name[len(ENV_PREFIX) :].lower() in KEYS:
+                problems.append(UnknownSetting(name, "env", variable=name))
             continue
         if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
             continue

@@ -238,14 +238,15 @@ def test_a_stray_or_misspelt_key_never_blocks_the_reaper(
     repo: Repo, emu: RunPodEmulator, sshd: SSHServer, tmp_path: Path
 ) -> None:
     """An unknown name belonged to no section, so it stopped every command: a key a later pgolf
-    dropped, or a misspelt grading key, kept a leaked pod billing until someone found the line.
-    A misspelt key is now a problem of its closest setting's section; a key close to no setting
-    stops only the commands that read every section, and the reaper warns about it and reaps."""
+    dropped, or a misspelt kill switch, kept a leaked pod billing until someone found the line.
+    Now it stops the commands that may spend (they read every section), with a guess, and the
+    reaper warns about it and reaps — a misspelt `PAUSED = true` included (the second review:
+    a guessed name had made the reaper's own section block it)."""
     emu.boot_delay = 0.0
     s = make_settings(repo, sshd, tmp_path)
     leak = provider(s).create(spec("leak-3"))
     (repo.root / "pyproject.toml").write_text(
-        "[tool.pgolf]\ngrading_max_uds = 2\nlegacy_option_from_v0 = true\n"
+        "[tool.pgolf]\nPAUSED = true\ngrading_max_uds = 2\nlegacy_option_from_v0 = true\n"
     )
     env = {"PGOLF_SOMETHING_ELSE_ENTIRELY": "1"}
     base = ["--repo", str(repo.root), "-c", f"pod_ssh_user={s.pod_ssh_user}"]
@@ -253,11 +254,14 @@ def test_a_stray_or_misspelt_key_never_blocks_the_reaper(
     assert r.exit_code == 0, r.output
     assert [a["pod_id"] for a in json.loads(r.stdout)["actions"]] == [leak.id] and emu.alive() == []
     warned = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warned) == 2, r.stderr
+    assert len(warned) == 4, r.stderr
     assert any("legacy_option_from_v0" in w and "pyproject.toml" in w for w in warned)
     assert any("PGOLF_SOMETHING_ELSE_ENTIRELY" in w for w in warned)
-    assert "grading_max_uds" not in r.stderr  # it belongs to [grading], which the reaper never reads
-    # what reads the misspelt key's section stops on it, with the guess
+    assert any("'PAUSED'; did you mean 'paused'?" in w for w in warned)
+    assert any("'grading_max_uds'; did you mean 'grading_max_usd'?" in w for w in warned)
+    r = CliRunner().invoke(cli, [*base, "pause", "--check"], env=env)  # the reaper workflow's first step
+    assert r.exit_code == 0 and "did you mean 'paused'" in r.stderr, r.output
+    # config show names every one, with its guess
     r = CliRunner().invoke(cli, [*base, "config", "show"], env=env)
     assert r.exit_code == 3
     assert "unknown setting 'grading_max_uds'; did you mean 'grading_max_usd'?" in r.output, r.output

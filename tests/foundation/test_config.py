@@ -116,27 +116,27 @@ def test_a_bad_section_blocks_only_what_reads_it(tmp_path: Path) -> None:
         _ = s.gpu_count
 
 
-def test_an_unknown_name_blocks_what_reads_the_setting_it_was_meant_to_be(tmp_path: Path) -> None:
+def test_an_unknown_name_stops_what_may_spend_and_never_the_reaper(tmp_path: Path) -> None:
     """A typo or a key an older/newer version knew used to stop every command, the reaper too
-    (a leaked pod keeps billing while the user finds the line). Now it is a problem of the
-    section of its closest setting; one close to none stops only the commands that read
-    every section, and the others carry it in ``unknown_names`` (the CLI warns)."""
+    (a leaked pod keeps billing while the user finds the line). Now it stops every command that
+    reads every section (all that can start spending), with a guess of what was meant; the
+    commands that declare their sections (the reaper workflow's) carry it in ``unknown_names``
+    (the CLI warns) and run — a second review found the reaper stopped by a misspelt kill switch
+    when a guessed name blocked its section."""
     pp = tmp_path / "pyproject.toml"
     pp.write_text("[tool.pgolf]\npod_deadline = 900\ngrading_max_usd = 2\n")
     with pytest.raises(
         UnknownSetting, match="unknown setting 'pod_deadline'; did you mean 'pod_deadline_seconds'"
     ):
-        load_settings(
-            tmp_path, env={}, sections=("pod",)
-        )  # the reaper's section: never on a default deadline
-    s = load_settings(tmp_path, env={}, sections=("research", "grading"))
-    assert s.grading_max_usd == 2 and s.unknown_names == ()
-    with pytest.raises(ConfigError, match="pod_deadline_seconds"):
-        _ = s.pod_deadline_seconds  # the guessed section is guarded like a bad value's
+        load_settings(tmp_path, env={})
+    s = load_settings(tmp_path, env={}, sections=("pod", "paths"))
+    assert s.pod_deadline_seconds == Settings().pod_deadline_seconds and s.grading_max_usd == 2
+    assert [n for n in s.unknown_names if "did you mean 'pod_deadline_seconds'" in n]
     # an environment variable: the guess is spelled as a variable
+    pp.unlink()
     with pytest.raises(ConfigError, match="did you mean 'PGOLF_GRADING_MAX_USD'"):
-        load_settings(tmp_path, env={"PGOLF_GRADING_MAX_UDS": "1"}, sections=("grading",))
-    # close to no setting: tolerated by a command that declares its sections, named for a warning
+        load_settings(tmp_path, env={"PGOLF_GRADING_MAX_UDS": "1"})
+    # close to no setting: the same, with no guess
     pp.write_text("[tool.pgolf]\nzz_from_another_tool = 1\n")
     s = load_settings(tmp_path, env={"PGOLF_QQQ": "x"}, sections=("pod", "paths"))
     assert s.gpu_count == Settings().gpu_count
@@ -167,7 +167,9 @@ def test_the_guess_forgives_case_prefix_parts_and_tables(tmp_path: Path) -> None
     for text in ("[tool.pgolf]\nPAUSED = true\n", "[tool.pgolf]\nPGOLF_PAUSED = true\n"):
         pp.write_text(text)
         with pytest.raises(UnknownSetting, match="did you mean 'paused'"):
-            load_settings(tmp_path, env={}, sections=("pod", "paths"))  # the reaper's: it stops
+            load_settings(tmp_path, env={})  # what may spend stops
+        s = load_settings(tmp_path, env={}, sections=("pod", "paths"))  # the reaper warns and runs
+        assert [n for n in s.unknown_names if "did you mean 'paused'" in n]
     # a section table is read as the flat names it holds
     pp.write_text(
         "[tool.pgolf.pod]\npaused = true\npod_deadline_seconds = 600\n[tool.pgolf.grading]\ngrading_max_usd = 2\n"
@@ -181,13 +183,20 @@ def test_the_guess_forgives_case_prefix_parts_and_tables(tmp_path: Path) -> None
         load_settings(tmp_path, env={}, sections=("pod",))
     pp.write_text("[tool.pgolf.pods]\npaused = true\n")  # a table under a name that is no section
     with pytest.raises(UnknownSetting, match="unknown setting 'pods'; did you mean 'paused'"):
+        load_settings(tmp_path, env={})
+    # given twice (flat and in its table): which one wins is no guess, it is an error
+    pp.write_text("[tool.pgolf]\ntotal_compute_credits = 20\n[tool.pgolf.pod]\ntotal_compute_credits = 300\n")
+    with pytest.raises(ConfigError, match="field 'total_compute_credits': given twice"):
         load_settings(tmp_path, env={}, sections=("pod",))
     pp.write_text('tool = "x"\n')
     with pytest.raises(ConfigError, match=r"\[tool\] must be a table"):
         load_settings(tmp_path, env={}, sections=("pod",))
     pp.unlink()
     with pytest.raises(UnknownSetting, match="did you mean 'PGOLF_PAUSED'"):
-        load_settings(tmp_path, env={"pgolf_paused": "true"}, sections=("pod",))
+        load_settings(tmp_path, env={"pgolf_paused": "true"})
+    assert load_settings(
+        tmp_path, env={"pgolf_repo": "x", "pgolf_home": "y"}
+    ).gpu_count  # not settings: ignored
     assert load_settings(tmp_path, env={"PGOLF_ARTIFACT_URL": "https://x.invalid/a/1"}).paused is False
 
 
