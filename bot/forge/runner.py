@@ -7,9 +7,10 @@ SSH keys, other repositories, and the next job's workspace. So the runner is
 * **a dedicated macOS user** (``pgolf-runner``, not an admin, no password login): the job's code
   runs as that user and cannot read the owner's home;
 * **ephemeral**: each registration (``config.sh --ephemeral``) takes ONE job and is removed; a
-  supervisor owned by the admin (a LaunchDaemon) wipes the runner's work folder and home scratch,
+  supervisor owned by the admin (a LaunchDaemon) kills the user's processes (SIGKILL), removes
+  its crontab, its files in the temporary folders and its whole home (made again, empty),
   registers a fresh runner, runs one job as ``pgolf-runner`` and repeats. Nothing one job plants
-  (a ``.venv/bin/pgolf``, git hooks, a background process) survives into the next;
+  (a ``.venv/bin/pgolf``, git hooks, a pip.conf, a background process) survives into the next;
 * **fed read-only data**: the shards and tokenizer live in ``/Users/Shared/pgolf-data``, owned by
   the admin, mode ``a+rX,go-w`` (the repository variable ``PGOLF_DATA_DIR`` points there);
 * **given a registration token by the supervisor only**: the fine-grained token that may create
@@ -35,6 +36,20 @@ LABELS = ("self-hosted", "macOS", "ARM64")
 PREP_REQUIREMENTS = ("numpy", "sentencepiece", "huggingface_hub")  # training/prepare_data.py's imports
 
 
+_SYSTEM_USERS = frozenset({"root", "daemon", "nobody", "admin", "wheel", "staff"})
+# folders root must never wipe, chown or hand over: the system's, the shared ones, the top levels
+_SYSTEM_DIRS = frozenset(
+    {"/", "/Users", "/Users/Shared", "/var/root", "/private", "/private/var", "/private/tmp", "/var",
+     "/tmp", "/var/tmp", "/System", "/Library", "/Applications", "/usr", "/usr/local", "/bin", "/sbin",
+     "/etc", "/opt", "/Volumes", "/home", "/root", "/cores", "/dev"}
+)  # fmt: skip
+
+
+def _system_path(path: str) -> bool:
+    norm = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+    return norm in _SYSTEM_DIRS or ".." in norm.split("/")
+
+
 @dataclass(frozen=True)
 class RunnerPlan:
     repo: str
@@ -52,19 +67,29 @@ class RunnerPlan:
         if self.api:
             return self.api.rstrip("/")
         server = self.server.rstrip("/")
-        return GITHUB_API if server == GITHUB_SERVER else f"{server}/api/v3"
+        github = re.fullmatch(r"https://(?:www\.)?github\.com(?::443)?", server, re.I)
+        return GITHUB_API if github else f"{server}/api/v3"
 
     def check(self) -> RunnerPlan:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.repo):
             raise InputError(f"must be OWNER/REPO, not {self.repo!r}", field="--repo")
         if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", self.user):
             raise InputError(f"not a valid macOS short user name: {self.user!r}", field="--user")
+        if self.user in _SYSTEM_USERS or self.user.startswith("_"):
+            raise InputError(f"must be a dedicated user, not the system's {self.user!r}", field="--user")
         for name, value in (("--data-dir", self.data_dir), ("--home", self.home)):
             if not value.startswith("/") or "\n" in value:
                 raise InputError(f"must be an absolute path, not {value!r}", field=name)
-        if not re.fullmatch(r"/[A-Za-z0-9_./-]*", self.install_dir):
+            if _system_path(value):
+                raise InputError(f"must be a folder of its own, not {value!r}", field=name)
+        if not re.fullmatch(r"/[A-Za-z0-9_./-]*", self.install_dir) or _system_path(self.install_dir):
             raise InputError(
-                f"must be a plain absolute path, not {self.install_dir!r}", field="--install-dir"
+                f"must be a plain absolute path of its own, not {self.install_dir!r}", field="--install-dir"
+            )
+        if re.match(r"/+(?:Users|home|private/tmp|var/tmp|private/var/tmp)(?:/|$)", self.install_dir):
+            raise InputError(  # root runs the supervisor from here: no user may write to it
+                f"must be outside every user's reach (/usr/local, /opt, /Library), not {self.install_dir!r}",
+                field="--install-dir",
             )
         for name, value in (("--github-url", self.server), ("--api-url", self.api_base)):
             m = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+)(?::\d{1,5})?(/[A-Za-z0-9_./-]*)?", value)
@@ -97,19 +122,31 @@ SERVER={q(p.server.rstrip("/"))}
 API={q(p.api_base)}
 TEMPLATE={q(p.install_dir + "/template")}
 BACKOFF=60
+FAST=0
 while true; do
-  # Fresh state for every job: the user's processes and crontab, the work folder, the runner
-  # copy and the user's scratch are gone before a new job may run.
-  pkill -u "$RUNNER_USER" || true
+  # Fresh state for every job. The user's processes are killed (SIGKILL: a job can ignore TERM)
+  # until none is left; its crontab goes; its home is REMOVED and made again, empty: nothing a job
+  # planted there (a pip.conf naming another index, a .gitconfig, a .pth file, a symlink for root
+  # to follow) reaches the next job. rm -rf never follows a link inside what it removes.
+  for _ in 1 2 3 4 5; do
+    pkill -KILL -u "$RUNNER_USER" || true
+    pgrep -u "$RUNNER_USER" >/dev/null || break
+    sleep 1
+  done
+  if pgrep -u "$RUNNER_USER" >/dev/null; then
+    echo "pgolf-runner: processes of $RUNNER_USER survive SIGKILL; no job starts beside them; retrying in $BACKOFF s" >&2
+    sleep "$BACKOFF"; continue
+  fi
   crontab -u "$RUNNER_USER" -r 2>/dev/null || true
-  rm -rf "$RUNNER_HOME/runner" "$RUNNER_HOME/.cache" "$RUNNER_HOME/Library/Caches" || true
-  # what the job left in the shared temporary folders, whatever its name (never another user's)
-  # (and in the user's own temporary folder, /var/folders/…/T: macOS's $TMPDIR)
+  # what the job left in the shared temporary folders, whatever its name (never another user's),
+  # and in the user's own one (/var/folders/…/T: macOS's $TMPDIR), found before the home goes
   USER_TMP="$(sudo -u "$RUNNER_USER" getconf DARWIN_USER_TEMP_DIR 2>/dev/null)" || USER_TMP=""
   find /private/tmp /private/var/tmp ${{USER_TMP:+"$USER_TMP"}} -mindepth 1 -maxdepth 1 -user "$RUNNER_USER" \\
        -exec rm -rf {{}} + 2>/dev/null || true
-  if ! ditto "$TEMPLATE" "$RUNNER_HOME/runner" || ! chown -R "$RUNNER_USER" "$RUNNER_HOME/runner"; then
-    echo "pgolf-runner: cannot copy $TEMPLATE to $RUNNER_HOME/runner; retrying in $BACKOFF s" >&2
+  rm -rf "$RUNNER_HOME"
+  if ! mkdir -m 700 "$RUNNER_HOME" || ! chown "$RUNNER_USER" "$RUNNER_HOME" \\
+     || ! ditto "$TEMPLATE" "$RUNNER_HOME/runner" || ! chown -R "$RUNNER_USER" "$RUNNER_HOME/runner"; then
+    echo "pgolf-runner: cannot make a fresh $RUNNER_HOME from $TEMPLATE; retrying in $BACKOFF s" >&2
     sleep "$BACKOFF"; continue
   fi
   # The admin token (repository Administration: write) never leaves root: read from the System
@@ -136,8 +173,17 @@ while true; do
     cd /; sleep "$BACKOFF"; continue
   fi
   unset REG
-  sudo -u "$RUNNER_USER" -H ./run.sh || true   # exits after ONE job (--ephemeral)
+  STARTED=$SECONDS
+  sudo -u "$RUNNER_USER" -H ./run.sh   # exits after ONE job (--ephemeral)
+  RC=$?
   cd /
+  # run.sh failing, or returning at once three times running (a runner GitHub no longer accepts
+  # exits "no retry needed"): a pause and a reason, not a new registration every 5 s
+  if (( SECONDS - STARTED < 30 )); then FAST=$((FAST + 1)); else FAST=0; fi
+  if (( RC != 0 || FAST >= 3 )); then
+    echo "pgolf-runner: run.sh exited $RC after $((SECONDS - STARTED)) s (fast exits in a row: $FAST); retrying in $BACKOFF s" >&2
+    FAST=0; sleep "$BACKOFF"; continue
+  fi
   sleep 5
 done
 """

@@ -19,7 +19,7 @@ def test_runner_script_is_ephemeral_dedicated_and_read_only_data(tmp_path: Path)
     assert "--ephemeral" in out and 'sudo -u "$RUNNER_USER" ./config.sh' in out
     assert "sysadminctl -addUser pgolf-runner" in out and "UserShell /usr/bin/false" in out
     assert "chmod -R a+rX,go-w '/Users/Shared/golf data'" in out  # quoted, read-only to the runner
-    assert 'rm -rf "$RUNNER_HOME/runner"' in out  # a fresh work folder per job
+    assert 'rm -rf "$RUNNER_HOME"\n' in out and 'mkdir -m 700 "$RUNNER_HOME"' in out  # a fresh home per job
     assert "pip install numpy sentencepiece huggingface_hub" in out and "python3.11 -m venv" in out
     assert "System.keychain" in out and "ADMIN_TOKEN" not in out.split("sudo -u")[-1].split("\n")[0]
     script = tmp_path / "setup.sh"
@@ -65,3 +65,26 @@ def test_runner_addresses_and_install_dir_are_checked() -> None:
     res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--github-url", "https://ghe.example.com"])
     assert res.exit_code == 0 and "SERVER=https://ghe.example.com\n" in res.output
     assert "API=https://ghe.example.com/api/v3\n" in res.output and "api.github.com" not in res.output
+
+
+def test_runner_refuses_system_users_and_folders() -> None:
+    """Second review: `--user root` made the supervisor `pkill -u root` and run jobs as root;
+    `--home /` had root wipe and chown system folders; `--data-dir /` printed `chown … /`; an
+    install folder under /Users is writable by a user, and root runs the supervisor from it."""
+    for args in (
+        ["--user", "root"],
+        ["--user", "_www"],
+        ["--home", "/"],
+        ["--home", "/Users/Shared"],
+        ["--home", "/Users/pgolf-runner/../.."],
+        ["--data-dir", "/"],
+        ["--data-dir", "/Users"],
+        ["--install-dir", "/Users/Shared/pgolf-runner"],
+        ["--install-dir", "/usr/local"],
+    ):
+        res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
+        assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
+    from bot.forge.runner import RunnerPlan
+
+    for spelling in ("https://GitHub.com", "https://github.com:443", "https://www.github.com/"):
+        assert RunnerPlan("me/lab", server=spelling).api_base == "https://api.github.com", spelling

@@ -48,6 +48,7 @@ except Exception:
     "pkill": '#!/bin/bash\necho "pkill $*" >> "$SHIM_STATE/calls"\nexit 1\n',
     "crontab": '#!/bin/bash\necho "crontab $*" >> "$SHIM_STATE/calls"\nexit 1\n',
     "getconf": "#!/bin/bash\nexit 1\n",
+    "pgrep": '#!/bin/bash\n[ -e "$SHIM_STATE/survivors" ]\n',  # exit 1: no process left (0: some survive)
     "hostname": "#!/bin/bash\necho mac-mini\n",
     "sudo": """#!/bin/bash
 # sudo -u USER [-H] CMD...: runs CMD (with this environment: the supervisor itself must drop secrets)
@@ -79,7 +80,12 @@ RUN_SH = """#!/bin/bash
 n=$(ls "$SHIM_STATE" | grep -c '^run\\.')
 ls -A . > "$SHIM_STATE/run.$n"
 [ -e "$HOME_UNDER_TEST/.cache/x" ] && echo CACHE_LEFT >> "$SHIM_STATE/run.$n"
-touch planted_by_the_job; mkdir -p "$HOME_UNDER_TEST/.cache/x"
+[ -e "$HOME_UNDER_TEST/.config/pip/pip.conf" ] && echo PIP_CONF_LEFT >> "$SHIM_STATE/run.$n"
+touch planted_by_the_job; mkdir -p "$HOME_UNDER_TEST/.cache/x" "$HOME_UNDER_TEST/.config/pip"
+printf '[global]\\nindex-url = http://127.0.0.1:9/evil\\n' > "$HOME_UNDER_TEST/.config/pip/pip.conf"
+# the home's Library replaced by a link to a folder root must not touch
+[ -n "$VICTIM" ] && rm -rf "$HOME_UNDER_TEST/Library" && ln -s "$VICTIM" "$HOME_UNDER_TEST/Library"
+exit "${RUN_RC:-0}"
 """
 
 
@@ -114,7 +120,16 @@ def mac(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def supervise(mac: Path, gh: GitHubEmulator, *, stop_after: int, keychain: str, config_rc: int = 0) -> Run:
+def supervise(
+    mac: Path,
+    gh: GitHubEmulator,
+    *,
+    stop_after: int,
+    keychain: str,
+    config_rc: int = 0,
+    run_rc: int = 0,
+    victim: Path | None = None,
+) -> Run:
     plan = RunnerPlan(
         "me/lab", home=str(mac / "home"), install_dir=str(mac / "install"), server=gh.url, api=gh.url
     )
@@ -128,6 +143,8 @@ def supervise(mac: Path, gh: GitHubEmulator, *, stop_after: int, keychain: str, 
         "STOP_AFTER": str(stop_after),
         "REAL_CURL": (mac / "real_curl").read_text(),
         "CONFIG_RC": str(config_rc),
+        "RUN_RC": str(run_rc),
+        "VICTIM": str(victim or ""),
         "HOME_UNDER_TEST": str(mac / "home"),
         "NO_PROXY": "*",
     }
@@ -167,7 +184,7 @@ def test_one_fresh_ephemeral_runner_per_job_and_the_admin_token_on_no_command_li
     assert not [c for c in calls if c.startswith("sudo") and "pgolf-runner" not in c]
     assert "planted_by_the_job" not in run.lines("run.1") and "config.sh" in run.lines("run.1")
     assert "CACHE_LEFT" not in run.lines("run.1")  # the user's caches are wiped too
-    assert calls.count("pkill -u pgolf-runner") == 2 and calls.count("crontab -u pgolf-runner -r") == 2
+    assert calls.count("pkill -KILL -u pgolf-runner") == 2 and calls.count("crontab -u pgolf-runner -r") == 2
     # the admin token was on no command line (curl read it on its standard input)
     argv = (run.state / "argv").read_text()
     assert "curl " in argv and ADMIN not in argv and "-K -" in argv
@@ -196,3 +213,43 @@ def test_a_registration_config_sh_refuses_waits_and_says_why(mac: Path, gh: GitH
     assert run.lines("sleeps") == ["60", "60"], run.stderr
     assert run.stderr.count("config.sh could not register a runner") == 2
     assert not [c for c in run.lines("calls") if "run.sh" in c]  # no job without a registration
+
+
+def test_nothing_a_job_plants_in_its_home_reaches_the_next_and_root_follows_no_link(
+    mac: Path, gh: GitHubEmulator
+) -> None:
+    """Second review: only runner/, .cache and Library/Caches were wiped, so a pip.conf naming
+    another index (the next job's `pip install`, the baseline's too), a .gitconfig or a .pth file
+    survived; and root's `rm -rf ~/Library/Caches` followed a link the job put at ~/Library."""
+    gh.add_token("me", value=ADMIN)
+    victim = mac / "victim"
+    (victim / "Caches").mkdir(parents=True)
+    (victim / "Caches" / "keep").write_text("root must not delete this")
+    run = supervise(mac, gh, stop_after=2, keychain=ADMIN, victim=victim)
+    assert run.lines("sleeps") == ["5", "5"], run.stderr
+    seen = run.lines("run.1")
+    assert "PIP_CONF_LEFT" not in seen and "CACHE_LEFT" not in seen and "planted_by_the_job" not in seen
+    assert (victim / "Caches" / "keep").read_text() == "root must not delete this"
+
+
+def test_processes_that_survive_sigkill_hold_the_next_job(mac: Path, gh: GitHubEmulator) -> None:
+    """pkill sent TERM, which a job's background process may ignore; it then shared a user with
+    the next job (its workspace, the registration token on config.sh's command line)."""
+    gh.add_token("me", value=ADMIN)
+    (mac / "state" / "survivors").write_text("")
+    run = supervise(mac, gh, stop_after=6, keychain=ADMIN)
+    assert run.lines("sleeps") == ["1"] * 5 + ["60"], run.stderr
+    assert run.lines("calls").count("pkill -KILL -u pgolf-runner") == 5
+    assert "survive SIGKILL" in run.stderr and gh.runner_registrations == []
+
+
+@pytest.mark.parametrize(("run_rc", "stop_after", "sleeps"), [(1, 2, ["60", "60"]), (0, 3, ["5", "5", "60"])])
+def test_a_run_sh_that_fails_or_returns_at_once_pauses_and_says_why(
+    mac: Path, gh: GitHubEmulator, run_rc: int, stop_after: int, sleeps: list[str]
+) -> None:
+    """Second review: a runner that exits at once (a version GitHub no longer accepts) made a
+    registration every 5 s, silently; now a failure, or a third fast return in a row, waits 60 s."""
+    gh.add_token("me", value=ADMIN)
+    run = supervise(mac, gh, stop_after=stop_after, keychain=ADMIN, run_rc=run_rc)
+    assert run.lines("sleeps") == sleeps, run.stderr
+    assert f"run.sh exited {run_rc} after" in run.stderr
