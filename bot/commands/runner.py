@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.commands.context import AppContext, pass_app
-from bot.forge.runner import GITHUB_SERVER, RunnerPlan, setup_script
+from bot.forge.runner import GITHUB_SERVER, RUNNER_VERSION, RunnerPlan, setup_script
 
 
 @click.command("runner")
@@ -19,6 +19,12 @@ from bot.forge.runner import GITHUB_SERVER, RunnerPlan, setup_script
 @click.option("--home", default=None, help="The runner user's home (default: /Users/<user>).")
 @click.option(
     "--runner-sha256", default="", help="SHA-256 of the actions/runner tarball (from its release page)."
+)
+@click.option(
+    "--runner-version",
+    default=RUNNER_VERSION,
+    show_default=True,
+    help="The actions/runner release to install (GitHub stops sending jobs to deprecated ones).",
 )
 @click.option(
     "--github-url",
@@ -44,6 +50,7 @@ def runner_cmd(
     data_dir: str,
     home: str | None,
     runner_sha256: str,
+    runner_version: str,
     server: str,
     api: str,
     install_dir: str,
@@ -58,6 +65,7 @@ def runner_cmd(
         data_dir,
         home or f"/Users/{user}",
         runner_sha256=runner_sha256,
+        runner_version=runner_version,
         server=server,
         api=api,
         install_dir=install_dir,

@@ -31,7 +31,9 @@ from bot.errors import InputError
 
 GITHUB_SERVER = "https://github.com"
 GITHUB_API = "https://api.github.com"
-RUNNER_VERSION = "2.321.0"  # actions/runner release; the supervisor verifies the download's SHA-256
+# actions/runner release (--runner-version): GitHub stops sending jobs to versions it deprecates,
+# and such a runner exits at once (the supervisor then logs it); the set-up checks its SHA-256
+RUNNER_VERSION = "2.321.0"
 LABELS = ("self-hosted", "macOS", "ARM64")
 PREP_REQUIREMENTS = ("numpy", "sentencepiece", "huggingface_hub")  # training/prepare_data.py's imports
 
@@ -58,6 +60,7 @@ class RunnerPlan:
     home: str = "/Users/pgolf-runner"
     python: str = "3.11"
     runner_sha256: str = ""
+    runner_version: str = RUNNER_VERSION
     server: str = "https://github.com"  # GitHub Enterprise Server: https://HOST
     api: str = ""  # default: api.github.com for github.com, else SERVER/api/v3 (GHES)
     install_dir: str = "/usr/local/pgolf-runner"  # the template and the supervisor, root's
@@ -97,6 +100,10 @@ class RunnerPlan:
                 raise InputError(f"must be an http(s) address, not {value!r}", field=name)
             if m.group(1) == "http" and m.group(2) not in ("127.0.0.1", "localhost"):
                 raise InputError(f"must be https (a token travels to it), not {value!r}", field=name)
+        if not re.fullmatch(r"\d{1,3}\.\d{1,4}\.\d{1,4}", self.runner_version):
+            raise InputError(
+                f"must be a release like 2.321.0, not {self.runner_version!r}", field="--runner-version"
+            )
         if self.runner_sha256 and not re.fullmatch(r"[0-9a-f]{64}", self.runner_sha256):
             raise InputError("must be the 64-hex SHA-256 of the runner tarball", field="--runner-sha256")
         return self
@@ -107,8 +114,8 @@ def setup_script(plan: RunnerPlan) -> str:
     p = plan.check()
     q = shlex.quote
     labels = ",".join(LABELS)
-    tarball = f"actions-runner-osx-arm64-{RUNNER_VERSION}.tar.gz"
-    url = f"https://github.com/actions/runner/releases/download/v{RUNNER_VERSION}/{tarball}"
+    tarball = f"actions-runner-osx-arm64-{p.runner_version}.tar.gz"
+    url = f"https://github.com/actions/runner/releases/download/v{p.runner_version}/{tarball}"
     sha = p.runner_sha256 or "<SHA-256 from the release page of actions/runner>"
     supervisor = f"""#!/bin/bash
 # pgolf runner supervisor: one fresh, ephemeral runner per job, as {p.user}. Runs as root (LaunchDaemon).

