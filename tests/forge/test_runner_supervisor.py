@@ -1,7 +1,8 @@
 """The Mac runner's supervisor (``pgolf runner``'s script, bot/forge/runner.py), run for real
 under bash: real curl against the GitHub emulator's registration-token endpoint on 127.0.0.1.
 The macOS tools it calls (``security``, ``plutil``, ``ditto``, ``sudo``, ``pkill``, ``crontab``,
-``chown``, ``getconf``) are small shims here with their documented behaviour (``security`` exits
+``chown``, ``getconf``, ``pgrep``, and ``find`` over the machine's shared temporary folders)
+are small shims here with their documented behaviour (``security`` exits
 44 when the keychain has no such item); ``curl`` is the real one behind a shim that writes down
 its command line, as ``ps`` would show it to every user; ``sleep`` writes down its pause and ends
 the run after a given number of them.
@@ -48,6 +49,8 @@ except Exception:
     "pkill": '#!/bin/bash\necho "pkill $*" >> "$SHIM_STATE/calls"\nexit 1\n',
     "crontab": '#!/bin/bash\necho "crontab $*" >> "$SHIM_STATE/calls"\nexit 1\n',
     "getconf": "#!/bin/bash\nexit 1\n",
+    # the shared temporary folders are the machine's: written down, never searched here
+    "find": '#!/bin/bash\necho "find $*" >> "$SHIM_STATE/calls"\n',
     "pgrep": '#!/bin/bash\n[ -e "$SHIM_STATE/survivors" ]\n',  # exit 1: no process left (0: some survive)
     "hostname": "#!/bin/bash\necho mac-mini\n",
     "sudo": """#!/bin/bash
@@ -185,6 +188,10 @@ def test_one_fresh_ephemeral_runner_per_job_and_the_admin_token_on_no_command_li
     assert "planted_by_the_job" not in run.lines("run.1") and "config.sh" in run.lines("run.1")
     assert "CACHE_LEFT" not in run.lines("run.1")  # the user's caches are wiped too
     assert calls.count("pkill -KILL -u pgolf-runner") == 2 and calls.count("crontab -u pgolf-runner -r") == 2
+    assert (
+        sum(c.startswith("find /private/tmp /private/var/tmp") and "-user pgolf-runner" in c for c in calls)
+        == 2
+    )
     # the admin token was on no command line (curl read it on its standard input)
     argv = (run.state / "argv").read_text()
     assert "curl " in argv and ADMIN not in argv and "-K -" in argv
