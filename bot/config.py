@@ -38,7 +38,13 @@ GITHUB_API_DEFAULT = "https://api.github.com"  # github_api_url's default and gi
 POD_CLOUD_TYPES = ("SECURE", "COMMUNITY", "ALL")
 
 
-class UnknownSetting(ConfigError):
+class StrayName(ConfigError):
+    """A name the cascade cannot place: unknown (:class:`UnknownSetting`), in another section's
+    table, or given twice in the file. It stops every command that reads every section; the
+    reaper workflow's commands warn and run on the defaults (see :func:`load_settings`)."""
+
+
+class UnknownSetting(StrayName):
     """A name that is no setting; ``guess`` is the setting it is closest to (None: none is close).
 
     The guess forgives what people get wrong about the names: case (``PAUSED``), the ``PGOLF_``
@@ -302,8 +308,10 @@ class Settings:
     # The sections whose values failed to load (``load_settings(sections=...)``): reading one of
     # their settings raises the section's ConfigError instead of handing out a default.
     _invalid_sections: ClassVar[Mapping[str, ConfigError]] = types.MappingProxyType({})
-    # Unknown names close to no setting that this command tolerated (``load_settings``).
+    # Stray names (unknown, misplaced, given twice) this command tolerated (``load_settings``):
+    # their messages, and the settings they name or were probably meant to be (None: no guess).
     unknown_names: ClassVar[tuple[str, ...]] = ()
+    stray_settings: ClassVar[tuple[str | None, ...]] = ()
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names
 
@@ -717,9 +725,11 @@ def load_settings(
         raise ValueError(f"no such settings section: {', '.join(sorted(unknown))}")
     invalid: dict[str, ConfigError] = {}
     strays: list[str] = []
+    meant: list[str | None] = []
     for problem in problems:
-        if isinstance(problem, UnknownSetting) and sections is not None:
+        if isinstance(problem, StrayName) and sections is not None:
             strays.append(str(problem))
+            meant.append(problem.guess if isinstance(problem, UnknownSetting) else problem.field)
             continue
         section = SECTION_OF.get(problem.field or "")
         if section is None or section in wanted:
@@ -729,6 +739,7 @@ def load_settings(
         object.__setattr__(settings, "_invalid_sections", types.MappingProxyType(invalid))
     if strays:
         object.__setattr__(settings, "unknown_names", tuple(strays))
+        object.__setattr__(settings, "stray_settings", tuple(meant))
     return settings
 
 
@@ -760,7 +771,7 @@ def _cascade(
                         from_file.setdefault(inner, where)
                     elif inner in KEYS:
                         problems.append(
-                            ConfigError(
+                            StrayName(
                                 f"a setting of [{SECTION_OF[inner]}], not [{key}]", path=where, field=inner
                             )
                         )
@@ -776,9 +787,7 @@ def _cascade(
         ]
         for k in twice:
             problems.append(
-                ConfigError(
-                    "given twice: in [tool.pgolf] and in its section's table", path=pp_origin, field=k
-                )
+                StrayName("given twice: in [tool.pgolf] and in its section's table", path=pp_origin, field=k)
             )
             given = [g for g in given if g[0] != k]
     except ConfigError as exc:

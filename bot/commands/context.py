@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.config import SECTIONS, Settings, load_settings
+from bot.config import SECTION_OF, SECTIONS, Settings, load_settings
+from bot.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,8 +30,8 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.root, overrides=self.overrides, sections=self.sections)
-            for problem in self._settings.unknown_names:  # tolerated: close to no setting read here
-                warn(f"{problem} (ignored: this command reads none like it)")
+            for problem in self._settings.unknown_names:  # tolerated by this command: see load_settings
+                warn(f"{problem} (this command runs on the defaults)")
         return self._settings
 
     def path(self, name: str) -> Path:
@@ -78,3 +79,12 @@ def warn(message: str) -> None:
 
 def isatty() -> bool:
     return sys.stdout.isatty()
+
+
+def refuse_stray_names(app: AppContext, section: str, why: str) -> None:
+    """For a command that tolerates stray names (the reaper workflow's) on a path that writes
+    the files of ``section``: a stray name meant as one of its settings (``budget_pth``) would
+    make the write land in a default file nothing reads, so it is refused."""
+    for message, name in zip(app.settings.unknown_names, app.settings.stray_settings, strict=True):
+        if name is not None and SECTION_OF.get(name) == section:
+            raise ConfigError(f"{message} — {why}", path="settings")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from bot.commands.context import AppContext, emit_json, json_option, pass_app, reads_sections, warn
+from bot.commands.context import (
+    AppContext,
+    emit_json,
+    json_option,
+    pass_app,
+    reads_sections,
+    refuse_stray_names,
+    warn,
+)
 from bot.forge.ledger_commit import ledger_commit
 
 
@@ -48,6 +56,7 @@ def commit(
     """Stage the ledger files, commit as the App and push with merge-and-retry on conflict.
 
     Refuses a working copy that is not a checkout of the branch it pushes to (a PR checkout)."""
+    refuse_stray_names(app, "paths", "the commit would push ledger files from default paths nothing reads")
     # Review mode: program.md reaches the default branch only through the research PR.
     exclude = (app.settings.program_path,) if app.settings.research_review == "pr" else ()
     result = ledger_commit(

@@ -7,7 +7,7 @@ import os
 import click
 
 from bot import budget as budget_mod
-from bot.commands.context import AppContext, emit_json, pass_app, reads_sections
+from bot.commands.context import AppContext, emit_json, pass_app, reads_sections, refuse_stray_names
 from bot.errors import GateFailed
 
 PAUSE_VARIABLE = "PGOLF_PAUSED"  # the repository variable workflows pass in (vars.PGOLF_PAUSED)
@@ -55,6 +55,7 @@ def pause(app: AppContext, reason: str, off: bool, check: bool, commit: bool, as
         if why:
             raise GateFailed("")
         return
+    refuse_stray_names(app, "paths", "the switch would be written to a budget file nothing reads")
     if off:
         changed = budget_mod.resume(path, app.settings)
         msg = "resumed: reservations allowed again" if changed else "was not paused"

@@ -180,14 +180,14 @@ def test_the_guess_forgives_case_prefix_parts_and_tables(tmp_path: Path) -> None
     with pytest.raises(
         ConfigError, match=r"\[tool.pgolf.grading\]: field 'pod_deadline_seconds': a setting of \[pod\]"
     ):
-        load_settings(tmp_path, env={}, sections=("pod",))
+        load_settings(tmp_path, env={})
     pp.write_text("[tool.pgolf.pods]\npaused = true\n")  # a table under a name that is no section
     with pytest.raises(UnknownSetting, match="unknown setting 'pods'; did you mean 'paused'"):
         load_settings(tmp_path, env={})
     # given twice (flat and in its table): which one wins is no guess, it is an error
     pp.write_text("[tool.pgolf]\ntotal_compute_credits = 20\n[tool.pgolf.pod]\ntotal_compute_credits = 300\n")
     with pytest.raises(ConfigError, match="field 'total_compute_credits': given twice"):
-        load_settings(tmp_path, env={}, sections=("pod",))
+        load_settings(tmp_path, env={})
     pp.write_text('tool = "x"\n')
     with pytest.raises(ConfigError, match=r"\[tool\] must be a table"):
         load_settings(tmp_path, env={}, sections=("pod",))
