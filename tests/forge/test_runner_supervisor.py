@@ -133,10 +133,18 @@ def supervise(
     run_rc: int = 0,
     victim: Path | None = None,
 ) -> Run:
-    plan = RunnerPlan(
-        "me/lab", home=str(mac / "home"), install_dir=str(mac / "install"), server=gh.url, api=gh.url
-    )
+    # the printed script, for the real folders; the test moves the home and the install folder
+    # into its temporary one (the two lines it edits: root's real ones are refused anywhere else)
+    plan = RunnerPlan("me/lab", server=gh.url, api=gh.url)
     script = setup_script(plan).split("<<'PGOLF_EOF'\n", 1)[1].split("\nPGOLF_EOF", 1)[0]
+    home_line, template_line = (
+        "RUNNER_HOME=/Users/pgolf-runner\n",
+        "TEMPLATE=/usr/local/pgolf-runner/template\n",
+    )
+    assert home_line in script and template_line in script
+    script = script.replace(home_line, f"RUNNER_HOME={mac / 'home'}\n").replace(
+        template_line, f"TEMPLATE={mac / 'install' / 'template'}\n"
+    )
     (mac / "supervise.sh").write_text(script + "\n")
     state = mac / "state"
     (state / "keychain").write_text(keychain)
@@ -189,7 +197,10 @@ def test_one_fresh_ephemeral_runner_per_job_and_the_admin_token_on_no_command_li
     assert "CACHE_LEFT" not in run.lines("run.1")  # the user's caches are wiped too
     assert calls.count("pkill -KILL -u pgolf-runner") == 2 and calls.count("crontab -u pgolf-runner -r") == 2
     assert (
-        sum(c.startswith("find /private/tmp /private/var/tmp") and "-user pgolf-runner" in c for c in calls)
+        sum(
+            c.startswith("find /private/tmp /private/var/tmp /Users/Shared") and "-user pgolf-runner" in c
+            for c in calls
+        )
         == 2
     )
     # the admin token was on no command line (curl read it on its standard input)
