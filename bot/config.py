@@ -12,6 +12,7 @@ Secrets are never settings: they are read from the environment by the parts that
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import difflib
 import os
@@ -43,6 +44,11 @@ class StrayName(ConfigError):
     table, or given twice in the file. It stops every command that reads every section; the
     reaper workflow's commands warn and run on the defaults (see :func:`load_settings`)."""
 
+    @property
+    def meant(self) -> str | None:
+        """The setting this name is, or was probably meant to be (None: no guess)."""
+        return self.field
+
 
 class UnknownSetting(StrayName):
     """A name that is no setting; ``guess`` is the setting it is closest to (None: none is close).
@@ -66,6 +72,10 @@ class UnknownSetting(StrayName):
             name = f"{ENV_PREFIX}{self.guess.upper()}" if variable else self.guess
             said += f"; did you mean '{name}'?"
         super().__init__(said, path=origin)
+
+    @property
+    def meant(self) -> str | None:
+        return self.guess
 
 
 def guess_setting(key: str) -> str | None:
@@ -308,10 +318,8 @@ class Settings:
     # The sections whose values failed to load (``load_settings(sections=...)``): reading one of
     # their settings raises the section's ConfigError instead of handing out a default.
     _invalid_sections: ClassVar[Mapping[str, ConfigError]] = types.MappingProxyType({})
-    # Stray names (unknown, misplaced, given twice) this command tolerated (``load_settings``):
-    # their messages, and the settings they name or were probably meant to be (None: no guess).
-    unknown_names: ClassVar[tuple[str, ...]] = ()
-    stray_settings: ClassVar[tuple[str | None, ...]] = ()
+    # Stray names (unknown, misplaced, given twice) this command tolerated (``load_settings``).
+    strays: ClassVar[tuple[StrayName, ...]] = ()
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names
 
@@ -320,6 +328,11 @@ class Settings:
             if invalid and name in SECTION_OF and SECTION_OF[name] in invalid:
                 raise invalid[SECTION_OF[name]]
             return object.__getattribute__(self, name)
+
+    @property
+    def unknown_names(self) -> tuple[str, ...]:
+        """The tolerated stray names' messages (the CLI prints them as warnings)."""
+        return tuple(map(str, self.strays))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -724,12 +737,10 @@ def load_settings(
     if unknown:
         raise ValueError(f"no such settings section: {', '.join(sorted(unknown))}")
     invalid: dict[str, ConfigError] = {}
-    strays: list[str] = []
-    meant: list[str | None] = []
+    strays: list[StrayName] = []
     for problem in problems:
         if isinstance(problem, StrayName) and sections is not None:
-            strays.append(str(problem))
-            meant.append(problem.guess if isinstance(problem, UnknownSetting) else problem.field)
+            strays.append(problem)
             continue
         section = SECTION_OF.get(problem.field or "")
         if section is None or section in wanted:
@@ -738,8 +749,7 @@ def load_settings(
     if invalid:
         object.__setattr__(settings, "_invalid_sections", types.MappingProxyType(invalid))
     if strays:
-        object.__setattr__(settings, "unknown_names", tuple(strays))
-        object.__setattr__(settings, "stray_settings", tuple(meant))
+        object.__setattr__(settings, "strays", tuple(strays))
     return settings
 
 
@@ -760,7 +770,6 @@ def _cascade(
     problems: list[ConfigError] = []
     given: list[tuple[str, Any, str]] = []
     pp_origin = str(root / "pyproject.toml") + " [tool.pgolf]"
-    from_file: dict[str, str] = {}  # a setting given twice in the file (flat and in a table)
     try:
         for key, value in read_pyproject(root).items():
             if key in SECTIONS and isinstance(value, dict):  # [tool.pgolf.pod], as config show groups them
@@ -768,7 +777,6 @@ def _cascade(
                 for inner, v in value.items():
                     if inner in SECTIONS[key]:
                         given.append((inner, v, where))
-                        from_file.setdefault(inner, where)
                     elif inner in KEYS:
                         problems.append(
                             StrayName(
@@ -781,10 +789,8 @@ def _cascade(
                 problems.append(UnknownSetting(key, pp_origin, value=value))
             else:
                 given.append((key, value, pp_origin))
-                from_file.setdefault(key, pp_origin)
-        twice = [
-            k for k in from_file if sum(1 for g in given if g[0] == k and not g[2].startswith("env")) > 1
-        ]
+        # so far ``given`` holds the file alone: a name twice is flat and in its section's table
+        twice = [k for k, n in collections.Counter(g[0] for g in given).items() if n > 1]
         for k in twice:
             problems.append(
                 StrayName("given twice: in [tool.pgolf] and in its section's table", path=pp_origin, field=k)

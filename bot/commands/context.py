@@ -85,6 +85,6 @@ def refuse_stray_names(app: AppContext, section: str, why: str) -> None:
     """For a command that tolerates stray names (the reaper workflow's) on a path that writes
     the files of ``section``: a stray name meant as one of its settings (``budget_pth``) would
     make the write land in a default file nothing reads, so it is refused."""
-    for message, name in zip(app.settings.unknown_names, app.settings.stray_settings, strict=True):
-        if name is not None and SECTION_OF.get(name) == section:
-            raise ConfigError(f"{message} — {why}", path="settings")
+    for stray in app.settings.strays:
+        if SECTION_OF.get(stray.meant or "") == section:
+            raise ConfigError(f"{stray} — {why}", path="settings")

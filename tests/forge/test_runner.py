@@ -60,8 +60,7 @@ def test_runner_addresses_and_install_dir_are_checked() -> None:
         ["--install-dir", "/usr/local/pgolf runner"],
         ["--install-dir", "relative/dir"],
     ):
-        res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
-        assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
+        _refused(args)
     res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--github-url", "https://ghe.example.com"])
     assert res.exit_code == 0 and "SERVER=https://ghe.example.com\n" in res.output
     assert "API=https://ghe.example.com/api/v3\n" in res.output and "api.github.com" not in res.output
@@ -94,8 +93,7 @@ def test_runner_refuses_system_users_and_folders() -> None:
         ["--install-dir", "/users/shared/pgolf"],
         ["--install-dir", "/System/Volumes/Data/Users/Shared/x"],
     ):
-        res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
-        assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
+        _refused(args)
     from bot.forge.runner import RunnerPlan
 
     for spelling in ("https://GitHub.com", "https://github.com:443", "https://www.github.com/"):
@@ -122,3 +120,9 @@ def test_runner_folders_never_overlap() -> None:
             assert "must not overlap" in res.output or "system folder" in res.output, res.output
     res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", "--data-dir", "/Users/pgolf-runner/data"])
     assert "--home': must not overlap --data-dir" in res.output, res.output
+
+
+def _refused(args: list[str]) -> None:
+    """`pgolf runner` with ``args`` exits as bad input, naming the option."""
+    res = CliRunner().invoke(cli, ["runner", "--repo", "me/lab", *args])
+    assert res.exit_code == InputError.exit_code and args[0] in res.output, (args, res.output)
